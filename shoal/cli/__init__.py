@@ -1,0 +1,17 @@
+"""The `shoal` command line."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="shoal",
+    help="Shoal: people and AI agents working together in rooms.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def main() -> None:
+    """Entry point of the `shoal` console script."""
+    app()

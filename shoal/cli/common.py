@@ -1,0 +1,56 @@
+"""What every CLI command shares: settings, a migrated database, friendly failures."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from shoal.config import Settings, load_settings
+from shoal.errors import ShoalError
+from shoal.store import Database, migrate
+
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+ConfigOption = typer.Option(None, "--config", "-c", help="TOML configuration file.")
+
+
+def settings_from(config: Path | None, **overrides: Any) -> Settings:
+    """Load settings or exit with the reason in plain words."""
+    try:
+        return load_settings(config, **overrides)
+    except ShoalError as exc:
+        fail(exc.message)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine; a ShoalError becomes a one-line message and exit code 1."""
+    try:
+        return asyncio.run(coro)
+    except ShoalError as exc:
+        fail(exc.message)
+
+
+def fail(message: str) -> Any:
+    """Print an error and stop the command."""
+    err_console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+@asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[Database]:
+    """A database with the schema brought up to date, closed afterwards."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    try:
+        await migrate(db)
+        yield db
+    finally:
+        await db.dispose()

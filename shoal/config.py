@@ -1,0 +1,91 @@
+"""Server configuration: defaults, an optional TOML file, then SHOAL_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from shoal.errors import InvalidInput
+
+ENV_PREFIX = "SHOAL_"
+
+
+class Settings(BaseModel):
+    """Everything a Shoal process needs to know about where it runs."""
+
+    data_dir: Path = Path(".shoal-data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(8420, ge=1, le=65535)
+    open_registration: bool = False
+    session_ttl_days: int = Field(30, ge=1)
+    max_content_chars: int = Field(20_000, ge=1)
+    max_metadata_bytes: int = Field(32_768, ge=2)
+    max_body_bytes: int = Field(262_144, ge=1024)
+    auth_attempts_per_minute: int = Field(10, ge=1)
+    log_level: str = "info"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data directory."""
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'shoal.db').resolve()}"
+
+    def ensure_secret(self) -> str:
+        """Return the server secret, creating and keeping one in the data directory if unset."""
+        if self.secret:
+            return self.secret
+        path = self.data_dir / "secret"
+        if path.exists():
+            self.secret = path.read_text().strip()
+        else:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.secret = secrets.token_urlsafe(48)
+            path.write_text(self.secret)
+            path.chmod(0o600)
+        return self.secret
+
+
+def normalize_database_url(url: str) -> str:
+    """Pick the async driver for a plain postgres:// or sqlite:// URL."""
+    for plain, driver in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from a TOML file (if given), SHOAL_* variables, then explicit overrides."""
+    values: dict[str, Any] = {}
+    path = config_file or (Path(os.environ["SHOAL_CONFIG"]) if os.environ.get("SHOAL_CONFIG") else None)
+    if path is not None:
+        try:
+            values.update(tomllib.loads(path.read_text()))
+        except FileNotFoundError:
+            raise InvalidInput(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidInput(f"config file {path} is not valid TOML: {exc}") from None
+    for name in Settings.model_fields:
+        env = os.environ.get(ENV_PREFIX + name.upper())
+        if env is not None and env != "":
+            values[name] = env
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidInput(f"invalid configuration: {problems}") from None

@@ -1,0 +1,7 @@
+"""Storage: the schema, the database handle and migrations."""
+
+from shoal.store.db import Database
+from shoal.store.migrate import migrate
+from shoal.store.tables import Base, utcnow
+
+__all__ = ["Base", "Database", "migrate", "utcnow"]

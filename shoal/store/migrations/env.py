@@ -1,0 +1,18 @@
+"""Alembic environment: Shoal always hands it a live connection."""
+
+from alembic import context
+
+from shoal.store.tables import Base
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations through `shoal migrate`, which supplies the connection")
+
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()
