@@ -31,6 +31,13 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(262_144, ge=1024)
     auth_attempts_per_minute: int = Field(10, ge=1)
     log_level: str = "info"
+    llm: dict[str, Any] = Field(default_factory=dict)  # the [llm] table: see shoal.llm.LLMConfig
+    cors_origins: str = ""  # comma-separated origins allowed besides the server's own
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """Extra browser origins allowed to open sockets."""
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def resolved_database_url(self) -> str:
@@ -69,7 +76,8 @@ def normalize_database_url(url: str) -> str:
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build settings from a TOML file (if given), SHOAL_* variables, then explicit overrides."""
     values: dict[str, Any] = {}
-    path = config_file or (Path(os.environ["SHOAL_CONFIG"]) if os.environ.get("SHOAL_CONFIG") else None)
+    env_file = os.environ.get("SHOAL_CONFIG")
+    path = config_file or (Path(env_file) if env_file else None)
     if path is not None:
         try:
             values.update(tomllib.loads(path.read_text()))

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import typer
 
+from shoal.cli import accounts, server
+
 app = typer.Typer(
     name="shoal",
     help="Shoal: people and AI agents working together in rooms.",
     no_args_is_help=True,
     add_completion=False,
 )
+server.register(app)
+accounts.register(app)
 
 
 def main() -> None:

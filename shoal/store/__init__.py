@@ -2,6 +2,6 @@
 
 from shoal.store.db import Database
 from shoal.store.migrate import migrate
-from shoal.store.tables import Base, utcnow
+from shoal.store.tables import Base, iso, utcnow
 
-__all__ = ["Base", "Database", "migrate", "utcnow"]
+__all__ = ["Base", "Database", "iso", "migrate", "utcnow"]

@@ -6,9 +6,9 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import shoal.store.tables
-from sqlalchemy.dialects import postgresql
 
 revision = '0001'
 down_revision = None

@@ -1,0 +1,24 @@
+"""The REST API, one router per resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from shoal import __version__
+from shoal.api import agencies, agents, auth, dm, houses
+
+
+def install_routes(app: FastAPI) -> None:
+    """Mount every router, and the health check."""
+    for module in (auth, agents, agencies, dm, houses):
+        app.include_router(module.router)
+
+    @app.get("/api/health", tags=["meta"])
+    async def health() -> dict[str, Any]:
+        """Liveness: answers when the process serves requests."""
+        return {"ok": True, "version": __version__}
+
+
+__all__ = ["install_routes"]

@@ -1,0 +1,226 @@
+"""Rooms ("agencies"), their members and their messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from shoal.api.deps import PrincipalDep, ShoalDep
+from shoal.auth.accounts import user_by_username
+from shoal.commands.parser import is_command
+from shoal.commands.runner import run_command
+from shoal.core import Shoal
+from shoal.errors import Forbidden, InvalidInput, NotFound
+from shoal.rooms.access import Action, authorize_house, authorize_room, house_access
+from shoal.rooms.houses import add_house_member, houses_of
+from shoal.rooms.membership import (
+    add_member,
+    find_member_by_handle,
+    members_payload,
+    notify_members,
+    remove_member,
+)
+from shoal.rooms.messages import DEFAULT_HISTORY, history
+from shoal.rooms.rooms import check_charter, check_room_name, create_room, room_view, visible_rooms
+from shoal.store.tables import Room, User
+
+router = APIRouter(prefix="/api", tags=["agencies"])
+
+
+class CreateAgencyBody(BaseModel):
+    name: str
+    charter: str | None = None
+    isPrivate: bool = False
+    houseId: str | None = None
+
+
+class UpdateAgencyBody(BaseModel):
+    name: str | None = None
+    charter: str | None = None
+    isPrivate: bool | None = None
+
+
+class PostMessageBody(BaseModel):
+    content: Any = None
+    type: str | None = None
+    metadata: Any = None
+
+
+class EditMessageBody(BaseModel):
+    content: Any = None
+    metadata: Any = None
+
+
+class AddAgentBody(BaseModel):
+    agentId: str | None = None
+    username: str | None = None
+
+
+async def home_house_id(shoal: Shoal, user_id: str, wanted: str | None) -> str:
+    """The house a request means: the one named, else the caller's default or first house."""
+    if wanted:
+        return wanted
+    async with shoal.db.read() as session:
+        houses = await houses_of(session, user_id)
+    if not houses:
+        raise Forbidden("you are not a member of any house")
+    default = next((h for h, _ in houses if h.is_default), houses[0][0])
+    return default.id
+
+
+async def readable_room(shoal: Shoal, user_id: str, room_id: str, action: Action = Action.READ
+                        ) -> Room:
+    """The room, once the caller is authorized for the action."""
+    async with shoal.db.read() as session:
+        access = await authorize_room(session, user_id, room_id, action)
+    assert access.room is not None
+    return access.room
+
+
+@router.get("/agencies")
+async def list_agencies(principal: PrincipalDep, shoal: ShoalDep,
+                        houseId: str | None = None) -> list[dict[str, Any]]:
+    """Rooms the caller can see, with whether they joined."""
+    async with shoal.db.read() as session:
+        rows = await visible_rooms(session, principal.id, houseId)
+    return [room_view(r, is_member=m, member_count=n) for r, m, n in rows]
+
+
+@router.post("/agencies", status_code=201)
+async def create_agency(body: CreateAgencyBody, principal: PrincipalDep, shoal: ShoalDep
+                        ) -> dict[str, Any]:
+    """Create a room in the caller's house; the caller joins it."""
+    house_id = await home_house_id(shoal, principal.id, body.houseId)
+    async with shoal.db.write() as session:
+        await authorize_house(session, principal.id, house_id, Action.CREATE_ROOM)
+        room = await create_room(session, house_id, body.name, principal.id,
+                                 charter=check_charter(body.charter), is_private=body.isPrivate)
+    return room_view(room, is_member=True, member_count=1)
+
+
+@router.get("/agencies/{agency_id}")
+async def get_agency(agency_id: str, principal: PrincipalDep, shoal: ShoalDep
+                     ) -> dict[str, Any]:
+    """One room."""
+    room = await readable_room(shoal, principal.id, agency_id)
+    return room_view(room)
+
+
+@router.patch("/agencies/{agency_id}")
+async def update_agency(agency_id: str, body: UpdateAgencyBody, principal: PrincipalDep,
+                        shoal: ShoalDep) -> dict[str, Any]:
+    """Change a room's name, charter or privacy (house admins)."""
+    async with shoal.db.write() as session:
+        access = await authorize_room(session, principal.id, agency_id, Action.MODERATE)
+        room = access.room
+        assert room is not None
+        if body.name is not None:
+            room.name = check_room_name(body.name)
+        if body.charter is not None:
+            room.charter = check_charter(body.charter)
+        if body.isPrivate is not None:
+            if room.is_dm:
+                raise InvalidInput("a DM stays private")
+            room.is_private = body.isPrivate
+    await shoal.gateway.emit_room(agency_id, "agency-updated", room_view(room))
+    return room_view(room)
+
+
+@router.get("/agencies/{agency_id}/members")
+async def agency_members(agency_id: str, principal: PrincipalDep, shoal: ShoalDep
+                         ) -> list[dict[str, Any]]:
+    """Who is in the room, with role, type and presence."""
+    room = await readable_room(shoal, principal.id, agency_id)
+    return await members_payload(shoal, room)
+
+
+@router.get("/agencies/{agency_id}/messages")
+async def agency_messages(
+    agency_id: str,
+    principal: PrincipalDep,
+    shoal: ShoalDep,
+    limit: int = Query(DEFAULT_HISTORY, ge=1, le=100),
+    before: str | None = None,
+    after_seq: int | None = Query(None, ge=0),
+    mentions: str | None = None,
+) -> list[dict[str, Any]]:
+    """History: newest first; with after_seq, the messages after it, oldest first."""
+    async with shoal.db.read() as session:
+        access = await authorize_room(session, principal.id, agency_id, Action.READ)
+        assert access.room is not None
+        return await history(session, access.room, limit=limit, before=before,
+                             after_seq=after_seq, mentions=mentions)
+
+
+@router.post("/agencies/{agency_id}/messages", status_code=201)
+async def post_message(agency_id: str, body: PostMessageBody, principal: PrincipalDep,
+                       shoal: ShoalDep) -> dict[str, Any]:
+    """Post a message; a slash command runs and answers with its ack (result posted)."""
+    if isinstance(body.content, str) and is_command(body.content.strip()):
+        return await run_command(shoal, principal.user, agency_id, body.content.strip(),
+                                 post_result=True)
+    return await shoal.chat.post(principal.user, agency_id, body.content, type=body.type,
+                                 metadata=body.metadata)
+
+
+@router.patch("/messages/{message_id}")
+async def edit_message(message_id: str, body: EditMessageBody, principal: PrincipalDep,
+                       shoal: ShoalDep) -> dict[str, Any]:
+    """Edit a message (its author, or a house admin)."""
+    return await shoal.chat.edit(principal.user, message_id, body.content, body.metadata)
+
+
+@router.delete("/messages/{message_id}")
+async def delete_message(message_id: str, principal: PrincipalDep, shoal: ShoalDep
+                         ) -> dict[str, Any]:
+    """Delete a message (its author, or a house admin); its seq stays as a tombstone."""
+    return await shoal.chat.delete(principal.user, message_id)
+
+
+@router.post("/agencies/{agency_id}/join")
+async def join_agency(agency_id: str, principal: PrincipalDep, shoal: ShoalDep
+                      ) -> dict[str, Any]:
+    """Join a public room of one of your houses."""
+    room = await readable_room(shoal, principal.id, agency_id)
+    await add_member(shoal, room, principal.id)
+    return {"ok": True, "agency": room_view(room, is_member=True)}
+
+
+@router.post("/agencies/{agency_id}/leave")
+async def leave_agency(agency_id: str, principal: PrincipalDep, shoal: ShoalDep
+                       ) -> dict[str, Any]:
+    """Leave a room."""
+    room = await readable_room(shoal, principal.id, agency_id)
+    await remove_member(shoal, room, principal.id)
+    return {"ok": True}
+
+
+@router.post("/agencies/{agency_id}/agents")
+async def add_agent(agency_id: str, body: AddAgentBody, principal: PrincipalDep,
+                    shoal: ShoalDep) -> dict[str, Any]:
+    """Add a bot to a room; it gets `agency-invited`. A bot you own joins the house too."""
+    room = await readable_room(shoal, principal.id, agency_id, Action.POST)
+    bot: User | None = None
+    async with shoal.db.read() as session:
+        if body.agentId:
+            bot = await session.get(User, body.agentId)
+        elif body.username:
+            bot = await find_member_by_handle(shoal, room.house_id, body.username)
+            if bot is None:
+                bot = await user_by_username(session, body.username.lstrip("@"))
+        else:
+            raise InvalidInput("agentId or username is required")
+        if bot is None or bot.kind != "bot" or bot.deleted_at is not None:
+            raise NotFound("agent not found")
+        in_house = (await house_access(session, bot.id, room.house_id)).role is not None
+    if not in_house:
+        if bot.owner_id != principal.id:
+            raise Forbidden("that agent is not in this house; only its owner can bring it in")
+        async with shoal.db.write() as session:
+            await add_house_member(session, room.house_id, bot, "member")
+    added = await add_member(shoal, room, bot.id)
+    if not added:
+        await notify_members(shoal, room)
+    return {"ok": True, "added": added, "agentId": bot.id}

@@ -1,0 +1,46 @@
+"""The one ASGI app serving REST, the OpenAPI docs and Socket.IO."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import socketio
+from fastapi import FastAPI
+
+from shoal import __version__
+from shoal.api import install_routes
+from shoal.api.errors import install_error_handlers
+from shoal.api.limits import BodySizeLimit
+from shoal.config import Settings
+from shoal.core import Shoal
+
+
+def create_app(settings: Settings, shoal: Shoal | None = None) -> Any:
+    """The ASGI app: FastAPI under /api and /docs, Socket.IO at /socket.io."""
+    shoal = shoal or Shoal(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await shoal.start()
+        try:
+            yield
+        finally:
+            await shoal.stop()
+
+    api = FastAPI(
+        title="Shoal",
+        version=__version__,
+        description="People and AI agents working together in rooms.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    api.state.shoal = shoal
+    install_error_handlers(api)
+    install_routes(api)
+    app = socketio.ASGIApp(shoal.gateway.sio, other_asgi_app=api, socketio_path="socket.io")
+    wrapped = BodySizeLimit(app, settings.max_body_bytes)
+    wrapped.shoal = shoal  # type: ignore[attr-defined]
+    return wrapped

@@ -1,0 +1,166 @@
+"""`shoal demo`, `shoal serve`, `shoal migrate`, `shoal doctor`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from pathlib import Path
+
+import redis.asyncio as aioredis
+import typer
+import uvicorn
+from rich.table import Table
+
+from shoal.app import create_app
+from shoal.bootstrap import ensure_home
+from shoal.cli.common import ConfigOption, console, open_database, run, settings_from
+from shoal.config import Settings
+from shoal.store import Database
+from shoal.store.migrate import current_revision, head_revision
+
+DEMO_OWNER = "owner"
+
+
+def serve_app(settings: Settings, access_log: bool) -> None:
+    """Run the ASGI app with uvicorn until interrupted."""
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level=settings.log_level, access_log=access_log)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the server commands to the CLI."""
+
+    @app.command()
+    def demo(
+        port: int = typer.Option(8420, help="Port to listen on."),
+        data_dir: Path = typer.Option(Path(".shoal-data"), help="Where Shoal keeps its data."),
+        access_log: bool = typer.Option(False, help="Log every HTTP request."),
+    ) -> None:
+        """Run Shoal on SQLite with open registration, a Home house, a lobby and an owner."""
+        settings = settings_from(None, data_dir=data_dir, port=port, host="127.0.0.1",
+                                 open_registration=True)
+
+        async def prepare() -> None:
+            async with open_database(settings) as db:
+                setup = await ensure_home(db, owner_username=DEMO_OWNER)
+            url = f"http://127.0.0.1:{settings.port}"
+            console.print(f"[bold]Shoal demo[/bold] at [link={url}]{url}[/link]  "
+                          f"(data in {settings.data_dir.resolve()})")
+            if setup.password:
+                console.print(f"Owner account: username [bold]{DEMO_OWNER}[/bold]  "
+                              f"password [bold]{setup.password}[/bold]  (shown this once)")
+            else:
+                console.print(f"Log in as [bold]{DEMO_OWNER}[/bold] with the password printed "
+                              "on the first run, or set a new one with "
+                              f"`shoal user password {DEMO_OWNER}`.")
+
+        run(prepare())
+        serve_app(settings, access_log)
+
+    @app.command()
+    def serve(
+        config: Path | None = ConfigOption,
+        host: str | None = typer.Option(None, help="Interface to bind (default 127.0.0.1)."),
+        port: int | None = typer.Option(None, help="Port to listen on (default 8420)."),
+        access_log: bool = typer.Option(False, help="Log every HTTP request."),
+    ) -> None:
+        """Run Shoal from SHOAL_* environment variables and an optional TOML file."""
+        settings = settings_from(config, host=host, port=port)
+
+        async def prepare() -> None:
+            async with open_database(settings) as db:
+                await ensure_home(db)
+
+        run(prepare())
+        console.print(f"Shoal serving on http://{settings.host}:{settings.port}")
+        serve_app(settings, access_log)
+
+    @app.command(name="migrate")
+    def migrate_command(config: Path | None = ConfigOption) -> None:
+        """Bring the database schema up to date."""
+        settings = settings_from(config)
+
+        async def go() -> None:
+            async with open_database(settings) as db:
+                console.print(f"Schema at revision {await current_revision(db)}.")
+
+        run(go())
+
+    @app.command()
+    def doctor(config: Path | None = ConfigOption) -> None:
+        """Check configuration, database and Redis, and say in plain words what is wrong."""
+        settings = settings_from(config)
+        checks = run(diagnose(settings))
+        table = Table(show_header=False, box=None)
+        for ok, name, detail in checks:
+            table.add_row("[green]ok[/green]" if ok else "[red]FAIL[/red]", name, detail)
+        console.print(table)
+        if not all(ok for ok, _, _ in checks):
+            raise typer.Exit(1)
+
+
+async def diagnose(settings: Settings) -> list[tuple[bool, str, str]]:
+    """Every check `shoal doctor` makes, as (passed, what, explanation)."""
+    checks: list[tuple[bool, str, str]] = []
+    if settings.secret:
+        checks.append((True, "secret", "SHOAL_SECRET is set"))
+    elif (settings.data_dir / "secret").exists():
+        checks.append((True, "secret", f"kept in {settings.data_dir / 'secret'}"))
+    else:
+        checks.append((True, "secret", "not set yet; one will be generated into the data dir "
+                       "on first start (set SHOAL_SECRET to share it between processes)"))
+    checks.append(await _check_database(settings))
+    checks.append(await _check_redis(settings))
+    checks.append(_check_port(settings))
+    return checks
+
+
+async def _check_database(settings: Settings) -> tuple[bool, str, str]:
+    url = settings.resolved_database_url
+    shown = url.split("@")[-1] if "@" in url else url
+    if url.startswith("sqlite"):
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return False, "database", f"cannot create data directory {settings.data_dir}: {exc}"
+    db = Database(url)
+    try:
+        revision = await asyncio.wait_for(current_revision(db), 10)
+    except Exception as exc:  # any driver error becomes advice, not a traceback
+        return False, "database", f"cannot connect to {shown}: {type(exc).__name__}: {exc}"
+    finally:
+        await db.dispose()
+    head = head_revision()
+    if revision != head:
+        state = "empty" if revision is None else f"at {revision}"
+        return False, "database", (f"reachable ({shown}) but the schema is {state}, not {head}:"
+                                   " run `shoal migrate` (serve does it at start-up)")
+    return True, "database", f"reachable ({shown}), schema up to date"
+
+
+async def _check_redis(settings: Settings) -> tuple[bool, str, str]:
+    if not settings.redis_url:
+        return True, "redis", "not configured (fine for one process)"
+    client = aioredis.from_url(settings.redis_url)
+    try:
+        await asyncio.wait_for(client.ping(), 5)
+    except Exception as exc:
+        return False, "redis", f"cannot reach {settings.redis_url}: {type(exc).__name__}: {exc}"
+    finally:
+        await client.aclose()
+    return True, "redis", f"reachable at {settings.redis_url}"
+
+
+def _check_port(settings: Settings) -> tuple[bool, str, str]:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((settings.host, settings.port))
+        except OSError as exc:
+            return False, "port", (f"cannot listen on {settings.host}:{settings.port} ({exc}); "
+                                   "is Shoal already running? choose another with --port")
+    return True, "port", f"{settings.host}:{settings.port} is free"
+

@@ -1,0 +1,16 @@
+"""The built-in commands, registered through the same registry as every other command."""
+
+from __future__ import annotations
+
+from shoal.commands.builtins import dice, help, notes, rooms
+from shoal.commands.registry import CommandRegistry
+
+
+def register_builtins(registry: CommandRegistry) -> None:
+    """Add every built-in command to a registry."""
+    for family in (help, notes, dice, rooms):
+        for command in family.COMMANDS:
+            registry.register(command)
+
+
+__all__ = ["register_builtins"]

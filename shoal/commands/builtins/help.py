@@ -1,0 +1,34 @@
+"""/help: what commands exist and how to call them."""
+
+from __future__ import annotations
+
+from shoal.commands.registry import Arg, Command, CommandContext, CommandResult, UsageError
+from shoal.rooms.access import Action
+
+
+async def show_help(ctx: CommandContext) -> CommandResult:
+    """List every command, or explain one."""
+    name = ctx.args.get("command")
+    registry = ctx.shoal.commands
+    if name is None:
+        lines = [f"{c.usage} - {c.description}" for c in registry.all()]
+        return CommandResult("Available commands:\n" + "\n".join(lines), ephemeral=True)
+    command = registry.get(name.lstrip("/"))
+    if command is None:
+        raise UsageError(f"there is no command /{name.lstrip('/')}")
+    text = f"{command.usage}\n{command.description}"
+    if command.example:
+        text += f"\nExample: {command.example}"
+    return CommandResult(text, ephemeral=True)
+
+
+COMMANDS = [
+    Command(
+        name="help",
+        description="List the commands, or show how to use one.",
+        handler=show_help,
+        args=(Arg("command", required=False),),
+        example="/help roll",
+        action=Action.READ,
+    ),
+]

@@ -1,0 +1,70 @@
+"""Running a command text for someone in a room, with the contract's ack as the answer."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from shoal.commands.parser import ParseError, parse_command
+from shoal.commands.registry import CommandContext, UsageError
+from shoal.errors import ShoalError
+from shoal.rooms.access import Action, authorize, room_access
+
+if TYPE_CHECKING:
+    from shoal.core import Shoal
+    from shoal.store.tables import User
+
+log = logging.getLogger("shoal.commands")
+
+
+def help_listing(shoal: Shoal) -> str:
+    """Every command with its usage and description, one per line."""
+    lines = [f"{c.usage} - {c.description}" for c in shoal.commands.all()]
+    return "Available commands:\n" + "\n".join(lines)
+
+
+async def run_command(
+    shoal: Shoal, invoker: User, room_id: str, text: str, *, post_result: bool
+) -> dict[str, Any]:
+    """Parse, authorize and run a command. Returns the ack; with `post_result` a
+    non-ephemeral result is also posted in the room as a system message."""
+    try:
+        parsed = parse_command(text)
+    except ParseError as exc:
+        return {"ok": False, "error": f"could not read the command: {exc}"}
+    command = shoal.commands.get(parsed.name)
+    if command is None:
+        return {
+            "ok": False,
+            "command": parsed.name,
+            "error": f"unknown command /{parsed.name}. {help_listing(shoal)}",
+        }
+    try:
+        async with shoal.db.read() as session:
+            access = await room_access(session, invoker.id, room_id)
+        authorize(access, command.action)
+        args = command.bind(parsed)
+        assert access.room is not None
+        ctx = CommandContext(shoal, invoker, access.room, access, parsed, args)
+        result = await command.handler(ctx)
+    except UsageError as exc:
+        example = f" Example: {command.example}" if command.example else ""
+        return {"ok": False, "command": command.name,
+                "error": f"/{command.name}: {exc.message}. Usage: {command.usage}.{example}"}
+    except ShoalError as exc:
+        return {"ok": False, "command": command.name, "error": exc.message}
+    except Exception:
+        log.exception("command /%s failed", command.name)
+        return {"ok": False, "command": command.name,
+                "error": f"/{command.name} failed unexpectedly; the server logged the details"}
+    ack: dict[str, Any] = {"ok": True, "command": command.name, "content": result.content,
+                           "type": result.type}
+    if result.ephemeral:
+        ack["ephemeral"] = True
+    elif post_result and access.allows(Action.POST):
+        metadata = {**result.metadata, "command": command.name,
+                    "invoked_by": {"id": invoker.id, "username": invoker.username}}
+        posted = await shoal.chat.post_system(room_id, result.content, type=result.type,
+                                              metadata=metadata)
+        ack["messageId"] = posted["id"]
+    return ack

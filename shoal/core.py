@@ -1,0 +1,54 @@
+"""The services one Shoal process holds."""
+
+from __future__ import annotations
+
+import logging
+
+from shoal.auth.ratelimit import AttemptLimiter
+from shoal.auth.tokens import Principal, find_token, needs_last_used_update, touch_token
+from shoal.commands.builtins import register_builtins
+from shoal.commands.registry import CommandRegistry
+from shoal.config import Settings
+from shoal.crypto import SecretBox
+from shoal.realtime.events import register_events
+from shoal.realtime.gateway import Gateway
+from shoal.rooms.chat import Chat
+from shoal.rooms.messages import Limits
+from shoal.store import Database, migrate
+
+log = logging.getLogger("shoal")
+
+
+class Shoal:
+    """Everything one process holds: settings, database, realtime gateway, command registry.
+    Nothing here is needed by another process; shared state lives in the database."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.resolved_database_url)
+        self.secrets = SecretBox(settings.ensure_secret())
+        self.limits = Limits(settings.max_content_chars, settings.max_metadata_bytes)
+        self.auth_limiter = AttemptLimiter(settings.auth_attempts_per_minute)
+        self.commands = CommandRegistry()
+        register_builtins(self.commands)
+        self.gateway = Gateway(self)
+        register_events(self, self.gateway)
+        self.chat = Chat(self.db, self.gateway, self.limits)
+
+    async def start(self) -> None:
+        """Bring the schema up to date."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await migrate(self.db)
+
+    async def stop(self) -> None:
+        """Release connections."""
+        await self.db.dispose()
+
+    async def authenticate(self, token: str) -> Principal:
+        """The principal a bearer token stands for, or Unauthorized."""
+        async with self.db.read() as session:
+            row, user = await find_token(session, token)
+        if needs_last_used_update(row):
+            async with self.db.write() as session:
+                await touch_token(session, row.id)
+        return Principal(user=user, token_id=row.id, token_kind=row.kind)

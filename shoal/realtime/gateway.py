@@ -1,0 +1,176 @@
+"""The Socket.IO gateway: authenticated sockets, room fan-out in seq order, presence."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import socketio
+
+from shoal.errors import InvalidInput, ShoalError
+
+if TYPE_CHECKING:
+    from shoal.auth.tokens import Principal
+    from shoal.core import Shoal
+
+log = logging.getLogger("shoal.realtime")
+EventHandler = Callable[["SocketState", dict[str, Any]], Awaitable[Any]]
+
+
+@dataclass
+class SocketState:
+    """What the gateway remembers about one connected socket."""
+
+    sid: str
+    principal: Principal
+    rooms: set[str] = field(default_factory=set)
+
+
+class Gateway:
+    """Wraps python-socketio: socket auth, the contract's events, and emits to rooms/users."""
+
+    def __init__(self, shoal: Shoal) -> None:
+        manager = None
+        if shoal.settings.redis_url:
+            manager = socketio.AsyncRedisManager(shoal.settings.redis_url)
+        self.shoal = shoal
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi",
+            client_manager=manager,
+            cors_allowed_origins=shoal.settings.allowed_origins or None,
+            max_http_buffer_size=shoal.settings.max_body_bytes,
+        )
+        self.sockets: dict[str, SocketState] = {}
+        self._by_token: dict[str, set[str]] = defaultdict(set)
+        self._room_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.sio.on("connect", self._connect)
+        self.sio.on("disconnect", self._disconnect)
+
+    def on(self, event: str, handler: EventHandler) -> None:
+        """Register a handler that gets the socket's state and an object payload.
+        A refused request answers `error {message}` and, with an ack, `{ok: false, error}`."""
+
+        async def wrapped(sid: str, data: Any = None) -> Any:
+            state = self.sockets.get(sid)
+            if state is None:
+                return {"ok": False, "error": "not connected"}
+            try:
+                if data is None:
+                    data = {}
+                if not isinstance(data, dict):
+                    raise InvalidInput("payload must be an object")
+                return await handler(state, data)
+            except ShoalError as exc:
+                await self.sio.emit("error", {"message": exc.message, "event": event}, to=sid)
+                return {"ok": False, "error": exc.message}
+            except Exception:
+                log.exception("socket event %s failed", event)
+                message = "internal error; the server logged the details"
+                await self.sio.emit("error", {"message": message, "event": event}, to=sid)
+                return {"ok": False, "error": message}
+
+        self.sio.on(event, wrapped)
+
+    async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = _handshake_token(environ, auth)
+        if not token:
+            raise socketio.exceptions.ConnectionRefusedError(
+                "authentication required: pass auth.token"
+            )
+        try:
+            principal = await self.shoal.authenticate(token)
+        except ShoalError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
+        self.sockets[sid] = SocketState(sid, principal)
+        self._by_token[principal.token_id].add(sid)
+        await self.sio.enter_room(sid, user_room(principal.id))
+
+    async def _disconnect(self, sid: str, *_: Any) -> None:
+        state = self.sockets.pop(sid, None)
+        if state is None:
+            return
+        sids = self._by_token.get(state.principal.token_id)
+        if sids is not None:
+            sids.discard(sid)
+            if not sids:
+                del self._by_token[state.principal.token_id]
+        for room_id in state.rooms:
+            if not self.is_online_in(state.principal.id, room_id):
+                await self.emit_room(room_id, "member-presence", presence(state, room_id, False))
+
+    def is_online_in(self, user_id: str, room_id: str) -> bool:
+        """Whether the user has a socket (in this process) joined to the room."""
+        return any(s.principal.id == user_id and room_id in s.rooms for s in self.sockets.values())
+
+    def online_users(self) -> set[str]:
+        """Users with at least one socket connected to this process."""
+        return {s.principal.id for s in self.sockets.values()}
+
+    @asynccontextmanager
+    async def room_order(self, room_id: str) -> AsyncIterator[None]:
+        """Held from assigning a seq to emitting it, so this process emits a room's messages
+        in seq order and a replay on join cannot interleave with live messages."""
+        async with self._room_locks[room_id]:
+            yield
+
+    async def emit_room(self, room_id: str, event: str, data: Any, skip_sid: str | None = None
+                        ) -> None:
+        """Send an event to every socket joined to the room."""
+        await self.sio.emit(event, data, room=room_key(room_id), skip_sid=skip_sid)
+
+    async def emit_user(self, user_id: str, event: str, data: Any) -> None:
+        """Send an event to every socket of one user."""
+        await self.sio.emit(event, data, room=user_room(user_id))
+
+    async def enter(self, state: SocketState, room_id: str) -> None:
+        """Subscribe a socket to a room's events."""
+        await self.sio.enter_room(state.sid, room_key(room_id))
+        state.rooms.add(room_id)
+
+    async def leave(self, state: SocketState, room_id: str) -> None:
+        """Unsubscribe a socket from a room's events."""
+        await self.sio.leave_room(state.sid, room_key(room_id))
+        state.rooms.discard(room_id)
+
+    async def remove_user_from_room(self, user_id: str, room_id: str) -> None:
+        """Unsubscribe all of a user's sockets from a room they lost access to."""
+        for state in [s for s in self.sockets.values() if s.principal.id == user_id]:
+            if room_id in state.rooms:
+                await self.leave(state, room_id)
+
+    async def disconnect_tokens(self, token_ids: list[str]) -> None:
+        """Close every socket opened with one of these (now revoked) tokens."""
+        for token_id in token_ids:
+            for sid in list(self._by_token.get(token_id, ())):
+                await self.sio.disconnect(sid)
+
+
+def room_key(room_id: str) -> str:
+    """The Socket.IO room a Shoal room's events go to."""
+    return f"room:{room_id}"
+
+
+def user_room(user_id: str) -> str:
+    """The Socket.IO room holding all of one user's sockets."""
+    return f"user:{user_id}"
+
+
+def presence(state: SocketState, room_id: str, online: bool) -> dict[str, Any]:
+    """The `member-presence` payload."""
+    user = state.principal.user
+    return {"agencyId": room_id, "userId": user.id, "username": user.username, "online": online}
+
+
+def _handshake_token(environ: dict[str, Any], auth: Any) -> str | None:
+    if isinstance(auth, dict) and isinstance(auth.get("token"), str):
+        return auth["token"]
+    # Never from the query string: URLs end up in access logs.
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return None

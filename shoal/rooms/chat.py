@@ -1,0 +1,133 @@
+"""Posting, editing and deleting messages: store first, then tell the room."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shoal.errors import Forbidden, NotFound
+from shoal.rooms.access import Action, authorize, authorize_room, room_access
+from shoal.rooms.messages import (
+    Limits,
+    Sender,
+    append_message,
+    check_content,
+    check_metadata,
+    check_type,
+    edit_message,
+    get_message,
+    message_view,
+    message_with_sender,
+    soft_delete,
+)
+from shoal.store.tables import HouseMember, Room, User, iso
+
+if TYPE_CHECKING:
+    from shoal.realtime.gateway import Gateway
+    from shoal.store.db import Database
+
+
+class Chat:
+    """The write side of rooms. Every message, whoever sends it, comes through here so it is
+    validated, appended with its seq and broadcast in seq order."""
+
+    def __init__(self, db: Database, gateway: Gateway, limits: Limits) -> None:
+        self.db = db
+        self.gateway = gateway
+        self.limits = limits
+
+    async def post(
+        self,
+        user: User,
+        room_id: str,
+        content: object,
+        *,
+        type: object = None,
+        metadata: object = None,
+    ) -> dict[str, Any]:
+        """A member posts to a room they may post in; returns the stored message."""
+        text = check_content(content, self.limits)
+        kind = check_type(type)
+        meta = check_metadata(metadata, self.limits)
+        async with self.gateway.room_order(room_id):
+            async with self.db.write() as session:
+                access = await authorize_room(session, user.id, room_id, Action.POST)
+                assert access.room is not None
+                handle = await session.get(HouseMember, (access.house_id, user.id))
+                message = await append_message(
+                    session, access.room, Sender(user), text, type=kind, metadata=meta
+                )
+                room = access.room
+            view = message_view(message, room, Sender(user, handle.handle if handle else None))
+            await self.gateway.emit_room(room_id, "message", view)
+        return view
+
+    async def post_system(
+        self,
+        room_id: str,
+        content: str,
+        *,
+        sender_name: str = "System",
+        type: str = "system",
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Shoal itself posts (command results, hooks, schedules); no permission applies."""
+        text = check_content(content, self.limits)
+        meta = check_metadata(metadata, self.limits)
+        async with self.gateway.room_order(room_id):
+            async with self.db.write() as session:
+                room = await session.get(Room, room_id)
+                if room is None:
+                    raise NotFound("room not found")
+                message = await append_message(
+                    session, room, Sender(None, name=sender_name), text, type=type, metadata=meta
+                )
+            view = message_view(message, room, Sender(None, name=sender_name))
+            await self.gateway.emit_room(room_id, "message", view)
+        return view
+
+    async def edit(
+        self, user: User, message_id: str, content: object, metadata: object = None
+    ) -> dict[str, Any]:
+        """The author, or a room moderator, replaces a message's content."""
+        text = check_content(content, self.limits)
+        meta = check_metadata(metadata, self.limits) if metadata is not None else None
+        async with self.db.write() as session:
+            message = await get_message(session, message_id)
+            if message.sender_id is None:
+                raise Forbidden("system messages cannot be edited")
+            access = await room_access(session, user.id, message.room_id)
+            authorize(access, Action.POST if message.sender_id == user.id else Action.MODERATE)
+            await edit_message(session, message, access.house_id, text, meta)
+            assert access.room is not None
+            view = await message_with_sender(session, message, access.room)
+        await self.gateway.emit_room(message.room_id, "message-edited", edited_event(view))
+        return view
+
+    async def delete(self, user: User, message_id: str) -> dict[str, Any]:
+        """The author, or a room moderator, deletes a message; its seq stays as a tombstone."""
+        async with self.db.write() as session:
+            message = await get_message(session, message_id)
+            access = await room_access(session, user.id, message.room_id)
+            authorize(access, Action.POST if message.sender_id == user.id else Action.MODERATE)
+            await soft_delete(session, message)
+            assert access.room is not None
+            view = await message_with_sender(session, message, access.room)
+        await self.gateway.emit_room(
+            message.room_id,
+            "message-deleted",
+            {"messageId": message.id, "agencyId": message.room_id, "seq": message.seq,
+             "deleted_at": iso(message.deleted_at)},
+        )
+        return view
+
+
+def edited_event(view: dict[str, Any]) -> dict[str, Any]:
+    """The contract's `message-edited` payload for a message view."""
+    return {
+        "messageId": view["id"],
+        "agencyId": view["agency_id"],
+        "seq": view["seq"],
+        "content": view["content"],
+        "metadata": view["metadata"],
+        "edited_at": view["edited_at"],
+    }

@@ -1,0 +1,71 @@
+"""House invites: codes that let someone register into, or join, a house."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shoal.crypto import hash_token, new_token
+from shoal.errors import Forbidden, InvalidInput, NotFound
+from shoal.rooms.access import RANK
+from shoal.rooms.houses import add_house_member
+from shoal.store.tables import HouseMember, Invite, User, iso, utcnow
+
+
+async def create_invite(
+    session: AsyncSession,
+    house_id: str,
+    creator_id: str | None,
+    creator_role: str,
+    *,
+    role: str = "member",
+    expires_at: datetime | None = None,
+    max_uses: int | None = None,
+) -> tuple[Invite, str]:
+    """A new invite; the code is returned once and stored only as a hash."""
+    if role not in RANK or role == "owner":
+        raise InvalidInput("an invite grants guest, member or admin")
+    if RANK[role] > RANK[creator_role]:
+        raise Forbidden("an invite cannot grant more than your own role")
+    if max_uses is not None and max_uses < 1:
+        raise InvalidInput("max_uses must be at least 1")
+    code = new_token("shi")
+    invite = Invite(house_id=house_id, code_hash=hash_token(code), role=role,
+                    created_by=creator_id, expires_at=expires_at, max_uses=max_uses)
+    session.add(invite)
+    await session.flush()
+    return invite, code
+
+
+async def redeem_invite(session: AsyncSession, code: str, user: User) -> HouseMember:
+    """Use an invite: the user joins its house with its role."""
+    invite = await session.scalar(select(Invite).where(Invite.code_hash == hash_token(code)))
+    if invite is None or invite.revoked_at is not None:
+        raise Forbidden("that invite code is not valid")
+    if invite.expires_at is not None and invite.expires_at <= utcnow():
+        raise Forbidden("that invite code has expired")
+    if invite.max_uses is not None and invite.uses >= invite.max_uses:
+        raise Forbidden("that invite code has been used up")
+    await session.execute(update(Invite).where(Invite.id == invite.id)
+                          .values(uses=Invite.uses + 1))
+    return await add_house_member(session, invite.house_id, user, invite.role)
+
+
+async def revoke_invite(session: AsyncSession, house_id: str, invite_id: str) -> Invite:
+    """Stop an invite from working."""
+    invite = await session.get(Invite, invite_id)
+    if invite is None or invite.house_id != house_id:
+        raise NotFound("invite not found")
+    invite.revoked_at = invite.revoked_at or utcnow()
+    return invite
+
+
+def invite_view(invite: Invite) -> dict[str, Any]:
+    """An invite as the API shows it, without its code."""
+    return {"id": invite.id, "house_id": invite.house_id, "role": invite.role,
+            "uses": invite.uses, "max_uses": invite.max_uses,
+            "created_at": iso(invite.created_at), "expires_at": iso(invite.expires_at),
+            "revoked_at": iso(invite.revoked_at)}

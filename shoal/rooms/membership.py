@@ -1,0 +1,69 @@
+"""Room membership changes that the room hears about: joins, invites, leaves."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import or_, select
+
+from shoal.errors import NotFound
+from shoal.rooms.houses import member_view
+from shoal.rooms.rooms import join_room, leave_room, room_members
+from shoal.store.tables import HouseMember, Room, User
+
+if TYPE_CHECKING:
+    from shoal.core import Shoal
+
+
+async def members_payload(shoal: Shoal, room: Room) -> list[dict[str, Any]]:
+    """The room's members as the `members-updated` and members endpoints show them."""
+    async with shoal.db.read() as session:
+        rows = await room_members(session, room)
+    return [member_view(m, u, shoal.gateway.is_online_in(u.id, room.id)) for m, u in rows]
+
+
+async def add_member(shoal: Shoal, room: Room, user_id: str) -> bool:
+    """Add a house member to a room, tell them (`agency-invited`) and the room
+    (`members-updated`); False when they were already in it."""
+    async with shoal.db.write() as session:
+        if await session.get(HouseMember, (room.house_id, user_id)) is None:
+            raise NotFound("that user is not a member of this house")
+        added = await join_room(session, room.id, user_id)
+    if added:
+        await shoal.gateway.emit_user(
+            user_id, "agency-invited",
+            {"agencyId": room.id, "agency": {"id": room.id, "name": room.name, "slug": room.slug}},
+        )
+        await notify_members(shoal, room)
+    return added
+
+
+async def remove_member(shoal: Shoal, room: Room, user_id: str) -> bool:
+    """Take a user out of a room's members; a private room's sockets stop hearing it."""
+    async with shoal.db.write() as session:
+        removed = await leave_room(session, room.id, user_id)
+    if removed:
+        if room.is_private:
+            await shoal.gateway.remove_user_from_room(user_id, room.id)
+        await notify_members(shoal, room)
+    return removed
+
+
+async def notify_members(shoal: Shoal, room: Room) -> None:
+    """Send the room its current member list."""
+    await shoal.gateway.emit_room(
+        room.id, "members-updated",
+        {"agencyId": room.id, "members": await members_payload(shoal, room)},
+    )
+
+
+async def find_member_by_handle(shoal: Shoal, house_id: str, handle: str) -> User | None:
+    """The house member with this @handle (or username)."""
+    handle = handle.lstrip("@").lower()
+    async with shoal.db.read() as session:
+        return await session.scalar(
+            select(User)
+            .join(HouseMember, HouseMember.user_id == User.id)
+            .where(HouseMember.house_id == house_id,
+                   or_(HouseMember.handle == handle, User.username_key == handle))
+        )

@@ -1,0 +1,287 @@
+"""A room's append-only log: validation, appends with a per-room seq, edits, history."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shoal.errors import InvalidInput, NotFound, TooLarge
+from shoal.rooms.mentions import mentioned_handles
+from shoal.store.tables import HouseMember, Message, MessageMention, Room, User, iso, utcnow
+
+MESSAGE_TYPES = ("chat", "tool_result", "action", "system")
+MAX_HISTORY = 100
+DEFAULT_HISTORY = 50
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size caps for what a client may store."""
+
+    max_content_chars: int
+    max_metadata_bytes: int
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who a message is from: a member, or the system with a shown name (hooks, commands)."""
+
+    user: User | None
+    handle: str | None = None
+    name: str | None = None
+
+
+def check_content(content: object, limits: Limits) -> str:
+    """Message content as a string within its cap."""
+    if not isinstance(content, str):
+        raise InvalidInput("content must be a string")
+    if not content.strip():
+        raise InvalidInput("content must not be empty")
+    if len(content) > limits.max_content_chars:
+        raise TooLarge(f"content is {len(content)} characters; the limit is "
+                       f"{limits.max_content_chars}")
+    return content
+
+
+def check_metadata(metadata: object, limits: Limits) -> dict[str, Any]:
+    """Metadata as an object (a JSON string is accepted, as the contract allows) within its cap."""
+    if metadata is None:
+        return {}
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except ValueError:
+            raise InvalidInput("metadata must be a JSON object") from None
+    if not isinstance(metadata, dict):
+        raise InvalidInput("metadata must be a JSON object")
+    size = len(json.dumps(metadata, separators=(",", ":")).encode())
+    if size > limits.max_metadata_bytes:
+        raise TooLarge(f"metadata is {size} bytes; the limit is {limits.max_metadata_bytes}")
+    return metadata
+
+
+def check_type(kind: object) -> str:
+    """A known message type; chat when none is given."""
+    if kind is None:
+        return "chat"
+    if kind not in MESSAGE_TYPES:
+        raise InvalidInput(f"type must be one of {', '.join(MESSAGE_TYPES)}")
+    return str(kind)
+
+
+async def resolve_mentions(session: AsyncSession, house_id: str, content: str) -> list[str]:
+    """User ids of the house members a text mentions, by handle or by username."""
+    handles = mentioned_handles(content)
+    if not handles:
+        return []
+    rows = await session.execute(
+        select(HouseMember.user_id, HouseMember.handle, User.username_key)
+        .join(User, User.id == HouseMember.user_id)
+        .where(
+            HouseMember.house_id == house_id,
+            or_(HouseMember.handle.in_(handles), User.username_key.in_(handles)),
+        )
+    )
+    found: dict[str, str] = {}
+    for user_id, handle, username_key in rows:
+        found.setdefault(handle, user_id)
+        found.setdefault(username_key, user_id)
+    ids: dict[str, None] = {}
+    for handle in handles:
+        if handle in found:
+            ids.setdefault(found[handle], None)
+    return list(ids)
+
+
+async def append_message(
+    session: AsyncSession,
+    room: Room,
+    sender: Sender,
+    content: str,
+    *,
+    type: str = "chat",
+    metadata: dict[str, Any] | None = None,
+) -> Message:
+    """Append a validated message to the room's log with the next seq, mentions resolved."""
+    seq = await session.scalar(
+        update(Room).where(Room.id == room.id).values(last_seq=Room.last_seq + 1)
+        .returning(Room.last_seq)
+    )
+    assert seq is not None
+    room.last_seq = seq
+    mentioned = await resolve_mentions(session, room.house_id, content)
+    message = Message(
+        room_id=room.id,
+        seq=seq,
+        sender_id=sender.user.id if sender.user else None,
+        sender_name=sender.name,
+        type=type,
+        content=content,
+        meta=metadata or {},
+        mentions=mentioned,
+        created_at=utcnow(),
+    )
+    session.add(message)
+    await session.flush()
+    if mentioned:
+        session.add_all(
+            MessageMention(message_id=message.id, user_id=uid, room_id=room.id, seq=seq)
+            for uid in mentioned
+        )
+        await session.flush()
+    return message
+
+
+async def edit_message(
+    session: AsyncSession, message: Message, house_id: str, content: str,
+    metadata: dict[str, Any] | None = None,
+) -> Message:
+    """Replace a message's content (and metadata if given); mentions are resolved again."""
+    if message.deleted_at is not None:
+        raise InvalidInput("a deleted message cannot be edited")
+    message.content = content
+    if metadata is not None:
+        message.meta = metadata
+    message.edited_at = utcnow()
+    message.mentions = await resolve_mentions(session, house_id, content)
+    await session.execute(delete(MessageMention).where(MessageMention.message_id == message.id))
+    session.add_all(
+        MessageMention(message_id=message.id, user_id=uid, room_id=message.room_id,
+                       seq=message.seq)
+        for uid in message.mentions
+    )
+    await session.flush()
+    return message
+
+
+async def soft_delete(session: AsyncSession, message: Message) -> Message:
+    """Hide a message's content; its seq stays so readers never see a gap."""
+    if message.deleted_at is None:
+        message.deleted_at = utcnow()
+        message.content = ""
+        message.meta = {}
+        await session.execute(
+            delete(MessageMention).where(MessageMention.message_id == message.id)
+        )
+    return message
+
+
+async def get_message(session: AsyncSession, message_id: str) -> Message:
+    """The message, or NotFound."""
+    message = await session.get(Message, message_id)
+    if message is None:
+        raise NotFound("message not found")
+    return message
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else None
+
+
+async def history(
+    session: AsyncSession,
+    room: Room,
+    *,
+    limit: int = DEFAULT_HISTORY,
+    before: str | None = None,
+    after_seq: int | None = None,
+    mentions: str | None = None,
+) -> list[dict[str, Any]]:
+    """Messages of a room: newest first, or oldest first after a seq when resuming."""
+    limit = max(1, min(limit, MAX_HISTORY))
+    query = _with_senders(room).where(Message.room_id == room.id)
+    if before:
+        when = _parse_time(before)
+        if when is not None:
+            query = query.where(Message.created_at < when)
+        else:
+            pivot = await session.scalar(
+                select(Message.seq).where(Message.id == before, Message.room_id == room.id)
+            )
+            if pivot is None:
+                raise InvalidInput("before must be a message id of this room or an ISO time")
+            query = query.where(Message.seq < pivot)
+    if mentions:
+        target = await session.scalar(
+            select(HouseMember.user_id)
+            .join(User, User.id == HouseMember.user_id)
+            .where(
+                HouseMember.house_id == room.house_id,
+                or_(HouseMember.handle == mentions.lower().lstrip("@"),
+                    User.username_key == mentions.lower().lstrip("@")),
+            )
+        )
+        mentioned = select(MessageMention.message_id).where(
+            MessageMention.room_id == room.id, MessageMention.user_id == target
+        )
+        query = query.where(Message.id.in_(mentioned))
+    if after_seq is not None:
+        query = query.where(Message.seq > after_seq).order_by(Message.seq.asc())
+    else:
+        query = query.order_by(Message.seq.desc())
+    rows = await session.execute(query.limit(limit))
+    return [message_view(m, room, Sender(u, h, m.sender_name)) for m, u, h in rows]
+
+
+def _with_senders(room: Room) -> Any:
+    return (
+        select(Message, User, HouseMember.handle)
+        .outerjoin(User, User.id == Message.sender_id)
+        .outerjoin(
+            HouseMember,
+            and_(HouseMember.user_id == Message.sender_id, HouseMember.house_id == room.house_id),
+        )
+    )
+
+
+async def message_with_sender(session: AsyncSession, message: Message, room: Room
+                              ) -> dict[str, Any]:
+    """One stored message as the wire shows it, its sender looked up."""
+    row = (await session.execute(_with_senders(room).where(Message.id == message.id))).one()
+    _, user, handle = row.tuple()
+    return message_view(message, room, Sender(user, handle, message.sender_name))
+
+
+def message_view(message: Message, room: Room, sender: Sender) -> dict[str, Any]:
+    """The contract's message object, plus seq, mentions and edit/delete marks."""
+    user = sender.user
+    if user is None:
+        sender_fields = {
+            "sender_id": "system",
+            "sender_username": "system",
+            "sender_display_name": message.sender_name or "System",
+            "sender_handle": None,
+            "sender_type": "system",
+        }
+    else:
+        sender_fields = {
+            "sender_id": user.id,
+            "sender_username": user.username,
+            "sender_display_name": message.sender_name or user.display_name,
+            "sender_handle": sender.handle,
+            "sender_type": "agent" if user.kind == "bot" else "user",
+        }
+    return {
+        "id": message.id,
+        "seq": message.seq,
+        "agency_id": message.room_id,
+        "agencyId": message.room_id,
+        "content": message.content,
+        **sender_fields,
+        "type": message.type,
+        "metadata": message.meta,
+        "mentions": message.mentions,
+        "created_at": iso(message.created_at),
+        "edited_at": iso(message.edited_at),
+        "deleted": message.deleted_at is not None,
+        "dm": room.is_dm,
+    }
