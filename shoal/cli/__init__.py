@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from shoal.cli import accounts, server
+from shoal.cli import models as model_commands
 
 app = typer.Typer(
     name="shoal",
@@ -14,6 +15,7 @@ app = typer.Typer(
 )
 server.register(app)
 accounts.register(app)
+model_commands.register(app)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import shoal.llm.tables  # noqa: F401  (registers the model layer's tables)
 from shoal.store.tables import Base
 
 connection = context.config.attributes.get("connection")

@@ -1,0 +1,155 @@
+"""Anthropic Messages through the `anthropic` SDK."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import anthropic
+
+from shoal.llm.errors import FailureKind, ProviderFailure
+from shoal.llm.providers.base import Credential, classify_status, error_message, parse_arguments
+from shoal.llm.types import Finish, FinishReason, TextDelta, ToolCall, ToolCallEvent, Usage
+
+if TYPE_CHECKING:
+    from shoal.llm.refs import ResolvedModel
+    from shoal.llm.types import ChatMessage, ChatRequest, ProviderEvent
+
+_FINISH: dict[str | None, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_use",
+    "refusal": "content_filter",
+}
+
+
+class AnthropicMessagesAdapter:
+    """Speaks the Messages API; one SDK client per (base URL, key), reused across calls."""
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[str | None, str, float], anthropic.AsyncAnthropic] = {}
+
+    def _client(self, base_url: str | None, key: str, timeout: float) -> anthropic.AsyncAnthropic:
+        client = self._clients.get((base_url, key, timeout))
+        if client is None:
+            client = anthropic.AsyncAnthropic(
+                api_key=key, base_url=base_url, max_retries=0, timeout=timeout
+            )
+            self._clients[(base_url, key, timeout)] = client
+        return client
+
+    async def stream(
+        self, model: ResolvedModel, request: ChatRequest, credential: Credential, timeout: float
+    ) -> AsyncIterator[ProviderEvent]:
+        """Call the model and yield its answer as normalized events."""
+        client = self._client(model.provider.base_url, credential.api_key or "unused", timeout)
+        kwargs = _request_kwargs(model, request)
+        try:
+            if not request.stream:
+                message = await client.messages.create(**kwargs)
+                for event in _whole_answer(message):
+                    yield event
+                return
+            stream = await client.messages.create(**kwargs, stream=True)
+            try:
+                async for event in _stream_events(stream):
+                    yield event
+            finally:
+                await stream.close()
+        except anthropic.APIStatusError as exc:
+            message_text = error_message(exc.body, exc.message)
+            raise classify_status(exc.status_code, message_text, exc.response.headers) from None
+        except anthropic.APITimeoutError:
+            raise ProviderFailure(FailureKind.TIMEOUT, "the provider timed out") from None
+        except anthropic.APIConnectionError as exc:
+            raise ProviderFailure(FailureKind.UNAVAILABLE, f"connection failed: {exc}") from None
+        except (anthropic.APIError, ValueError, KeyError) as exc:
+            raise ProviderFailure(FailureKind.UNAVAILABLE, f"malformed answer: {exc}") from None
+
+
+def _content(m: ChatMessage) -> list[dict[str, Any]]:
+    if m.role == "tool":
+        return [{"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content}]
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": m.content}] if m.content else []
+    blocks.extend(
+        {"type": "tool_use", "id": c.id, "name": c.name, "input": dict(c.arguments)}
+        for c in m.tool_calls
+    )
+    return blocks
+
+
+def _request_kwargs(model: ResolvedModel, request: ChatRequest) -> dict[str, Any]:
+    # Messages must alternate; tool results travel in user turns, merged with neighbours.
+    messages: list[dict[str, Any]] = []
+    for m in request.messages:
+        role = "assistant" if m.role == "assistant" else "user"
+        blocks = _content(m)
+        if messages and messages[-1]["role"] == role:
+            messages[-1]["content"].extend(blocks)
+        else:
+            messages.append({"role": role, "content": blocks})
+    kwargs: dict[str, Any] = {
+        "model": model.ref.model,
+        "messages": messages,
+        "max_tokens": request.max_tokens,
+    }
+    if request.system:
+        kwargs["system"] = request.system
+    if request.tools:
+        kwargs["tools"] = [
+            {"name": t.name, "description": t.description, "input_schema": dict(t.parameters)}
+            for t in request.tools
+        ]
+    params = {**model.params, **request.params}
+    if request.temperature is not None:
+        # This SDK version no longer takes temperature as an argument; the API still does.
+        params.setdefault("temperature", request.temperature)
+    if params:
+        kwargs["extra_body"] = params
+    return kwargs
+
+
+def _whole_answer(message: Any) -> list[ProviderEvent]:
+    events: list[ProviderEvent] = []
+    for block in message.content:
+        if block.type == "text" and block.text:
+            events.append(TextDelta(block.text))
+        elif block.type == "tool_use":
+            events.append(ToolCallEvent(ToolCall(block.id, block.name, dict(block.input))))
+    events.append(Usage(message.usage.input_tokens, message.usage.output_tokens))
+    events.append(Finish(_FINISH.get(message.stop_reason, "stop")))
+    return events
+
+
+async def _stream_events(stream: Any) -> AsyncIterator[ProviderEvent]:
+    tool: list[str] | None = None  # id, name, partial JSON of the tool block being streamed
+    input_tokens = output_tokens = 0
+    finish: FinishReason | None = None
+    async for event in stream:
+        kind = event.type
+        if kind == "content_block_delta":
+            delta = event.delta
+            if delta.type == "text_delta":
+                yield TextDelta(delta.text)
+            elif delta.type == "input_json_delta" and tool is not None:
+                tool[2] += delta.partial_json
+        elif kind == "content_block_start":
+            block = event.content_block
+            if block.type == "tool_use":
+                tool = [block.id, block.name, json.dumps(block.input) if block.input else ""]
+        elif kind == "content_block_stop" and tool is not None:
+            yield ToolCallEvent(ToolCall(tool[0], tool[1], parse_arguments(tool[2])))
+            tool = None
+        elif kind == "message_start":
+            input_tokens = event.message.usage.input_tokens
+            output_tokens = event.message.usage.output_tokens
+        elif kind == "message_delta":
+            output_tokens = event.usage.output_tokens
+            finish = _FINISH.get(event.delta.stop_reason, "stop")
+    if finish is None:
+        raise ProviderFailure(FailureKind.UNAVAILABLE, "the stream ended without a stop reason")
+    yield Usage(input_tokens, output_tokens)
+    yield Finish(finish)

@@ -1,0 +1,163 @@
+"""OpenAI Chat Completions through the `openai` SDK: OpenAI, Ollama, vLLM and other
+compatible servers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import openai
+
+from shoal.llm.errors import FailureKind, ProviderFailure
+from shoal.llm.providers.base import Credential, classify_status, error_message, parse_arguments
+from shoal.llm.types import Finish, FinishReason, TextDelta, ToolCall, ToolCallEvent, Usage
+
+if TYPE_CHECKING:
+    from shoal.llm.refs import ResolvedModel
+    from shoal.llm.types import ChatRequest, ProviderEvent
+
+_FINISH: dict[str | None, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "content_filter",
+}
+
+
+class OpenAIChatAdapter:
+    """Speaks Chat Completions; one SDK client per (base URL, key), reused across calls."""
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[str | None, str, float], openai.AsyncOpenAI] = {}
+
+    def _client(self, base_url: str | None, key: str, timeout: float) -> openai.AsyncOpenAI:
+        client = self._clients.get((base_url, key, timeout))
+        if client is None:
+            # max_retries=0: the fallback layer decides what to retry and where.
+            client = openai.AsyncOpenAI(
+                api_key=key, base_url=base_url, max_retries=0, timeout=timeout
+            )
+            self._clients[(base_url, key, timeout)] = client
+        return client
+
+    async def stream(
+        self, model: ResolvedModel, request: ChatRequest, credential: Credential, timeout: float
+    ) -> AsyncIterator[ProviderEvent]:
+        """Call the model and yield its answer as normalized events."""
+        client = self._client(model.provider.base_url, credential.api_key or "unused", timeout)
+        kwargs = _request_kwargs(model, request)
+        try:
+            if not request.stream:
+                response = await client.chat.completions.create(**kwargs)
+                for event in _whole_answer(response):
+                    yield event
+                return
+            stream = await client.chat.completions.create(
+                **kwargs, stream=True, stream_options={"include_usage": True}
+            )
+            try:
+                async for event in _stream_events(stream):
+                    yield event
+            finally:
+                await stream.close()
+        except openai.APIStatusError as exc:
+            message = error_message(exc.body, exc.message)
+            raise classify_status(exc.status_code, message, exc.response.headers) from None
+        except openai.APITimeoutError:
+            raise ProviderFailure(FailureKind.TIMEOUT, "the provider timed out") from None
+        except openai.APIConnectionError as exc:
+            raise ProviderFailure(FailureKind.UNAVAILABLE, f"connection failed: {exc}") from None
+        except (openai.APIError, ValueError, KeyError) as exc:
+            raise ProviderFailure(FailureKind.UNAVAILABLE, f"malformed answer: {exc}") from None
+
+
+def _request_kwargs(model: ResolvedModel, request: ChatRequest) -> dict[str, Any]:
+    messages: list[dict[str, Any]] = []
+    if request.system:
+        messages.append({"role": "system", "content": request.system})
+    for m in request.messages:
+        if m.role == "tool":
+            messages.append({"role": "tool", "tool_call_id": m.tool_call_id, "content": m.content})
+        elif m.tool_calls:
+            calls = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
+                }
+                for c in m.tool_calls
+            ]
+            messages.append({"role": "assistant", "content": m.content or None, "tool_calls": calls})
+        else:
+            messages.append({"role": m.role, "content": m.content})
+    kwargs: dict[str, Any] = {"model": model.ref.model, "messages": messages}
+    # OpenAI's newer models only take max_completion_tokens; compatible servers know max_tokens.
+    limit_name = "max_completion_tokens" if model.provider.name == "openai" else "max_tokens"
+    kwargs[limit_name] = request.max_tokens
+    if request.temperature is not None:
+        kwargs["temperature"] = request.temperature
+    if request.tools:
+        kwargs["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": dict(t.parameters),
+                },
+            }
+            for t in request.tools
+        ]
+    params = {**model.params, **request.params}
+    if params:
+        kwargs["extra_body"] = params
+    return kwargs
+
+
+def _whole_answer(response: Any) -> list[ProviderEvent]:
+    choice = response.choices[0]
+    events: list[ProviderEvent] = []
+    if choice.message.content:
+        events.append(TextDelta(choice.message.content))
+    for call in choice.message.tool_calls or ():
+        args = parse_arguments(call.function.arguments)
+        events.append(ToolCallEvent(ToolCall(call.id, call.function.name, args)))
+    if response.usage is not None:
+        events.append(Usage(response.usage.prompt_tokens, response.usage.completion_tokens))
+    events.append(Finish(_FINISH.get(choice.finish_reason, "stop")))
+    return events
+
+
+async def _stream_events(stream: Any) -> AsyncIterator[ProviderEvent]:
+    # Tool calls arrive in fragments keyed by index; they are complete only at the end.
+    pending: dict[int, list[str]] = {}
+    finish: FinishReason | None = None
+    usage: Usage | None = None
+    async for chunk in stream:
+        if chunk.usage is not None:
+            usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+        if not chunk.choices:
+            continue
+        choice = chunk.choices[0]
+        delta = choice.delta
+        if delta is not None:
+            if delta.content:
+                yield TextDelta(delta.content)
+            for frag in delta.tool_calls or ():
+                slot = pending.setdefault(frag.index, ["", "", ""])
+                if frag.id:
+                    slot[0] = frag.id
+                if frag.function is not None:
+                    slot[1] += frag.function.name or ""
+                    slot[2] += frag.function.arguments or ""
+        if choice.finish_reason:
+            finish = _FINISH.get(choice.finish_reason, "stop")
+    for call_id, name, raw_args in (pending[i] for i in sorted(pending)):
+        yield ToolCallEvent(ToolCall(call_id, name, parse_arguments(raw_args)))
+    if usage is not None:
+        yield usage
+    if finish is None:
+        raise ProviderFailure(FailureKind.UNAVAILABLE, "the stream ended without a finish reason")
+    yield Finish(finish)
