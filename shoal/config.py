@@ -30,6 +30,8 @@ class Settings(BaseModel):
     max_metadata_bytes: int = Field(32_768, ge=2)
     max_body_bytes: int = Field(262_144, ge=1024)
     auth_attempts_per_minute: int = Field(10, ge=1)
+    argon2_time_cost: int = Field(3, ge=1)
+    argon2_memory_kib: int = Field(65_536, ge=1024)
     log_level: str = "info"
     llm: dict[str, Any] = Field(default_factory=dict)  # the [llm] table: see shoal.llm.LLMConfig
     cors_origins: str = ""  # comma-separated origins allowed besides the server's own

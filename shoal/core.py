@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from shoal.auth.passwords import Passwords
 from shoal.auth.ratelimit import AttemptLimiter
 from shoal.auth.tokens import Principal, find_token, needs_last_used_update, touch_token
 from shoal.commands.builtins import register_builtins
@@ -29,6 +30,7 @@ class Shoal:
         self.secrets = SecretBox(settings.ensure_secret())
         self.limits = Limits(settings.max_content_chars, settings.max_metadata_bytes)
         self.auth_limiter = AttemptLimiter(settings.auth_attempts_per_minute)
+        self.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
         self.commands = CommandRegistry()
         register_builtins(self.commands)
         self.gateway = Gateway(self)

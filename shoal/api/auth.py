@@ -10,8 +10,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from shoal.api.deps import PrincipalDep, ShoalDep, client_address
-from shoal.auth.accounts import create_person, user_by_username, user_view
-from shoal.auth.passwords import verify_password
+from shoal.auth.accounts import (
+    check_password,
+    check_username,
+    create_person,
+    user_by_username,
+    user_view,
+)
 from shoal.auth.tokens import (
     find_token,
     issue_token,
@@ -63,8 +68,10 @@ async def register(body: RegisterBody, request: Request, shoal: ShoalDep) -> dic
     shoal.auth_limiter.hit(f"register:{client_address(request)}")
     if not shoal.settings.open_registration and not body.inviteCode:
         raise Forbidden("registration is by invitation: ask a house admin for an invite code")
+    check_username(body.username)
+    password_hash = await shoal.passwords.hash(check_password(body.password))
     async with shoal.db.write() as session:
-        user = await create_person(session, body.username, body.password, body.displayName)
+        user = await create_person(session, body.username, password_hash, body.displayName)
         if body.inviteCode:
             await redeem_invite(session, body.inviteCode, user)
         else:
@@ -80,9 +87,8 @@ async def login(body: LoginBody, request: Request, shoal: ShoalDep) -> dict[str,
     shoal.auth_limiter.hit(f"login:{client_address(request)}")
     async with shoal.db.read() as session:
         user = await user_by_username(session, body.username)
-    if not verify_password(user.password_hash if user else None, body.password) or user is None:
-        raise Unauthorized("wrong username or password")
-    if user.deleted_at is not None:
+    matched = await shoal.passwords.verify(user.password_hash if user else None, body.password)
+    if not matched or user is None or user.deleted_at is not None:
         raise Unauthorized("wrong username or password")
     return {"token": await _session(shoal, user.id), "user": user_view(user)}
 

@@ -7,7 +7,6 @@ import re
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shoal.auth.passwords import hash_password
 from shoal.errors import Conflict, InvalidInput
 from shoal.rooms.mentions import slugify
 from shoal.store.tables import User
@@ -52,11 +51,11 @@ async def user_by_username(session: AsyncSession, username: str) -> User | None:
 
 
 async def create_person(
-    session: AsyncSession, username: str, password: str, display_name: str | None = None
+    session: AsyncSession, username: str, password_hash: str, display_name: str | None = None
 ) -> User:
-    """A new person with a hashed password; Conflict when the username is taken."""
+    """A new person (their password already checked and hashed); Conflict when the username
+    is taken."""
     username = check_username(username)
-    check_password(password)
     name = check_display_name(display_name, username)
     if await user_by_username(session, username) is not None:
         raise Conflict(f"username {username!r} is taken")
@@ -65,7 +64,7 @@ async def create_person(
         username_key=username.lower(),
         display_name=name,
         kind="human",
-        password_hash=hash_password(password),
+        password_hash=password_hash,
     )
     session.add(user)
     await session.flush()

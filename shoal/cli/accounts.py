@@ -11,10 +11,17 @@ from rich.table import Table
 from sqlalchemy import select
 
 from shoal.auth.accounts import check_password, create_bot, create_person, user_by_username
-from shoal.auth.passwords import hash_password
 from shoal.auth.tokens import issue_token, parse_expiry, revoke_user_token, token_view
 from shoal.bootstrap import ensure_home
-from shoal.cli.common import ConfigOption, console, fail, open_database, run, settings_from
+from shoal.cli.common import (
+    ConfigOption,
+    console,
+    fail,
+    open_database,
+    passwords_for,
+    run,
+    settings_from,
+)
 from shoal.errors import NotFound
 from shoal.rooms.access import ROLES
 from shoal.rooms.houses import add_house_member
@@ -56,14 +63,15 @@ def user_create(
     """Create a person in the default house; the password is read from the terminal or stdin."""
     if role not in ROLES:
         fail(f"role must be one of {', '.join(ROLES)}")
-    password = read_password("Password: ")
+    password = check_password(read_password("Password: "))
     settings = settings_from(config)
 
     async def go() -> None:
+        password_hash = await passwords_for(settings).hash(password)
         async with open_database(settings) as db:
             setup = await ensure_home(db)
             async with db.write() as session:
-                user = await create_person(session, username, password, display_name)
+                user = await create_person(session, username, password_hash, display_name)
                 await add_house_member(session, setup.house.id, user, role)
         console.print(f"Created {username} ({role} of {setup.house.name}).")
 
@@ -82,7 +90,7 @@ def user_password(username: str, config: Path | None = ConfigOption) -> None:
             async with db.write() as session:
                 row = await session.get(User, user.id)
                 assert row is not None
-                row.password_hash = hash_password(password)
+                row.password_hash = await passwords_for(settings).hash(password)
         console.print(f"Password of {username} changed.")
 
     run(go())

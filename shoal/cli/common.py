@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
+from shoal.auth.passwords import Passwords
 from shoal.config import Settings, load_settings
 from shoal.errors import ShoalError
 from shoal.store import Database, migrate
@@ -28,6 +29,11 @@ def settings_from(config: Path | None, **overrides: Any) -> Settings:
         return load_settings(config, **overrides)
     except ShoalError as exc:
         fail(exc.message)
+
+
+def passwords_for(settings: Settings) -> Passwords:
+    """The password hasher with the configured cost."""
+    return Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

@@ -14,7 +14,14 @@ from rich.table import Table
 
 from shoal.app import create_app
 from shoal.bootstrap import ensure_home
-from shoal.cli.common import ConfigOption, console, open_database, run, settings_from
+from shoal.cli.common import (
+    ConfigOption,
+    console,
+    open_database,
+    passwords_for,
+    run,
+    settings_from,
+)
 from shoal.config import Settings
 from shoal.store import Database
 from shoal.store.migrate import current_revision, head_revision
@@ -45,7 +52,8 @@ def register(app: typer.Typer) -> None:
 
         async def prepare() -> None:
             async with open_database(settings) as db:
-                setup = await ensure_home(db, owner_username=DEMO_OWNER)
+                setup = await ensure_home(db, owner_username=DEMO_OWNER,
+                                          passwords=passwords_for(settings))
             url = f"http://127.0.0.1:{settings.port}"
             console.print(f"[bold]Shoal demo[/bold] at [link={url}]{url}[/link]  "
                           f"(data in {settings.data_dir.resolve()})")

@@ -1,0 +1,158 @@
+"""Test helpers that act as Shoal's users do: over HTTP and Socket.IO."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import socketio
+
+from shoal.bootstrap import ensure_home
+from shoal.core import Shoal
+
+
+def unique(prefix: str = "u") -> str:
+    """A short name no other test uses."""
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class Person:
+    """A logged-in account with an HTTP client that carries its token."""
+
+    server: ShoalServer
+    token: str
+    user: dict[str, Any]
+    http: httpx.AsyncClient
+
+    @property
+    def id(self) -> str:
+        return str(self.user["id"])
+
+    async def get(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.http.get(path, **kw)
+
+    async def post(self, path: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return await self.http.post(path, json=json, **kw)
+
+    async def patch(self, path: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return await self.http.patch(path, json=json, **kw)
+
+    async def delete(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.http.delete(path, **kw)
+
+    async def socket(self) -> Socket:
+        """A connected Socket.IO client for this person."""
+        return await self.server.socket(self.token)
+
+
+@dataclass
+class Socket:
+    """A Socket.IO client that records every event it receives."""
+
+    client: socketio.AsyncClient
+    events: list[tuple[str, Any]] = field(default_factory=list)
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def received(self, event: str) -> list[Any]:
+        return [data for name, data in self.events if name == event]
+
+    async def wait_for(self, event: str, count: int = 1, timeout: float = 10.0) -> list[Any]:
+        """Wait until `count` events of this name have arrived; return them all."""
+        async with asyncio.timeout(timeout):
+            while len(self.received(event)) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+        return self.received(event)
+
+    async def call(self, event: str, data: Any, timeout: float = 10.0) -> Any:
+        """Emit with an ack callback and return the ack."""
+        return await self.client.call(event, data, timeout=timeout)
+
+    async def join(self, room_id: str, **extra: Any) -> dict[str, Any]:
+        ack = await self.call("join-agency", {"agencyId": room_id, **extra})
+        assert ack["ok"], ack
+        return ack  # type: ignore[no-any-return]
+
+    async def close(self) -> None:
+        await self.client.disconnect()
+
+
+@dataclass
+class ShoalServer:
+    """A Shoal served on loopback, and ways to act as its users."""
+
+    shoal: Shoal
+    url: str
+    clients: list[httpx.AsyncClient] = field(default_factory=list)
+    home_id: str = ""
+    lobby_id: str = ""
+
+    async def bootstrap(self) -> None:
+        setup = await ensure_home(self.shoal.db)
+        self.home_id = setup.house.id
+        self.lobby_id = setup.lobby.id if setup.lobby else ""
+
+    def http(self, token: str | None = None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        client = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30)
+        self.clients.append(client)
+        return client
+
+    async def register(self, name: str | None = None, display_name: str | None = None
+                       ) -> Person:
+        """A new person (a member of the default house)."""
+        username = name or unique()
+        r = await self.http().post("/api/auth/register", json={
+            "username": username, "password": "correct horse", "displayName": display_name})
+        assert r.status_code == 201, r.text
+        body = r.json()
+        return Person(self, body["token"], body["user"], self.http(body["token"]))
+
+    async def socket(self, token: str) -> Socket:
+        client = socketio.AsyncClient(reconnection=False)
+        sock = Socket(client)
+
+        async def record(event: str, data: Any = None) -> None:
+            sock.events.append((event, data))
+            sock._arrived.set()
+
+        client.on("*", record)
+        await client.connect(self.url, auth={"token": token}, transports=["websocket"],
+                             wait_timeout=10)
+        return sock
+
+
+@dataclass
+class House:
+    """A fresh house with people of every role, and a public room in it."""
+
+    id: str
+    room_id: str
+    owner: Person
+    admin: Person
+    member: Person
+    guest: Person
+
+
+async def make_house(server: ShoalServer) -> House:
+    """A new house whose owner invites an admin, a member and a guest; plus a public room."""
+    owner = await server.register()
+    r = await owner.post("/api/houses", {"name": unique("house")})
+    assert r.status_code == 201, r.text
+    house_id = r.json()["id"]
+    people = {}
+    for role in ("admin", "member", "guest"):
+        person = await server.register()
+        r = await owner.post(f"/api/houses/{house_id}/invites", {"role": role})
+        assert r.status_code == 201, r.text
+        r = await person.post("/api/houses/join", {"code": r.json()["code"]})
+        assert r.status_code == 200, r.text
+        people[role] = person
+    r = await owner.post("/api/agencies", {"name": unique("room"), "houseId": house_id})
+    assert r.status_code == 201, r.text
+    return House(house_id, r.json()["id"], owner, people["admin"], people["member"],
+                 people["guest"])
