@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
-from shoal.llm import Catalog, KeyRing, LLMConfig, ManualClock, ModelRouter, ProfileBook, ProviderConfig
+from shoal.llm import (
+    Catalog,
+    KeyRing,
+    LLMConfig,
+    ManualClock,
+    ModelRouter,
+    ProfileBook,
+    ProviderConfig,
+)
 from shoal.llm.fakeserver import FakeLLMServer
 from shoal.store import Database, migrate
 

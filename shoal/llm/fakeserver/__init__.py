@@ -1,7 +1,7 @@
 """A fake model provider speaking the OpenAI, Anthropic and Gemini wire formats."""
 
 from shoal.llm.fakeserver.script import FakeToolCall, Fault, Reply, ScriptItem, item_from_json
-from shoal.llm.fakeserver.server import FakeLLMServer, RecordedRequest, load_script
+from shoal.llm.fakeserver.server import FakeLLMServer, RecordedRequest, load_script, serve_in_thread
 
 __all__ = [
     "FakeLLMServer",
@@ -12,4 +12,5 @@ __all__ = [
     "ScriptItem",
     "item_from_json",
     "load_script",
+    "serve_in_thread",
 ]

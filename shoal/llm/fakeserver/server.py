@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -236,3 +238,29 @@ def load_script(entries: list[Mapping[str, Any]], server: FakeLLMServer) -> None
     """Queue a JSON script (a list of entries, each optionally with a `model`)."""
     for entry in entries:
         server.script(item_from_json(entry), model=entry.get("model"))
+
+
+@contextmanager
+def serve_in_thread(server: FakeLLMServer | None = None) -> Iterator[FakeLLMServer]:
+    """Run a fake provider on its own thread and event loop, for synchronous tests."""
+    server = server or FakeLLMServer()
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(server.start())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, name="fake-llm", daemon=True)
+    thread.start()
+    if not ready.wait(10):
+        raise RuntimeError("the fake provider did not start")
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
