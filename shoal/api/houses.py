@@ -82,7 +82,7 @@ async def join_house(body: JoinBody, principal: PrincipalDep, shoal: ShoalDep
 async def show_house(house_id: str, principal: PrincipalDep, shoal: ShoalDep) -> dict[str, Any]:
     """One house."""
     async with shoal.db.read() as session:
-        access = await authorize_house(session, principal.id, house_id, Action.READ)
+        access = await authorize_house(session, principal.id, house_id, Action.VIEW_HOUSE)
         return house_view(await get_house(session, house_id), access.role)
 
 
@@ -105,7 +105,7 @@ async def list_members(house_id: str, principal: PrincipalDep, shoal: ShoalDep
                        ) -> list[dict[str, Any]]:
     """Everyone in the house with role, handle and presence."""
     async with shoal.db.read() as session:
-        await authorize_house(session, principal.id, house_id, Action.READ)
+        await authorize_house(session, principal.id, house_id, Action.VIEW_HOUSE)
         rows = await house_members(session, house_id)
     online = shoal.gateway.online_users()
     return [member_view(m, u, u.id in online) for m, u in rows]
@@ -116,7 +116,7 @@ async def list_house_rooms(house_id: str, principal: PrincipalDep, shoal: ShoalD
                            ) -> list[dict[str, Any]]:
     """The house's rooms the caller can see."""
     async with shoal.db.read() as session:
-        await authorize_house(session, principal.id, house_id, Action.READ)
+        await authorize_house(session, principal.id, house_id, Action.VIEW_HOUSE)
         rows = await visible_rooms(session, principal.id, house_id)
     return [room_view(r, is_member=m, member_count=n) for r, m, n in rows]
 

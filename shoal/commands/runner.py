@@ -59,6 +59,8 @@ async def run_command(
                 "error": f"/{command.name} failed unexpectedly; the server logged the details"}
     ack: dict[str, Any] = {"ok": True, "command": command.name, "content": result.content,
                            "type": result.type}
+    if result.metadata:
+        ack["metadata"] = result.metadata
     if result.ephemeral:
         ack["ephemeral"] = True
     elif post_result and access.allows(Action.POST):

@@ -21,6 +21,7 @@ class Action(StrEnum):
     READ = "read"  # see a room and its history, join it live
     POST = "post"  # send messages, run commands, show typing
     MODERATE = "moderate"  # edit or delete others' messages, change room settings
+    VIEW_HOUSE = "view_house"  # see a house, its members and its room list
     CREATE_ROOM = "create_room"
     MANAGE_MEMBERS = "manage_members"  # roles, removals, house invites
     MANAGE_HOUSE = "manage_house"
@@ -30,6 +31,7 @@ MIN_ROLE = {
     Action.READ: "guest",
     Action.POST: "member",
     Action.MODERATE: "admin",
+    Action.VIEW_HOUSE: "guest",
     Action.CREATE_ROOM: "member",
     Action.MANAGE_MEMBERS: "admin",
     Action.MANAGE_HOUSE: "owner",

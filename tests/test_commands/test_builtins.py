@@ -1,0 +1,127 @@
+"""Each built-in command, run the way people and agents run it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from shoal.commands.builtins import register_builtins
+from shoal.commands.registry import CommandRegistry
+from tests.support import ShoalServer, make_house, unique
+
+
+async def run(sock, room_id: str, text: str) -> dict:  # type: ignore[no-untyped-def]
+    return await sock.call("send-message", {"agencyId": room_id, "content": text})  # type: ignore[no-any-return]
+
+
+def test_every_command_has_help_texts_and_a_test() -> None:
+    registry = CommandRegistry()
+    register_builtins(registry)
+    tested = Path(__file__).read_text()
+    for command in registry.all():
+        assert command.description and command.description.endswith(".")
+        assert command.usage.startswith(f"/{command.name}")
+        assert command.example.startswith(f"/{command.name}")
+        assert re.search(rf"[\"']/{command.name}\b", tested), f"/{command.name} has no test"
+
+
+async def test_help_lists_every_command_and_explains_one(shoal_server: ShoalServer) -> None:
+    house = await make_house(shoal_server)
+    sock = await house.guest.socket()  # reading help needs no more than a guest's role
+    listing = await run(sock, house.room_id, "/help")
+    assert listing["ok"] and listing["ephemeral"]
+    for name in shoal_server.shoal.commands.all():
+        assert name.usage in listing["content"]
+    one = await run(sock, house.room_id, "/help save")
+    assert one["content"] == ("/save <key> <value...>\nSave a note for this room under a key.\n"
+                              "Example: /save deploy-day Thursday")
+    missing = await run(sock, house.room_id, "/help nope")
+    assert missing["ok"] is False and "there is no command /nope" in missing["error"]
+
+
+async def test_notes_save_get_list_and_clear(shoal_server: ShoalServer) -> None:
+    house = await make_house(shoal_server)
+    sock = await house.member.socket()
+    assert (await run(sock, house.room_id, "/notes"))["content"].startswith("No notes")
+    saved = await run(sock, house.room_id, "/save deploy-day Thursday, after   standup")
+    assert saved["ok"] and saved["content"] == "Saved note deploy-day."
+    got = await run(sock, house.room_id, "/get deploy-day")
+    assert got["content"] == "deploy-day: Thursday, after   standup"
+    await run(sock, house.room_id, "/save owner alice")
+    assert (await run(sock, house.room_id, "/notes"))["content"] == "Notes: deploy-day, owner"
+    # Notes belong to the room: another member sees them, a guest may read but not write.
+    guest = await house.guest.socket()
+    assert (await run(guest, house.room_id, "/get owner"))["content"] == "owner: alice"
+    refused = await run(guest, house.room_id, "/save owner mallory")
+    assert refused["ok"] is False and "guest" in refused["error"]
+    cleared = await run(sock, house.room_id, "/clearnote owner")
+    assert cleared["content"] == "Cleared note owner."
+    gone = await run(sock, house.room_id, "/get owner")
+    assert gone["ok"] is False and "there is no note owner" in gone["error"]
+
+
+async def test_echo_and_roll(shoal_server: ShoalServer) -> None:
+    house = await make_house(shoal_server)
+    sock = await house.member.socket()
+    assert (await run(sock, house.room_id, '/echo  keep  "spacing" --as-is'))["content"] == (
+        'keep  "spacing" --as-is')
+    rolled = await run(sock, house.room_id, "/roll 4d6")
+    numbers = [int(n) for n in re.findall(r"\d+", rolled["content"].split(":", 1)[1])]
+    assert len(numbers) == 5 and sum(numbers[:4]) == numbers[4]
+    assert all(1 <= n <= 6 for n in numbers[:4])
+    too_many = await run(sock, house.room_id, "/roll 1000d6")
+    assert too_many["ok"] is False
+
+
+async def test_who_lists_members_with_presence(shoal_server: ShoalServer) -> None:
+    house = await make_house(shoal_server)
+    await house.admin.post(f"/api/agencies/{house.room_id}/join")
+    owner_sock = await house.owner.socket()
+    await owner_sock.join(house.room_id)
+    result = await run(owner_sock, house.room_id, "/who")
+    assert result["ephemeral"]
+    owner_handle = next(m["handle"] for m in result["metadata"]["members"]
+                        if m["id"] == house.owner.id)
+    assert f"@{owner_handle} (user, owner) - online" in result["content"]
+    assert any(m["id"] == house.admin.id and not m["online"]
+               for m in result["metadata"]["members"])
+
+
+async def test_agency_create_makes_a_room_and_tells_its_creator(
+    shoal_server: ShoalServer,
+) -> None:
+    house = await make_house(shoal_server)
+    sock = await house.member.socket()
+    name = unique("Design ")
+    result = await run(sock, house.room_id, f'/agency create "{name}" --private')
+    assert result["ok"], result
+    [invited] = await sock.wait_for("agency-invited")
+    room_id = invited["agencyId"]
+    r = await house.member.get(f"/api/agencies/{room_id}")
+    assert r.json()["name"] == name and r.json()["is_private"] is True
+    # Private: the other members of the house do not see it.
+    assert (await house.admin.get(f"/api/agencies/{room_id}")).status_code == 404
+    bad = await run(sock, house.room_id, "/agency destroy x")
+    assert bad["ok"] is False and "Usage: /agency <action> <name>" in bad["error"]
+
+
+async def test_invite_adds_a_house_member_to_the_room(shoal_server: ShoalServer) -> None:
+    house = await make_house(shoal_server)
+    r = await house.member.post("/api/agencies", {"name": unique("secret"), "isPrivate": True,
+                                                  "houseId": house.id})
+    room_id = r.json()["id"]
+    admin_sock = await house.admin.socket()
+    members = await house.owner.get(f"/api/houses/{house.id}/members")
+    assert members.status_code == 200, members.text
+    admin_handle = next(m["handle"] for m in members.json() if m["id"] == house.admin.id)
+    assert (await house.admin.get(f"/api/agencies/{room_id}")).status_code == 404
+    sock = await house.member.socket()
+    result = await run(sock, room_id, f"/invite @{admin_handle}")
+    assert result["ok"], result
+    [invited] = await admin_sock.wait_for("agency-invited")
+    assert invited["agencyId"] == room_id
+    assert (await house.admin.get(f"/api/agencies/{room_id}")).status_code == 200
+    again = await run(sock, room_id, f"/invite @{admin_handle}")
+    assert "already in" in again["content"]
+    nobody = await run(sock, room_id, "/invite @no-such-person")
+    assert nobody["ok"] is False and "no one in this house" in nobody["error"]
