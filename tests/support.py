@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import socketio
+import sqlalchemy as sa
+import uvicorn
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from shoal.app import create_app
 from shoal.bootstrap import ensure_home
+from shoal.config import Settings, normalize_database_url
 from shoal.core import Shoal
 
 
@@ -120,9 +129,15 @@ class ShoalServer:
             sock.events.append((event, data))
             sock._arrived.set()
 
+        refusals: list[Any] = []
         client.on("*", record)
-        await client.connect(self.url, auth={"token": token}, transports=["websocket"],
-                             wait_timeout=10)
+        client.on("connect_error", refusals.append)
+        try:
+            await client.connect(self.url, auth={"token": token}, transports=["websocket"],
+                                 wait_timeout=10)
+        except socketio.exceptions.ConnectionError as exc:
+            # Surface the server's connect_error message, as a JavaScript client shows it.
+            raise socketio.exceptions.ConnectionError(f"{exc}: {refusals}") from exc
         return sock
 
 
@@ -156,3 +171,56 @@ async def make_house(server: ShoalServer) -> House:
     assert r.status_code == 201, r.text
     return House(house_id, r.json()["id"], owner, people["admin"], people["member"],
                  people["guest"])
+
+
+async def reset_postgres(url: str) -> None:
+    """Start a PostgreSQL test run from an empty public schema."""
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await conn.execute(sa.text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+def make_settings(tmp: Path, backend: str, **overrides: object) -> Settings:
+    """Settings for a throwaway Shoal on the given backend."""
+    url = None
+    if backend == "postgres":
+        url = normalize_database_url(os.environ["SHOAL_TEST_DATABASE_URL"])
+    values: dict[str, object] = {
+        "data_dir": tmp,
+        "database_url": url,
+        "secret": "test-secret-do-not-use",
+        "open_registration": True,
+        "auth_attempts_per_minute": 1_000_000,
+        "argon2_time_cost": 1,  # cheap hashes keep the suite fast; still argon2id
+        "argon2_memory_kib": 1024,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+async def serve(settings: Settings) -> AsyncIterator[ShoalServer]:
+    """Run Shoal with uvicorn on a free loopback port for the duration of the block."""
+    shoal = Shoal(settings)
+    app = create_app(settings, shoal)
+    sock = socket.socket()
+    # Accepted connections inherit this; without it keep-alive responses wait on delayed ACKs.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    running = ShoalServer(shoal, f"http://127.0.0.1:{port}")
+    try:
+        yield running
+    finally:
+        for client in running.clients:
+            await client.aclose()
+        server.should_exit = True
+        await task
+        sock.close()
