@@ -35,11 +35,10 @@ async def within_deadline(
     """Yield from a provider stream, failing with a timeout once `seconds` have passed.
     Closing or cancelling this iterator closes the provider stream at once."""
     deadline = _Deadline(seconds)
-    failure = ProviderFailure(FailureKind.TIMEOUT, f"no complete answer within {seconds:g} s")
     try:
         while True:
             if deadline.expired:
-                raise failure
+                raise _timeout(seconds)
             deadline.armed = True
             try:
                 event = await anext(events)
@@ -47,7 +46,7 @@ async def within_deadline(
                 return
             except asyncio.CancelledError:
                 if deadline.fired and deadline.task is not None and deadline.task.uncancel() == 0:
-                    raise failure from None
+                    raise _timeout(seconds) from None
                 raise
             finally:
                 deadline.armed = False
@@ -55,3 +54,7 @@ async def within_deadline(
     finally:
         deadline.handle.cancel()
         await events.aclose()  # type: ignore[attr-defined]
+
+
+def _timeout(seconds: float) -> ProviderFailure:
+    return ProviderFailure(FailureKind.TIMEOUT, f"no complete answer within {seconds:g} s")
