@@ -80,7 +80,14 @@ async def main(calls: int, warmup: int) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [sys.executable, "-c", "from shoal.cli import main; main()", "fake-llm", "--port", str(port)],
+        [
+            sys.executable,
+            "-c",
+            "from shoal.cli import main; main()",
+            "fake-llm",
+            "--port",
+            str(port),
+        ],
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -88,7 +95,8 @@ async def main(calls: int, warmup: int) -> None:
         async with httpx.AsyncClient() as http:
             await http.post(f"{url}/_fake/script", json=[{"text": ANSWER}] * (2 * (calls + warmup)))
         catalog = Catalog(
-            LLMConfig(providers={"openai": ProviderConfig(kind="openai", base_url=f"{url}/v1")}), env={}
+            LLMConfig(providers={"openai": ProviderConfig(kind="openai", base_url=f"{url}/v1")}),
+            env={},
         )
         router = ModelRouter(catalog, KeyRing(env={"OPENAI_API_KEY": "bench"}))
         client = openai.AsyncOpenAI(api_key="bench", base_url=f"{url}/v1", max_retries=0)
@@ -112,11 +120,13 @@ async def main(calls: int, warmup: int) -> None:
     ms = 1000.0
     med_layer, med_bare = statistics.median(layer) * ms, statistics.median(bare) * ms
     mean_layer, mean_bare = statistics.fmean(layer) * ms, statistics.fmean(bare) * ms
+    med_added, mean_added = med_layer - med_bare, mean_layer - mean_bare
     print(f"{calls} calls, {TOKENS}-token streamed answer, fake provider on {url}")
     print(f"bare openai SDK   median {med_bare:7.3f} ms   mean {mean_bare:7.3f} ms")
     print(f"through shoal.llm median {med_layer:7.3f} ms   mean {mean_layer:7.3f} ms")
-    print(f"overhead per call median {med_layer - med_bare:+7.3f} ms   mean {mean_layer - mean_bare:+7.3f} ms")
-    print(f"ratio layer/bare  median {med_layer / med_bare:7.3f}     mean {mean_layer / mean_bare:7.3f}")
+    print(f"overhead per call median {med_added:+7.3f} ms   mean {mean_added:+7.3f} ms")
+    ratio_med, ratio_mean = med_layer / med_bare, mean_layer / mean_bare
+    print(f"ratio layer/bare  median {ratio_med:7.3f}     mean {ratio_mean:7.3f}")
     print("target: under 0.5 ms added per call")
 
 

@@ -18,7 +18,9 @@ from shoal.config import Settings
 from shoal.llm import ChatMessage, ChatRequest, Completion, KeyStore, build_router
 from shoal.store.tables import House
 
-models_app = typer.Typer(help="See the model catalog and check that a model answers.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="See the model catalog and check that a model answers.", no_args_is_help=True
+)
 keys_app = typer.Typer(help="Store provider API keys (encrypted) in Shoal.", no_args_is_help=True)
 
 HouseOption = typer.Option(None, "--house", help="House id or slug (default: server-wide).")
@@ -28,7 +30,9 @@ async def _house_id(db: object, ref: str | None) -> str | None:
     if ref is None:
         return None
     async with db.read() as session:  # type: ignore[attr-defined]
-        found = await session.scalar(select(House.id).where(or_(House.id == ref, House.slug == ref)))
+        found = await session.scalar(
+            select(House.id).where(or_(House.id == ref, House.slug == ref))
+        )
     if found is None:
         fail(f"no house {ref!r}")
     return str(found)
@@ -49,7 +53,9 @@ async def _list_models(settings: Settings) -> None:
         for ref, info in sorted(router.catalog.models.items()):
             spec = router.catalog.providers[ref.partition("/")[0]]
             profiles = await router.keys.profiles(spec)
-            keys = "not needed" if not spec.needs_key else (f"{len(profiles)}" if profiles else "none")
+            keys = (
+                "not needed" if not spec.needs_key else (f"{len(profiles)}" if profiles else "none")
+            )
             models.add_row(ref, ", ".join(info.aliases), f"{info.context_window:,}", keys)
         console.print(models)
         providers = Table("provider", "kind", "base URL", "state")
@@ -79,7 +85,9 @@ def check_model(
 async def _check(settings: Settings, ref: str, profile: str | None) -> None:
     async with open_database(settings) as db:
         router = await build_router(settings, db)
-        request = ChatRequest([ChatMessage("user", "Reply with the single word OK.")], max_tokens=16)
+        request = ChatRequest(
+            [ChatMessage("user", "Reply with the single word OK.")], max_tokens=16
+        )
         started = time.perf_counter()
         answer: Completion = await router.complete(request, [ref], pinned_profile=profile)
         elapsed = (time.perf_counter() - started) * 1000
@@ -106,7 +114,9 @@ def add_key(
     run(_add_key(settings, provider, secret, house, label))
 
 
-async def _add_key(settings: Settings, provider: str, secret: str, house: str | None, label: str) -> None:
+async def _add_key(
+    settings: Settings, provider: str, secret: str, house: str | None, label: str
+) -> None:
     async with open_database(settings) as db:
         house_id = await _house_id(db, house)
         stored = await KeyStore(db, settings.ensure_secret()).add(

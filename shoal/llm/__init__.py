@@ -24,7 +24,6 @@ from shoal.llm.errors import (
     AttemptRecord,
     BadModelRequest,
     ContextOverflow,
-    ContextWindowTooSmall,
     FailureKind,
     ProviderFailure,
     UnknownModel,
@@ -51,13 +50,13 @@ from shoal.llm.refs import (
     parse_model_ref,
     resolve_model,
 )
-from shoal.llm.service import build_router, default_chain
 from shoal.llm.router import (
     CONTEXT_MIN_TOKENS,
     CONTEXT_WARN_TOKENS,
     ModelRouter,
     check_context_window,
 )
+from shoal.llm.service import build_router, default_chain
 from shoal.llm.types import (
     AttemptStarted,
     ChatMessage,
@@ -95,7 +94,6 @@ __all__ = [
     "Clock",
     "Completion",
     "ContextOverflow",
-    "ContextWindowTooSmall",
     "DbFailureSink",
     "FailureKind",
     "FailureRecord",
@@ -126,6 +124,7 @@ __all__ = [
     "ToolCall",
     "ToolCallEvent",
     "ToolSpec",
+    "UnknownModel",
     "Usage",
     "billing_disable_seconds",
     "build_relevance_request",

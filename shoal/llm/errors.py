@@ -55,10 +55,6 @@ class ContextOverflow(UpstreamError):
         self.model = model
 
 
-class ContextWindowTooSmall(InvalidInput):
-    """A model whose context window is below the minimum Shoal will run an agent on."""
-
-
 @dataclass(frozen=True, slots=True)
 class AttemptRecord:
     """One try of one model with one auth profile, kept for the final error."""
@@ -70,7 +66,9 @@ class AttemptRecord:
 
     def describe(self) -> str:
         """One line for people: model, profile, reason, duration."""
-        return f"{self.model} (profile {self.profile}): {self.reason}, {self.duration_s * 1000:.0f} ms"
+        return (
+            f"{self.model} (profile {self.profile}): {self.reason}, {self.duration_s * 1000:.0f} ms"
+        )
 
 
 class AllModelsFailed(UpstreamError):

@@ -60,12 +60,16 @@ class KeyStore:
             session.add(row)
         return _public(row)
 
-    async def list(self, house_id: str | None = None, *, all_houses: bool = False) -> list[StoredKey]:
+    async def list(
+        self, house_id: str | None = None, *, all_houses: bool = False
+    ) -> list[StoredKey]:
         """Server-wide keys, or one house's keys, or every key; masked."""
         query = select(ProviderKey).order_by(ProviderKey.provider, ProviderKey.created_at)
         if not all_houses:
             query = query.where(
-                ProviderKey.house_id.is_(None) if house_id is None else ProviderKey.house_id == house_id
+                ProviderKey.house_id.is_(None)
+                if house_id is None
+                else ProviderKey.house_id == house_id
             )
         async with self.db.read() as session:
             return [_public(r) for r in (await session.scalars(query)).all()]
@@ -80,7 +84,9 @@ class KeyStore:
     async def profiles(self) -> list[AuthProfile]:
         """Every stored key as an auth profile, decrypted for use, never for display."""
         async with self.db.read() as session:
-            rows = (await session.scalars(select(ProviderKey).order_by(ProviderKey.created_at))).all()
+            rows = (
+                await session.scalars(select(ProviderKey).order_by(ProviderKey.created_at))
+            ).all()
         return [
             AuthProfile(
                 id=f"key:{r.id}",
@@ -118,7 +124,9 @@ class KeyRing:
         """Forget cached stored keys, so the next call reads them again."""
         self._loaded_at = None
 
-    async def profiles(self, provider: ProviderSpec, house_id: str | None = None) -> list[AuthProfile]:
+    async def profiles(
+        self, provider: ProviderSpec, house_id: str | None = None
+    ) -> list[AuthProfile]:
         """The profiles to try for a provider, in their configured order."""
         if self.store is not None:
             now = time.monotonic()

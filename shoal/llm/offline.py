@@ -98,7 +98,9 @@ def _overlaps(profile: str, question: str) -> bool:
     return bool(_keywords(profile) & _keywords(message))
 
 
-def _tool_call(turn: ChatMessage, tools: Sequence[ToolSpec], request: ChatRequest) -> ToolCall | None:
+def _tool_call(
+    turn: ChatMessage, tools: Sequence[ToolSpec], request: ChatRequest
+) -> ToolCall | None:
     by_name = {t.name.lstrip("/"): t for t in tools}
     for match in _SLASH.finditer(turn.content):
         tool = by_name.get(match.group(1))

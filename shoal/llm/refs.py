@@ -67,7 +67,9 @@ class HouseModels:
         for ref, entry in raw.items():
             entry = entry or {}
             canonical = str(parse_model_ref(ref, catalog))
-            self.entries[canonical] = HouseModel(entry.get("alias"), dict(entry.get("params") or {}))
+            self.entries[canonical] = HouseModel(
+                entry.get("alias"), dict(entry.get("params") or {})
+            )
         self.aliases = {
             e.alias.lower(): ref for ref, e in self.entries.items() if e.alias is not None
         }
@@ -84,13 +86,17 @@ def resolve_model(raw: str, catalog: Catalog, house: HouseModels | None = None) 
     provider = catalog.provider(ref.provider)
     if provider is None:
         known = ", ".join(sorted(catalog.providers))
-        raise UnknownModel(f"unknown provider {ref.provider!r} in {raw!r}; known providers: {known}")
+        raise UnknownModel(
+            f"unknown provider {ref.provider!r} in {raw!r}; known providers: {known}"
+        )
     params: Mapping[str, Any] = {}
     if house is not None and house.entries:
         entry = house.entries.get(str(ref))
         if entry is None:
             allowed = ", ".join(house.allowed_names())
-            raise UnknownModel(f"model {str(ref)!r} is not allowed in this house; allowed: {allowed}")
+            raise UnknownModel(
+                f"model {str(ref)!r} is not allowed in this house; allowed: {allowed}"
+            )
         params = entry.params
     return ResolvedModel(ref, provider, catalog.info(str(ref)), params)
 

@@ -53,7 +53,9 @@ def check_context_window(info: ModelInfo) -> str | None:
             f"{CONTEXT_MIN_TOKENS} minimum"
         )
     if info.context_window < CONTEXT_WARN_TOKENS:
-        log.warning("model %s has a small context window (%d tokens)", info.ref, info.context_window)
+        log.warning(
+            "model %s has a small context window (%d tokens)", info.ref, info.context_window
+        )
     return None
 
 
@@ -116,14 +118,18 @@ class ModelRouter:
                 await self.keys.profiles(model.provider, house_id), pinned_profile
             )
             if not profiles:
-                attempts.append(AttemptRecord(name, "-", _no_key_reason(model, pinned_profile), 0.0))
+                attempts.append(
+                    AttemptRecord(name, "-", _no_key_reason(model, pinned_profile), 0.0)
+                )
                 continue
             adapter = self.adapter(model.provider.kind)
             for profile in profiles:
                 until = self.book.unavailable_until(profile.id)
                 if until is not None and pinned_profile is None:
                     wait = until - self.book.clock.now()
-                    attempts.append(AttemptRecord(name, profile.id, f"cooling down for {wait:.0f} s", 0.0))
+                    attempts.append(
+                        AttemptRecord(name, profile.id, f"cooling down for {wait:.0f} s", 0.0)
+                    )
                     continue
                 self.book.mark_used(profile.id)
                 yield AttemptStarted(name, profile.id)
@@ -140,10 +146,19 @@ class ModelRouter:
                 except ProviderFailure as failure:
                     detail = _redact(failure.message, profile)
                     attempts.append(
-                        AttemptRecord(name, profile.id, f"{failure.kind}: {detail}", time.monotonic() - started)
+                        AttemptRecord(
+                            name,
+                            profile.id,
+                            f"{failure.kind}: {detail}",
+                            time.monotonic() - started,
+                        )
                     )
                     await self.book.mark_failure(
-                        profile, failure.kind, model=name, detail=detail, retry_after=failure.retry_after
+                        profile,
+                        failure.kind,
+                        model=name,
+                        detail=detail,
+                        retry_after=failure.retry_after,
                     )
                     if produced:
                         yield StreamReset(name, detail)

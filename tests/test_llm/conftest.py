@@ -23,7 +23,11 @@ from shoal.llm.fakeserver import FakeLLMServer
 from shoal.store import Database, migrate
 
 # Wire names as the fake server records them, and a catalog alias served over each.
-WIRES = {"openai": "openai/fake-gpt", "anthropic": "anthropic/fake-claude", "gemini": "google/fake-gemini"}
+WIRES = {
+    "openai": "openai/fake-gpt",
+    "anthropic": "anthropic/fake-claude",
+    "gemini": "google/fake-gemini",
+}
 
 
 @pytest.fixture(scope="session")
@@ -41,11 +45,15 @@ def fake(fake_server: FakeLLMServer) -> FakeLLMServer:
 def fake_catalog(fake: FakeLLMServer, **models: Any) -> Catalog:
     """A catalog whose openai, anthropic and google providers all point at the fake server."""
     providers = {
-        "openai": ProviderConfig(kind="openai", base_url=fake.openai_base_url, api_key_env=["OPENAI_API_KEY"]),
+        "openai": ProviderConfig(
+            kind="openai", base_url=fake.openai_base_url, api_key_env=["OPENAI_API_KEY"]
+        ),
         "anthropic": ProviderConfig(
             kind="anthropic", base_url=fake.anthropic_base_url, api_key_env=["ANTHROPIC_API_KEY"]
         ),
-        "google": ProviderConfig(kind="google", base_url=fake.gemini_base_url, api_key_env=["GEMINI_API_KEY"]),
+        "google": ProviderConfig(
+            kind="google", base_url=fake.gemini_base_url, api_key_env=["GEMINI_API_KEY"]
+        ),
     }
     return Catalog(LLMConfig(providers=providers, models=models), env={})
 
@@ -60,7 +68,11 @@ def make_router(fake: FakeLLMServer, clock: ManualClock) -> Any:
     """Build a router against the fake server with the given env keys."""
 
     def build(env: dict[str, str] | None = None, **kwargs: Any) -> ModelRouter:
-        keys = env or {"OPENAI_API_KEY": "ok-openai", "ANTHROPIC_API_KEY": "ok-anthropic", "GEMINI_API_KEY": "ok-gemini"}
+        keys = env or {
+            "OPENAI_API_KEY": "ok-openai",
+            "ANTHROPIC_API_KEY": "ok-anthropic",
+            "GEMINI_API_KEY": "ok-gemini",
+        }
         return ModelRouter(fake_catalog(fake), KeyRing(env=keys), ProfileBook(clock), **kwargs)
 
     return build

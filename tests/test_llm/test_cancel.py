@@ -50,7 +50,9 @@ async def test_cancelling_mid_stream_stops_within_100_ms(
     assert len(received) == count < 400
 
 
-async def test_closing_the_stream_early_closes_the_connection(fake: FakeLLMServer, make_router: Any) -> None:
+async def test_closing_the_stream_early_closes_the_connection(
+    fake: FakeLLMServer, make_router: Any
+) -> None:
     fake.script(SLOW)
     stream = make_router().stream(REQ, ["openai/fake-gpt"])
     async for event in stream:
@@ -65,7 +67,9 @@ async def test_closing_the_stream_early_closes_the_connection(fake: FakeLLMServe
 
 
 @pytest.mark.parametrize("wire", sorted(WIRES))
-async def test_hard_deadline_fires_on_a_stalled_server(wire: str, fake: FakeLLMServer, make_router: Any) -> None:
+async def test_hard_deadline_fires_on_a_stalled_server(
+    wire: str, fake: FakeLLMServer, make_router: Any
+) -> None:
     fake.script(Fault.stall())
     router = make_router()
     started = time.monotonic()
@@ -76,7 +80,9 @@ async def test_hard_deadline_fires_on_a_stalled_server(wire: str, fake: FakeLLMS
     assert router.book.failures[-1].reason is FailureKind.TIMEOUT
 
 
-async def test_deadline_covers_a_stream_that_trickles(fake: FakeLLMServer, make_router: Any) -> None:
+async def test_deadline_covers_a_stream_that_trickles(
+    fake: FakeLLMServer, make_router: Any
+) -> None:
     # Each chunk arrives well within any idle timeout, but the whole answer takes too long.
     fake.script(Reply(" ".join(["slow"] * 100), chunk_delay=0.05))
     started = time.monotonic()
@@ -85,9 +91,13 @@ async def test_deadline_covers_a_stream_that_trickles(fake: FakeLLMServer, make_
     assert time.monotonic() - started < 1.5
 
 
-async def test_cancel_from_outside_is_not_mistaken_for_the_deadline(fake: FakeLLMServer, make_router: Any) -> None:
+async def test_cancel_from_outside_is_not_mistaken_for_the_deadline(
+    fake: FakeLLMServer, make_router: Any
+) -> None:
     fake.script(Fault.stall())
-    task = asyncio.create_task(make_router().complete(REQ, ["openai/fake-gpt"], deadline_seconds=30))
+    task = asyncio.create_task(
+        make_router().complete(REQ, ["openai/fake-gpt"], deadline_seconds=30)
+    )
     await asyncio.sleep(0.1)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

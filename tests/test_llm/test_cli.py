@@ -29,7 +29,9 @@ def invoke(*args: str, stdin: str | None = None) -> Any:
     return result
 
 
-def test_keys_add_list_remove_never_show_the_key(cli_env: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_keys_add_list_remove_never_show_the_key(
+    cli_env: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     added = invoke("keys", "add", "openai", "--label", "team", stdin=KEY + "\n")
     assert added.exit_code == 0, added.output
@@ -50,15 +52,31 @@ def test_keys_add_list_remove_never_show_the_key(cli_env: Path, caplog: pytest.L
 def test_models_list_shows_aliases_and_key_status(cli_env: Path) -> None:
     result = invoke("models", "list")
     assert result.exit_code == 0, result.output
-    for text in ("anthropic/claude-sonnet-4-5", "sonnet", "gemini-flash", "offline", "no key", "not needed"):
+    for text in (
+        "anthropic/claude-sonnet-4-5",
+        "sonnet",
+        "gemini-flash",
+        "offline",
+        "no key",
+        "not needed",
+    ):
         assert text in result.output
 
 
-def test_models_check_reports_latency_tokens_and_profile(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_models_check_reports_latency_tokens_and_profile(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with serve_in_thread() as fake:
         config = cli_env / "shoal.toml"
-        config.write_text(f'[llm.providers.openai]\nkind = "openai"\nbase_url = "{fake.openai_base_url}"\n')
-        assert invoke("keys", "add", "openai", "--config", str(config), stdin="sk-bad-key-00000\n").exit_code == 0
+        config.write_text(
+            f'[llm.providers.openai]\nkind = "openai"\nbase_url = "{fake.openai_base_url}"\n'
+        )
+        assert (
+            invoke(
+                "keys", "add", "openai", "--config", str(config), stdin="sk-bad-key-00000\n"
+            ).exit_code
+            == 0
+        )
         monkeypatch.setenv("OPENAI_API_KEY", "sk-good-key-11111")
         fake.fail_key("sk-bad-key-00000", Fault.http(401))
         result = invoke("models", "check", "gpt", "--config", str(config))

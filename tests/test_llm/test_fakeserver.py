@@ -21,13 +21,21 @@ async def test_script_over_http_and_request_log(fake: FakeLLMServer) -> None:
             ],
         )
         assert queued.json() == {"queued": 3}
-        client = openai.AsyncOpenAI(api_key="sk-author", base_url=fake.openai_base_url, max_retries=0)
-        first = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+        client = openai.AsyncOpenAI(
+            api_key="sk-author", base_url=fake.openai_base_url, max_retries=0
+        )
+        first = await client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}]
+        )
         assert first.choices[0].message.content == "scripted answer"
         with pytest.raises(openai.RateLimitError) as caught:
-            await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+            await client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "hi"}]
+            )
         assert caught.value.response.headers["retry-after"] == "3"
-        third = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+        third = await client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}]
+        )
         assert third.choices[0].finish_reason == "tool_calls"
         assert third.choices[0].message.tool_calls[0].function.name == "notes"
         log = (await http.get("/_fake/requests")).json()
@@ -44,7 +52,9 @@ async def test_per_model_queues_and_default_reply(fake: FakeLLMServer) -> None:
     assert b.choices[0].message.content == "for b"
     with pytest.raises(openai.InternalServerError):
         await client.chat.completions.create(model="a", messages=[{"role": "user", "content": "x"}])
-    default = await client.chat.completions.create(model="a", messages=[{"role": "user", "content": "x"}])
+    default = await client.chat.completions.create(
+        model="a", messages=[{"role": "user", "content": "x"}]
+    )
     assert default.choices[0].message.content == Reply().text
     await client.close()
 

@@ -26,9 +26,13 @@ TWO_KEYS = {"OPENAI_API_KEY": "key-a", "OPENROUTER_API_KEY": "unused"}
 
 def two_profile_router(make_router: Any) -> ModelRouter:
     """An openai provider with two keys: one from env, one from a second env variable."""
-    router: ModelRouter = make_router({"OPENAI_API_KEY": "key-a", "OPENAI_KEY_2": "key-b", "ANTHROPIC_API_KEY": "ok-anthropic"})
+    router: ModelRouter = make_router(
+        {"OPENAI_API_KEY": "key-a", "OPENAI_KEY_2": "key-b", "ANTHROPIC_API_KEY": "ok-anthropic"}
+    )
     spec = router.catalog.providers["openai"]
-    router.catalog.providers["openai"] = type(spec)(spec.name, spec.kind, spec.base_url, ("OPENAI_API_KEY", "OPENAI_KEY_2"))
+    router.catalog.providers["openai"] = type(spec)(
+        spec.name, spec.kind, spec.base_url, ("OPENAI_API_KEY", "OPENAI_KEY_2")
+    )
     return router
 
 
@@ -104,7 +108,9 @@ async def test_rate_limit_on_every_profile_falls_back_to_the_next_model(
     assert [r.wire for r in fake.requests] == ["openai", "openai", "anthropic"]
 
 
-@pytest.mark.parametrize("fault", [Fault.http(500), Fault.http(503), Fault.http(529), Fault.stall()])
+@pytest.mark.parametrize(
+    "fault", [Fault.http(500), Fault.http(503), Fault.http(529), Fault.stall()]
+)
 async def test_server_errors_and_stalls_move_to_the_next_model_not_the_next_key(
     fault: Fault, fake: FakeLLMServer, make_router: Any
 ) -> None:
@@ -130,7 +136,9 @@ async def test_billing_disables_the_profile_for_hours(
     assert router.book.unavailable_until("env:OPENAI_API_KEY") == clock.now() + 10 * 3600
 
 
-async def test_bad_request_goes_back_without_fallback(fake: FakeLLMServer, make_router: Any) -> None:
+async def test_bad_request_goes_back_without_fallback(
+    fake: FakeLLMServer, make_router: Any
+) -> None:
     fake.script(Fault.http(400))
     with pytest.raises(BadModelRequest):
         await make_router().complete(REQ, ["openai/fake-gpt", "anthropic/fake-claude"])
@@ -144,7 +152,10 @@ async def test_when_everything_fails_one_error_names_each_attempt(
     fake.script(Fault.http(401), Fault.http(429), model="fake-gpt")
     fake.script(Fault.http(503), model="fake-claude")
     with pytest.raises(AllModelsFailed) as caught:
-        await router.complete(REQ, ["openai/fake-gpt", "anthropic/fake-claude", "google/fake-gemini"],)
+        await router.complete(
+            REQ,
+            ["openai/fake-gpt", "anthropic/fake-claude", "google/fake-gemini"],
+        )
     lines = [a.describe() for a in caught.value.attempts]
     assert [(a.model, a.profile) for a in caught.value.attempts][:3] == [
         ("openai/fake-gpt", "env:OPENAI_API_KEY"),
@@ -179,7 +190,10 @@ async def test_small_context_window_is_refused_and_skipped(
     router = make_router()
     router.catalog = fake_catalog(
         fake,
-        **{"openai/tiny": ModelConfig(context_window=8_000), "openai/small": ModelConfig(context_window=20_000)},
+        **{
+            "openai/tiny": ModelConfig(context_window=8_000),
+            "openai/small": ModelConfig(context_window=20_000),
+        },
     )
     answer = await router.complete(REQ, ["openai/tiny", "openai/small"])
     assert answer.model == "openai/small"
@@ -189,7 +203,9 @@ async def test_small_context_window_is_refused_and_skipped(
         await router.complete(REQ, ["openai/tiny"])
 
 
-async def test_mid_stream_failure_resets_and_falls_back(fake: FakeLLMServer, make_router: Any) -> None:
+async def test_mid_stream_failure_resets_and_falls_back(
+    fake: FakeLLMServer, make_router: Any
+) -> None:
     from shoal.llm import StreamReset, TextDelta
 
     fake.script(Reply("one two three four five", stall_after=3), model="fake-gpt")

@@ -73,12 +73,18 @@ async def test_cooldowns_and_failures_are_shared_through_the_database(database: 
     sink = DbFailureSink(database)
     profile = AuthProfile("key:abc", "openai", "sk-x")
     first = ProfileBook(clock, sink=sink)
-    await first.mark_failure(profile, FailureKind.RATE_LIMIT, model="openai/gpt-5", detail="429", retry_after=120)
+    await first.mark_failure(
+        profile, FailureKind.RATE_LIMIT, model="openai/gpt-5", detail="429", retry_after=120
+    )
     # A second process starting now sees the cooldown.
     second = ProfileBook(clock, sink=sink, states=await sink.load())
     assert second.unavailable_until("key:abc") == clock.now() + 120
     [failure] = await sink.recent()
-    assert (failure.profile_id, failure.reason, failure.model) == ("key:abc", "rate_limit", "openai/gpt-5")
+    assert (failure.profile_id, failure.reason, failure.model) == (
+        "key:abc",
+        "rate_limit",
+        "openai/gpt-5",
+    )
     await second.mark_success("key:abc")
     third = ProfileBook(clock, sink=sink, states=await sink.load())
     assert third.unavailable_until("key:abc") is None

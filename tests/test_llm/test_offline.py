@@ -51,17 +51,27 @@ async def test_calls_a_named_slash_command_then_summarizes_its_result() -> None:
     assert second.text.startswith(OFFLINE_NOTICE)
 
 
-async def test_argument_goes_to_the_single_string_parameter_and_unknown_commands_are_ignored() -> None:
-    answer = await ROUTER.complete(ChatRequest([ChatMessage("user", "/weather Lisbon")], tools=TOOLS), ["offline"])
+async def test_argument_goes_to_the_single_string_parameter_and_unknown_commands_are_ignored() -> (
+    None
+):
+    answer = await ROUTER.complete(
+        ChatRequest([ChatMessage("user", "/weather Lisbon")], tools=TOOLS), ["offline"]
+    )
     assert answer.tool_calls == [ToolCall(answer.tool_calls[0].id, "weather", {"city": "Lisbon"})]
-    plain = await ROUTER.complete(ChatRequest([ChatMessage("user", "/deploy now")], tools=TOOLS), ["offline"])
+    plain = await ROUTER.complete(
+        ChatRequest([ChatMessage("user", "/deploy now")], tools=TOOLS), ["offline"]
+    )
     assert not plain.tool_calls and plain.text.startswith(OFFLINE_NOTICE)
 
 
 async def test_answers_relevance_by_keyword_overlap() -> None:
     profile = "You are Archive Bot. You keep the team's meeting minutes and decisions."
-    yes = await ROUTER.complete(build_relevance_request(profile, "Where are the minutes of Monday's meeting?"), ["offline"])
-    no = await ROUTER.complete(build_relevance_request(profile, "Anyone up for lunch tacos?"), ["offline"])
+    yes = await ROUTER.complete(
+        build_relevance_request(profile, "Where are the minutes of Monday's meeting?"), ["offline"]
+    )
+    no = await ROUTER.complete(
+        build_relevance_request(profile, "Anyone up for lunch tacos?"), ["offline"]
+    )
     assert (yes.text, no.text) == ("YES", "NO")
     assert parse_relevance_answer(yes.text) and not parse_relevance_answer(no.text)
 

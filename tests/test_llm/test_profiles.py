@@ -66,7 +66,11 @@ async def test_model_failures_are_recorded_but_do_not_cool_the_key() -> None:
     record = await book.mark_failure(A, FailureKind.TIMEOUT, model="openai/x", detail="slow")
     assert book.unavailable_until("p0") is None
     assert book.recent_failures(["p0"]) == [record]
-    assert (record.profile_id, record.reason, record.model) == ("p0", FailureKind.TIMEOUT, "openai/x")
+    assert (record.profile_id, record.reason, record.model) == (
+        "p0",
+        FailureKind.TIMEOUT,
+        "openai/x",
+    )
 
 
 def test_profile_repr_never_shows_the_key() -> None:

@@ -22,7 +22,9 @@ from shoal.llm.fakeserver import FakeLLMServer, FakeToolCall, Reply
 from .conftest import WIRES
 
 NOTES_TOOL = ToolSpec(
-    "notes", "Read the room's notes.", {"type": "object", "properties": {"args": {"type": "string"}}}
+    "notes",
+    "Read the room's notes.",
+    {"type": "object", "properties": {"args": {"type": "string"}}},
 )
 pytestmark = pytest.mark.parametrize("wire", sorted(WIRES))
 
@@ -39,7 +41,9 @@ def request(stream: bool = True, **kwargs: Any) -> ChatRequest:
 
 
 @pytest.mark.parametrize("stream", [True, False])
-async def test_text_usage_and_finish(wire: str, stream: bool, fake: FakeLLMServer, make_router: Any) -> None:
+async def test_text_usage_and_finish(
+    wire: str, stream: bool, fake: FakeLLMServer, make_router: Any
+) -> None:
     fake.script(Reply("The notes say hello to everyone", input_tokens=12, output_tokens=6))
     events = [e async for e in make_router().stream(request(stream), [WIRES[wire]])]
     assert isinstance(events[0], AttemptStarted) and events[0].model == WIRES[wire]
@@ -54,7 +58,9 @@ async def test_text_usage_and_finish(wire: str, stream: bool, fake: FakeLLMServe
 
 
 @pytest.mark.parametrize("stream", [True, False])
-async def test_tool_call_arguments_are_parsed(wire: str, stream: bool, fake: FakeLLMServer, make_router: Any) -> None:
+async def test_tool_call_arguments_are_parsed(
+    wire: str, stream: bool, fake: FakeLLMServer, make_router: Any
+) -> None:
     args = {"args": "get roadmap", "limit": 3, "nested": {"ok": True}}
     fake.script(Reply("", tool_calls=[FakeToolCall("notes", args, id="c1")]))
     events = [e async for e in make_router().stream(request(stream), [WIRES[wire]])]
@@ -77,9 +83,20 @@ async def test_request_carries_system_tools_limits_and_history(
         ChatMessage("assistant", "", tool_calls=(ToolCall("c9", "notes", {"args": "roadmap"}),)),
         ChatMessage("tool", "roadmap: ship v1", tool_call_id="c9", name="notes"),
     ]
-    req = ChatRequest(history, system="Be brief.", tools=[NOTES_TOOL], max_tokens=55, temperature=0.2)
+    req = ChatRequest(
+        history, system="Be brief.", tools=[NOTES_TOOL], max_tokens=55, temperature=0.2
+    )
     await make_router().complete(req, [WIRES[wire]])
     body = str(fake.requests[-1].body)
-    for expected in ("Be brief.", "notes", "roadmap: ship v1", "c9" if wire != "gemini" else "roadmap", "55"):
+    for expected in (
+        "Be brief.",
+        "notes",
+        "roadmap: ship v1",
+        "c9" if wire != "gemini" else "roadmap",
+        "55",
+    ):
         assert expected in body
-    assert fake.requests[-1].api_key == {"openai": "ok-openai", "anthropic": "ok-anthropic", "gemini": "ok-gemini"}[wire]
+    assert (
+        fake.requests[-1].api_key
+        == {"openai": "ok-openai", "anthropic": "ok-anthropic", "gemini": "ok-gemini"}[wire]
+    )

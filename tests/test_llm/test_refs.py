@@ -21,8 +21,12 @@ CATALOG = Catalog(env={})
 
 
 def test_provider_and_model_split_at_the_first_slash() -> None:
-    assert parse_model_ref("openrouter/anthropic/claude-x", CATALOG) == ModelRef("openrouter", "anthropic/claude-x")
-    assert parse_model_ref("anthropic/claude-sonnet-4-5", CATALOG) == ModelRef("anthropic", "claude-sonnet-4-5")
+    assert parse_model_ref("openrouter/anthropic/claude-x", CATALOG) == ModelRef(
+        "openrouter", "anthropic/claude-x"
+    )
+    assert parse_model_ref("anthropic/claude-sonnet-4-5", CATALOG) == ModelRef(
+        "anthropic", "claude-sonnet-4-5"
+    )
 
 
 @pytest.mark.parametrize(
@@ -53,7 +57,13 @@ def test_bare_model_goes_to_the_default_provider_and_aliases_need_no_slash() -> 
 def test_configuration_extends_the_catalog() -> None:
     config = LLMConfig.parse(
         {
-            "providers": {"vllm": {"kind": "openai", "base_url": "http://gpu:8000/v1", "api_key_env": ["VLLM_KEY"]}},
+            "providers": {
+                "vllm": {
+                    "kind": "openai",
+                    "base_url": "http://gpu:8000/v1",
+                    "api_key_env": ["VLLM_KEY"],
+                }
+            },
             "models": {"vllm/qwen3": {"alias": "qwen", "context_window": 32768}},
         }
     )
@@ -72,7 +82,10 @@ def test_base_urls_from_environment_and_ollama_default() -> None:
     assert resolve_model("gpt", catalog).provider.base_url == "http://proxy:9000/v1"
     assert resolve_model("sonnet", catalog).provider.base_url == "http://proxy:9001"
     ollama = resolve_model("ollama/llama3.2", catalog)
-    assert (ollama.provider.kind, ollama.provider.base_url) == ("openai", "http://127.0.0.1:11434/v1")
+    assert (ollama.provider.kind, ollama.provider.base_url) == (
+        "openai",
+        "http://127.0.0.1:11434/v1",
+    )
     assert not ollama.provider.needs_key
 
 
@@ -99,7 +112,10 @@ def test_house_models_map_is_an_allowlist_with_its_own_aliases_and_params() -> N
 
 
 def test_empty_house_map_allows_everything() -> None:
-    assert str(resolve_model("opus", CATALOG, HouseModels({}, CATALOG)).ref) == "anthropic/claude-opus-4-5"
+    assert (
+        str(resolve_model("opus", CATALOG, HouseModels({}, CATALOG)).ref)
+        == "anthropic/claude-opus-4-5"
+    )
 
 
 def test_agent_fallbacks_replace_the_defaults_and_empty_means_none() -> None:
@@ -110,6 +126,8 @@ def test_agent_fallbacks_replace_the_defaults_and_empty_means_none() -> None:
 
 
 def test_unknown_models_get_the_default_context_window() -> None:
-    catalog = Catalog(LLMConfig(models={"openai/small": ModelConfig(context_window=20_000)}), env={})
+    catalog = Catalog(
+        LLMConfig(models={"openai/small": ModelConfig(context_window=20_000)}), env={}
+    )
     assert catalog.info("openai/small").context_window == 20_000
     assert catalog.info("ollama/whatever").context_window == 128_000

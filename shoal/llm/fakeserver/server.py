@@ -148,7 +148,9 @@ class FakeLLMServer:
         # Older anthropic SDKs send x-api-key, newer ones a bearer token.
         bearer = request.headers.get("Authorization", "").removeprefix("Bearer ") or None
         key = request.headers.get("x-api-key") or bearer
-        rec = self._record("anthropic", str(body.get("model", "")), key, bool(body.get("stream")), body)
+        rec = self._record(
+            "anthropic", str(body.get("model", "")), key, bool(body.get("stream")), body
+        )
 
         def frames(reply: Reply, usage: tuple[int, int]) -> Iterator[bytes]:
             return wire.anthropic_frames(reply, rec.model, usage)
@@ -183,7 +185,9 @@ class FakeLLMServer:
             return await self._fault(request, rec, item)
         usage = (
             item.input_tokens if item.input_tokens is not None else len(json.dumps(rec.body)) // 4,
-            item.output_tokens if item.output_tokens is not None else len(item.chunks()) + len(item.tool_calls),
+            item.output_tokens
+            if item.output_tokens is not None
+            else len(item.chunks()) + len(item.tool_calls),
         )
         if not rec.stream:
             return web.json_response(whole(item, rec.model, usage))
@@ -202,7 +206,9 @@ class FakeLLMServer:
             rec.disconnected_at = time.monotonic()
         return response
 
-    async def _fault(self, request: web.Request, rec: RecordedRequest, fault: Fault) -> web.StreamResponse:
+    async def _fault(
+        self, request: web.Request, rec: RecordedRequest, fault: Fault
+    ) -> web.StreamResponse:
         if fault.kind == "stall":
             await self._hold(request, rec)
             return web.Response(status=504)
@@ -211,7 +217,9 @@ class FakeLLMServer:
             text = "data: {not json\n\n" if rec.stream else "{not json"
             return web.Response(status=200, text=text, content_type=ctype)
         headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-        return web.json_response(wire.error_body(rec.wire, fault), status=fault.status, headers=headers)
+        return web.json_response(
+            wire.error_body(rec.wire, fault), status=fault.status, headers=headers
+        )
 
     async def _hold(self, request: web.Request, rec: RecordedRequest) -> None:
         # A stall: keep the connection open, sending nothing, until the client gives up.

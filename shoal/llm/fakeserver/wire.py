@@ -99,7 +99,13 @@ def openai_frames(
         args = json.dumps(dict(c.arguments))
         half = len(args) // 2
         head = {"id": _call_id(reply, i, "call"), "type": "function"}
-        yield chunk({"tool_calls": [{"index": i, **head, "function": {"name": c.name, "arguments": args[:half]}}]})
+        yield chunk(
+            {
+                "tool_calls": [
+                    {"index": i, **head, "function": {"name": c.name, "arguments": args[:half]}}
+                ]
+            }
+        )
         yield chunk({"tool_calls": [{"index": i, "function": {"arguments": args[half:]}}]})
     yield chunk({}, OPENAI_FINISH[reply.finish_reason()])
     if include_usage:
@@ -113,7 +119,12 @@ def anthropic_whole(reply: Reply, model: str, usage: tuple[int, int]) -> dict[st
     """A non-streamed message."""
     content: list[dict[str, Any]] = [{"type": "text", "text": reply.text}] if reply.text else []
     content.extend(
-        {"type": "tool_use", "id": _call_id(reply, i, "toolu"), "name": c.name, "input": dict(c.arguments)}
+        {
+            "type": "tool_use",
+            "id": _call_id(reply, i, "toolu"),
+            "name": c.name,
+            "input": dict(c.arguments),
+        }
         for i, c in enumerate(reply.tool_calls)
     )
     return {
@@ -135,20 +146,34 @@ def anthropic_frames(reply: Reply, model: str, usage: tuple[int, int]) -> Iterat
     yield _sse({"type": "message_start", "message": start}, "message_start")
     index = 0
     if reply.text:
-        block = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+        block = {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "text", "text": ""},
+        }
         yield _sse(block, "content_block_start")
         for piece in reply.chunks():
-            delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
+            delta = {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": piece},
+            }
             yield _sse(delta, "content_block_delta")
         yield _sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
         index = 1
     for i, c in enumerate(reply.tool_calls):
         tool = {"type": "tool_use", "id": _call_id(reply, i, "toolu"), "name": c.name, "input": {}}
-        yield _sse({"type": "content_block_start", "index": index, "content_block": tool}, "content_block_start")
+        yield _sse(
+            {"type": "content_block_start", "index": index, "content_block": tool},
+            "content_block_start",
+        )
         args = json.dumps(dict(c.arguments))
         for part in (args[: len(args) // 2], args[len(args) // 2 :]):
             delta = {"type": "input_json_delta", "partial_json": part}
-            yield _sse({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta")
+            yield _sse(
+                {"type": "content_block_delta", "index": index, "delta": delta},
+                "content_block_delta",
+            )
         yield _sse({"type": "content_block_stop", "index": index}, "content_block_stop")
         index += 1
     stop = {"stop_reason": ANTHROPIC_FINISH[reply.finish_reason()], "stop_sequence": None}
@@ -157,7 +182,9 @@ def anthropic_frames(reply: Reply, model: str, usage: tuple[int, int]) -> Iterat
     yield _sse({"type": "message_stop"}, "message_stop")
 
 
-def _gemini_chunk(parts: list[dict[str, Any]], model: str, finish: str | None = None) -> dict[str, Any]:
+def _gemini_chunk(
+    parts: list[dict[str, Any]], model: str, finish: str | None = None
+) -> dict[str, Any]:
     candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
     if finish:
         candidate["finishReason"] = finish
@@ -174,7 +201,13 @@ def _gemini_usage(usage: tuple[int, int]) -> dict[str, int]:
 
 def _gemini_calls(reply: Reply) -> list[dict[str, Any]]:
     return [
-        {"functionCall": {"id": _call_id(reply, i, "fc"), "name": c.name, "args": dict(c.arguments)}}
+        {
+            "functionCall": {
+                "id": _call_id(reply, i, "fc"),
+                "name": c.name,
+                "args": dict(c.arguments),
+            }
+        }
         for i, c in enumerate(reply.tool_calls)
     ]
 

@@ -100,10 +100,14 @@ def _request(
             continue
         parts = [types.Part(text=m.content)] if m.content else []
         parts.extend(
-            types.Part(function_call=types.FunctionCall(id=c.id, name=c.name, args=dict(c.arguments)))
+            types.Part(
+                function_call=types.FunctionCall(id=c.id, name=c.name, args=dict(c.arguments))
+            )
             for c in m.tool_calls
         )
-        contents.append(types.Content(role="model" if m.role == "assistant" else "user", parts=parts))
+        contents.append(
+            types.Content(role="model" if m.role == "assistant" else "user", parts=parts)
+        )
     config: dict[str, Any] = {
         "max_output_tokens": request.max_tokens,
         "automatic_function_calling": types.AutomaticFunctionCallingConfig(disable=True),
@@ -148,7 +152,9 @@ class _StreamState:
                 call = part.function_call
                 self.calls += 1
                 call_id = call.id or f"call_{self.calls}"
-                events.append(ToolCallEvent(ToolCall(call_id, call.name or "", dict(call.args or {}))))
+                events.append(
+                    ToolCallEvent(ToolCall(call_id, call.name or "", dict(call.args or {})))
+                )
         if candidate.finish_reason is not None:
             name = getattr(candidate.finish_reason, "value", str(candidate.finish_reason))
             self.reason = _FINISH.get(name, "stop")
@@ -156,7 +162,9 @@ class _StreamState:
 
     def finish(self) -> list[ProviderEvent]:
         if self.reason is None:
-            raise ProviderFailure(FailureKind.UNAVAILABLE, "the stream ended without a finish reason")
+            raise ProviderFailure(
+                FailureKind.UNAVAILABLE, "the stream ended without a finish reason"
+            )
         events: list[ProviderEvent] = [self.usage] if self.usage else []
         # Gemini says STOP even when it asks for tools; callers want to know a tool is due.
         events.append(Finish("tool_use" if self.calls and self.reason == "stop" else self.reason))

@@ -89,7 +89,9 @@ def _request_kwargs(model: ResolvedModel, request: ChatRequest) -> dict[str, Any
                 }
                 for c in m.tool_calls
             ]
-            messages.append({"role": "assistant", "content": m.content or None, "tool_calls": calls})
+            messages.append(
+                {"role": "assistant", "content": m.content or None, "tool_calls": calls}
+            )
         else:
             messages.append({"role": m.role, "content": m.content})
     kwargs: dict[str, Any] = {"model": model.ref.model, "messages": messages}
