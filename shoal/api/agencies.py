@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -24,7 +24,7 @@ from shoal.rooms.membership import (
 )
 from shoal.rooms.messages import DEFAULT_HISTORY, history
 from shoal.rooms.rooms import check_charter, check_room_name, create_room, room_view, visible_rooms
-from shoal.store.tables import Room, User
+from shoal.store.tables import MAX_INTEGER, Room, User
 
 router = APIRouter(prefix="/api", tags=["agencies"])
 
@@ -77,6 +77,17 @@ async def readable_room(shoal: Shoal, user_id: str, room_id: str, action: Action
         access = await authorize_room(session, user_id, room_id, action)
     assert access.room is not None
     return access.room
+
+
+async def refuse_command(shoal: Shoal, user_id: str, room_id: str, ack: dict[str, Any]
+                         ) -> NoReturn:
+    """Raise the error a refused command's ack stands for: the room's NotFound or the role's
+    Forbidden, as the command's own authorization decided; else the command was called wrongly.
+    """
+    command = shoal.commands.get(ack.get("command", ""))
+    async with shoal.db.read() as session:
+        await authorize_room(session, user_id, room_id, command.action if command else Action.READ)
+    raise InvalidInput(ack["error"])
 
 
 @router.get("/agencies")
@@ -143,7 +154,7 @@ async def agency_messages(
     shoal: ShoalDep,
     limit: int = Query(DEFAULT_HISTORY, ge=1, le=100),
     before: str | None = None,
-    after_seq: int | None = Query(None, ge=0),
+    after_seq: int | None = Query(None, ge=0, le=MAX_INTEGER),
     mentions: str | None = None,
 ) -> list[dict[str, Any]]:
     """History: newest first; with after_seq, the messages after it, oldest first."""
@@ -159,8 +170,11 @@ async def post_message(agency_id: str, body: PostMessageBody, principal: Princip
                        shoal: ShoalDep) -> dict[str, Any]:
     """Post a message; a slash command runs and answers with its ack (result posted)."""
     if isinstance(body.content, str) and is_command(body.content.strip()):
-        return await run_command(shoal, principal.user, agency_id, body.content.strip(),
-                                 post_result=True)
+        ack = await run_command(shoal, principal.user, agency_id, body.content.strip(),
+                                post_result=True)
+        if not ack["ok"]:
+            await refuse_command(shoal, principal.id, agency_id, ack)
+        return ack
     return await shoal.chat.post(principal.user, agency_id, body.content, type=body.type,
                                  metadata=body.metadata)
 

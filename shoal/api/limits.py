@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from starlette.exceptions import HTTPException
+
 Scope = dict[str, Any]
 
 
@@ -32,7 +34,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    raise _TooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Any) -> None:
@@ -47,14 +49,14 @@ class BodySizeLimit:
                 await self._reject(send)
 
     async def _reject(self, send: Any) -> None:
-        body = json.dumps(
-            {"error": f"request body is larger than the {self.max_bytes}-byte limit"}
-        ).encode()
+        body = json.dumps({"error": _TooLarge(self.max_bytes).detail}).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    # An HTTPException, so that FastAPI, reading the body, answers it as it is.
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"request body is larger than the {max_bytes}-byte limit")

@@ -13,7 +13,7 @@ from shoal.rooms.access import Action, authorize_room
 from shoal.rooms.houses import member_view
 from shoal.rooms.messages import MAX_HISTORY, history
 from shoal.rooms.rooms import room_members
-from shoal.store.tables import iso, utcnow
+from shoal.store.tables import MAX_INTEGER, iso, utcnow
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -33,8 +33,9 @@ def register_events(shoal: Shoal, gateway: Gateway) -> None:
     async def join_agency(state: SocketState, data: dict[str, Any]) -> dict[str, Any]:
         room_id = room_id_of(data)
         last_seq = data.get("lastSeq")
-        if last_seq is not None and (not isinstance(last_seq, int) or last_seq < 0):
-            raise InvalidInput("lastSeq must be a non-negative integer")
+        if last_seq is not None and (not isinstance(last_seq, int)
+                                     or not 0 <= last_seq <= MAX_INTEGER):
+            raise InvalidInput(f"lastSeq must be an integer from 0 to {MAX_INTEGER}")
         user = state.principal.user
         async with gateway.room_order(room_id):
             async with shoal.db.read() as session:
@@ -66,6 +67,9 @@ def register_events(shoal: Shoal, gateway: Gateway) -> None:
 
     async def leave_agency(state: SocketState, data: dict[str, Any]) -> dict[str, Any]:
         room_id = room_id_of(data)
+        if room_id not in state.rooms:
+            # Nothing to leave; and an outsider must not announce themselves to a room.
+            return {"ok": True}
         await gateway.leave(state, room_id)
         if not gateway.is_online_in(state.principal.id, room_id):
             await gateway.emit_room(room_id, "member-presence", presence(state, room_id, False))

@@ -12,7 +12,7 @@ from shoal.crypto import hash_token, new_token
 from shoal.errors import Forbidden, InvalidInput, NotFound
 from shoal.rooms.access import RANK
 from shoal.rooms.houses import add_house_member
-from shoal.store.tables import HouseMember, Invite, User, iso, utcnow
+from shoal.store.tables import MAX_INTEGER, HouseMember, Invite, User, iso, utcnow
 
 
 async def create_invite(
@@ -28,10 +28,12 @@ async def create_invite(
     """A new invite; the code is returned once and stored only as a hash."""
     if role not in RANK or role == "owner":
         raise InvalidInput("an invite grants guest, member or admin")
+    if role == "admin" and creator_role != "owner":
+        raise Forbidden("only an owner may invite admins, as only an owner may make them")
     if RANK[role] > RANK[creator_role]:
         raise Forbidden("an invite cannot grant more than your own role")
-    if max_uses is not None and max_uses < 1:
-        raise InvalidInput("max_uses must be at least 1")
+    if max_uses is not None and not 1 <= max_uses <= MAX_INTEGER:
+        raise InvalidInput(f"max_uses must be from 1 to {MAX_INTEGER}")
     code = new_token("shi")
     invite = Invite(house_id=house_id, code_hash=hash_token(code), role=role,
                     created_by=creator_id, expires_at=expires_at, max_uses=max_uses)

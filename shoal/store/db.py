@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import json
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from shoal.errors import InvalidInput, ShoalError
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+NUL_REFUSED = "text must not contain NUL (\\u0000) characters"
 
 
 class Database:
@@ -21,12 +26,13 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"json_serializer": _json_without_nul}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine = create_async_engine(url, **kwargs)
+        event.listen(self.engine.sync_engine, "before_cursor_execute", _refuse_nul)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -35,18 +41,20 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for queries; nothing it does is committed."""
-        async with self.sessions() as session:
-            yield session
+        with _shoal_errors_unwrapped():
+            async with self.sessions() as session:
+                yield session
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction, committed on success and rolled back on error."""
-        if self._write_lock is None:
-            async with self.sessions() as session, session.begin():
+        with _shoal_errors_unwrapped():
+            if self._write_lock is None:
+                async with self.sessions() as session, session.begin():
+                    yield session
+                return
+            async with self._write_lock, self.sessions() as session, session.begin():
                 yield session
-            return
-        async with self._write_lock, self.sessions() as session, session.begin():
-            yield session
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
@@ -60,3 +68,43 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+# PostgreSQL cannot store NUL in text or JSON; refusing it on every backend keeps a database
+# portable and makes such input a 400 instead of a driver error.
+
+def _refuse_nul(_conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any,
+                executemany: bool) -> None:
+    for row in parameters if executemany else (parameters or (),):
+        values = row.values() if isinstance(row, dict) else row
+        if any(isinstance(value, str) and "\x00" in value for value in values):
+            raise InvalidInput(NUL_REFUSED)
+
+
+def _json_without_nul(value: Any) -> str:
+    text = json.dumps(value)
+    if "\\u0000" in text and _holds_nul(value):
+        raise InvalidInput(NUL_REFUSED)
+    return text
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+@contextmanager
+def _shoal_errors_unwrapped() -> Iterator[None]:
+    """A ShoalError raised while SQLAlchemy bound a statement's values reaches the caller as
+    itself, not wrapped in a StatementError."""
+    try:
+        yield
+    except StatementError as exc:
+        if isinstance(exc.orig, ShoalError):
+            raise exc.orig from None
+        raise

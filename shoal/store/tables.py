@@ -22,6 +22,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shoal.ids import new_id
 
+MAX_INTEGER = 2**31 - 1  # the largest value an Integer column holds on PostgreSQL
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC."""
