@@ -43,7 +43,8 @@ class Shoal:
         await migrate(self.db)
 
     async def stop(self) -> None:
-        """Release connections."""
+        """Stop background work and release connections."""
+        await self.chat.appender.stop()
         await self.db.dispose()
 
     async def authenticate(self, token: str) -> Principal:

@@ -48,6 +48,7 @@ class Access:
     role: str | None
     room: Room | None = None
     in_room: bool = False
+    handle: str | None = None  # the caller's @handle in the house
 
     @property
     def can_see_room(self) -> bool:
@@ -94,7 +95,7 @@ async def room_access(session: AsyncSession, user_id: str, room_id: str) -> Acce
     """The caller's standing in a room, loaded in one query; NotFound for an unknown room."""
     row = (
         await session.execute(
-            select(Room, HouseMember.role, RoomMember.user_id)
+            select(Room, HouseMember.role, HouseMember.handle, RoomMember.user_id)
             .outerjoin(
                 HouseMember,
                 (HouseMember.house_id == Room.house_id) & (HouseMember.user_id == user_id),
@@ -107,10 +108,9 @@ async def room_access(session: AsyncSession, user_id: str, room_id: str) -> Acce
     ).first()
     if row is None:
         raise NotFound("room not found")
-    room, role, member = row.tuple()
-    return Access(
-        user_id=user_id, house_id=room.house_id, role=role, room=room, in_room=member is not None
-    )
+    room, role, handle, member = row.tuple()
+    return Access(user_id=user_id, house_id=room.house_id, role=role, room=room,
+                  in_room=member is not None, handle=handle)
 
 
 async def authorize_room(

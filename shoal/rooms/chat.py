@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shoal.errors import Forbidden, NotFound
-from shoal.rooms.access import Action, authorize, authorize_room, room_access
+from shoal.errors import Forbidden
+from shoal.rooms.access import Action, authorize, room_access
+from shoal.rooms.appender import MessageAppender
 from shoal.rooms.messages import (
+    Draft,
     Limits,
     Sender,
-    append_message,
     check_content,
     check_metadata,
     check_type,
     edit_message,
     get_message,
-    message_view,
     message_with_sender,
     soft_delete,
 )
-from shoal.store.tables import HouseMember, Room, User, iso
+from shoal.store.tables import User, iso
 
 if TYPE_CHECKING:
     from shoal.realtime.gateway import Gateway
@@ -34,6 +34,7 @@ class Chat:
         self.db = db
         self.gateway = gateway
         self.limits = limits
+        self.appender = MessageAppender(db, gateway)
 
     async def post(
         self,
@@ -45,21 +46,9 @@ class Chat:
         metadata: object = None,
     ) -> dict[str, Any]:
         """A member posts to a room they may post in; returns the stored message."""
-        text = check_content(content, self.limits)
-        kind = check_type(type)
-        meta = check_metadata(metadata, self.limits)
-        async with self.gateway.room_order(room_id):
-            async with self.db.write() as session:
-                access = await authorize_room(session, user.id, room_id, Action.POST)
-                assert access.room is not None
-                handle = await session.get(HouseMember, (access.house_id, user.id))
-                message = await append_message(
-                    session, access.room, Sender(user), text, type=kind, metadata=meta
-                )
-                room = access.room
-            view = message_view(message, room, Sender(user, handle.handle if handle else None))
-            await self.gateway.emit_room(room_id, "message", view)
-        return view
+        draft = Draft(Sender(user), check_content(content, self.limits), check_type(type),
+                      check_metadata(metadata, self.limits))
+        return await self.appender.append(room_id, draft, check=True)
 
     async def post_system(
         self,
@@ -71,19 +60,9 @@ class Chat:
         metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Shoal itself posts (command results, hooks, schedules); no permission applies."""
-        text = check_content(content, self.limits)
-        meta = check_metadata(metadata, self.limits)
-        async with self.gateway.room_order(room_id):
-            async with self.db.write() as session:
-                room = await session.get(Room, room_id)
-                if room is None:
-                    raise NotFound("room not found")
-                message = await append_message(
-                    session, room, Sender(None, name=sender_name), text, type=type, metadata=meta
-                )
-            view = message_view(message, room, Sender(None, name=sender_name))
-            await self.gateway.emit_room(room_id, "message", view)
-        return view
+        draft = Draft(Sender(None, name=sender_name), check_content(content, self.limits), type,
+                      check_metadata(metadata, self.limits))
+        return await self.appender.append(room_id, draft, check=False)
 
     async def edit(
         self, user: User, message_id: str, content: object, metadata: object = None

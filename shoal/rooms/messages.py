@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, insert, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.errors import InvalidInput, NotFound, TooLarge
+from shoal.ids import new_id
 from shoal.rooms.mentions import mentioned_handles
+from shoal.store.db import NUL_REFUSED, holds_nul
 from shoal.store.tables import HouseMember, Message, MessageMention, Room, User, iso, utcnow
 
 MESSAGE_TYPES = ("chat", "tool_result", "action", "system")
+MESSAGE_COLUMNS = list(inspect(Message).column_attrs)
 MAX_HISTORY = 100
 DEFAULT_HISTORY = 50
 
@@ -42,6 +45,8 @@ def check_content(content: object, limits: Limits) -> str:
         raise InvalidInput("content must be a string")
     if not content.strip():
         raise InvalidInput("content must not be empty")
+    if "\x00" in content:
+        raise InvalidInput(NUL_REFUSED)
     if len(content) > limits.max_content_chars:
         raise TooLarge(f"content is {len(content)} characters; the limit is "
                        f"{limits.max_content_chars}")
@@ -59,7 +64,10 @@ def check_metadata(metadata: object, limits: Limits) -> dict[str, Any]:
             raise InvalidInput("metadata must be a JSON object") from None
     if not isinstance(metadata, dict):
         raise InvalidInput("metadata must be a JSON object")
-    size = len(json.dumps(metadata, separators=(",", ":")).encode())
+    dumped = json.dumps(metadata, separators=(",", ":"))
+    if "\\u0000" in dumped and holds_nul(metadata):
+        raise InvalidInput(NUL_REFUSED)
+    size = len(dumped.encode())
     if size > limits.max_metadata_bytes:
         raise TooLarge(f"metadata is {size} bytes; the limit is {limits.max_metadata_bytes}")
     return metadata
@@ -98,43 +106,50 @@ async def resolve_mentions(session: AsyncSession, house_id: str, content: str) -
     return list(ids)
 
 
-async def append_message(
-    session: AsyncSession,
-    room: Room,
-    sender: Sender,
-    content: str,
-    *,
-    type: str = "chat",
-    metadata: dict[str, Any] | None = None,
-) -> Message:
-    """Append a validated message to the room's log with the next seq, mentions resolved."""
-    seq = await session.scalar(
-        update(Room).where(Room.id == room.id).values(last_seq=Room.last_seq + 1)
+@dataclass(frozen=True)
+class Draft:
+    """A validated message waiting for its seq."""
+
+    sender: Sender
+    content: str
+    type: str = "chat"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+async def append_messages(session: AsyncSession, room: Room, drafts: list[Draft]
+                          ) -> list[Message]:
+    """Append drafts to the room's log with consecutive seqs: one seq update and one insert
+    for the lot, mentions resolved once here so nothing downstream parses them again."""
+    last = await session.scalar(
+        update(Room).where(Room.id == room.id).values(last_seq=Room.last_seq + len(drafts))
         .returning(Room.last_seq)
     )
-    assert seq is not None
-    room.last_seq = seq
-    mentioned = await resolve_mentions(session, room.house_id, content)
-    message = Message(
-        room_id=room.id,
-        seq=seq,
-        sender_id=sender.user.id if sender.user else None,
-        sender_name=sender.name,
-        type=type,
-        content=content,
-        meta=metadata or {},
-        mentions=mentioned,
-        created_at=utcnow(),
-    )
-    session.add(message)
-    await session.flush()
-    if mentioned:
-        session.add_all(
-            MessageMention(message_id=message.id, user_id=uid, room_id=room.id, seq=seq)
-            for uid in mentioned
-        )
-        await session.flush()
-    return message
+    assert last is not None
+    room.last_seq = last
+    now = utcnow()
+    messages = []
+    for offset, draft in enumerate(drafts):
+        user = draft.sender.user
+        messages.append(Message(
+            id=new_id(),
+            room_id=room.id,
+            seq=last - len(drafts) + 1 + offset,
+            sender_id=user.id if user else None,
+            sender_name=draft.sender.name,
+            type=draft.type,
+            content=draft.content,
+            meta=draft.metadata,
+            mentions=await resolve_mentions(session, room.house_id, draft.content),
+            created_at=now,
+        ))
+    # Core inserts: this is the hottest write in Shoal and needs no unit of work.
+    await session.execute(insert(Message), [
+        {c.key: getattr(m, c.key) for c in MESSAGE_COLUMNS} for m in messages])
+    mentions = [{"message_id": m.id, "user_id": uid, "room_id": room.id, "seq": m.seq}
+                for m in messages for uid in m.mentions]
+    if mentions:
+        await session.execute(insert(MessageMention), mentions)
+    return messages
 
 
 async def edit_message(

@@ -83,18 +83,19 @@ def _refuse_nul(_conn: Any, _cursor: Any, _statement: str, parameters: Any, _con
 
 def _json_without_nul(value: Any) -> str:
     text = json.dumps(value)
-    if "\\u0000" in text and _holds_nul(value):
+    if "\\u0000" in text and holds_nul(value):
         raise InvalidInput(NUL_REFUSED)
     return text
 
 
-def _holds_nul(value: Any) -> bool:
+def holds_nul(value: Any) -> bool:
+    """Whether a string, or any string inside a JSON value, contains NUL."""
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
+        return any(holds_nul(v) for v in value)
     return False
 
 

@@ -1,0 +1,212 @@
+"""Fan-out benchmark: N Socket.IO clients in one room, M messages posted at a fixed rate.
+
+Prints delivered messages per second and post-to-receive latency p50/p99 for Shoal (SQLite,
+started as `shoal serve`) and for a bare python-socketio relay on the same stack, measured in
+the same run, and Shoal's throughput as a ratio of the relay's.
+
+    python bench/fanout.py [--clients 100] [--messages 2000] [--rate 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from sioclient import MiniSocket  # noqa: E402
+
+WARMUP = 20
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Result:
+    name: str
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
+    delivered: int = 0
+    expected: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def throughput(self) -> float:
+        return self.delivered / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
+
+    def line(self) -> str:
+        return (f"{self.name:<6} delivered {self.delivered}/{self.expected} in "
+                f"{self.seconds:6.2f} s = {self.throughput:9.0f} msg/s   latency p50 "
+                f"{self.percentile(0.5):6.1f} ms  p99 {self.percentile(0.99):6.1f} ms   "
+                f"cpu server {self.server_cpu:.1f} s, clients {self.client_cpu:.1f} s")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient() as http:
+        for _ in range(200):
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}")
+            try:
+                await http.get(url + "/api/health")
+                return
+            except httpx.HTTPError:
+                await asyncio.sleep(0.05)
+    raise RuntimeError("server did not start")
+
+
+async def run_load(name: str, pid: int, url: str, room_id: str, reader_auth: dict[str, Any] | None,
+                   poster_auth: dict[str, Any] | None, clients: int, messages: int,
+                   rate: float) -> Result:
+    result = Result(name, expected=clients * messages)
+    first_send = last_arrival = 0.0
+
+    def on_event(event: str, data: Any) -> None:
+        nonlocal last_arrival
+        if event != "message" or data["content"].startswith("warm"):
+            return
+        now = time.perf_counter()
+        result.latencies.append(now - data["metadata"]["sent"])
+        result.delivered += 1
+        last_arrival = now
+
+    readers = [MiniSocket(url, reader_auth, on_event) for _ in range(clients)]
+    for reader in readers:
+        await reader.connect()
+        ack = await reader.call("join-agency", {"agencyId": room_id})
+        assert ack.get("ok"), ack
+    poster = MiniSocket(url, poster_auth, lambda *_: None)
+    await poster.connect()
+    for i in range(WARMUP):
+        await poster.call("send-message", {"agencyId": room_id, "content": f"warm {i}",
+                                           "metadata": {"sent": 0}})
+    await asyncio.sleep(0.5)
+
+    server_cpu, client_cpu = cpu_seconds(pid), time.process_time()
+    first_send = time.perf_counter()
+    for i in range(messages):
+        delay = first_send + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await poster.emit("send-message", {"agencyId": room_id, "content": f"m{i}",
+                                           "metadata": {"sent": time.perf_counter()}})
+    deadline = time.perf_counter() + 30
+    while result.delivered < result.expected and time.perf_counter() < deadline:
+        await asyncio.sleep(0.05)
+    result.seconds = last_arrival - first_send
+    result.server_cpu = cpu_seconds(pid) - server_cpu
+    result.client_cpu = time.process_time() - client_cpu
+    for sock in [*readers, poster]:
+        await sock.close()
+    return result
+
+
+async def bench_shoal(args: argparse.Namespace) -> Result:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as data_dir:
+        env = {**os.environ, "SHOAL_DATA_DIR": data_dir, "SHOAL_OPEN_REGISTRATION": "true",
+               "SHOAL_SECRET": "bench", "SHOAL_LOG_LEVEL": "warning",
+               "SHOAL_AUTH_ATTEMPTS_PER_MINUTE": "1000"}
+        env.pop("SHOAL_DATABASE_URL", None)
+        command = [sys.executable, "-m", "shoal", "serve", "--port", str(port)]
+        if os.environ.get("BENCH_PROFILE"):  # e.g. "py-spy record -o profile.svg --"
+            command = os.environ["BENCH_PROFILE"].split() + command
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+        try:
+            await wait_until_up(url, proc)
+            async with httpx.AsyncClient(base_url=url) as http:
+                tokens = []
+                for who in ("reader", "poster"):
+                    r = await http.post("/api/auth/register",
+                                        json={"username": who, "password": "benchmark!"})
+                    tokens.append(r.json()["token"])
+                rooms = await http.get("/api/agencies",
+                                       headers={"Authorization": f"Bearer {tokens[0]}"})
+                lobby = next(r["id"] for r in rooms.json() if r["slug"] == "lobby")
+            return await run_load("shoal", proc.pid, url, lobby, {"token": tokens[0]},
+                                  {"token": tokens[1]}, args.clients, args.messages, args.rate)
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+async def bench_relay(args: argparse.Namespace) -> Result:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "relay.py"), str(port)])
+    try:
+        await wait_until_up_relay(url, proc)
+        return await run_load("relay", proc.pid, url, "bench", None, None, args.clients,
+                              args.messages, args.rate)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+async def wait_until_up_relay(url: str, proc: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient() as http:
+        for _ in range(200):
+            if proc.poll() is not None:
+                raise RuntimeError(f"relay exited with {proc.returncode}")
+            try:
+                await http.get(url + "/socket.io/?EIO=4&transport=polling")
+                return
+            except httpx.HTTPError:
+                await asyncio.sleep(0.05)
+    raise RuntimeError("relay did not start")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=200.0, help="messages per second")
+    parser.add_argument("--only", choices=("shoal", "relay"), help="measure just one side")
+    args = parser.parse_args()
+    print(f"fan-out: {args.clients} clients, {args.messages} messages at {args.rate:.0f}/s "
+          f"({args.clients * args.rate:.0f} deliveries/s offered)")
+    if args.only:
+        result = await (bench_shoal(args) if args.only == "shoal" else bench_relay(args))
+        print(result.line())
+        return
+    relay = await bench_relay(args)
+    print(relay.line())
+    shoal = await bench_shoal(args)
+    print(shoal.line())
+    ratio = shoal.throughput / relay.throughput if relay.throughput else float("nan")
+    print(f"shoal/relay throughput ratio: {ratio:.2f}  (target >= 0.70; p99 target < 50 ms)")
+    if relay.latencies and shoal.latencies:
+        added = statistics.median(shoal.latencies) - statistics.median(relay.latencies)
+        print(f"median latency added by Shoal: {added * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

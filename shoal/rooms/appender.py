@@ -1,0 +1,121 @@
+"""Group commit for the room logs: concurrent posts share one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shoal.errors import NotFound, ShoalError
+from shoal.rooms.access import Action, authorize, room_access
+from shoal.rooms.messages import Draft, Sender, append_messages, message_view
+from shoal.store.tables import Room
+
+if TYPE_CHECKING:
+    from shoal.realtime.gateway import Gateway
+    from shoal.store.db import Database
+
+log = logging.getLogger("shoal.rooms")
+MAX_BATCH = 256
+
+
+@dataclass
+class Append:
+    """One message to append; `check` says whether the sender's right to post is checked
+    (people and agents) or not (Shoal's own system messages)."""
+
+    room_id: str
+    draft: Draft
+    check: bool
+    done: asyncio.Future[dict[str, Any]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class MessageAppender:
+    """Takes every message append in this process. Whatever is queued when the previous
+    transaction ends is authorized, written and committed together, then broadcast in seq
+    order, so under load the cost of a commit is shared by many messages."""
+
+    def __init__(self, db: Database, gateway: Gateway) -> None:
+        self.db = db
+        self.gateway = gateway
+        self._queue: asyncio.Queue[Append] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+
+    async def append(self, room_id: str, draft: Draft, *, check: bool) -> dict[str, Any]:
+        """Queue a message and wait until it is stored and broadcast; returns its view."""
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._run(), name="shoal-message-appender")
+        job = Append(room_id, draft, check)
+        self._queue.put_nowait(job)
+        return await job.done
+
+    async def stop(self) -> None:
+        """Stop the worker (queued appends fail)."""
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._write(batch)
+            except Exception as exc:  # a store failure fails this batch, not the worker
+                log.exception("appending %d messages failed", len(batch))
+                for job in batch:
+                    if not job.done.done():
+                        job.done.set_exception(exc)
+
+    async def _write(self, batch: list[Append]) -> None:
+        rooms = sorted({job.room_id for job in batch})
+        async with AsyncExitStack() as stack:
+            # Held from seq assignment to broadcast: a socket replaying history on join
+            # cannot interleave with these messages.
+            for room_id in rooms:
+                await stack.enter_async_context(self.gateway.room_order(room_id))
+            async with self.db.write() as session:
+                written = await self._store(session, batch)
+            for job, room, message, handle in written:
+                view = message_view(message, room, Sender(job.draft.sender.user, handle,
+                                                          job.draft.sender.name))
+                await self.gateway.emit_room(room.id, "message", view)
+                job.done.set_result(view)
+
+    async def _store(self, session: AsyncSession, batch: list[Append]) -> list[Any]:
+        accepted: dict[str, tuple[Room, list[tuple[Append, str | None]]]] = {}
+        access_cache: dict[tuple[str, str], Any] = {}
+        for job in batch:
+            try:
+                room, handle = await self._authorize(session, job, access_cache)
+            except ShoalError as exc:
+                job.done.set_exception(exc)
+                continue
+            accepted.setdefault(room.id, (room, []))[1].append((job, handle))
+        written = []
+        for room, jobs in accepted.values():
+            messages = await append_messages(session, room, [job.draft for job, _ in jobs])
+            written.extend((job, room, message, handle)
+                           for (job, handle), message in zip(jobs, messages, strict=True))
+        return written
+
+    async def _authorize(self, session: AsyncSession, job: Append,
+                         cache: dict[tuple[str, str], Any]) -> tuple[Room, str | None]:
+        user = job.draft.sender.user
+        if user is None or not job.check:
+            room = await session.get(Room, job.room_id)
+            if room is None:
+                raise NotFound("room not found")
+            return room, None
+        key = (user.id, job.room_id)
+        if key not in cache:
+            cache[key] = await room_access(session, user.id, job.room_id)
+        access = cache[key]
+        authorize(access, Action.POST)
+        return access.room, access.handle
