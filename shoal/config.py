@@ -21,6 +21,7 @@ class Settings(BaseModel):
     data_dir: Path = Path(".shoal-data")
     database_url: str | None = None
     redis_url: str | None = None
+    redis_prefix: str = "shoal"  # channel names; give each Shoal cluster sharing a Redis its own
     secret: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(8420, ge=1, le=65535)

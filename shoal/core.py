@@ -41,10 +41,12 @@ class Shoal:
         """Bring the schema up to date."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await migrate(self.db)
+        await self.gateway.start()
 
     async def stop(self) -> None:
         """Stop background work and release connections."""
         await self.chat.appender.stop()
+        await self.gateway.stop()
         await self.db.dispose()
 
     async def authenticate(self, token: str) -> Principal:

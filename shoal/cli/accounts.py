@@ -23,6 +23,7 @@ from shoal.cli.common import (
     settings_from,
 )
 from shoal.errors import NotFound
+from shoal.realtime.gateway import announce_revoked
 from shoal.rooms.access import ROLES
 from shoal.rooms.houses import add_house_member
 from shoal.rooms.invites import create_invite
@@ -63,11 +64,11 @@ def user_create(
     """Create a person in the default house; the password is read from the terminal or stdin."""
     if role not in ROLES:
         fail(f"role must be one of {', '.join(ROLES)}")
-    password = check_password(read_password("Password: "))
+    password = read_password("Password: ")
     settings = settings_from(config)
 
     async def go() -> None:
-        password_hash = await passwords_for(settings).hash(password)
+        password_hash = await passwords_for(settings).hash(check_password(password))
         async with open_database(settings) as db:
             setup = await ensure_home(db)
             async with db.write() as session:
@@ -81,7 +82,7 @@ def user_create(
 @user_app.command("password")
 def user_password(username: str, config: Path | None = ConfigOption) -> None:
     """Set a new password for a person; read from the terminal or stdin."""
-    password = check_password(read_password("New password: "))
+    password = read_password("New password: ")
     settings = settings_from(config)
 
     async def go() -> None:
@@ -90,7 +91,7 @@ def user_password(username: str, config: Path | None = ConfigOption) -> None:
             async with db.write() as session:
                 row = await session.get(User, user.id)
                 assert row is not None
-                row.password_hash = await passwords_for(settings).hash(password)
+                row.password_hash = await passwords_for(settings).hash(check_password(password))
         console.print(f"Password of {username} changed.")
 
     run(go())
@@ -173,6 +174,8 @@ def token_revoke(username: str, token_id: str, config: Path | None = ConfigOptio
             user = await _user(db, username)
             async with db.write() as session:
                 await revoke_user_token(session, user.id, token_id)
+        if settings.redis_url:
+            await announce_revoked(settings.redis_url, settings.redis_prefix, [token_id])
         console.print(f"Revoked {token_id}.")
 
     run(go())

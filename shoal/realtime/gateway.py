@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -10,6 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import redis.asyncio as aioredis
 import socketio
 
 from shoal.errors import InvalidInput, ShoalError
@@ -36,8 +38,14 @@ class Gateway:
 
     def __init__(self, shoal: Shoal) -> None:
         manager = None
-        if shoal.settings.redis_url:
-            manager = socketio.AsyncRedisManager(shoal.settings.redis_url)
+        settings = shoal.settings
+        self._redis: aioredis.Redis | None = None
+        self._revoked_channel = revoked_channel(settings.redis_prefix)
+        if settings.redis_url:
+            manager = socketio.AsyncRedisManager(settings.redis_url,
+                                                 channel=f"{settings.redis_prefix}:socketio")
+            self._redis = aioredis.from_url(settings.redis_url)
+        self._listener: asyncio.Task[None] | None = None
         self.shoal = shoal
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
@@ -144,10 +152,55 @@ class Gateway:
                 await self.leave(state, room_id)
 
     async def disconnect_tokens(self, token_ids: list[str]) -> None:
-        """Close every socket opened with one of these (now revoked) tokens."""
+        """Close every socket opened with one of these (now revoked) tokens, in this process
+        and, through Redis, in every other process of the cluster."""
+        await self._disconnect_local(token_ids)
+        if self._redis is not None and token_ids:
+            await self._redis.publish(self._revoked_channel, json.dumps(token_ids))
+
+    async def _disconnect_local(self, token_ids: list[str]) -> None:
         for token_id in token_ids:
             for sid in list(self._by_token.get(token_id, ())):
                 await self.sio.disconnect(sid)
+
+    async def start(self) -> None:
+        """Listen for revocations announced by other processes (when Redis is configured)."""
+        if self._redis is None:
+            return
+        pubsub = self._redis.pubsub()
+        await pubsub.subscribe(self._revoked_channel)
+        self._listener = asyncio.create_task(self._listen(pubsub), name="shoal-revocations")
+
+    async def _listen(self, pubsub: Any) -> None:
+        try:
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    await self._disconnect_local(json.loads(message["data"]))
+        finally:
+            await pubsub.aclose()
+
+    async def stop(self) -> None:
+        """Stop listening and close the Redis connection."""
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+        if self._redis is not None:
+            await self._redis.aclose()
+
+
+def revoked_channel(prefix: str) -> str:
+    """The Redis channel on which processes announce revoked tokens."""
+    return f"{prefix}:revoked-tokens"
+
+
+async def announce_revoked(redis_url: str, prefix: str, token_ids: list[str]) -> None:
+    """Tell every Shoal process sharing this Redis to close sockets of these tokens
+    (for revocations made outside a server, such as `shoal token revoke`)."""
+    client = aioredis.from_url(redis_url)
+    try:
+        await client.publish(revoked_channel(prefix), json.dumps(token_ids))
+    finally:
+        await client.aclose()
 
 
 def room_key(room_id: str) -> str:

@@ -1,0 +1,72 @@
+"""Several Shoal processes sharing a database and Redis act as one server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from shoal.realtime.gateway import announce_revoked
+from tests.support import ShoalServer, make_house, make_settings, serve, unique
+
+REDIS_URL = os.environ.get("SHOAL_TEST_REDIS_URL")
+pytestmark = pytest.mark.skipif(not REDIS_URL, reason="set SHOAL_TEST_REDIS_URL to run")
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[tuple[ShoalServer, ShoalServer]]:
+    """Two servers on one database (PostgreSQL when configured) and one Redis."""
+    backend = "postgres" if os.environ.get("SHOAL_TEST_DATABASE_URL") else "sqlite"
+    prefix = unique("shoal-test-")
+    settings = [make_settings(tmp_path, backend, redis_url=REDIS_URL, redis_prefix=prefix)
+                for _ in range(2)]
+    async for first in serve(settings[0]):
+        await first.bootstrap()
+        async for second in serve(settings[1]):
+            await second.bootstrap()
+            yield first, second
+
+
+async def test_a_message_posted_on_one_process_reaches_sockets_on_another(
+    cluster: tuple[ShoalServer, ShoalServer],
+) -> None:
+    first, second = cluster
+    house = await make_house(first)
+    listener = await first.socket(house.member.token)
+    await listener.join(house.room_id)
+    # The owner talks to the other process with the same token.
+    poster = await second.socket(house.owner.token)
+    await poster.join(house.room_id)
+    for i in range(5):
+        ack = await poster.call("send-message", {"agencyId": house.room_id,
+                                                 "content": f"across {i}"})
+        assert ack["ok"]
+    messages = await listener.wait_for("message", 5)
+    assert [m["content"] for m in messages] == [f"across {i}" for i in range(5)]
+    assert [m["seq"] for m in messages] == sorted(m["seq"] for m in messages)
+    await listener.close()
+    await poster.close()
+
+
+async def test_revoking_a_token_closes_its_sockets_on_every_process(
+    cluster: tuple[ShoalServer, ShoalServer],
+) -> None:
+    first, second = cluster
+    person = await first.register()
+    r = await person.post("/api/auth/tokens", {"name": "two places"})
+    token, token_id = r.json()["token"], r.json()["id"]
+    on_second = await second.socket(token)
+    closed = asyncio.Event()
+    on_second.client.on("disconnect", lambda *a: closed.set())
+    assert (await person.delete(f"/api/auth/tokens/{token_id}")).status_code == 200
+    await asyncio.wait_for(closed.wait(), 5)
+    # An announcement from outside any server (the CLI's path) works the same way.
+    r = await person.post("/api/auth/tokens", {"name": "cli"})
+    on_first = await first.socket(r.json()["token"])
+    closed.clear()
+    on_first.client.on("disconnect", lambda *a: closed.set())
+    await announce_revoked(REDIS_URL or "", first.shoal.settings.redis_prefix, [r.json()["id"]])
+    await asyncio.wait_for(closed.wait(), 5)
