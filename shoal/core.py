@@ -16,6 +16,7 @@ from shoal.realtime.events import register_events
 from shoal.realtime.gateway import Gateway
 from shoal.rooms.chat import Chat
 from shoal.rooms.messages import Limits
+from shoal.llm import ModelRouter, build_router
 from shoal.store import Database, migrate
 
 log = logging.getLogger("shoal")
@@ -37,11 +38,13 @@ class Shoal:
         self.gateway = Gateway(self)
         register_events(self, self.gateway)
         self.chat = Chat(self.db, self.gateway, self.limits)
+        self.models: ModelRouter  # built in start(): it reads stored keys and cooldowns
 
     async def start(self) -> None:
         """Bring the schema up to date."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await migrate(self.db)
+        self.models = await build_router(self.settings, self.db)
         await self.gateway.start()
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector, whose full passes over it otherwise stall the event loop for tens of ms.

@@ -8,12 +8,13 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shoal.errors import NotFound, ShoalError
+from shoal.errors import Conflict, NotFound, ShoalError
 from shoal.rooms.access import Action, authorize, room_access
 from shoal.rooms.messages import Draft, Sender, append_messages, message_view
-from shoal.store.tables import Room
+from shoal.store.tables import Message, Room
 
 if TYPE_CHECKING:
     from shoal.realtime.gateway import Gateway
@@ -91,12 +92,24 @@ class MessageAppender:
     async def _store(self, session: AsyncSession, batch: list[Append]) -> list[Any]:
         accepted: dict[str, tuple[Room, list[tuple[Append, str | None]]]] = {}
         access_cache: dict[tuple[str, str], Any] = {}
+        answered = await self._already_answered(session, batch)
+        replying: set[str] = set()
         for job in batch:
             try:
                 room, handle = await self._authorize(session, job, access_cache)
             except ShoalError as exc:
                 job.done.set_exception(exc)
                 continue
+            activation_id = job.draft.activation_id
+            if activation_id in answered:
+                job.done.set_result(message_view(answered[activation_id], room, Sender(
+                    job.draft.sender.user, handle, job.draft.sender.name)))
+                continue
+            if activation_id in replying:
+                job.done.set_exception(Conflict("this activation is already being answered"))
+                continue
+            if activation_id:
+                replying.add(activation_id)
             accepted.setdefault(room.id, (room, []))[1].append((job, handle))
         written = []
         for room, jobs in accepted.values():
@@ -104,6 +117,14 @@ class MessageAppender:
             written.extend((job, room, message, handle)
                            for (job, handle), message in zip(jobs, messages, strict=True))
         return written
+
+    async def _already_answered(self, session: AsyncSession, batch: list[Append]
+                                ) -> dict[str, Message]:
+        ids = [job.draft.activation_id for job in batch if job.draft.activation_id]
+        if not ids:
+            return {}
+        found = await session.scalars(select(Message).where(Message.activation_id.in_(ids)))
+        return {m.activation_id: m for m in found if m.activation_id}
 
     async def _authorize(self, session: AsyncSession, job: Append,
                          cache: dict[tuple[str, str], Any]) -> tuple[Room, str | None]:

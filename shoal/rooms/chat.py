@@ -50,6 +50,21 @@ class Chat:
                       check_metadata(metadata, self.limits))
         return await self.appender.append(room_id, draft, check=True)
 
+    async def post_reply(
+        self,
+        bot: User,
+        room_id: str,
+        content: object,
+        *,
+        activation_id: str,
+        metadata: object = None,
+    ) -> dict[str, Any]:
+        """A bot answers an activation. A second reply to the same activation (a retried
+        run) returns the first instead of posting again."""
+        draft = Draft(Sender(bot), check_content(content, self.limits), "chat",
+                      check_metadata(metadata, self.limits), activation_id=activation_id)
+        return await self.appender.append(room_id, draft, check=True)
+
     async def post_system(
         self,
         room_id: str,

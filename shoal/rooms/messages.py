@@ -114,6 +114,7 @@ class Draft:
     content: str
     type: str = "chat"
     metadata: dict[str, Any] = field(default_factory=dict)
+    activation_id: str | None = None  # set on a bot's reply; at most one message per activation
 
 
 async def append_messages(session: AsyncSession, room: Room, drafts: list[Draft]
@@ -141,6 +142,7 @@ async def append_messages(session: AsyncSession, room: Room, drafts: list[Draft]
             meta=draft.metadata,
             mentions=await resolve_mentions(session, room.house_id, draft.content),
             created_at=now,
+            activation_id=draft.activation_id,
         ))
     # Core inserts: this is the hottest write in Shoal and needs no unit of work.
     await session.execute(insert(Message), [

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -183,7 +184,10 @@ class Message(Base):
     """One entry of a room's log; `seq` is the per-room offset readers resume from."""
 
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("room_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("room_id", "seq"),
+        Index("ux_messages_activation", "activation_id", unique=True),
+    )
 
     id: Mapped[str] = _id_column()
     room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
@@ -197,6 +201,8 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The activation this message answers: unique, so a retried activation never posts twice.
+    activation_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class MessageMention(Base):
@@ -213,6 +219,46 @@ class MessageMention(Base):
     )
     room_id: Mapped[str] = mapped_column(String(36))
     seq: Mapped[int] = mapped_column(Integer)
+
+
+class Activation(Base):
+    """One decision to wake one bot for one trigger: the durable work item while pending or
+    running, and afterwards the log of what happened."""
+
+    __tablename__ = "activations"
+    __table_args__ = (
+        UniqueConstraint("bot_id", "trigger_message_id"),
+        Index("ix_activations_claim", "status", "available_at"),
+        Index("ix_activations_bot_created", "bot_id", "created_at"),
+        # An agent thinks one thing at a time, whichever process runs it.
+        Index("ux_activations_one_running", "bot_id", unique=True,
+              sqlite_where=text("status = 'running'"),
+              postgresql_where=text("status = 'running'")),
+    )
+
+    id: Mapped[str] = _id_column()
+    bot_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    house_id: Mapped[str] = mapped_column(ForeignKey("houses.id", ondelete="CASCADE"))
+    room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"), index=True)
+    trigger_message_id: Mapped[str | None] = mapped_column(String(36))
+    trigger_kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending/running/done
+    outcome: Mapped[str | None] = mapped_column(String(16))  # replied/skipped/error/delivered
+    skip_reason: Mapped[str | None] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONValue, default=dict)
+    model: Mapped[str | None] = mapped_column(String(200))
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    reply_message_id: Mapped[str | None] = mapped_column(String(36))
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Note(Base):

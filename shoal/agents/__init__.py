@@ -1,0 +1,1 @@
+"""Bots as records: their configuration and who may trigger them."""

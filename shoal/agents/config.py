@@ -1,0 +1,145 @@
+"""A bot's configuration: what it runs on, how it thinks, when it wakes and what it may do.
+
+Stored in the bot's `users.config` JSON; secrets in it are encrypted with the server secret.
+Edits are ordinary updates: the next activation reads the record again.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from shoal.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from shoal.crypto import SecretBox
+
+Runtime = Literal["builtin", "sdk", "webhook"]
+TriggerMode = Literal["mention", "ambient"]
+TriggerPolicy = Literal["open", "closed", "whitelist"]
+BusyPolicy = Literal["queue", "collect", "interrupt"]
+SECRET_FIELDS = ("response_webhook_secret", "llm_api_key")
+
+
+class ModelChoice(BaseModel):
+    """A primary model and its fallbacks; None fallbacks means the server's default list."""
+
+    primary: str | None = None
+    fallbacks: list[str] | None = None
+
+
+class ToolPolicy(BaseModel):
+    """Which tools the bot may call: `allow` and `deny` take `*` wildcards; deny wins.
+    Tools in `approval` need a person's approval before they run."""
+
+    allow: list[str] = Field(default_factory=lambda: ["*"])
+    deny: list[str] = Field(default_factory=list)
+    approval: list[str] = Field(default_factory=list)
+
+    def allows(self, tool: str) -> bool:
+        """Whether the bot may call this tool at all."""
+        matches = lambda patterns: any(fnmatch.fnmatchcase(tool, p) for p in patterns)  # noqa: E731
+        return matches(self.allow) and not matches(self.deny)
+
+    def needs_approval(self, tool: str) -> bool:
+        """Whether a call of this tool waits for a person's approval."""
+        return any(fnmatch.fnmatchcase(tool, p) for p in self.approval)
+
+
+class BotConfig(BaseModel):
+    """Everything a bot's record says about how it works."""
+
+    description: str = Field("", max_length=2000)
+    runtime: Runtime = "builtin"
+    model: ModelChoice = Field(default_factory=ModelChoice)
+    system_prompt: str = Field("", max_length=20_000)
+    trigger_mode: TriggerMode = "mention"
+    trigger_policy: TriggerPolicy = "open"
+    trigger_whitelist: list[str] = Field(default_factory=list)
+    busy_policy: BusyPolicy = "queue"
+    tools: ToolPolicy = Field(default_factory=ToolPolicy)
+    response_webhook_url: str | None = Field(None, max_length=2000)
+    response_webhook_secret: str | None = None  # encrypted at rest
+    max_hops: int = Field(20, ge=1, le=1000)
+    daily_token_budget: int | None = Field(None, ge=1)
+    role: str | None = Field(None, max_length=200)
+    llm_provider: str | None = None
+    llm_api_key: str | None = None  # encrypted at rest
+    ollama_endpoint: str | None = None
+
+    @field_validator("trigger_whitelist")
+    @classmethod
+    def _lowercase(cls, value: list[str]) -> list[str]:
+        return [v.lstrip("@").lower() for v in value]
+
+    def view(self) -> dict[str, Any]:
+        """The configuration as the API shows it: secrets only say whether they are set."""
+        data = self.model_dump()
+        for key in SECRET_FIELDS:
+            data[key] = data[key] is not None
+        data["personality"] = self.system_prompt
+        return data
+
+
+# The wire contract's names for fields Shoal names otherwise.
+ALIASES = {"personality": "system_prompt"}
+EDITABLE = set(BotConfig.model_fields) | set(ALIASES) | {"ollama_model", "fallbacks"}
+
+
+def load_config(raw: dict[str, Any] | None) -> BotConfig:
+    """The stored configuration (secrets still encrypted); unknown stored keys are ignored."""
+    raw = raw or {}
+    try:
+        return BotConfig.model_validate({k: v for k, v in raw.items()
+                                         if k in BotConfig.model_fields})
+    except ValidationError:
+        return BotConfig()
+
+
+def apply_patch(raw: dict[str, Any] | None, patch: dict[str, Any], box: SecretBox
+                ) -> dict[str, Any]:
+    """The stored configuration after a PATCH: contract names are translated, `null` clears
+    a field back to its default, secrets are encrypted. Raises InvalidInput naming the field."""
+    unknown = sorted(set(patch) - EDITABLE)
+    if unknown:
+        raise InvalidInput(f"unknown config key {unknown[0]!r}; known keys: "
+                           f"{', '.join(sorted(EDITABLE))}")
+    stored = dict(raw or {})
+    for key, value in patch.items():
+        if key == "ollama_model":
+            key, value = "model", (None if value is None else {
+                **stored.get("model", {}), "primary": f"ollama/{value}"})
+        elif key == "fallbacks":
+            key, value = "model", {**stored.get("model", {}), "fallbacks": value}
+        key = ALIASES.get(key, key)
+        if value is None:
+            stored.pop(key, None)
+        elif key in SECRET_FIELDS:
+            if not isinstance(value, str) or not value:
+                raise InvalidInput(f"{key} must be a non-empty string")
+            stored[key] = box.encrypt(value)
+        else:
+            stored[key] = value
+    try:
+        BotConfig.model_validate({k: v for k, v in stored.items()
+                                  if k in BotConfig.model_fields})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise InvalidInput(f"{where}: {err['msg']}") from None
+    return stored
+
+
+def may_trigger(config: BotConfig, sender_role: str | None, sender_username: str | None
+                ) -> bool:
+    """Whether a message from this sender may wake the bot: open to anyone who can post,
+    closed to house admins and owners, whitelist to the named usernames (and admins)."""
+    if config.trigger_policy == "open":
+        return True
+    if sender_role in ("admin", "owner"):
+        return True
+    if config.trigger_policy == "whitelist" and sender_username:
+        return sender_username.lower() in config.trigger_whitelist
+    return False

@@ -1,0 +1,1 @@
+"""Running activations: the worker, and the builtin, webhook and SDK runtimes."""

@@ -1,0 +1,80 @@
+"""What every runtime gets and gives: one activation in, one outcome out."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from shoal.ids import new_id
+
+if TYPE_CHECKING:
+    from shoal.agents.config import BotConfig
+    from shoal.core import Shoal
+    from shoal.store.tables import Activation, House, Room, User
+
+OUTCOMES = ("replied", "skipped", "error", "delivered")
+SKIP_REASONS = ("cooldown", "relevance", "dedup", "loop_guard", "permission", "budget",
+                "silent", "collected", "interrupted")
+TRIGGER_KINDS = ("mention", "ambient", "dm", "hook", "heartbeat", "cron", "subagent", "crew",
+                 "direct")
+
+
+@dataclass
+class Outcome:
+    """How an activation ended, as the activation log records it."""
+
+    outcome: str
+    skip_reason: str | None = None
+    model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    error: str | None = None
+    reply_message_id: str | None = None
+
+
+@dataclass
+class ActivationContext:
+    """One activation, ready to run: the bot's current record, where and why it woke."""
+
+    shoal: Shoal
+    activation: Activation
+    bot: User
+    config: BotConfig
+    room: Room
+    house: House
+    trigger: dict[str, Any] | None  # the message that woke it, as the wire shows it
+    inputs: list[dict[str, Any]] = field(default_factory=list)  # trigger plus collected ones
+    interrupted: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def loop_guard(self) -> dict[str, Any]:
+        """The loop guard a reply carries: the trigger's interaction, one hop further."""
+        guard = (self.trigger or {}).get("metadata", {}).get("loop_guard")
+        if isinstance(guard, dict) and isinstance(guard.get("hop"), int):
+            return {"interaction_id": guard.get("interaction_id") or new_id(),
+                    "hop": guard["hop"] + 1,
+                    "max_hops": guard.get("max_hops", self.config.max_hops),
+                    "status": "active"}
+        return {"interaction_id": new_id(), "hop": 1, "max_hops": self.config.max_hops,
+                "status": "active"}
+
+    async def reply(self, content: str, metadata: dict[str, Any] | None = None
+                    ) -> dict[str, Any]:
+        """Post the bot's reply: once per activation however often this is called."""
+        meta = {**(metadata or {}), "loop_guard": self.loop_guard(),
+                "activation_id": self.activation.id}
+        return await self.shoal.chat.post_reply(self.bot, self.room.id, content,
+                                                activation_id=self.activation.id,
+                                                metadata=meta)
+
+    async def thinking(self, on: bool, status: str | None = None) -> None:
+        """Show or clear the room's "is thinking" indicator for the bot."""
+        await self.shoal.gateway.emit_room(self.room.id, "agent-thinking", {
+            "agencyId": self.room.id, "userId": self.bot.id, "username": self.bot.username,
+            "displayName": self.bot.display_name, "thinking": on, "status": status})
+
+
+class Runtime(Protocol):
+    """Runs one activation of a bot and says how it went; never raises for a bot's failure."""
+
+    async def run(self, ctx: ActivationContext) -> Outcome: ...
