@@ -8,9 +8,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from shoal.errors import InvalidInput
+from shoal.net.outbound import parse_networks
 
 ENV_PREFIX = "SHOAL_"
 
@@ -36,6 +37,17 @@ class Settings(BaseModel):
     log_level: str = "info"
     llm: dict[str, Any] = Field(default_factory=dict)  # the [llm] table: see shoal.llm.LLMConfig
     cors_origins: str = ""  # comma-separated origins allowed besides the server's own
+    # Outbound HTTP (agent webhooks and the like) reaches public addresses only, unless the
+    # operator allows every address or lists internal networks (comma-separated CIDRs).
+    outbound_allow_private: bool = False
+    outbound_allowed_networks: str = ""
+    activation_retention_days: int = Field(30, ge=1)
+
+    @field_validator("outbound_allowed_networks")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        parse_networks(value)
+        return value
 
     @property
     def allowed_origins(self) -> list[str]:
