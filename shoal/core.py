@@ -12,11 +12,13 @@ from shoal.commands.builtins import register_builtins
 from shoal.commands.registry import CommandRegistry
 from shoal.config import Settings
 from shoal.crypto import SecretBox
+from shoal.dispatch.dispatcher import Dispatcher
+from shoal.llm import ModelRouter, build_router
 from shoal.realtime.events import register_events
 from shoal.realtime.gateway import Gateway
 from shoal.rooms.chat import Chat
 from shoal.rooms.messages import Limits
-from shoal.llm import ModelRouter, build_router
+from shoal.runtime.worker import Worker
 from shoal.store import Database, migrate
 
 log = logging.getLogger("shoal")
@@ -37,8 +39,11 @@ class Shoal:
         register_builtins(self.commands)
         self.gateway = Gateway(self)
         register_events(self, self.gateway)
-        self.chat = Chat(self.db, self.gateway, self.limits)
+        self.dispatcher = Dispatcher()
+        self.chat = Chat(self.db, self.gateway, self.limits, self.dispatcher)
         self.models: ModelRouter  # built in start(): it reads stored keys and cooldowns
+        self.worker = Worker(self, {})
+        self.dispatcher.on_work(self.worker.wake)
 
     async def start(self) -> None:
         """Bring the schema up to date."""
@@ -46,6 +51,7 @@ class Shoal:
         await migrate(self.db)
         self.models = await build_router(self.settings, self.db)
         await self.gateway.start()
+        await self.worker.start()
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector, whose full passes over it otherwise stall the event loop for tens of ms.
         gc.collect()
@@ -53,6 +59,7 @@ class Shoal:
 
     async def stop(self) -> None:
         """Stop background work and release connections."""
+        await self.worker.stop()
         await self.chat.appender.stop()
         await self.gateway.stop()
         await self.db.dispose()

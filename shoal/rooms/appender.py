@@ -12,11 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.errors import Conflict, NotFound, ShoalError
-from shoal.rooms.access import Action, authorize, room_access
+from shoal.rooms.access import Access, Action, authorize, room_access
 from shoal.rooms.messages import Draft, Sender, append_messages, message_view
 from shoal.store.tables import Message, Room
 
 if TYPE_CHECKING:
+    from shoal.dispatch.dispatcher import Dispatcher
     from shoal.realtime.gateway import Gateway
     from shoal.store.db import Database
 
@@ -41,9 +42,10 @@ class MessageAppender:
     transaction ends is authorized, written and committed together, then broadcast in seq
     order, so under load the cost of a commit is shared by many messages."""
 
-    def __init__(self, db: Database, gateway: Gateway) -> None:
+    def __init__(self, db: Database, gateway: Gateway, dispatcher: Dispatcher) -> None:
         self.db = db
         self.gateway = gateway
+        self.dispatcher = dispatcher
         self._queue: asyncio.Queue[Append] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
 
@@ -82,21 +84,23 @@ class MessageAppender:
             for room_id in rooms:
                 await stack.enter_async_context(self.gateway.room_order(room_id))
             async with self.db.write() as session:
-                written = await self._store(session, batch)
+                written, runnable = await self._store(session, batch)
+            self.dispatcher.committed(runnable)
             for job, room, message, handle in written:
                 view = message_view(message, room, Sender(job.draft.sender.user, handle,
                                                           job.draft.sender.name))
                 await self.gateway.emit_room(room.id, "message", view)
                 job.done.set_result(view)
 
-    async def _store(self, session: AsyncSession, batch: list[Append]) -> list[Any]:
-        accepted: dict[str, tuple[Room, list[tuple[Append, str | None]]]] = {}
+    async def _store(self, session: AsyncSession, batch: list[Append]) -> tuple[list[Any], int]:
+        accepted: dict[str, tuple[Room, list[tuple[Append, Any]]]] = {}
         access_cache: dict[tuple[str, str], Any] = {}
         answered = await self._already_answered(session, batch)
         replying: set[str] = set()
         for job in batch:
             try:
-                room, handle = await self._authorize(session, job, access_cache)
+                room, access = await self._authorize(session, job, access_cache)
+                handle = access.handle if access else None
             except ShoalError as exc:
                 job.done.set_exception(exc)
                 continue
@@ -110,13 +114,17 @@ class MessageAppender:
                 continue
             if activation_id:
                 replying.add(activation_id)
-            accepted.setdefault(room.id, (room, []))[1].append((job, handle))
+            accepted.setdefault(room.id, (room, []))[1].append((job, access))
         written = []
+        runnable = 0
         for room, jobs in accepted.values():
             messages = await append_messages(session, room, [job.draft for job, _ in jobs])
-            written.extend((job, room, message, handle)
-                           for (job, handle), message in zip(jobs, messages, strict=True))
-        return written
+            runnable += await self.dispatcher.plan(session, room, [
+                (message, job.draft.sender.user, access.role if access else None)
+                for (job, access), message in zip(jobs, messages, strict=True)])
+            written.extend((job, room, message, access.handle if access else None)
+                           for (job, access), message in zip(jobs, messages, strict=True))
+        return written, runnable
 
     async def _already_answered(self, session: AsyncSession, batch: list[Append]
                                 ) -> dict[str, Message]:
@@ -127,7 +135,7 @@ class MessageAppender:
         return {m.activation_id: m for m in found if m.activation_id}
 
     async def _authorize(self, session: AsyncSession, job: Append,
-                         cache: dict[tuple[str, str], Any]) -> tuple[Room, str | None]:
+                         cache: dict[tuple[str, str], Access]) -> tuple[Room, Access | None]:
         user = job.draft.sender.user
         if user is None or not job.check:
             room = await session.get(Room, job.room_id)
@@ -139,4 +147,5 @@ class MessageAppender:
             cache[key] = await room_access(session, user.id, job.room_id)
         access = cache[key]
         authorize(access, Action.POST)
-        return access.room, access.handle
+        assert access.room is not None
+        return access.room, access

@@ -22,6 +22,7 @@ from shoal.rooms.messages import (
 from shoal.store.tables import User, iso
 
 if TYPE_CHECKING:
+    from shoal.dispatch.dispatcher import Dispatcher
     from shoal.realtime.gateway import Gateway
     from shoal.store.db import Database
 
@@ -30,11 +31,12 @@ class Chat:
     """The write side of rooms. Every message, whoever sends it, comes through here so it is
     validated, appended with its seq and broadcast in seq order."""
 
-    def __init__(self, db: Database, gateway: Gateway, limits: Limits) -> None:
+    def __init__(self, db: Database, gateway: Gateway, limits: Limits,
+                 dispatcher: Dispatcher) -> None:
         self.db = db
         self.gateway = gateway
         self.limits = limits
-        self.appender = MessageAppender(db, gateway)
+        self.appender = MessageAppender(db, gateway, dispatcher)
 
     async def post(
         self,

@@ -75,10 +75,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _refuse_nul(_conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any,
                 executemany: bool) -> None:
-    for row in parameters if executemany else (parameters or (),):
-        values = row.values() if isinstance(row, dict) else row
-        if any(isinstance(value, str) and "\x00" in value for value in values):
-            raise InvalidInput(NUL_REFUSED)
+    if any(isinstance(value, str) and "\x00" in value for value in _bound_values(parameters)):
+        raise InvalidInput(NUL_REFUSED)
+
+
+def _bound_values(parameters: Any) -> Iterator[Any]:
+    """Every value bound to a statement, whatever shape the driver call uses (a row, rows,
+    or the flattened rows of a multi-row insert)."""
+    if isinstance(parameters, dict):
+        parameters = parameters.values()
+    elif not isinstance(parameters, list | tuple):
+        yield parameters
+        return
+    for value in parameters:
+        if isinstance(value, dict | list | tuple):
+            yield from _bound_values(value)
+        else:
+            yield value
 
 
 def _json_without_nul(value: Any) -> str:

@@ -1,0 +1,136 @@
+"""Which bots a stored message wakes. Runs inside the transaction that stores the message,
+so a message is never committed without its activations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shoal.agents.config import BotConfig, load_config, may_trigger
+from shoal.ids import new_id
+from shoal.store.tables import Activation, HouseMember, Message, Room, RoomMember, User
+
+AMBIENT_DEBOUNCE = timedelta(seconds=3)
+
+
+@dataclass(frozen=True)
+class Bot:
+    """A bot in scope of a room, with its configuration as stored."""
+
+    id: str
+    username: str
+    config: BotConfig
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One activation row to insert (pending, or already skipped with a reason)."""
+
+    bot: Bot
+    kind: str
+    skip_reason: str | None = None
+
+
+async def bots_in_scope(session: AsyncSession, room: Room) -> list[Bot]:
+    """Bots of the room's house with access to it: every house bot for a public room, the
+    room's own bot members for a private one."""
+    query = (
+        select(User.id, User.username, User.config)
+        .join(HouseMember, and_(HouseMember.user_id == User.id,
+                                HouseMember.house_id == room.house_id))
+        .where(User.kind == "bot", User.deleted_at.is_(None))
+    )
+    if room.is_private:
+        query = query.join(RoomMember, and_(RoomMember.user_id == User.id,
+                                            RoomMember.room_id == room.id))
+    return [Bot(i, u, load_config(c)) for i, u, c in await session.execute(query)]
+
+
+def loop_guard_blocks(metadata: dict[str, Any]) -> bool:
+    """The contract's rule: no activation on a message whose hop reached its max or whose
+    interaction is no longer active."""
+    guard = metadata.get("loop_guard")
+    if not isinstance(guard, dict):
+        return False
+    hop, max_hops = guard.get("hop"), guard.get("max_hops", 20)
+    if isinstance(hop, int) and isinstance(max_hops, int) and hop >= max_hops:
+        return True
+    return guard.get("status", "active") != "active"
+
+
+def plan_message(message: Message, room: Room, bots: list[Bot], sender_kind: str | None,
+                 sender_role: str | None, sender_username: str | None) -> list[Planned]:
+    """The activations one message calls for: mentioned bots, the bot of a DM and ambient
+    bots; never the author; recorded skips for loop-guard and permission refusals."""
+    from_system = message.sender_id is None
+    guarded = not from_system and loop_guard_blocks(message.meta)
+    planned = []
+    for bot in bots:
+        if bot.id == message.sender_id:
+            continue
+        if bot.id in message.mentions:
+            kind = "hook" if from_system else "mention"
+        elif room.is_dm and not from_system:
+            kind = "dm"
+        elif bot.config.trigger_mode == "ambient" and not from_system:
+            kind = "ambient"
+        else:
+            continue
+        if guarded:
+            planned.append(Planned(bot, kind, "loop_guard"))
+        elif not from_system and not may_trigger(bot.config, sender_role, sender_username):
+            if kind != "ambient":  # ambient bots simply do not hear people they ignore
+                planned.append(Planned(bot, kind, "permission"))
+        else:
+            planned.append(Planned(bot, kind))
+    return planned
+
+
+async def insert_activations(session: AsyncSession, message: Message, room: Room,
+                             planned: list[Planned], now: datetime) -> int:
+    """Insert the planned rows; a repeat for the same (bot, message) is ignored. Ambient
+    triggers of a bot in a room within the debounce window fold into one pending activation
+    that points at the newest message. Returns how many runnable rows were added or moved."""
+    runnable = 0
+    rows = []
+    for plan in planned:
+        if plan.kind == "ambient" and plan.skip_reason is None:
+            moved = await session.execute(
+                update(Activation)
+                .where(Activation.bot_id == plan.bot.id, Activation.room_id == room.id,
+                       Activation.status == "pending", Activation.trigger_kind == "ambient",
+                       Activation.available_at > now)
+                .values(trigger_message_id=message.id)
+            )
+            if moved.rowcount:  # type: ignore[attr-defined]
+                runnable += 1
+                continue
+        skipped = plan.skip_reason is not None
+        rows.append({
+            "bot_id": plan.bot.id, "house_id": room.house_id, "room_id": room.id,
+            "trigger_message_id": message.id, "trigger_kind": plan.kind,
+            "status": "done" if skipped else "pending",
+            "outcome": "skipped" if skipped else None, "skip_reason": plan.skip_reason,
+            "available_at": now + AMBIENT_DEBOUNCE if plan.kind == "ambient" else now,
+            "created_at": now, "finished_at": now if skipped else None, "payload": {},
+        })
+    if rows:
+        inserted = await insert_ignoring_duplicates(session, rows)
+        runnable += sum(status == "pending" for status in inserted)
+    return runnable
+
+
+async def insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]
+                                     ) -> list[str]:
+    """INSERT ... ON CONFLICT DO NOTHING on either backend; the statuses of the new rows."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for row in rows:
+        row.setdefault("id", new_id())
+    statement = insert(Activation).on_conflict_do_nothing().returning(Activation.status)
+    return list((await session.scalars(statement, rows)).all())

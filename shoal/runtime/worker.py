@@ -1,0 +1,275 @@
+"""The worker: claims activations from the table and runs them.
+
+Claims are leases: a worker that dies leaves a lease that expires, and the activation is retried
+once, then marked as an error. At most one activation per bot runs at a time (a partial unique
+index enforces it across processes); a global limit bounds how many run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+
+from shoal.agents.config import load_config
+from shoal.dispatch.gates import (
+    judged_relevant,
+    recent_messages,
+    spoke_recently,
+    tokens_used_since,
+)
+from shoal.ids import new_id
+from shoal.rooms.messages import message_with_sender
+from shoal.runtime.base import ActivationContext, Outcome, Runtime
+from shoal.store.tables import Activation, House, Message, Room, User, utcnow
+
+if TYPE_CHECKING:
+    from shoal.core import Shoal
+
+log = logging.getLogger("shoal.runtime")
+MAX_ATTEMPTS = 2  # the first run and one retry after a lost lease
+
+
+class Worker:
+    """Runs activations in this process; any number of workers may share a database."""
+
+    def __init__(self, shoal: Shoal, runtimes: dict[str, Runtime], *, concurrency: int = 8,
+                 lease: timedelta = timedelta(seconds=120), poll_seconds: float = 1.0,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.shoal = shoal
+        self.runtimes = runtimes
+        self.concurrency = concurrency
+        self.lease = lease
+        self.poll_seconds = poll_seconds
+        self.clock = clock
+        self.name = f"{socket.gethostname()}:{new_id()[-12:]}"
+        self.running: dict[str, ActivationContext] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._loop: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """New work may be runnable: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Start claiming in the background."""
+        self._loop = asyncio.create_task(self._run(), name="shoal-worker")
+
+    async def stop(self) -> None:
+        """Stop claiming and cancel running activations (their leases will expire)."""
+        for task in [self._loop, *self._tasks]:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*[t for t in [self._loop, *self._tasks] if t],
+                             return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("worker tick failed")
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def tick(self) -> int:
+        """One round: recover expired leases, interrupt runs that newer triggers replace,
+        and start what can run. Returns how many activations it started."""
+        await self._recover_expired()
+        await self._interrupt_superseded()
+        free = self.concurrency - len(self._tasks)
+        started = 0
+        while free > 0:
+            claimed = await self._claim()
+            if claimed is None:
+                break
+            task = asyncio.create_task(self._execute(*claimed))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            free -= 1
+            started += 1
+        return started
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Run until nothing is runnable or running (for tests, benchmarks and shutdown)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                await self.tick()
+                if self._tasks:
+                    await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                if not await self._has_runnable():
+                    return
+                await asyncio.sleep(0.01)
+
+    async def _has_runnable(self) -> bool:
+        async with self.shoal.db.read() as session:
+            return bool(await session.scalar(select(exists().where(
+                Activation.status == "pending", Activation.available_at <= self.clock()))))
+
+    async def _recover_expired(self) -> None:
+        """Leases that ran out belong to a worker that died: retry once, then give up."""
+        now = self.clock()
+        expired = and_(Activation.status == "running", Activation.lease_expires_at < now)
+        async with self.shoal.db.write() as session:
+            await session.execute(
+                update(Activation).where(expired, Activation.attempts >= MAX_ATTEMPTS)
+                .values(status="done", outcome="error", finished_at=now, lease_owner=None,
+                        error="the worker running it stopped twice"))
+            await session.execute(
+                update(Activation).where(expired, Activation.attempts < MAX_ATTEMPTS)
+                .values(status="pending", lease_owner=None, lease_expires_at=None))
+
+    async def _interrupt_superseded(self) -> None:
+        """Busy policy `interrupt`: a run stops at its next model boundary when a newer
+        trigger for the same bot is waiting."""
+        candidates = {ctx.bot.id: ctx for ctx in self.running.values()
+                      if ctx.config.busy_policy == "interrupt" and not ctx.interrupted.is_set()}
+        if not candidates:
+            return
+        async with self.shoal.db.read() as session:
+            waiting = set((await session.scalars(select(Activation.bot_id).where(
+                Activation.status == "pending", Activation.bot_id.in_(list(candidates)),
+                Activation.available_at <= self.clock()))).all())
+        for bot_id in waiting:
+            candidates[bot_id].interrupted.set()
+
+    async def _claim(self) -> tuple[Activation, list[str]] | None:
+        """Take the oldest runnable activation of a bot that is not already running one.
+        Returns it with the trigger ids a `collect` policy folded into it."""
+        now = self.clock()
+        busy = aliased(Activation)
+        query = (
+            select(Activation)
+            .where(Activation.status == "pending", Activation.available_at <= now,
+                   ~exists().where(busy.bot_id == Activation.bot_id, busy.status == "running"))
+            .order_by(Activation.created_at).limit(8)
+        )
+        if not self.shoal.db.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        async with self.shoal.db.write() as session:
+            for row in (await session.scalars(query)).all():
+                try:
+                    async with session.begin_nested():
+                        claimed = await session.execute(
+                            update(Activation)
+                            .where(Activation.id == row.id, Activation.status == "pending")
+                            .values(status="running", lease_owner=self.name,
+                                    lease_expires_at=now + self.lease, started_at=now,
+                                    attempts=Activation.attempts + 1))
+                except IntegrityError:  # another process started this bot meanwhile
+                    continue
+                if claimed.rowcount:  # type: ignore[attr-defined]
+                    return row, await self._collect(session, row, now)
+        return None
+
+    async def _collect(self, session: Any, row: Activation, now: datetime) -> list[str]:
+        """Busy policy `collect`: later waiting triggers in the same room merge into this run."""
+        bot = await session.get(User, row.bot_id)
+        if bot is None or load_config(bot.config).busy_policy != "collect":
+            return []
+        later = (await session.scalars(select(Activation).where(
+            Activation.bot_id == row.bot_id, Activation.room_id == row.room_id,
+            Activation.status == "pending", Activation.available_at <= now,
+            Activation.id != row.id).order_by(Activation.created_at))).all()
+        for other in later:
+            other.status, other.outcome, other.skip_reason = "done", "skipped", "collected"
+            other.finished_at = now
+            other.payload = {**other.payload, "collected_into": row.id}
+        return [o.trigger_message_id for o in later if o.trigger_message_id]
+
+    async def _execute(self, row: Activation, collected: list[str]) -> None:
+        started = time.perf_counter()
+        keeper = asyncio.create_task(self._keep_lease(row.id))
+        try:
+            ctx = await self._context(row, collected)
+            if ctx is None:
+                outcome = Outcome("error", error="the bot, room or trigger no longer exists")
+            else:
+                self.running[row.id] = ctx
+                outcome = await self._gate(ctx) or await self._run_runtime(ctx)
+        except Exception as exc:
+            log.exception("activation %s failed", row.id)
+            outcome = Outcome("error", error=f"internal error: {type(exc).__name__}")
+        finally:
+            keeper.cancel()
+            self.running.pop(row.id, None)
+        await self._finish(row.id, outcome, int((time.perf_counter() - started) * 1000))
+
+    async def _run_runtime(self, ctx: ActivationContext) -> Outcome:
+        runtime = self.runtimes.get(ctx.config.runtime)
+        if runtime is None:
+            return Outcome("error", error=f"no runtime {ctx.config.runtime!r} in this process")
+        return await runtime.run(ctx)
+
+    async def _keep_lease(self, activation_id: str) -> None:
+        """Extend the lease while the run is alive, so only a dead worker's lease expires."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            async with self.shoal.db.write() as session:
+                await session.execute(
+                    update(Activation).where(Activation.id == activation_id,
+                                             Activation.lease_owner == self.name)
+                    .values(lease_expires_at=self.clock() + self.lease))
+
+    async def _context(self, row: Activation, collected: list[str]) -> ActivationContext | None:
+        async with self.shoal.db.read() as session:
+            bot = await session.get(User, row.bot_id)
+            room = await session.get(Room, row.room_id)
+            house = await session.get(House, row.house_id)
+            if bot is None or bot.deleted_at is not None or room is None or house is None:
+                return None
+            inputs = []
+            for message_id in [row.trigger_message_id, *collected]:
+                message = await session.get(Message, message_id) if message_id else None
+                if message is not None:
+                    inputs.append(await message_with_sender(session, message, room))
+        return ActivationContext(self.shoal, row, bot, load_config(bot.config), room, house,
+                                 inputs[0] if inputs else None, inputs)
+
+    async def _gate(self, ctx: ActivationContext) -> Outcome | None:
+        """The checks before a run: the daily budget for every trigger; for ambient ones the
+        cooldown (no model call) and then the relevance question. None means go ahead."""
+        budget = ctx.config.daily_token_budget
+        now = self.clock()
+        async with self.shoal.db.read() as session:
+            if budget is not None:
+                midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+                if await tokens_used_since(session, ctx.bot.id, midnight) >= budget:
+                    return Outcome("skipped", skip_reason="budget")
+            if ctx.activation.trigger_kind != "ambient" or ctx.trigger is None:
+                return None
+            recent = await recent_messages(session, ctx.room.id, ctx.trigger["seq"])
+        if spoke_recently(ctx.bot.id, recent):
+            return Outcome("skipped", skip_reason="cooldown")
+        relevant, cost = await judged_relevant(self.shoal, ctx.house, ctx.bot, ctx.config,
+                                               recent)
+        if not relevant:
+            return Outcome("skipped", skip_reason="relevance", **cost)
+        return None
+
+    async def _finish(self, activation_id: str, outcome: Outcome, duration_ms: int) -> None:
+        async with self.shoal.db.write() as session:
+            await session.execute(
+                update(Activation)
+                .where(Activation.id == activation_id, Activation.lease_owner == self.name)
+                .values(status="done", outcome=outcome.outcome,
+                        skip_reason=outcome.skip_reason, model=outcome.model,
+                        input_tokens=outcome.input_tokens, output_tokens=outcome.output_tokens,
+                        error=outcome.error, reply_message_id=outcome.reply_message_id,
+                        duration_ms=duration_ms, finished_at=self.clock(), lease_owner=None,
+                        lease_expires_at=None))
+        # The bot is free again: its next waiting trigger can start.
+        self.wake()
