@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from shoal.commands.parser import ParseError, parse_command
+from shoal.commands.parser import ParsedCommand, ParseError, parse_command
 from shoal.commands.registry import CommandContext, UsageError
 from shoal.errors import ShoalError
 from shoal.rooms.access import Action, authorize, room_access
@@ -32,6 +32,14 @@ async def run_command(
         parsed = parse_command(text)
     except ParseError as exc:
         return {"ok": False, "error": f"could not read the command: {exc}"}
+    return await run_parsed(shoal, invoker, room_id, parsed, post_result=post_result)
+
+
+async def run_parsed(
+    shoal: Shoal, invoker: User, room_id: str, parsed: ParsedCommand, *, post_result: bool
+) -> dict[str, Any]:
+    """Run an already parsed command exactly as `run_command` does; agents' tool calls come
+    here with their arguments as given, so no quoting round trip can mangle them."""
     command = shoal.commands.get(parsed.name)
     if command is None:
         return {

@@ -1,0 +1,216 @@
+"""The builtin runtime: a bot thinks with its own model and prompt, calls slash commands as
+tools, and posts one reply (or nothing, or a short error) per activation."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from shoal.errors import ShoalError
+from shoal.llm import (
+    CHECK_IN_PROMPT,
+    AllModelsFailed,
+    ChatMessage,
+    ChatRequest,
+    Completion,
+    ContextOverflow,
+    HouseModels,
+    LLMConfig,
+    ToolSpec,
+    is_silent,
+    model_chain,
+)
+from shoal.runtime.base import Outcome
+from shoal.runtime.context import (
+    build_context,
+    compact,
+    estimate_tokens,
+    fetch_context,
+    guard_context,
+    turns_to_json,
+)
+from shoal.runtime.prompt import build_system_prompt
+from shoal.runtime.tools import allowed_commands, run_tool, tool_spec
+from shoal.store.tables import Activation
+
+if TYPE_CHECKING:
+    from shoal.commands.registry import Command
+    from shoal.core import Shoal
+    from shoal.llm import ToolCall
+    from shoal.runtime.base import ActivationContext
+
+log = logging.getLogger("shoal.runtime")
+
+MAX_STEPS = 12  # model calls per activation; a bot that keeps calling tools is stopped
+MAX_TOKENS = 1024
+MAX_REASON_CHARS = 300
+
+
+class RunFailed(Exception):
+    """The activation cannot produce an answer; the message is shown in the room."""
+
+
+@dataclass
+class Tally:
+    """Tokens summed over every model call of one activation, and the model that answered."""
+
+    model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    tool_turns: list[ChatMessage] = field(default_factory=list)
+
+    def add(self, answer: Completion) -> None:
+        """Count one model call."""
+        self.model = answer.model or self.model
+        if answer.usage is not None:
+            self.input_tokens += answer.usage.input_tokens
+            self.output_tokens += answer.usage.output_tokens
+
+    def outcome(self, outcome: str, *, skip_reason: str | None = None,
+                error: str | None = None, reply_message_id: str | None = None) -> Outcome:
+        """The activation's outcome with this tally's model and tokens."""
+        return Outcome(outcome, skip_reason, self.model, self.input_tokens,
+                       self.output_tokens, error, reply_message_id)
+
+
+class BuiltinRuntime:
+    """Runs `builtin` bots: prompt, context, model, tool loop, one reply."""
+
+    def __init__(self, shoal: Shoal) -> None:
+        self.shoal = shoal
+
+    async def run(self, ctx: ActivationContext) -> Outcome:
+        """Run one activation; a failure becomes a short message in the room, never a raise."""
+        tally = Tally()
+        try:
+            await ctx.thinking(True, "thinking")
+            return await self._run(ctx, tally)
+        except RunFailed as exc:
+            return await self._fail(ctx, tally, str(exc))
+        except ShoalError as exc:
+            return await self._fail(ctx, tally, _short(exc))
+        except Exception:
+            log.exception("activation %s of @%s failed unexpectedly", ctx.activation.id,
+                          ctx.bot.username)
+            return await self._fail(ctx, tally, "an internal error; the server logged it")
+        finally:
+            if tally.tool_turns:
+                await self._save_tool_turns(ctx, tally.tool_turns)
+            await ctx.thinking(False)
+
+    async def _run(self, ctx: ActivationContext, tally: Tally) -> Outcome:
+        router = self.shoal.models
+        defaults = LLMConfig.parse(self.shoal.settings.llm)
+        chain = model_chain(ctx.config.model.primary, ctx.config.model.fallbacks,
+                            defaults.primary, defaults.fallbacks)
+        house_models = HouseModels(ctx.house.settings.get("models") or {}, router.catalog)
+        resolved = router.resolve_chain(chain, house_models)
+        commands = {c.name: c for c in await allowed_commands(
+            self.shoal, ctx.bot, ctx.room.id, ctx.config.tools)}
+        tools = [tool_spec(c) for c in commands.values()]
+        system = build_system_prompt(ctx.house, ctx.bot, ctx.config, tools, room=ctx.room,
+                                     model=str(resolved[0].ref))
+        views, runs = await fetch_context(ctx)
+        # Without tools to declare, earlier tool turns would make some providers refuse.
+        turns = build_context(views, ctx.bot.id, runs if tools else ())
+        if ctx.trigger is None and not ctx.inputs:
+            turns.append(ChatMessage("user", (ctx.activation.payload or {}).get("prompt")
+                                     or CHECK_IN_PROMPT))
+        window = min(r.info.context_window for r in resolved)
+        turns = guard_context(turns, window - MAX_TOKENS - _fixed_tokens(system, tools))
+
+        compacted = False
+        for _ in range(MAX_STEPS):
+            if ctx.interrupted.is_set():
+                return tally.outcome("skipped", skip_reason="interrupted")
+            request = ChatRequest([*turns, *tally.tool_turns], system, tools,
+                                  max_tokens=MAX_TOKENS)
+            try:
+                answer = await self._call(ctx, request, chain, house_models)
+            except ContextOverflow:
+                if compacted or len(turns) < 2:
+                    raise RunFailed("the conversation is too long for the model") from None
+                compacted, turns = True, compact(turns)
+                continue
+            tally.add(answer)
+            if ctx.interrupted.is_set():
+                return tally.outcome("skipped", skip_reason="interrupted")
+            if not answer.tool_calls:
+                return await self._answer(ctx, tally, answer.text)
+            tally.tool_turns.append(ChatMessage("assistant", answer.text,
+                                                tuple(answer.tool_calls)))
+            for call in answer.tool_calls:
+                result = await self._tool(ctx, commands, call)
+                tally.tool_turns.append(ChatMessage("tool", result, tool_call_id=call.id,
+                                                    name=call.name))
+            await ctx.thinking(True, "thinking")
+        raise RunFailed(f"it was still calling tools after {MAX_STEPS} steps")
+
+    async def _call(self, ctx: ActivationContext, request: ChatRequest, chain: list[str],
+                    house_models: HouseModels) -> Completion:
+        answer = Completion()
+        async for event in self.shoal.models.stream(request, chain, house=house_models,
+                                                    house_id=ctx.house.id):
+            answer.add(event)
+        return answer
+
+    async def _tool(self, ctx: ActivationContext, commands: dict[str, Command], call: ToolCall
+                    ) -> str:
+        if ctx.config.tools.needs_approval(call.name):
+            # Permission gates (issue 5) will ask a person; until then such a call is refused.
+            return (f"error: /{call.name} needs a person's approval before it runs, and "
+                    "approvals are not available yet; it was not run")
+        await ctx.thinking(True, f"running /{call.name}")
+        return await run_tool(self.shoal, ctx.bot, ctx.room.id, commands, call)
+
+    async def _answer(self, ctx: ActivationContext, tally: Tally, text: str) -> Outcome:
+        text = text.strip()
+        if is_silent(text):
+            return tally.outcome("skipped", skip_reason="silent")
+        if not text:
+            raise RunFailed("the model gave an empty answer")
+        limit = self.shoal.limits.max_content_chars
+        if len(text) > limit:
+            text = text[: limit - 1] + "…"
+        posted = await ctx.reply(text)
+        return tally.outcome("replied", reply_message_id=posted["id"])
+
+    async def _fail(self, ctx: ActivationContext, tally: Tally, reason: str) -> Outcome:
+        log.warning("activation %s of @%s in room %s failed: %s", ctx.activation.id,
+                    ctx.bot.username, ctx.room.id, reason)
+        try:
+            await self.shoal.chat.post_system(
+                ctx.room.id, f"@{ctx.bot.username} could not answer: {reason}",
+                sender_name=ctx.bot.display_name,
+                metadata={"error": True, "activation_id": ctx.activation.id})
+        except ShoalError as exc:
+            log.warning("could not post the error of activation %s: %s", ctx.activation.id,
+                        exc.message)
+        return tally.outcome("error", error=reason)
+
+    async def _save_tool_turns(self, ctx: ActivationContext, turns: list[ChatMessage]) -> None:
+        # Merged into the stored payload, whatever the worker keeps there. Losing them only
+        # costs the next activation some memory, so a failure here is logged, not raised.
+        try:
+            async with self.shoal.db.write() as session:
+                row = await session.get(Activation, ctx.activation.id)
+                if row is not None:
+                    row.payload = {**(row.payload or {}), "tool_turns": turns_to_json(turns)}
+        except Exception:
+            log.exception("could not save the tool turns of activation %s", ctx.activation.id)
+
+
+def _fixed_tokens(system: str, tools: list[ToolSpec]) -> int:
+    specs = sum(len(t.name) + len(t.description) + len(json.dumps(t.parameters)) for t in tools)
+    return estimate_tokens(system) + specs // 4
+
+
+def _short(exc: ShoalError) -> str:
+    if isinstance(exc, AllModelsFailed) and exc.attempts:
+        reason = "every model failed: " + "; ".join(f"{a.model}: {a.reason}"
+                                                    for a in exc.attempts)
+    else:
+        reason = exc.message
+    return reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 1] + "…"

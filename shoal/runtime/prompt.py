@@ -1,0 +1,68 @@
+"""A builtin bot's system prompt: the house, the bot's own prompt, then what it can do, when
+it is, how to stay silent, and where it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal
+
+from shoal.llm import NO_REPLY, ToolSpec
+
+if TYPE_CHECKING:
+    from shoal.agents.config import BotConfig
+    from shoal.store.tables import House, Room, User
+
+PromptMode = Literal["full", "minimal", "none"]
+
+
+def bot_prompt(bot: User, config: BotConfig) -> str:
+    """The bot's own prompt, or a plain one made from its name and description."""
+    if config.system_prompt.strip():
+        return config.system_prompt.strip()
+    about = f" {config.description.strip()}" if config.description.strip() else ""
+    return (f"You are {bot.display_name} (@{bot.username}), an agent in a Shoal chat room."
+            f"{about} Answer helpfully and briefly.")
+
+
+def build_system_prompt(
+    house: House,
+    bot: User,
+    config: BotConfig,
+    tools: Sequence[ToolSpec],
+    *,
+    room: Room | None = None,
+    model: str = "",
+    mode: PromptMode = "full",
+    now: datetime | None = None,
+) -> str:
+    """The system prompt, sections in a fixed order. `minimal` (for sub-agents) leaves out the
+    house, tool detail, silent replies and heartbeats; `none` is only the bot's own prompt."""
+    own = bot_prompt(bot, config)
+    if mode == "none":
+        return own
+    sections: list[str] = []
+    if mode == "full" and house.description.strip():
+        sections.append(f"# {house.name}\n{house.description.strip()}")
+    sections.append(own)
+    if tools:
+        if mode == "full":
+            listing = "\n".join(f"- {t.name}: {t.description}" for t in tools)
+        else:
+            listing = ", ".join(t.name for t in tools)
+        sections.append(
+            "## Tools\nThese are the room's slash commands; call them as tools. Their results "
+            "come back to you only; nobody else sees them unless you say so.\n" + listing)
+    when = (now or datetime.now(UTC)).astimezone(UTC)
+    sections.append(f"## Current time\n{when:%A %Y-%m-%d %H:%M} UTC")
+    if mode == "full":  # a sub-agent answers its parent, who always wants an answer
+        sections.append(
+            "## Silent replies\nWhen you have nothing useful to add, reply with exactly "
+            f"{NO_REPLY} and nothing else; nothing is posted.")
+        sections.append(
+            "## Heartbeats\nA scheduled check-in asks you to look at the room. If nothing "
+            f"needs your attention, answer {NO_REPLY}.")
+    where = f"#{room.slug}" if room is not None else "-"
+    sections.append(f"## Runtime\nagent=@{bot.username} | room={where} | "
+                    f"model={model or '-'} | prompt={mode}")
+    return "\n\n".join(sections)

@@ -1,0 +1,194 @@
+"""The builtin runtime through a real server: tools run silently, one reply or none, edits
+take effect, failures are shown, and the model sees what it should."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from shoal.llm import NO_REPLY, OFFLINE_NOTICE
+from shoal.llm.fakeserver import FakeLLMServer, FakeToolCall, Fault, Reply
+from tests.support import Socket
+from tests.test_runtime.conftest import SMALL_MODEL, Bench
+
+
+def sent(fake: FakeLLMServer, index: int) -> str:
+    """One request the model received, as text to search."""
+    return json.dumps(fake.requests[index].body)
+
+
+async def bot_thinking(sock: Socket, bot_id: str) -> list[str | bool]:
+    """The bot's thinking statuses the room saw, until it stopped (False)."""
+    async with asyncio.timeout(5):
+        while True:
+            seen = [e["status"] if e["thinking"] else False
+                    for e in sock.received("agent-thinking") if e["userId"] == bot_id]
+            if seen and seen[-1] is False:
+                return seen
+            await sock.wait_for("agent-thinking", len(sock.received("agent-thinking")) + 1)
+
+
+def tool_names(fake: FakeLLMServer, index: int) -> set[str]:
+    return {t["function"]["name"] for t in fake.requests[index].body.get("tools", [])}
+
+
+async def test_tool_calls_run_silently_and_their_results_reach_the_model(
+        bench: Bench, fake: FakeLLMServer) -> None:
+    sock = await bench.house.member.socket()
+    await sock.join(bench.room_id)
+    fake.script(
+        Reply(tool_calls=[FakeToolCall("save", {"key": "deploy", "value": "it's Thursday"})],
+              input_tokens=100, output_tokens=7),
+        Reply(tool_calls=[FakeToolCall("notes")], input_tokens=120, output_tokens=3),
+        Reply("Noted: deploy is on Thursday.", input_tokens=140, output_tokens=6),
+    )
+    trigger = await bench.say("Scout, remember that we deploy on Thursday")
+
+    outcome = await bench.run(trigger)
+
+    assert outcome.outcome == "replied"
+    assert (outcome.input_tokens, outcome.output_tokens) == (360, 16)
+    assert outcome.model == "openai/fake-gpt"
+    assert "Saved note deploy." in sent(fake, 1)
+    assert "Notes: deploy" in sent(fake, 2)
+    after = await bench.messages_after(trigger["seq"])
+    assert [(m["sender_id"], m["content"]) for m in after] == [
+        (bench.bot_id, "Noted: deploy is on Thursday.")]
+    assert after[0]["id"] == outcome.reply_message_id
+    # The note really is saved, apostrophe and all.
+    r = await bench.house.member.post(f"/api/agencies/{bench.room_id}/messages",
+                                      {"content": "/get deploy"})
+    assert r.json()["content"] == "deploy: it's Thursday"
+    thinking = await bot_thinking(sock, bench.bot_id)
+    assert ("running /save" in thinking) and ("running /notes" in thinking)
+    assert thinking[-1] is False
+    await sock.close()
+
+    # The next activation remembers its earlier tool turns, before the reply they led to.
+    fake.script(Reply("Still Thursday."))
+    await bench.run(await bench.say("Scout, when do we deploy?"))
+    messages = fake.requests[3].body["messages"]
+    results = [i for i, m in enumerate(messages) if m["role"] == "tool"]
+    reply = next(i for i, m in enumerate(messages)
+                 if m["role"] == "assistant" and m["content"] == "Noted: deploy is on Thursday.")
+    assert results and max(results) < reply
+    assert "Saved note deploy." in messages[results[0]]["content"]
+
+
+async def test_the_silent_token_posts_nothing(bench: Bench, fake: FakeLLMServer) -> None:
+    fake.script(Reply(NO_REPLY))
+    trigger = await bench.say("just chatting, nothing for the bot")
+    outcome = await bench.run(trigger)
+    assert (outcome.outcome, outcome.skip_reason) == ("skipped", "silent")
+    assert await bench.messages_after(trigger["seq"]) == []
+
+
+async def test_an_edit_takes_effect_on_the_next_activation(bench: Bench, fake: FakeLLMServer
+                                                           ) -> None:
+    await bench.configure(model={"primary": "openai/fake-gpt"},
+                          system_prompt="You are a pirate.")
+    await bench.run(await bench.say("hello"))
+    await bench.configure(model={"primary": "openai/fake-gpt"},
+                          system_prompt="You are a librarian.", tools={"deny": ["save", "clear*"]})
+    await bench.run(await bench.say("hello again"))
+    first, second = (fake.requests[i].body["messages"][0] for i in (0, 1))
+    assert first["role"] == second["role"] == "system"
+    assert "You are a pirate." in first["content"]
+    assert "You are a librarian." in second["content"] and "pirate" not in second["content"]
+    # A denied tool is not offered, nor described in the prompt.
+    assert {"save", "clearnote"} <= tool_names(fake, 0)
+    assert "notes" in tool_names(fake, 1) and not {"save", "clearnote"} & tool_names(fake, 1)
+    assert "- save:" not in second["content"]
+
+
+async def test_a_tool_needing_approval_is_refused_for_now(bench: Bench, fake: FakeLLMServer
+                                                          ) -> None:
+    await bench.configure(model={"primary": "openai/fake-gpt"}, tools={"approval": ["save"]})
+    fake.script(Reply(tool_calls=[FakeToolCall("save", {"key": "k", "value": "v"})]),
+                Reply("I could not save it."))
+    outcome = await bench.run(await bench.say("save k v please"))
+    assert outcome.outcome == "replied"
+    assert "needs a person's approval" in sent(fake, 1)
+    r = await bench.house.member.post(f"/api/agencies/{bench.room_id}/messages",
+                                      {"content": "/notes"})
+    assert "No notes" in r.json()["content"]
+
+
+async def test_a_failure_posts_a_short_error_in_the_room(bench: Bench, fake: FakeLLMServer
+                                                         ) -> None:
+    fake.script(Fault.http(500))
+    trigger = await bench.say("are you there?")
+    outcome = await bench.run(trigger)
+    assert outcome.outcome == "error" and "every model failed" in (outcome.error or "")
+    [shown] = await bench.messages_after(trigger["seq"])
+    username = shown["content"].split()[0]
+    assert shown["content"].startswith(f"{username} could not answer: every model failed: "
+                                       "openai/fake-gpt")
+    assert "sk-test" not in shown["content"]
+    assert shown["type"] == "system" and shown["metadata"]["error"] is True
+    assert shown["metadata"]["activation_id"] and shown["sender_display_name"] == "Scout"
+
+    await bench.configure(model={"primary": "nowhere/model"})
+    outcome = await bench.run(await bench.say("and now?"))
+    assert outcome.outcome == "error" and "unknown provider 'nowhere'" in (outcome.error or "")
+
+
+async def test_interrupted_before_the_first_call_stops_without_a_model_call(
+        bench: Bench, fake: FakeLLMServer) -> None:
+    trigger = await bench.say("hello")
+    ctx = await bench.context(trigger)
+    ctx.interrupted.set()
+    outcome = await bench.run(trigger, ctx)
+    assert (outcome.outcome, outcome.skip_reason) == ("skipped", "interrupted")
+    assert fake.requests == [] and await bench.messages_after(trigger["seq"]) == []
+
+
+async def test_the_guard_keeps_the_newest_turns_within_the_window(
+        bench: Bench, fake: FakeLLMServer) -> None:
+    await bench.configure(model={"primary": SMALL_MODEL})
+    for i in range(20):
+        await bench.say(f"long message {i} " + "words " * 800)  # ~1,200 tokens each
+    trigger = await bench.say("so, what do you think?")
+    assert (await bench.run(trigger)).outcome == "replied"
+    turns = fake.requests[0].body["messages"][1:]
+    assert 5 < len(turns) < 15
+    assert turns[-1]["content"].endswith(": so, what do you think?")
+    assert "long message 19 " in turns[-2]["content"]
+
+
+async def test_a_context_overflow_compacts_and_retries_once(bench: Bench, fake: FakeLLMServer
+                                                            ) -> None:
+    for i in range(10):
+        await bench.say(f"message {i}")
+    fake.script(Fault.context_length(), Reply("Short answer."))
+    trigger = await bench.say("the question")
+    outcome = await bench.run(trigger)
+    assert outcome.outcome == "replied"
+    full, compacted = (len(fake.requests[i].body["messages"]) for i in (0, 1))
+    assert compacted < full and compacted >= full // 2
+    [reply] = await bench.messages_after(trigger["seq"])
+    assert reply["content"] == "Short answer."
+
+
+async def test_the_offline_model_uses_a_tool_and_answers_end_to_end(bench: Bench) -> None:
+    await bench.configure(model={"primary": "offline"})
+    r = await bench.house.member.post(f"/api/agencies/{bench.room_id}/messages",
+                                      {"content": "/save plan ship on friday"})
+    assert r.json()["ok"], r.json()
+    trigger = await bench.say("Scout, what is in /notes here?")
+    outcome = await bench.run(trigger)
+    assert outcome.outcome == "replied" and outcome.model == "offline/shoal-offline"
+    [reply] = await bench.messages_after(trigger["seq"])
+    assert reply["sender_id"] == bench.bot_id
+    assert reply["content"].startswith(OFFLINE_NOTICE)
+    assert "The /notes command returned: Notes: plan" in reply["content"]
+    assert reply["metadata"]["loop_guard"]["hop"] == 1
+
+
+async def test_a_check_in_without_a_trigger_can_stay_silent(bench: Bench) -> None:
+    await bench.configure(model={"primary": "offline"})
+    before = await bench.say("a quiet room")
+    outcome = await bench.run(None)
+    assert (outcome.outcome, outcome.skip_reason) == ("skipped", "silent")
+    assert await bench.messages_after(before["seq"]) == []
+

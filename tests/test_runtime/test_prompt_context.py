@@ -1,0 +1,117 @@
+"""The system prompt's sections and the context's turns, built without a server."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from shoal.agents.config import BotConfig
+from shoal.commands.builtins import register_builtins
+from shoal.commands.registry import CommandRegistry
+from shoal.llm import NO_REPLY, ChatMessage, ToolCall
+from shoal.runtime.context import EarlierRun, build_context, guard_context, turn_tokens
+from shoal.runtime.prompt import build_system_prompt
+from shoal.runtime.tools import tool_spec
+from shoal.store.tables import House, Room, User
+
+HOUSE = House(name="Acme", description="Acme builds rockets. Be precise.")
+BOT = User(id="bot-1", username="scout", display_name="Scout")
+ROOM = Room(slug="launch")
+NOW = datetime(2025, 3, 4, 5, 6, tzinfo=UTC)
+REGISTRY = CommandRegistry()
+register_builtins(REGISTRY)
+TOOLS = [tool_spec(c) for c in REGISTRY.all()]
+
+
+def view(seq: int, content: str, sender: str = "alice", **extra: Any) -> dict[str, Any]:
+    """A message as the wire shows it, from a person unless told otherwise."""
+    return {"id": f"m{seq}", "seq": seq, "content": content, "sender_id": f"id-{sender}",
+            "sender_username": sender, "sender_handle": sender, "sender_display_name": sender,
+            "sender_type": "user", "metadata": {}, "deleted": False, **extra}
+
+
+def test_sections_come_in_order_with_the_house_first() -> None:
+    config = BotConfig(system_prompt="You are Scout, the launch checklist keeper.")
+    prompt = build_system_prompt(HOUSE, BOT, config, TOOLS, room=ROOM,
+                                 model="openai/gpt-5-mini", now=NOW)
+    markers = ["Acme builds rockets.", "You are Scout, the launch checklist keeper.",
+               "## Tools", "- save: Save a note for this room under a key. Usage: /save <key> "
+               "<value...>", "## Current time\nTuesday 2025-03-04 05:06 UTC",
+               "## Silent replies", f"exactly {NO_REPLY}", "## Heartbeats",
+               "## Runtime\nagent=@scout | room=#launch | model=openai/gpt-5-mini"]
+    positions = [prompt.index(m) for m in markers]
+    assert positions == sorted(positions)
+
+
+def test_minimal_and_none_modes_leave_sections_out() -> None:
+    config = BotConfig(description="Keeps the launch checklist.")
+    minimal = build_system_prompt(HOUSE, BOT, config, TOOLS, mode="minimal", now=NOW)
+    assert minimal.startswith("You are Scout (@scout)") and "Keeps the launch checklist." in minimal
+    assert "Acme builds rockets" not in minimal and "Usage:" not in minimal
+    assert "save" in minimal and NO_REPLY not in minimal and "## Runtime" in minimal
+    none = build_system_prompt(HOUSE, BOT, config, TOOLS, mode="none", now=NOW)
+    assert none == minimal.split("\n\n")[0]
+
+
+def test_a_command_becomes_a_tool_with_its_argument_spec() -> None:
+    save = next(t for t in TOOLS if t.name == "save")
+    assert save.parameters == {
+        "type": "object", "required": ["key", "value"],
+        "properties": {"key": {"type": "string", "description": "<key>: one value"},
+                       "value": {"type": "string",
+                                 "description": "<value>: the rest of the text, as written"}}}
+    help_tool = next(t for t in TOOLS if t.name == "help")
+    assert "required" not in help_tool.parameters
+
+
+def test_own_messages_are_assistant_turns_and_others_say_who_spoke() -> None:
+    views = [view(1, "hi @scout"), view(2, "Hello!", "scout", sender_id="bot-1"),
+             view(3, "oops", deleted=True),
+             view(4, "Build passed", "system", sender_type="system", sender_handle=None,
+                  sender_display_name="CI hook"),
+             view(5, "thanks", "bob")]
+    assert build_context(views, "bot-1") == [
+        ChatMessage("user", "@alice: hi @scout"), ChatMessage("assistant", "Hello!"),
+        ChatMessage("user", "CI hook: Build passed"), ChatMessage("user", "@bob: thanks")]
+
+
+def test_earlier_tool_turns_sit_before_the_reply_they_led_to() -> None:
+    call = ToolCall("c1", "notes", {})
+    used = [ChatMessage("assistant", "", (call,)),
+            ChatMessage("tool", "Notes: plan", tool_call_id="c1", name="notes")]
+    silent = [ChatMessage("assistant", "", (ToolCall("c2", "roll", {"dice": "d6"}),)),
+              ChatMessage("tool", "4", tool_call_id="c2", name="roll")]
+    views = [view(1, "what notes?"), view(2, "later"),
+             view(3, "There is a plan.", "scout", sender_id="bot-1",
+                  metadata={"activation_id": "a1"}),
+             view(4, "roll quietly")]
+    turns = build_context(views, "bot-1", [EarlierRun("a1", "m1", used),
+                                           EarlierRun("a2", "m4", silent)])
+    assert [t.role for t in turns] == ["user", "user", "assistant", "tool", "assistant",
+                                       "user", "assistant", "tool"]
+    assert turns[2:4] == used and turns[6:] == silent
+
+
+def test_the_guard_drops_the_oldest_turns_and_starts_with_a_user_turn() -> None:
+    turns = [ChatMessage("user", "a" * 400), ChatMessage("assistant", "b" * 400),
+             ChatMessage("user", "c" * 400), ChatMessage("assistant", "d" * 40),
+             ChatMessage("user", "e" * 40)]
+    budget = sum(turn_tokens(t) for t in turns[1:])
+    assert guard_context(turns, budget) == turns[2:]
+    assert guard_context(turns, 10**6) == turns
+    assert guard_context(turns, 1) == turns[-1:]
+
+
+def test_prompt_and_context_for_fifty_messages_take_well_under_two_ms() -> None:
+    views = [view(i, f"message {i} about the launch window " * 5,
+                  "scout" if i % 3 == 0 else "alice",
+                  sender_id="bot-1" if i % 3 == 0 else "id-alice") for i in range(50)]
+    config = BotConfig(system_prompt="You are Scout.")
+    best = float("inf")
+    for _ in range(20):
+        started = time.perf_counter()
+        build_system_prompt(HOUSE, BOT, config, TOOLS, room=ROOM, model="m")
+        guard_context(build_context(views, "bot-1"), 100_000)
+        best = min(best, time.perf_counter() - started)
+    assert best < 0.002
