@@ -80,6 +80,9 @@ class BotConfig(BaseModel):
         for key in SECRET_FIELDS:
             data[key] = data[key] is not None
         data["personality"] = self.system_prompt
+        primary = self.model.primary or ""
+        data["ollama_model"] = primary.removeprefix("ollama/") if primary.startswith(
+            "ollama/") else None
         return data
 
 

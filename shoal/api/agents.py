@@ -8,24 +8,20 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from shoal.agents.config import load_config
+from shoal.agents.editing import edit_bot_config
 from shoal.api.agencies import home_house_id
 from shoal.api.deps import PrincipalDep, ShoalDep
 from shoal.auth.accounts import create_bot, user_view
 from shoal.auth.tokens import Principal, issue_token, revoke_tokens_of
 from shoal.core import Shoal
-from shoal.errors import Forbidden, InvalidInput, NotFound
+from shoal.errors import Forbidden, NotFound
 from shoal.rooms.access import RANK, Action, authorize_house, authorize_room
 from shoal.rooms.houses import add_house_member
 from shoal.rooms.membership import add_member
 from shoal.store.tables import HouseMember, User, utcnow
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
-
-# Config keys of the wire contract; the secret ones are encrypted and never shown back.
-CONFIG_KEYS = ("response_webhook_url", "response_webhook_secret", "llm_provider", "llm_api_key",
-               "ollama_endpoint", "ollama_model", "role", "personality")
-SECRET_KEYS = ("response_webhook_secret", "llm_api_key")
-MAX_CONFIG_VALUE = 20_000
 
 
 class CreateAgentBody(BaseModel):
@@ -40,15 +36,6 @@ def agent_view(bot: User) -> dict[str, Any]:
     return {**user_view(bot), "role": bot.config.get("role"), "owner_id": bot.owner_id,
             "status": "deleted" if bot.deleted_at else ("active" if bot.verified else
                                                          "unverified")}
-
-
-def config_view(bot: User) -> dict[str, Any]:
-    """A bot's configuration with secrets replaced by whether they are set."""
-    view: dict[str, Any] = {}
-    for key in CONFIG_KEYS:
-        value = bot.config.get(key)
-        view[key] = (value is not None) if key in SECRET_KEYS else value
-    return view
 
 
 async def manageable_bot(shoal: Shoal, principal: Principal, bot_id: str) -> User:
@@ -126,32 +113,18 @@ async def get_config(agent_id: str, principal: PrincipalDep, shoal: ShoalDep
                      ) -> dict[str, Any]:
     """The bot's configuration; secrets only say whether they are set."""
     bot = await manageable_bot(shoal, principal, agent_id)
-    return {"config": config_view(bot)}
+    return {"config": load_config(bot.config).view()}
 
 
 @router.patch("/{agent_id}/config")
 async def update_config(agent_id: str, body: dict[str, Any], principal: PrincipalDep,
                         shoal: ShoalDep) -> dict[str, Any]:
-    """Change configuration keys; null removes one. The next activation uses the new values."""
+    """Change configuration keys (Shoal's names or the contract's `personality` and
+    `ollama_model`); null resets one. The next activation uses the new values."""
     await manageable_bot(shoal, principal, agent_id)
-    unknown = sorted(set(body) - set(CONFIG_KEYS))
-    if unknown:
-        raise InvalidInput(f"unknown config key {unknown[0]!r}; known keys: "
-                           f"{', '.join(CONFIG_KEYS)}")
-    async with shoal.db.write() as session:
-        bot = await session.get(User, agent_id)
-        assert bot is not None
-        config = dict(bot.config)
-        for key, value in body.items():
-            if value is None:
-                config.pop(key, None)
-                continue
-            if not isinstance(value, str) or len(value) > MAX_CONFIG_VALUE:
-                raise InvalidInput(f"{key} must be a string of at most {MAX_CONFIG_VALUE} "
-                                   "characters")
-            config[key] = shoal.secrets.encrypt(value) if key in SECRET_KEYS else value
-        bot.config = config
-    return {"config": config_view(bot)}
+    config = await edit_bot_config(shoal.db, shoal.secrets, shoal.models.catalog, agent_id,
+                                   body)
+    return {"config": config.view()}
 
 
 @router.post("/{agent_id}/tokens", status_code=201)

@@ -195,7 +195,7 @@ class Outbound:
                       max_bytes: int = DEFAULT_MAX_BYTES) -> OutboundResponse:
         """Make one call and read its whole answer; redirects are returned, not followed.
         Raises an OutboundError subclass saying what went wrong, never the URL's secrets."""
-        target = _check_url(url)
+        target = check_url(url)
         try:
             async with asyncio.timeout(timeout):
                 return await self._send(method, url, content, headers or {}, timeout,
@@ -236,7 +236,7 @@ async def _read_capped(response: httpx.Response, max_bytes: int, target: str) ->
     return b"".join(chunks)
 
 
-def _check_url(url: str) -> str:
+def check_url(url: str) -> str:
     """The URL's origin (`https://host:port`, safe to show: no path, query or credentials),
     or AddressRefused when it is not an http(s) URL with a host."""
     try:

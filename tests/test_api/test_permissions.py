@@ -129,6 +129,8 @@ REST_ROWS = [
          ids={"agent_id": authors_bot}, effect=old_bot_token_revoked_only_if_allowed),
     Rest("DELETE", "/api/agents/{agent_id}", needs("admin"), "another's bot",
          ids={"agent_id": authors_bot}, effect=bot_deleted_only_if_allowed),
+    Rest("GET", "/api/agents/{agent_id}/activations", needs("guest"), "a bot of the house",
+         ids={"agent_id": authors_bot}),
 
     Rest("GET", "/api/agencies", anyone(), effect=lists_rooms_the_caller_may_see),
     Rest("POST", "/api/agencies", needs("member", 201), ids={**HOUSE, "name": new_name},

@@ -1,0 +1,83 @@
+"""The activation log: what each activation did, as the API and CLI show it, and pruning."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, exists, or_, select
+
+from shoal.store.tables import Activation, HouseMember, Room, RoomMember, iso, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from shoal.store.db import Database
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+def activation_view(row: Activation) -> dict[str, Any]:
+    """One activation as the log shows it."""
+    return {
+        "id": row.id,
+        "bot_id": row.bot_id,
+        "room_id": row.room_id,
+        "trigger_message_id": row.trigger_message_id,
+        "trigger_kind": row.trigger_kind,
+        "status": row.status,
+        "outcome": row.outcome,
+        "skip_reason": row.skip_reason,
+        "model": row.model,
+        "input_tokens": row.input_tokens,
+        "output_tokens": row.output_tokens,
+        "duration_ms": row.duration_ms,
+        "error": row.error,
+        "attempts": row.attempts,
+        "created_at": iso(row.created_at),
+        "started_at": iso(row.started_at),
+        "finished_at": iso(row.finished_at),
+        "reply_message_id": row.reply_message_id,
+    }
+
+
+async def list_activations(
+    session: AsyncSession,
+    bot_id: str,
+    *,
+    viewer_id: str | None = None,
+    room_id: str | None = None,
+    trigger_id: str | None = None,
+    since: datetime | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> list[Activation]:
+    """A bot's activations, newest first. With a viewer, only those in the houses the viewer
+    belongs to and the rooms they may see there (a private room's only to its members)."""
+    query = select(Activation).where(Activation.bot_id == bot_id)
+    if viewer_id is not None:
+        viewer_houses = select(HouseMember.house_id).where(HouseMember.user_id == viewer_id)
+        in_room = exists().where(RoomMember.room_id == Room.id,
+                                 RoomMember.user_id == viewer_id)
+        query = query.join(Room, Room.id == Activation.room_id).where(
+            Activation.house_id.in_(viewer_houses), or_(Room.is_private.is_(False), in_room))
+    if room_id is not None:
+        query = query.where(Activation.room_id == room_id)
+    if trigger_id is not None:
+        query = query.where(Activation.trigger_message_id == trigger_id)
+    if since is not None:
+        query = query.where(Activation.created_at >= since)
+    query = query.order_by(Activation.created_at.desc(), Activation.id.desc())
+    return list((await session.scalars(query.limit(max(1, min(limit, MAX_LIMIT))))).all())
+
+
+async def prune_activations(db: Database, older_than: timedelta) -> int:
+    """Delete finished activations created longer ago than `older_than`; returns how many.
+    Pending and running ones are work still to do and stay whatever their age."""
+    cutoff = utcnow() - older_than
+    async with db.write() as session:
+        result = await session.execute(
+            delete(Activation).where(Activation.status == "done",
+                                     Activation.created_at < cutoff)
+        )
+    return int(result.rowcount or 0)
