@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import uvicorn
 from rich.table import Table
 
 from shoal.app import create_app
-from shoal.bootstrap import ensure_home
+from shoal.bootstrap import ensure_demo_agent, ensure_home
 from shoal.cli.common import (
     ConfigOption,
     console,
@@ -23,6 +24,7 @@ from shoal.cli.common import (
     settings_from,
 )
 from shoal.config import Settings
+from shoal.llm import OFFLINE_MODEL
 from shoal.store import Database
 from shoal.store.migrate import current_revision, head_revision
 
@@ -54,9 +56,16 @@ def register(app: typer.Typer) -> None:
             async with open_database(settings) as db:
                 setup = await ensure_home(db, owner_username=DEMO_OWNER,
                                           passwords=passwords_for(settings))
+                agent = await ensure_demo_agent(db, os.environ)
             url = f"http://127.0.0.1:{settings.port}"
             console.print(f"[bold]Shoal demo[/bold] at [link={url}]{url}[/link]  "
                           f"(data in {settings.data_dir.resolve()})")
+            console.print(f"@{agent.handle} is on {agent.model}: mention it in #lobby",
+                          markup=False, highlight=False)
+            if agent.model == OFFLINE_MODEL:
+                console.print("  (for a real model, set ANTHROPIC_API_KEY, OPENAI_API_KEY or "
+                              "GEMINI_API_KEY, or start Ollama, and run the demo again)",
+                              markup=False, highlight=False)
             if setup.password:
                 console.print(f"Owner account: username [bold]{DEMO_OWNER}[/bold]  "
                               f"password [bold]{setup.password}[/bold]  (shown this once)")

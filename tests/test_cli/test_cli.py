@@ -88,7 +88,8 @@ def test_demo_prints_credentials_once_and_serves(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_")}
+    keys = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL_") and k not in keys}
     env.update(SHOAL_ARGON2_TIME_COST="1", SHOAL_ARGON2_MEMORY_KIB="1024")
 
     def run_demo() -> tuple[str, str | None]:
@@ -130,5 +131,10 @@ def test_demo_prints_credentials_once_and_serves(tmp_path: Path) -> None:
     first, password = run_demo()
     assert password and f"http://127.0.0.1:{port}" in first
     assert (tmp_path / ".shoal-data" / "shoal.db").exists()
+    # Without provider keys the agent is on a local Ollama if one runs, else offline.
+    helper = re.search(r"@helper is on (\S+): mention it in #lobby", first)
+    assert helper and (helper.group(1) == "offline/shoal-offline"
+                       or helper.group(1).startswith("ollama/")), first
     second, again = run_demo()
     assert again is None and "Log in as owner" in second
+    assert f"@helper is on {helper.group(1)}: mention it in #lobby" in second
