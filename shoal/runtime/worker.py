@@ -55,6 +55,8 @@ class Worker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
+        # One tick at a time: a claim and the task that runs it appear together.
+        self._ticking = asyncio.Lock()
 
     def wake(self) -> None:
         """New work may be runnable: look now rather than at the next poll."""
@@ -87,6 +89,10 @@ class Worker:
     async def tick(self) -> int:
         """One round: recover expired leases, interrupt runs that newer triggers replace,
         and start what can run. Returns how many activations it started."""
+        async with self._ticking:
+            return await self._tick()
+
+    async def _tick(self) -> int:
         await self._recover_expired()
         await self._interrupt_superseded()
         free = self.concurrency - len(self._tasks)
