@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from shoal.commands.builtins import register_builtins
 from shoal.commands.registry import CommandRegistry
@@ -125,3 +126,82 @@ async def test_invite_adds_a_house_member_to_the_room(shoal_server: ShoalServer)
     assert "already in" in again["content"]
     nobody = await run(sock, room_id, "/invite @no-such-person")
     assert nobody["ok"] is False and "no one in this house" in nobody["error"]
+
+
+async def agent_config(person: Any, bot_id: str) -> dict[str, Any]:
+    r = await person.get(f"/api/agents/{bot_id}/config")
+    assert r.status_code == 200, r.text
+    return r.json()["config"]  # type: ignore[no-any-return]
+
+
+async def test_boot_creates_a_builtin_agent_in_the_house_and_room(
+    shoal_server: ShoalServer,
+) -> None:
+    house = await make_house(shoal_server)
+    sock = await house.member.socket()
+    booted = await run(sock, house.room_id,
+                       '/boot "Research Helper" --persona "You summarise papers, briefly."')
+    assert booted["ok"], booted
+    agent = booted["metadata"]["agent"]
+    assert f"mention its handle, {agent['handle']}" in booted["content"]
+    [listed] = (await house.member.get("/api/agents")).json()
+    assert listed["id"] == agent["id"] and listed["display_name"] == "Research Helper"
+    assert listed["verified"] is True and listed["owner_id"] == house.member.id
+    config = await agent_config(house.member, agent["id"])
+    assert config["runtime"] == "builtin"
+    assert config["system_prompt"] == config["personality"] == "You summarise papers, briefly."
+    members = (await house.member.get(f"/api/agencies/{house.room_id}/members")).json()
+    assert any(m["id"] == agent["id"] and m["type"] == "agent" for m in members)
+    guest = await run(await house.guest.socket(), house.room_id, "/boot Nope")
+    assert guest["ok"] is False and "guest" in guest["error"]
+    empty = await run(sock, house.room_id, "/boot Scout --persona")
+    assert empty["ok"] is False and "--persona needs a text" in empty["error"]
+
+
+async def test_agent_customize_changes_a_setting_for_its_owner_or_an_admin(
+    shoal_server: ShoalServer,
+) -> None:
+    house = await make_house(shoal_server)
+    sock = await house.member.socket()
+    agent = (await run(sock, house.room_id, "/boot Scout"))["metadata"]["agent"]
+    handle = agent["handle"]
+    done = await run(sock, house.room_id,
+                     f'/agent customize @{handle} system_prompt "Answer in one line."')
+    assert done["ok"] and done["content"].endswith("set system_prompt of Scout.")
+    await run(sock, house.room_id, f"/agent customize @{handle} trigger_mode ambient")
+    await run(sock, house.room_id, f"/agent customize @{handle} max_hops 5")
+    await run(sock, house.room_id,
+              f"/agent customize @{handle} fallbacks offline/shoal-offline, ollama/llama3.2")
+    await run(sock, house.room_id, f"/agent customize @{handle} ollama_model qwen2.5")
+    admin = await run(await house.admin.socket(), house.room_id,
+                      f'/agent customize @{handle} tools {{"deny":["clearnote"]}}')
+    assert admin["ok"], admin
+    config = await agent_config(house.member, agent["id"])
+    assert config["system_prompt"] == "Answer in one line."
+    assert config["trigger_mode"] == "ambient" and config["max_hops"] == 5
+    assert config["model"] == {"primary": "ollama/qwen2.5",
+                               "fallbacks": ["offline/shoal-offline", "ollama/llama3.2"]}
+    assert config["ollama_model"] == "qwen2.5"
+    assert config["tools"] == {"allow": ["*"], "deny": ["clearnote"], "approval": []}
+    await run(sock, house.room_id, f"/agent customize @{handle} model offline/shoal-offline")
+    assert (await agent_config(house.member, agent["id"]))["model"]["fallbacks"] == [
+        "offline/shoal-offline", "ollama/llama3.2"]
+
+    other = await run(await house.owner.socket(), house.room_id, "/boot Rival")
+    assert other["ok"], other
+    refused = await run(sock, house.room_id,
+                        f"/agent customize @{other['metadata']['agent']['handle']} max_hops 3")
+    assert refused["ok"] is False and "owner or a house admin" in refused["error"]
+    for text, error in [
+        (f"/agent customize @{handle} response_webhook_secret s3cret", "is a secret"),
+        (f"/agent customize @{handle} colour red", "unknown key 'colour'"),
+        (f"/agent customize @{handle} max_hops lots", "max_hops must be a whole number"),
+        (f"/agent customize @{handle} busy_policy panic", "busy_policy"),
+        (f"/agent customize @{handle} model nowhere/x", "unknown provider 'nowhere'"),
+        (f"/agent customize @{handle} response_webhook_url ftp://x", "response_webhook_url"),
+        ("/agent customize @no-such-bot max_hops 3", "no agent in this house"),
+        (f"/agent rename @{handle} x y", "the action is customize"),
+    ]:
+        answer = await run(sock, house.room_id, text)
+        assert answer["ok"] is False and error in answer["error"], (text, answer)
+    assert "s3cret" not in str(await agent_config(house.member, agent["id"]))

@@ -1,0 +1,100 @@
+"""`GET/PATCH /api/agents/{id}/config`: every setting of the issue, the contract's names,
+secrets never shown, and invalid values refused with a reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shoal.store.tables import House as HouseRow
+from tests.support import House, ShoalServer, make_house, unique
+
+
+async def house_bot(house: House) -> str:
+    r = await house.member.post("/api/agents", {"name": unique("bot"), "houseId": house.id})
+    assert r.status_code == 201, r.text
+    return str(r.json()["agent"]["id"])
+
+
+async def test_every_setting_round_trips_and_secrets_stay_hidden(
+    shoal_server: ShoalServer,
+) -> None:
+    house = await make_house(shoal_server)
+    bot = await house_bot(house)
+    route = f"/api/agents/{bot}/config"
+    patch = {
+        "description": "Reviews pull requests.", "runtime": "webhook",
+        "model": {"primary": "offline/shoal-offline", "fallbacks": ["ollama/llama3.2"]},
+        "system_prompt": "# Reviewer\nBe kind.", "trigger_mode": "ambient",
+        "trigger_policy": "whitelist", "trigger_whitelist": ["@Alice", "bob"],
+        "busy_policy": "collect",
+        "tools": {"allow": ["notes", "get*"], "deny": ["clearnote"], "approval": ["save"]},
+        "response_webhook_url": "https://hooks.example/agent?key=abc",
+        "response_webhook_secret": "whsec-very-secret", "llm_api_key": "sk-also-secret",
+        "max_hops": 7, "daily_token_budget": 50_000,
+    }
+    r = await house.member.patch(route, patch)
+    assert r.status_code == 200, r.text
+    config = (await house.member.get(route)).json()["config"]
+    assert r.json()["config"] == config
+    for key in ("description", "runtime", "model", "system_prompt", "trigger_mode",
+                "trigger_policy", "busy_policy", "tools", "response_webhook_url", "max_hops",
+                "daily_token_budget"):
+        assert config[key] == patch[key], key
+    assert config["trigger_whitelist"] == ["alice", "bob"]
+    assert config["personality"] == "# Reviewer\nBe kind."
+    assert config["response_webhook_secret"] is True and config["llm_api_key"] is True
+    assert "very-secret" not in r.text and "also-secret" not in str(config)
+    # The contract's names, and null back to the default.
+    r = await house.member.patch(route, {"personality": "Terse.", "ollama_model": "qwen2.5",
+                                         "response_webhook_secret": None, "max_hops": None})
+    config = r.json()["config"]
+    assert config["system_prompt"] == "Terse." and config["ollama_model"] == "qwen2.5"
+    assert config["model"]["primary"] == "ollama/qwen2.5"
+    assert config["model"]["fallbacks"] == ["ollama/llama3.2"]
+    assert config["response_webhook_secret"] is False and config["max_hops"] == 20
+
+
+@pytest.mark.parametrize(("patch", "error"), [
+    ({"colour": "red"}, "unknown config key 'colour'"),
+    ({"runtime": "lambda"}, "runtime"),
+    ({"trigger_mode": "always"}, "trigger_mode"),
+    ({"busy_policy": "drop"}, "busy_policy"),
+    ({"max_hops": 0}, "max_hops"),
+    ({"daily_token_budget": -5}, "daily_token_budget"),
+    ({"tools": "everything"}, "tools"),
+    ({"system_prompt": "x" * 20_001}, "system_prompt"),
+    ({"response_webhook_secret": ""}, "response_webhook_secret must be a non-empty string"),
+    ({"response_webhook_url": "ftp://files.example/x"}, "only http:// and https://"),
+    ({"model": {"primary": "nowhere/x"}}, "unknown provider 'nowhere'"),
+    ({"model": {"fallbacks": ["openai/gpt-5", "bogus/y"]}}, "unknown provider 'bogus'"),
+], ids=lambda v: str(v)[:40])
+async def test_invalid_settings_are_400_and_change_nothing(
+    shoal_server: ShoalServer, patch: dict[str, Any], error: str,
+) -> None:
+    house = await make_house(shoal_server)
+    bot = await house_bot(house)
+    route = f"/api/agents/{bot}/config"
+    before = (await house.member.get(route)).json()
+    r = await house.member.patch(route, patch)
+    assert r.status_code == 400 and error in r.json()["error"], r.text
+    assert (await house.member.get(route)).json() == before
+
+
+async def test_a_house_model_map_limits_the_models_its_bots_may_use(
+    shoal_server: ShoalServer,
+) -> None:
+    house = await make_house(shoal_server)
+    bot = await house_bot(house)
+    async with shoal_server.shoal.db.write() as session:
+        row = await session.get(HouseRow, house.id)
+        assert row is not None
+        row.settings = {"models": {"offline/shoal-offline": {"alias": "cheap"}}}
+    route = f"/api/agents/{bot}/config"
+    r = await house.member.patch(route, {"model": {"primary": "openai/gpt-5"}})
+    assert r.status_code == 400
+    assert r.json()["error"] == ("model 'openai/gpt-5' is not allowed in this house; "
+                                 "allowed: offline/shoal-offline (cheap)")
+    r = await house.member.patch(route, {"model": {"primary": "cheap"}})
+    assert r.status_code == 200 and r.json()["config"]["model"]["primary"] == "cheap"
