@@ -181,8 +181,9 @@ class BuiltinRuntime:
         log.warning("activation %s of @%s in room %s failed: %s", ctx.activation.id,
                     ctx.bot.username, ctx.room.id, reason)
         try:
+            # No @handle here: a system message mentioning the bot would wake it again.
             await self.shoal.chat.post_system(
-                ctx.room.id, f"@{ctx.bot.username} could not answer: {reason}",
+                ctx.room.id, f"{ctx.bot.display_name} could not answer: {reason}",
                 sender_name=ctx.bot.display_name,
                 metadata={"error": True, "activation_id": ctx.activation.id})
         except ShoalError as exc:

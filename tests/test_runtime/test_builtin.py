@@ -121,9 +121,9 @@ async def test_a_failure_posts_a_short_error_in_the_room(bench: Bench, fake: Fak
     outcome = await bench.run(trigger)
     assert outcome.outcome == "error" and "every model failed" in (outcome.error or "")
     [shown] = await bench.messages_after(trigger["seq"])
-    username = shown["content"].split()[0]
-    assert shown["content"].startswith(f"{username} could not answer: every model failed: "
+    assert shown["content"].startswith("Scout could not answer: every model failed: "
                                        "openai/fake-gpt")
+    assert shown["mentions"] == []  # it must not wake the bot it speaks of
     assert "sk-test" not in shown["content"]
     assert shown["type"] == "system" and shown["metadata"]["error"] is True
     assert shown["metadata"]["activation_id"] and shown["sender_display_name"] == "Scout"
