@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from shoal.cli import accounts, server
+from shoal.cli import accounts, activations, server
 from shoal.cli import models as model_commands
 
 app = typer.Typer(
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 server.register(app)
 accounts.register(app)
+activations.register(app)
 model_commands.register(app)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import sys
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
+from shoal.agents.config import load_config
+from shoal.agents.editing import edit_bot_config, parse_setting
 from shoal.auth.accounts import check_password, create_bot, create_person, user_by_username
 from shoal.auth.tokens import issue_token, parse_expiry, revoke_user_token, token_view
 from shoal.bootstrap import ensure_home
@@ -22,7 +25,9 @@ from shoal.cli.common import (
     run,
     settings_from,
 )
+from shoal.crypto import SecretBox
 from shoal.errors import NotFound
+from shoal.llm import Catalog, LLMConfig
 from shoal.realtime.gateway import announce_revoked
 from shoal.rooms.access import ROLES
 from shoal.rooms.houses import add_house_member
@@ -117,6 +122,38 @@ def bot_create(
         console.print(f"Created bot @{member.handle} (id {bot.id}).")
         console.print("Its token, shown only now:")
         print(token)
+
+    run(go())
+
+
+@bot_app.command("edit")
+def bot_edit(
+    username: str,
+    changes: list[str] = typer.Option(..., "--set", help="key=value, repeatable: the keys of "
+                                      "PATCH /api/agents/{id}/config; `none` resets one."),
+    config: Path | None = ConfigOption,
+) -> None:
+    """Change a bot's settings; the next activation uses them."""
+    pairs = [change.partition("=") for change in changes]
+    if any(not eq or not key for key, eq, _ in pairs):
+        fail("each --set is key=value, e.g. --set trigger_mode=ambient")
+    settings = settings_from(config)
+
+    async def go() -> None:
+        async with open_database(settings) as db:
+            bot = await _user(db, username.lstrip("@"))
+            if bot.kind != "bot":
+                fail(f"{bot.username} is a person, not a bot")
+            current = load_config(bot.config)
+            patch = {key: parse_setting(key, value, current) for key, _, value in pairs}
+            catalog = Catalog(LLMConfig.parse(settings.llm))
+            box = SecretBox(settings.ensure_secret())
+            updated = await edit_bot_config(db, box, catalog, bot.id, patch)
+        table = Table("setting", "value")
+        for key, value in updated.view().items():
+            table.add_row(key, value if isinstance(value, str) else json.dumps(value))
+        console.print(table)
+        console.print(f"Updated {', '.join(sorted(patch))} of @{bot.username}.")
 
     run(go())
 
