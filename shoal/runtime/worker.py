@@ -28,6 +28,7 @@ from shoal.dispatch.gates import (
 )
 from shoal.ids import new_id
 from shoal.rooms.messages import message_with_sender
+from shoal.runtime.activations import prune_activations
 from shoal.runtime.base import ActivationContext, Outcome, Runtime
 from shoal.store.tables import Activation, House, Message, Room, User, utcnow
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shoal.runtime")
 MAX_ATTEMPTS = 2  # the first run and one retry after a lost lease
+PRUNE_EVERY = timedelta(hours=1)
 
 
 class Worker:
@@ -57,6 +59,7 @@ class Worker:
         self._loop: asyncio.Task[None] | None = None
         # One tick at a time: a claim and the task that runs it appear together.
         self._ticking = asyncio.Lock()
+        self._pruned_at: datetime | None = None
 
     def wake(self) -> None:
         """New work may be runnable: look now rather than at the next poll."""
@@ -94,6 +97,7 @@ class Worker:
 
     async def _tick(self) -> int:
         await self._recover_expired()
+        await self._prune_old()
         await self._interrupt_superseded()
         free = self.concurrency - len(self._tasks)
         started = 0
@@ -137,6 +141,17 @@ class Worker:
             await session.execute(
                 update(Activation).where(expired, Activation.attempts < MAX_ATTEMPTS)
                 .values(status="pending", lease_owner=None, lease_expires_at=None))
+
+    async def _prune_old(self) -> None:
+        """Forget finished activations past the retention period, once an hour."""
+        now = self.clock()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        days = self.shoal.settings.activation_retention_days
+        pruned = await prune_activations(self.shoal.db, timedelta(days=days))
+        if pruned:
+            log.info("pruned %d activations older than %d days", pruned, days)
 
     async def _interrupt_superseded(self) -> None:
         """Busy policy `interrupt`: a run stops at its next model boundary when a newer
