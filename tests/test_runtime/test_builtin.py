@@ -8,6 +8,8 @@ import json
 
 from shoal.llm import NO_REPLY, OFFLINE_NOTICE
 from shoal.llm.fakeserver import FakeLLMServer, FakeToolCall, Fault, Reply
+from shoal.runtime.builtin import BuiltinRuntime
+from shoal.store.tables import User
 from tests.support import Socket
 from tests.test_runtime.conftest import SMALL_MODEL, Bench
 
@@ -192,3 +194,25 @@ async def test_a_check_in_without_a_trigger_can_stay_silent(bench: Bench) -> Non
     assert (outcome.outcome, outcome.skip_reason) == ("skipped", "silent")
     assert await bench.messages_after(before["seq"]) == []
 
+
+
+async def test_a_mention_is_answered_once_through_dispatch_and_the_worker(bench: Bench) -> None:
+    await bench.configure(model={"primary": "offline"})
+    worker = bench.server.shoal.worker
+    saved = dict(worker.runtimes)
+    worker.runtimes["builtin"] = BuiltinRuntime(bench.server.shoal)
+    try:
+        async with bench.server.shoal.db.read() as session:
+            bot = await session.get(User, bench.bot_id)
+            assert bot is not None
+        trigger = await bench.say(f"@{bot.username} hello there")
+        async with asyncio.timeout(10):
+            while not (after := await bench.messages_after(trigger["seq"])):
+                await asyncio.sleep(0.05)
+    finally:
+        worker.runtimes.clear()
+        worker.runtimes.update(saved)
+    [reply] = after
+    assert reply["sender_id"] == bench.bot_id
+    assert reply["content"].startswith(OFFLINE_NOTICE) and "hello there" in reply["content"]
+    assert reply["metadata"]["activation_id"]
