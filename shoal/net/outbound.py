@@ -206,6 +206,8 @@ class Outbound:
     async def _send(self, method: str, url: str, content: bytes | None,
                     headers: dict[str, str], timeout: float, max_bytes: int, target: str
                     ) -> OutboundResponse:
+        # A fresh client per call: nothing to close at shutdown, and no pooled connection
+        # outlives the policy it was checked under. Calls are rare next to their latency.
         transport = _CheckedTransport(self.policy, self._ssl)
         async with httpx.AsyncClient(transport=transport, timeout=timeout, trust_env=False,
                                      follow_redirects=False) as client:
