@@ -18,6 +18,9 @@ from shoal.realtime.events import register_events
 from shoal.realtime.gateway import Gateway
 from shoal.rooms.chat import Chat
 from shoal.rooms.messages import Limits
+from shoal.runtime.builtin import BuiltinRuntime
+from shoal.runtime.sdk import SdkRuntime
+from shoal.runtime.webhook import WebhookRuntime
 from shoal.runtime.worker import Worker
 from shoal.store import Database, migrate
 
@@ -42,7 +45,8 @@ class Shoal:
         self.dispatcher = Dispatcher()
         self.chat = Chat(self.db, self.gateway, self.limits, self.dispatcher)
         self.models: ModelRouter  # built in start(): it reads stored keys and cooldowns
-        self.worker = Worker(self, {})
+        self.worker = Worker(self, {"builtin": BuiltinRuntime(self),
+                                    "webhook": WebhookRuntime(self), "sdk": SdkRuntime(self)})
         self.dispatcher.on_work(self.worker.wake)
 
     async def start(self) -> None:

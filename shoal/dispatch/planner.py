@@ -69,6 +69,8 @@ def plan_message(message: Message, room: Room, bots: list[Bot], sender_kind: str
     """The activations one message calls for: mentioned bots, the bot of a DM and ambient
     bots; never the author; recorded skips for loop-guard and permission refusals."""
     from_system = message.sender_id is None
+    if from_system and message.meta.get("error") is True:
+        return []  # a runtime's failure notice must not wake the bot it names again
     guarded = not from_system and loop_guard_blocks(message.meta)
     planned = []
     for bot in bots:

@@ -50,7 +50,7 @@ def offline_answer(request: ChatRequest) -> list[ProviderEvent]:
     elif user_turn is not None and _CHECK_IN.search(user_turn.content):
         deltas = [NO_REPLY]
     else:
-        said = " ".join(user_turn.content.split()[:40]) if user_turn else ""
+        said = _unmention(" ".join(user_turn.content.split()[:40])) if user_turn else ""
         reply = f'{OFFLINE_NOTICE} I cannot think, but I read your message: "{said}"'
         deltas = _words(reply)
     events: list[ProviderEvent] = [TextDelta(d) for d in deltas]
@@ -119,12 +119,18 @@ def _tool_call(
     return None
 
 
+def _unmention(text: str) -> str:
+    # Quoting "@alice" back would mention her again and wake any bot named: among bots on
+    # this model, every reply would fan out to everyone its trigger named.
+    return text.replace("@", "")
+
+
 def _summarize(messages: Sequence[ChatMessage], result: ChatMessage) -> str:
     name = result.name
     if name is None:
         calls = (c for m in messages for c in m.tool_calls if c.id == result.tool_call_id)
         name = next((c.name for c in calls), "tool")
-    text = " ".join(result.content.split())
+    text = _unmention(" ".join(result.content.split()))
     if len(text) > 300:
         text = text[:300] + "…"
     return f"The /{name.lstrip('/')} command returned: {text or '(nothing)'}"

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("shoal.runtime")
 MAX_ATTEMPTS = 2  # the first run and one retry after a lost lease
 PRUNE_EVERY = timedelta(hours=1)
+RECOVER_EVERY = timedelta(seconds=5)  # how often expired leases are looked for
 
 
 class Worker:
@@ -60,6 +61,7 @@ class Worker:
         # One tick at a time: a claim and the task that runs it appear together.
         self._ticking = asyncio.Lock()
         self._pruned_at: datetime | None = None
+        self._recovered_at: datetime | None = None
 
     def wake(self) -> None:
         """New work may be runnable: look now rather than at the next poll."""
@@ -96,24 +98,24 @@ class Worker:
             return await self._tick()
 
     async def _tick(self) -> int:
-        await self._recover_expired()
-        await self._prune_old()
+        now = self.clock()
+        if self._recovered_at is None or now - self._recovered_at >= RECOVER_EVERY:
+            self._recovered_at = now
+            await self._recover_expired()
+            await self._prune_old()
         await self._interrupt_superseded()
         free = self.concurrency - len(self._tasks)
-        started = 0
-        while free > 0:
-            claimed = await self._claim()
-            if claimed is None:
-                break
-            task = asyncio.create_task(self._execute(*claimed))
+        claimed = await self._claim(free) if free > 0 else []
+        for row, collected in claimed:
+            task = asyncio.create_task(self._execute(row, collected))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-            free -= 1
-            started += 1
-        return started
+        return len(claimed)
 
     async def drain(self, timeout: float = 30.0) -> None:
-        """Run until nothing is runnable or running (for tests, benchmarks and shutdown)."""
+        """Run until nothing is runnable or running (for tests, benchmarks and shutdown),
+        starting with a look for expired leases."""
+        self._recovered_at = None
         async with asyncio.timeout(timeout):
             while True:
                 await self.tick()
@@ -167,24 +169,29 @@ class Worker:
         for bot_id in waiting:
             candidates[bot_id].interrupted.set()
 
-    async def _claim(self) -> tuple[Activation, list[str]] | None:
-        """Take the oldest runnable activation of a bot that is not already running one.
-        Returns it with the trigger ids a `collect` policy folded into it."""
+    async def _claim(self, slots: int) -> list[tuple[Activation, list[str]]]:
+        """Take up to `slots` of the oldest runnable activations, one per bot and only for
+        bots not already running one, in one transaction. Each comes with the trigger ids a
+        `collect` policy folded into it."""
         now = self.clock()
         busy = aliased(Activation)
         query = (
             select(Activation)
             .where(Activation.status == "pending", Activation.available_at <= now,
                    ~exists().where(busy.bot_id == Activation.bot_id, busy.status == "running"))
-            .order_by(Activation.created_at).limit(8)
+            .order_by(Activation.created_at).limit(slots * 4)
         )
         if not self.shoal.db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
+        claimed: list[tuple[Activation, list[str]]] = []
+        bots: set[str] = set()
         async with self.shoal.db.write() as session:
             for row in (await session.scalars(query)).all():
+                if row.bot_id in bots:
+                    continue
                 try:
                     async with session.begin_nested():
-                        claimed = await session.execute(
+                        updated = await session.execute(
                             update(Activation)
                             .where(Activation.id == row.id, Activation.status == "pending")
                             .values(status="running", lease_owner=self.name,
@@ -192,9 +199,12 @@ class Worker:
                                     attempts=Activation.attempts + 1))
                 except IntegrityError:  # another process started this bot meanwhile
                     continue
-                if claimed.rowcount:  # type: ignore[attr-defined]
-                    return row, await self._collect(session, row, now)
-        return None
+                if updated.rowcount:  # type: ignore[attr-defined]
+                    bots.add(row.bot_id)
+                    claimed.append((row, await self._collect(session, row, now)))
+                    if len(claimed) == slots:
+                        break
+        return claimed
 
     async def _collect(self, session: Any, row: Activation, now: datetime) -> list[str]:
         """Busy policy `collect`: later waiting triggers in the same room merge into this run."""
