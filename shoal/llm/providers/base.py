@@ -6,9 +6,9 @@ import email.utils
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from shoal.llm.errors import FailureKind, ProviderFailure
 
@@ -124,3 +124,22 @@ def parse_arguments(raw: str | Mapping[str, Any] | None) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ProviderFailure(FailureKind.UNAVAILABLE, "tool arguments are not a JSON object")
     return value
+
+
+C = TypeVar("C")
+
+
+class ClientCache(Generic[C]):
+    """One SDK client per (base URL, key, timeout), made on first use and reused, so calls
+    share connection pools. `make` builds a client with the SDK's own retries off."""
+
+    def __init__(self, make: Callable[[str | None, str, float], C]) -> None:
+        self._make = make
+        self._clients: dict[tuple[str | None, str, float], C] = {}
+
+    def get(self, base_url: str | None, key: str, timeout: float) -> C:
+        """The client for these settings."""
+        client = self._clients.get((base_url, key, timeout))
+        if client is None:
+            client = self._clients[(base_url, key, timeout)] = self._make(base_url, key, timeout)
+        return client

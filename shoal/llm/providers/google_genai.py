@@ -12,7 +12,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from shoal.llm.errors import FailureKind, ProviderFailure
-from shoal.llm.providers.base import Credential, classify_status
+from shoal.llm.providers.base import ClientCache, Credential, classify_status
 from shoal.llm.types import Finish, FinishReason, TextDelta, ToolCall, ToolCallEvent, Usage
 
 if TYPE_CHECKING:
@@ -34,22 +34,16 @@ class GoogleGenAIAdapter:
     """Speaks generateContent; one SDK client per (base URL, key), reused across calls."""
 
     def __init__(self) -> None:
-        self._clients: dict[tuple[str | None, str, float], genai.Client] = {}
-
-    def _client(self, base_url: str | None, key: str, timeout: float) -> genai.Client:
-        client = self._clients.get((base_url, key, timeout))
-        if client is None:
-            # No retry_options means one attempt: the fallback layer owns retries.
-            options = types.HttpOptions(base_url=base_url, timeout=int(timeout * 1000))
-            client = genai.Client(api_key=key, vertexai=False, http_options=options)
-            self._clients[(base_url, key, timeout)] = client
-        return client
+        # No retry_options means one attempt: the fallback layer owns retries.
+        self._clients = ClientCache(lambda base_url, key, timeout: genai.Client(
+            api_key=key, vertexai=False,
+            http_options=types.HttpOptions(base_url=base_url, timeout=int(timeout * 1000))))
 
     async def stream(
         self, model: ResolvedModel, request: ChatRequest, credential: Credential, timeout: float
     ) -> AsyncIterator[ProviderEvent]:
         """Call the model and yield its answer as normalized events."""
-        client = self._client(model.provider.base_url, credential.api_key or "unused", timeout)
+        client = self._clients.get(model.provider.base_url, credential.api_key or "unused", timeout)
         contents, config = _request(model, request)
         try:
             if not request.stream:

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 import openai
 
 from shoal.llm.errors import FailureKind, ProviderFailure
-from shoal.llm.providers.base import Credential, classify_status, error_message, parse_arguments
+from shoal.llm.providers.base import (
+    ClientCache,
+    Credential,
+    classify_status,
+    error_message,
+    parse_arguments,
+)
 from shoal.llm.types import Finish, FinishReason, TextDelta, ToolCall, ToolCallEvent, Usage
 
 if TYPE_CHECKING:
@@ -30,23 +36,15 @@ class OpenAIChatAdapter:
     """Speaks Chat Completions; one SDK client per (base URL, key), reused across calls."""
 
     def __init__(self) -> None:
-        self._clients: dict[tuple[str | None, str, float], openai.AsyncOpenAI] = {}
-
-    def _client(self, base_url: str | None, key: str, timeout: float) -> openai.AsyncOpenAI:
-        client = self._clients.get((base_url, key, timeout))
-        if client is None:
-            # max_retries=0: the fallback layer decides what to retry and where.
-            client = openai.AsyncOpenAI(
-                api_key=key, base_url=base_url, max_retries=0, timeout=timeout
-            )
-            self._clients[(base_url, key, timeout)] = client
-        return client
+        # max_retries=0: the fallback layer decides what to retry and where.
+        self._clients = ClientCache(lambda base_url, key, timeout: openai.AsyncOpenAI(
+            api_key=key, base_url=base_url, max_retries=0, timeout=timeout))
 
     async def stream(
         self, model: ResolvedModel, request: ChatRequest, credential: Credential, timeout: float
     ) -> AsyncIterator[ProviderEvent]:
         """Call the model and yield its answer as normalized events."""
-        client = self._client(model.provider.base_url, credential.api_key or "unused", timeout)
+        client = self._clients.get(model.provider.base_url, credential.api_key or "unused", timeout)
         kwargs = _request_kwargs(model, request)
         try:
             if not request.stream:
