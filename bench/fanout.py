@@ -70,12 +70,13 @@ def free_port() -> int:
 
 
 async def wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+    """Wait until the server answers Engine.IO's handshake (both servers serve it)."""
     async with httpx.AsyncClient() as http:
         for _ in range(200):
             if proc.poll() is not None:
                 raise RuntimeError(f"server exited with {proc.returncode}")
             try:
-                await http.get(url + "/api/health")
+                await http.get(url + "/socket.io/?EIO=4&transport=polling")
                 return
             except httpx.HTTPError:
                 await asyncio.sleep(0.05)
@@ -163,25 +164,12 @@ async def bench_relay(args: argparse.Namespace) -> Result:
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "relay.py"), str(port)])
     try:
-        await wait_until_up_relay(url, proc)
+        await wait_until_up(url, proc)
         return await run_load("relay", proc.pid, url, "bench", None, None, args.clients,
                               args.messages, args.rate)
     finally:
         proc.terminate()
         proc.wait()
-
-
-async def wait_until_up_relay(url: str, proc: subprocess.Popen[bytes]) -> None:
-    async with httpx.AsyncClient() as http:
-        for _ in range(200):
-            if proc.poll() is not None:
-                raise RuntimeError(f"relay exited with {proc.returncode}")
-            try:
-                await http.get(url + "/socket.io/?EIO=4&transport=polling")
-                return
-            except httpx.HTTPError:
-                await asyncio.sleep(0.05)
-    raise RuntimeError("relay did not start")
 
 
 async def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shoal.llm.conventions import NO_REPLY, RELEVANCE_INSTRUCTION
 from shoal.llm.types import (
@@ -111,12 +111,25 @@ def _tool_call(
         strings = [k for k, v in props.items() if isinstance(v, dict) and v.get("type") == "string"]
         if "args" in props:
             args = {"args": rest}
-        elif len(strings) == 1:
-            args = {strings[0]: rest}
         else:
-            args = {}
+            args = _fill(strings, props, rest)
         return ToolCall(f"offline-{len(request.messages)}", tool.name, args)
     return None
+
+
+def _fill(names: list[str], props: dict[str, Any], text: str) -> dict[str, str]:
+    """Words of `text` to string parameters in order, one word each; a parameter described
+    as taking the rest of the text takes all the words left."""
+    words = text.split()
+    args: dict[str, str] = {}
+    for name in names:
+        if not words:
+            break
+        if "rest" in str(props[name].get("description", "")):
+            args[name], words = " ".join(words), []
+        else:
+            args[name] = words.pop(0)
+    return args
 
 
 def _unmention(text: str) -> str:

@@ -79,3 +79,25 @@ async def test_answers_relevance_by_keyword_overlap() -> None:
 async def test_check_in_with_nothing_to_report_is_silent() -> None:
     answer = await ROUTER.complete(ChatRequest([ChatMessage("user", CHECK_IN_PROMPT)]), ["offline"])
     assert answer.text == NO_REPLY and is_silent(answer.text)
+
+
+async def test_fills_command_arguments_word_by_word_and_the_rest_at_the_end() -> None:
+    one = {"type": "string", "description": "<x>: one value"}
+    rest = {"type": "string", "description": "<x>: the rest of the text, as written"}
+    tools = [ToolSpec("roll", "Roll dice", {"type": "object", "properties": {"dice": one}}),
+             ToolSpec("save", "Save", {"type": "object",
+                                        "properties": {"key": one, "value": rest}})]
+    roll = await ROUTER.complete(ChatRequest([ChatMessage("user", "/roll 2d6 please")],
+                                             tools=tools), ["offline"])
+    assert roll.tool_calls[0].arguments == {"dice": "2d6"}
+    save = await ROUTER.complete(ChatRequest(
+        [ChatMessage("user", "/save deploy-day Thursday after standup")], tools=tools),
+        ["offline"])
+    assert save.tool_calls[0].arguments == {"key": "deploy-day",
+                                            "value": "Thursday after standup"}
+
+
+async def test_never_mentions_anyone_it_quotes() -> None:
+    answer = await ROUTER.complete(
+        ChatRequest([ChatMessage("user", "@alice: @bob and @carol, look")]), ["offline"])
+    assert "@" not in answer.text and "bob and carol" in answer.text
