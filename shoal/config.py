@@ -6,7 +6,7 @@ import os
 import secrets
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
@@ -22,6 +22,9 @@ class Settings(BaseModel):
     data_dir: Path = Path(".shoal-data")
     database_url: str | None = None
     redis_url: str | None = None
+    # all: one process does everything. api: HTTP and sockets, no agent runs. worker: agent
+    # runs only. Split roles share PostgreSQL and need Redis to reach each other's sockets.
+    role: Literal["all", "api", "worker"] = "all"
     redis_prefix: str = "shoal"  # channel names; give each Shoal cluster sharing a Redis its own
     secret: str | None = None
     host: str = "127.0.0.1"

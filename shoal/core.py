@@ -55,7 +55,8 @@ class Shoal:
         await migrate(self.db)
         self.models = await build_router(self.settings, self.db)
         await self.gateway.start()
-        await self.worker.start()
+        if self.settings.role != "api":
+            await self.worker.start()
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector, whose full passes over it otherwise stall the event loop for tens of ms.
         gc.collect()

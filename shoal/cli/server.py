@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -24,6 +25,7 @@ from shoal.cli.common import (
     settings_from,
 )
 from shoal.config import Settings
+from shoal.core import Shoal
 from shoal.llm import OFFLINE_MODEL
 from shoal.store import Database
 from shoal.store.migrate import current_revision, head_revision
@@ -37,6 +39,23 @@ def serve_app(settings: Settings, access_log: bool) -> None:
                         format="%(levelname)s %(name)s: %(message)s")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level=settings.log_level, access_log=access_log)
+
+
+def run_worker(settings: Settings) -> None:
+    """Run a process that only claims and runs activations, until interrupted."""
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(levelname)s %(name)s: %(message)s")
+
+    async def work() -> None:
+        shoal = Shoal(settings)
+        await shoal.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await shoal.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(work())
 
 
 def register(app: typer.Typer) -> None:
@@ -83,16 +102,23 @@ def register(app: typer.Typer) -> None:
         host: str | None = typer.Option(None, help="Interface to bind (default 127.0.0.1)."),
         port: int | None = typer.Option(None, help="Port to listen on (default 8420)."),
         access_log: bool = typer.Option(False, help="Log every HTTP request."),
+        role: str | None = typer.Option(
+            None, help="all (default), api (HTTP and sockets) or worker (agent runs only)."),
     ) -> None:
         """Run Shoal from SHOAL_* environment variables and an optional TOML file."""
-        settings = settings_from(config, host=host, port=port)
+        settings = settings_from(config, host=host, port=port, role=role)
 
         async def prepare() -> None:
             async with open_database(settings) as db:
                 await ensure_home(db)
 
         run(prepare())
-        console.print(f"Shoal serving on http://{settings.host}:{settings.port}")
+        if settings.role == "worker":
+            console.print("Shoal worker running agent activations (Ctrl-C to stop)")
+            run_worker(settings)
+            return
+        console.print(f"Shoal serving on http://{settings.host}:{settings.port} "
+                      f"(role {settings.role})")
         serve_app(settings, access_log)
 
     @app.command(name="migrate")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from shoal.core import Shoal
 from shoal.realtime.gateway import announce_revoked
 from tests.support import ShoalServer, make_house, make_settings, serve, unique
 
@@ -70,3 +71,35 @@ async def test_revoking_a_token_closes_its_sockets_on_every_process(
     on_first.client.on("disconnect", lambda *a: closed.set())
     await announce_revoked(REDIS_URL or "", first.shoal.settings.redis_prefix, [r.json()["id"]])
     await asyncio.wait_for(closed.wait(), 5)
+
+
+async def test_an_api_process_and_a_worker_process_split_the_work(tmp_path: Path) -> None:
+    backend = "postgres" if os.environ.get("SHOAL_TEST_DATABASE_URL") else "sqlite"
+    prefix = unique("shoal-test-")
+    api_settings = make_settings(tmp_path, backend, redis_url=REDIS_URL, redis_prefix=prefix,
+                                 role="api")
+    worker_settings = make_settings(tmp_path, backend, redis_url=REDIS_URL, redis_prefix=prefix,
+                                    role="worker")
+    async for api in serve(api_settings):
+        await api.bootstrap()
+        worker = Shoal(worker_settings)
+        await worker.start()
+        try:
+            house = await make_house(api)
+            r = await house.owner.post("/api/agents", {"name": "Splitter",
+                                                       "agencyId": house.room_id})
+            bot = r.json()["agent"]
+            await house.owner.post(f"/api/agents/{bot['id']}/verify")
+            await house.owner.patch(f"/api/agents/{bot['id']}/config",
+                                    {"model": {"primary": "offline", "fallbacks": []}})
+            listener = await api.socket(house.member.token)
+            await listener.join(house.room_id)
+            await house.member.post(f"/api/agencies/{house.room_id}/messages",
+                                    {"content": f"@{bot['username']} are you there?"})
+            messages = await listener.wait_for("message", 2, timeout=15)
+            assert messages[1]["sender_id"] == bot["id"]
+            assert "not a real language model" in messages[1]["content"]
+            assert api.shoal.worker.running == {} and not api.shoal.worker._tasks
+            await listener.close()
+        finally:
+            await worker.stop()
