@@ -1,0 +1,335 @@
+"""`Agent`: an agent's own process connected to Shoal over REST and Socket.IO."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+import socketio
+
+from shoal.sdk._errors import AuthError, CommandError, CommandTimeout, NotConnected, RequestError
+from shoal.sdk._models import CommandResult, Message
+from shoal.sdk._runs import Run
+from shoal.sdk._trace import Trace
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+log = logging.getLogger("shoal.sdk")
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+RUN_EVENTS = ("agent-run-permission-response", "agent-run-interrupt")
+
+
+class Agent:
+    """A bot connected with its agent token: joins rooms, hears and sends messages, runs
+    commands, traces and runs. Reconnects by itself and resumes every room from its last seq."""
+
+    def __init__(self, api_url: str, agent_token: str, *, reconnect_delay: float = 0.25,
+                 reconnect_delay_max: float = 5.0) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.user: dict[str, Any] = {}
+        self.current_room: str | None = None
+        self._agent_token = agent_token
+        self._token: str | None = None
+        self._delays = (reconnect_delay, reconnect_delay_max)
+        self._last_seq: dict[str, int] = {}  # joined rooms, each with the last seq heard there
+        self._handlers: dict[str, list[Callable[..., Any]]] = defaultdict(list)
+        self._runs: dict[str, Run] = {}
+        self._http: httpx.AsyncClient | None = None
+        self._sio: socketio.AsyncClient | None = None
+        self._ready = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def username(self) -> str:
+        """The agent's username, which is also its @handle."""
+        return str(self.user.get("username", ""))
+
+    @property
+    def connected(self) -> bool:
+        """Whether the socket is up and every joined room has been resumed."""
+        return self._ready.is_set()
+
+    async def connect(self) -> None:
+        """Exchange the agent token for a session and open the socket; raises AuthError."""
+        self._closed.clear()
+        self._http = httpx.AsyncClient(base_url=self.api_url, timeout=30)
+        await self._login()
+        await self._open_socket()
+        self._ready.set()
+
+    async def connect_and_join(self, room: str) -> str:
+        """Connect, then join one room (id or slug); returns the room id."""
+        await self.connect()
+        return await self.join(room)
+
+    async def join(self, room: str) -> str:
+        """Join a room by id or slug and make it the current room; returns its id."""
+        rooms = await self._get("/api/agencies")
+        room_id = next((r["id"] for r in rooms if room in (r["id"], r.get("slug"))), room)
+        ack = await self._call("join-agency", {"agencyId": room_id})
+        # Messages may have arrived between entering the room and this ack.
+        self._last_seq[room_id] = max(self._last_seq.get(room_id, 0), int(ack.get("lastSeq") or 0))
+        self.current_room = room_id
+        return str(room_id)
+
+    async def join_all(self) -> list[str]:
+        """Join every room the agent is a member of; returns their ids."""
+        rooms = await self._get("/api/agencies")
+        return [await self.join(r["id"]) for r in rooms if r.get("isMember")]
+
+    def on(self, event: str, callback: Handler | None = None) -> Any:
+        """Call `callback` (sync or async) for every `event`; without one, a decorator.
+        `message` handlers get a Message, others the event's payload."""
+        def register(handler: Handler) -> Handler:
+            self._handlers[event].append(handler)
+            return handler
+        return register(callback) if callback is not None else register
+
+    async def send(self, content: str, *, type: str | None = None,
+                   metadata: dict[str, Any] | None = None, room: str | None = None) -> Message:
+        """Post a message to `room` (default: the current room); returns it as stored."""
+        data: dict[str, Any] = {"agencyId": self._room(room), "content": content}
+        if type is not None:
+            data["type"] = type
+        if metadata is not None:
+            data["metadata"] = metadata
+        ack = await self._call("send-message", data)
+        return Message.from_wire(ack["message"])
+
+    async def edit(self, message_id: str, content: str, *, room: str | None = None) -> Message:
+        """Replace the content of one of the agent's messages."""
+        ack = await self._call("edit-message", {"agencyId": self._room(room),
+                                                "messageId": message_id, "content": content})
+        return Message.from_wire(ack["message"])
+
+    async def get_recent_messages(self, limit: int = 50, *, room: str | None = None
+                                  ) -> list[Message]:
+        """The room's latest `limit` (at most 100) messages, oldest first: context for a model."""
+        rows = await self._get(f"/api/agencies/{self._room(room)}/messages",
+                               params={"limit": limit})
+        return [Message.from_wire(row) for row in reversed(rows)]
+
+    async def execute_command(self, cmd: str, timeout: float = 15, silent: bool = True, *,
+                              room: str | None = None) -> CommandResult:
+        """Run a slash command; silent results come back only to the agent. Raises
+        CommandError when it fails and CommandTimeout when it gets no answer in time."""
+        text = cmd if cmd.startswith("/") else f"/{cmd}"
+        name = text[1:].split(" ", 1)[0]
+        data = {"agencyId": self._room(room), "content": text, "silent": silent}
+        try:
+            ack = await self._ack("send-message", data, timeout)
+        except TimeoutError:
+            raise CommandTimeout(text, timeout) from None
+        if not isinstance(ack, dict) or not ack.get("ok"):
+            error = ack.get("error") if isinstance(ack, dict) else None
+            raise CommandError(str(error or f"/{name} failed"), name)
+        return CommandResult.from_ack(ack, name)
+
+    def start_trace(self) -> Trace:
+        """A trace that times silent commands, to attach to a reply as metadata."""
+        return Trace(self)
+
+    async def start_run(self, trigger: Message | str | None = None, *, name: str | None = None,
+                        description: str | None = None, room: str | None = None) -> Run:
+        """Start a run people can watch (in the trigger's room, else `room` or the current
+        one): status, tool cards, streamed text, permission requests, interrupts."""
+        room_id = trigger.agency_id if isinstance(trigger, Message) else self._room(room)
+        trigger_id = trigger.id if isinstance(trigger, Message) else trigger
+        run = Run(self, room_id, trigger_id, name, description)
+        self._runs[run.id] = run
+        await run._start()
+        return run
+
+    async def wait_closed(self) -> None:
+        """Wait until `close()`: how an agent script keeps serving."""
+        await self._closed.wait()
+
+    async def close(self) -> None:
+        """Disconnect for good: no reconnect follows."""
+        self._closed.set()
+        self._ready.clear()
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+        if self._sio is not None:
+            await self._sio.disconnect()
+        if self._http is not None:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Agent:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    # Plumbing shared with Run and Trace.
+
+    async def _ack(self, event: str, data: dict[str, Any], timeout: float = 10) -> Any:
+        """Emit with an ack once connected; raises TimeoutError when none comes in time."""
+        sio = await self._socket()
+        try:
+            return await sio.call(event, data, timeout=timeout)
+        except socketio.exceptions.TimeoutError:
+            raise TimeoutError(event) from None
+        except socketio.exceptions.SocketIOError as exc:
+            raise NotConnected(f"{event} was not sent: {exc}") from None
+
+    async def _call(self, event: str, data: dict[str, Any], timeout: float = 10) -> dict[str, Any]:
+        """Emit with an ack and raise RequestError on a refusal or no answer."""
+        try:
+            ack = await self._ack(event, data, timeout)
+        except TimeoutError:
+            raise RequestError(f"{event} got no answer within {timeout:g} s") from None
+        if isinstance(ack, dict) and ack.get("ok") is False:
+            raise RequestError(str(ack.get("error") or f"{event} was refused"))
+        return ack if isinstance(ack, dict) else {}
+
+    async def _emit(self, event: str, data: dict[str, Any]) -> None:
+        """Emit without waiting for an answer (stream deltas)."""
+        sio = await self._socket()
+        await sio.emit(event, data)
+
+    def _spawn(self, handler: Callable[..., Any], *args: Any) -> None:
+        """Call a user callback; an async one runs as its own task so it may await the server
+        (socket handlers run inside the socket's read loop)."""
+        try:
+            result = handler(*args)
+        except Exception:
+            log.exception("handler %r failed", handler)
+            return
+        if inspect.isawaitable(result):
+            task = asyncio.ensure_future(result)
+            self._tasks.add(task)
+            task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("handler failed", exc_info=task.exception())
+
+    def _room(self, room: str | None) -> str:
+        room_id = room or self.current_room
+        if room_id is None:
+            raise NotConnected("join a room first, or pass room=")
+        return room_id
+
+    async def _socket(self) -> socketio.AsyncClient:
+        # During a reconnect, wait for it rather than fail: the caller's event goes out after.
+        if self._closed.is_set() or self._sio is None:
+            raise NotConnected("the agent is not connected; call connect() first")
+        try:
+            await asyncio.wait_for(self._ready.wait(), 30)
+        except TimeoutError:
+            raise NotConnected("the agent lost its connection and could not reconnect") from None
+        return self._sio
+
+    async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        if self._http is None:
+            raise NotConnected("the agent is not connected; call connect() first")
+        r = await self._http.get(path, params=params)
+        if r.status_code >= 400:
+            raise RequestError(_error_of(r), r.status_code)
+        return r.json()
+
+    async def _login(self) -> None:
+        assert self._http is not None
+        r = await self._http.post("/api/auth/agent", json={"agentToken": self._agent_token})
+        if r.status_code in (401, 403):
+            raise AuthError(_error_of(r))
+        if r.status_code >= 400:
+            raise RequestError(_error_of(r), r.status_code)
+        body = r.json()
+        self._token, self.user = body["token"], body["user"]
+        self._http.headers["Authorization"] = f"Bearer {self._token}"
+
+    async def _open_socket(self) -> None:
+        # A fresh client per connection: python-socketio does not reconnect after a
+        # server-side disconnect, so the Agent runs its own reconnect loop.
+        sio = socketio.AsyncClient(reconnection=False)
+        sio.on("message", self._on_message)
+        sio.on("disconnect", self._on_disconnect)
+        for event in RUN_EVENTS:
+            sio.on(event, lambda data, event=event: self._on_run_event(event, data))
+        sio.on("*", lambda event, data=None: self._dispatch(event, data))
+        try:
+            await sio.connect(self.api_url, auth={"token": self._token},
+                              transports=["websocket"], wait_timeout=10)
+        except socketio.exceptions.ConnectionError as exc:
+            raise NotConnected(f"could not connect to {self.api_url}: {exc}") from None
+        self._sio = sio
+
+    def _on_message(self, data: dict[str, Any]) -> None:
+        message = Message.from_wire(data)
+        room = message.agency_id
+        if message.seq is not None:
+            if message.seq <= self._last_seq.get(room, -1):
+                return  # already heard: a replay overlapping what arrived live
+            self._last_seq[room] = message.seq
+        self._dispatch("message", message)
+
+    def _dispatch(self, event: str, payload: Any) -> None:
+        for handler in list(self._handlers.get(event, ())):
+            self._spawn(handler, payload)
+
+    def _on_run_event(self, event: str, data: dict[str, Any]) -> None:
+        run = self._runs.get(str(data.get("runId")))
+        if run is not None:
+            run._receive(event, data)
+        self._dispatch(event, data)
+
+    def _on_disconnect(self, *_: Any) -> None:
+        self._ready.clear()
+        if not self._closed.is_set() and self._reconnecting is None:
+            self._reconnecting = asyncio.ensure_future(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        delay, delay_max = self._delays
+        try:
+            while not self._closed.is_set():
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, delay_max)
+                try:
+                    await self._open_socket()
+                    for room, seq in list(self._last_seq.items()):
+                        assert self._sio is not None
+                        ack = await self._sio.call("join-agency",
+                                                   {"agencyId": room, "lastSeq": seq}, timeout=10)
+                        if not ack.get("ok"):
+                            log.warning("could not rejoin %s: %s", room, ack.get("error"))
+                            self._last_seq.pop(room, None)
+                except (NotConnected, socketio.exceptions.SocketIOError):
+                    if self._sio is not None and self._sio.connected:
+                        await self._sio.disconnect()
+                    # Perhaps the session itself was revoked: exchange the agent token again.
+                    await self._relogin()
+                    continue
+                self._ready.set()
+                return
+        finally:
+            self._reconnecting = None
+
+    async def _relogin(self) -> None:
+        try:
+            await self._login()
+        except AuthError as exc:
+            log.error("agent token refused, giving up: %s", exc)
+            self._closed.set()
+        except (httpx.HTTPError, RequestError):
+            pass  # the server is still away; the loop tries again
+
+
+def _error_of(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status_code}"
+

@@ -1,0 +1,57 @@
+"""An agent cut off by the server comes back by itself and misses nothing, twice nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+from shoal.sdk import Agent, Message
+from tests.support import ShoalServer
+from tests.test_sdk.bots import make_sdk_bot
+
+
+def sids_of(server: ShoalServer, user_id: str) -> list[str]:
+    return [sid for sid, state in server.shoal.gateway.sockets.items()
+            if state.principal.id == user_id]
+
+
+async def test_reconnect_resumes_from_the_last_seq(shoal_server: ShoalServer) -> None:
+    bot = await make_sdk_bot(shoal_server)
+    # A long first delay makes sure the messages below are posted while it is away.
+    agent = Agent(shoal_server.url, bot.token, reconnect_delay=1.0)
+    room_id = await agent.connect_and_join(bot.house.room_id)
+    heard: list[Message] = []
+    agent.on("message", heard.append)
+    person = bot.house.member
+
+    async def post(content: str) -> None:
+        r = await person.post(f"/api/agencies/{room_id}/messages", {"content": content})
+        assert r.status_code == 201, r.text
+
+    async def heard_count(n: int) -> None:
+        async with asyncio.timeout(10):
+            while len(heard) < n:
+                await asyncio.sleep(0.01)
+
+    try:
+        await post("before")
+        await heard_count(1)
+        [old_sid] = sids_of(shoal_server, bot.id)
+        await shoal_server.shoal.gateway.sio.disconnect(old_sid)
+        async with asyncio.timeout(5):
+            while agent.connected:
+                await asyncio.sleep(0.01)
+        for i in range(5):
+            await post(f"missed {i}")
+        # Sending while away waits for the reconnect instead of failing.
+        reply = await agent.send("back")
+        assert agent.connected and sids_of(shoal_server, bot.id) not in ([], [old_sid])
+        await post("after")
+        await heard_count(8)
+        await asyncio.sleep(0.2)  # room for a duplicate to show up, if there were one
+        contents = [m.content for m in heard]
+        assert contents == ["before", *(f"missed {i}" for i in range(5)), "back", "after"]
+        seqs = [m.seq for m in heard]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+        assert heard[6].id == reply.id
+    finally:
+        await agent.close()
