@@ -45,6 +45,11 @@ class Settings(BaseModel):
     outbound_allow_private: bool = False
     outbound_allowed_networks: str = ""
     activation_retention_days: int = Field(30, ge=1)
+    # Runs: an agent that left comes back within the grace period or its run ends as error;
+    # a run ends as timed_out after its time limit; every process sweeps this often.
+    run_disconnect_grace_seconds: float = Field(30, gt=0)
+    run_time_limit_seconds: float = Field(3600, gt=0)
+    run_sweep_seconds: float = Field(5, gt=0)
 
     @field_validator("outbound_allowed_networks")
     @classmethod

@@ -18,6 +18,8 @@ from shoal.realtime.events import register_events
 from shoal.realtime.gateway import Gateway
 from shoal.rooms.chat import Chat
 from shoal.rooms.messages import Limits
+from shoal.runs.service import RunService
+from shoal.runs.socket import register_run_events
 from shoal.runtime.builtin import BuiltinRuntime
 from shoal.runtime.sdk import SdkRuntime
 from shoal.runtime.webhook import WebhookRuntime
@@ -44,6 +46,8 @@ class Shoal:
         register_events(self, self.gateway)
         self.dispatcher = Dispatcher()
         self.chat = Chat(self.db, self.gateway, self.limits, self.dispatcher)
+        self.runs = RunService(self)
+        register_run_events(self, self.gateway)
         self.models: ModelRouter  # built in start(): it reads stored keys and cooldowns
         self.worker = Worker(self, {"builtin": BuiltinRuntime(self),
                                     "webhook": WebhookRuntime(self), "sdk": SdkRuntime(self)})
@@ -55,6 +59,7 @@ class Shoal:
         await migrate(self.db)
         self.models = await build_router(self.settings, self.db)
         await self.gateway.start()
+        await self.runs.start_sweeping()
         if self.settings.role != "api":
             await self.worker.start()
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
@@ -65,6 +70,7 @@ class Shoal:
     async def stop(self) -> None:
         """Stop background work and release connections."""
         await self.worker.stop()
+        await self.runs.stop()
         await self.chat.appender.stop()
         await self.gateway.stop()
         await self.db.dispose()

@@ -135,6 +135,11 @@ class Gateway:
         """Send an event to every socket of one user."""
         await self.sio.emit(event, data, room=user_room(user_id))
 
+    async def emit_room_and_user(self, room_id: str, user_id: str, event: str, data: Any
+                                 ) -> None:
+        """Send an event to a room and to one user's sockets; a socket in both gets it once."""
+        await self.sio.emit(event, data, to=[room_key(room_id), user_room(user_id)])
+
     async def enter(self, state: SocketState, room_id: str) -> None:
         """Subscribe a socket to a room's events."""
         await self.sio.enter_room(state.sid, room_key(room_id))

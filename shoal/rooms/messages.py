@@ -70,7 +70,29 @@ def check_metadata(metadata: object, limits: Limits) -> dict[str, Any]:
     size = len(dumped.encode())
     if size > limits.max_metadata_bytes:
         raise TooLarge(f"metadata is {size} bytes; the limit is {limits.max_metadata_bytes}")
+    check_trace(metadata)
     return metadata
+
+
+TRACE_STATUSES = ("done", "ok", "error")
+
+
+def check_trace(metadata: dict[str, Any]) -> None:
+    """`trace` is a list of {step, duration: "34ms", status: done|ok|error}; `duration` a
+    string. UIs render both, so a wrong shape is refused rather than stored."""
+    if "duration" in metadata and not isinstance(metadata["duration"], str):
+        raise InvalidInput('metadata.duration must be a string such as "415ms"')
+    if "trace" not in metadata:
+        return
+    trace = metadata["trace"]
+    if not isinstance(trace, list):
+        raise InvalidInput("metadata.trace must be a list of steps")
+    for index, step in enumerate(trace):
+        if not (isinstance(step, dict) and isinstance(step.get("step"), str)
+                and isinstance(step.get("duration"), str)
+                and step.get("status") in TRACE_STATUSES):
+            raise InvalidInput(f'metadata.trace[{index}] must be {{step: string, duration: '
+                               f'string like "34ms", status: done, ok or error}}')
 
 
 def check_type(kind: object) -> str:

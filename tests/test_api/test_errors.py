@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from shoal.store.tables import User
 from tests.support import Person, ShoalServer, unique
 
 UNKNOWN_ID = "01900000-0000-7000-8000-000000000000"
@@ -25,6 +26,10 @@ GARBAGE_IDS = ("x" * 300, "%00", "%F0%9F%A6%88", "'; DROP TABLE users; --", "-1"
 LEAK = re.compile(r"Traceback|File \"|line \d|sqlalchemy|asyncpg|sqlite|psycopg|pydantic|"
                   r"SELECT |INSERT |UPDATE |DELETE FROM|Exception|Error\(|0x[0-9a-f]{6}|"
                   r"internal error", re.IGNORECASE)
+RUN_EVENTS = ("agent-run-start", "agent-run-status", "agent-run-tool-call",
+              "agent-run-tool-result", "agent-run-stream", "agent-run-permission",
+              "agent-run-complete", "agent-run-error", "agent-run-record",
+              "agent-run-permission-decision", "agent-run-interrupt", "agent-run-events")
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
@@ -74,6 +79,9 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/houses/{house_id}/invites"): {"role": "member", "expires": "1d",
                                                  "max_uses": 2},
     ("POST", "/api/houses/join"): {"code": "shi_x"},
+    ("POST", "/api/runs/{run_id}/permissions/{permission_id}"): {"decision": "deny",
+                                                                 "message": "no"},
+    ("POST", "/api/runs/{run_id}/interrupt"): {"action": "adjust", "message": "slower"},
 }
 PUBLIC_ROUTES = {("GET", "/api/health"), ("POST", "/api/auth/register"),
                  ("POST", "/api/auth/login"), ("POST", "/api/auth/agent")}
@@ -139,9 +147,18 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
     token_id = r.json()["id"]
     r = await owner.post(f"/api/houses/{house_id}/invites", {"role": "guest"})
     invite_id = r.json()["id"]
+    runs = shoal_server.shoal.runs
+    async with shoal_server.shoal.db.write() as session:
+        agent = await session.get(User, agent_id)
+        assert agent is not None
+        agent.verified = True
+    await owner.post(f"/api/agencies/{room_id}/agents", {"agentId": agent_id})
+    run_id = (await runs.start(agent, room_id))["runId"]
+    await runs.gates.request(run_id, agent, "p1", "deploy", "to prod", 600)
     yield Targets({"house_id": house_id, "agency_id": room_id, "message_id": message_id,
                "agent_id": agent_id, "token_id": token_id, "invite_id": invite_id,
-               "user_id": other.id}, owner, shoal_server)
+               "user_id": other.id, "run_id": run_id, "permission_id": "p1"},
+                  owner, shoal_server)
 
 
 async def test_every_route_with_a_body_has_a_valid_body(shoal_server: ShoalServer) -> None:
@@ -362,7 +379,7 @@ def socket_cases(targets: Targets) -> list[tuple[str, Any]]:
     room, message = targets.values["agency_id"], targets.values["message_id"]
     cases: list[tuple[str, Any]] = []
     for event in ("join-agency", "leave-agency", "send-message", "edit-message",
-                  "delete-message", "agent-thinking"):
+                  "delete-message", "agent-thinking", *RUN_EVENTS):
         cases += [(event, "text"), (event, [1, 2]), (event, 7), (event, {"agencyId": 7}),
                   (event, {"agencyId": ["x"]}), (event, {"messageId": {"x": 1}})]
     for bad_room in (UNKNOWN_ID, "x" * 300, "\x00", ""):
@@ -372,7 +389,17 @@ def socket_cases(targets: Targets) -> list[tuple[str, Any]]:
     for bad_message in (UNKNOWN_ID, "x" * 300, "\x00"):
         cases += [("edit-message", {"messageId": bad_message, "content": "hi"}),
                   ("delete-message", {"messageId": bad_message})]
+    run = targets.values["run_id"]
+    for bad_run in (UNKNOWN_ID, "x" * 300, "\x00", ""):
+        cases += [(event, {"runId": bad_run}) for event in RUN_EVENTS]
     cases += [
+        ("agent-run-start", {"agencyId": room, "runId": "a b"}),
+        ("agent-run-permission-decision", {"runId": run, "permissionId": "p1",
+                                           "decision": "maybe"}),
+        ("agent-run-interrupt", {"runId": run, "action": "pause"}),
+        ("agent-run-interrupt", {"runId": run, "action": "adjust"}),
+        ("agent-run-events", {"runId": run, "afterSeq": -1}),
+        ("agent-run-events", {"runId": run, "afterSeq": "3"}),
         ("join-agency", {"agencyId": room, "lastSeq": -1}),
         ("join-agency", {"agencyId": room, "lastSeq": "3"}),
         ("join-agency", {"agencyId": room, "lastSeq": 10**30}),

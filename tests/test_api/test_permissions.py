@@ -88,6 +88,7 @@ from tests.test_api.matrix import (
     thinking_heard_only_if_allowed,
     verified_bot_token,
 )
+from tests.test_api.matrix_runs import REST_RUN_ROWS, SOCKET_RUN_ROWS
 
 # (method, route) the matrix leaves out, each with its reason. Keep it short.
 UNCOVERED_ROUTES: dict[tuple[str, str], str] = {}
@@ -213,6 +214,7 @@ REST_ROWS = [
     Rest("GET", "/api/houses/{house_id}/invites", needs("admin"), ids=HOUSE),
     Rest("DELETE", "/api/houses/{house_id}/invites/{invite_id}", needs("admin"),
          ids={**HOUSE, "invite_id": new_invite}, effect=invite_revoked_only_if_allowed),
+    *REST_RUN_ROWS,
 ]
 
 SOCKET_ROWS = [
@@ -248,6 +250,7 @@ SOCKET_ROWS = [
     Emit("agent-thinking", needs("member"), ids={**ROOM, "name": new_name},
          payload=lambda t: {"agencyId": t["agency_id"], "thinking": True, "status": t["name"]},
          effect=thinking_heard_only_if_allowed),
+    *SOCKET_RUN_ROWS,
 ]
 
 

@@ -3,6 +3,7 @@
 from alembic import context
 
 import shoal.llm.tables  # noqa: F401  (registers the model layer's tables)
+import shoal.runs.tables  # noqa: F401  (registers the runs tables)
 from shoal.store.tables import Base
 
 connection = context.config.attributes.get("connection")

@@ -1,0 +1,1 @@
+"""Agent runs: live status, tool cards, streams, permission gates, interrupts, transcripts."""
