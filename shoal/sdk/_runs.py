@@ -74,8 +74,9 @@ class Run:
             self._pending.pop(permission_id, None)
 
     async def record(self, type: str, data: dict[str, Any]) -> None:
-        """Add a custom record to the run's transcript (Shoal's `agent-run-record` event)."""
-        await self._send("agent-run-record", {"type": type, "data": data})
+        """Add a custom record to the run's transcript: Shoal's `agent-run-record` event,
+        `{kind: type, data}` (`type` on the wire names the transcript entry itself)."""
+        await self._send("agent-run-record", {"kind": type, "data": data})
 
     async def complete(self, summary: str) -> None:
         """End the run successfully with a one-line summary."""

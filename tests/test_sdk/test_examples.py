@@ -61,3 +61,29 @@ async def test_llm_agent_answers_a_mention_with_the_offline_model(shoal_server: 
     assert OFFLINE_NOTICE in reply["content"] and "what is a shoal?" in reply["content"]
     assert reply["metadata"]["model"] == "offline/shoal-offline"
     await member.close()
+
+
+async def test_ops_agent_runs_a_tool_asks_and_completes(shoal_server: ShoalServer) -> None:
+    bot = await make_sdk_bot(shoal_server, "Ops")
+    room_id = bot.house.room_id
+    member = await bot.house.member.socket()
+    await member.join(room_id)
+    async with running_example(shoal_server, bot, "ops_agent"):
+        await member.call("send-message", {"agencyId": room_id,
+                                           "content": f"@{bot.username} restart api"})
+        [request] = await member.wait_for("agent-run-permission", timeout=15)
+        assert request["action"] == "restart api"
+        r = await bot.house.member.post(
+            f"/api/runs/{request['runId']}/permissions/{request['permissionId']}",
+            {"decision": "approve"})
+        assert r.status_code == 200, r.text
+        [reply] = await replies_from(member, bot.username)
+        await member.wait_for("agent-run-complete")
+    assert reply["content"].strip() == "Restarted api; it is healthy again."
+    assert reply["metadata"]["run_id"] == request["runId"]
+    run = (await bot.house.member.get(f"/api/runs/{request['runId']}")).json()
+    assert run["status"] == "completed" and run["summary"] == "api restarted"
+    kinds = [e["type"] for e in run["transcript"] if not e["type"].startswith("stream")]
+    assert kinds == ["start", "status", "tool-call", "tool-result", "status",
+                     "permission-request", "permission-response", "record", "complete"]
+    await member.close()
