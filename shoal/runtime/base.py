@@ -58,11 +58,14 @@ class ActivationContext:
         return {"interaction_id": new_id(), "hop": 1, "max_hops": self.config.max_hops,
                 "status": "active"}
 
+    def reply_metadata(self) -> dict[str, Any]:
+        """What every reply of this activation carries: its loop guard and activation id."""
+        return {"loop_guard": self.loop_guard(), "activation_id": self.activation.id}
+
     async def reply(self, content: str, metadata: dict[str, Any] | None = None
                     ) -> dict[str, Any]:
         """Post the bot's reply: once per activation however often this is called."""
-        meta = {**(metadata or {}), "loop_guard": self.loop_guard(),
-                "activation_id": self.activation.id}
+        meta = {**(metadata or {}), **self.reply_metadata()}
         return await self.shoal.chat.post_reply(self.bot, self.room.id, content,
                                                 activation_id=self.activation.id,
                                                 metadata=meta)

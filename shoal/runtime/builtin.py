@@ -32,6 +32,7 @@ from shoal.runtime.context import (
     turns_to_json,
 )
 from shoal.runtime.prompt import build_system_prompt
+from shoal.runtime.runlog import ActivationRun
 from shoal.runtime.tools import allowed_commands, run_tool, tool_spec
 from shoal.store.tables import Activation
 
@@ -84,23 +85,26 @@ class BuiltinRuntime:
     async def run(self, ctx: ActivationContext) -> Outcome:
         """Run one activation; a failure becomes a short message in the room, never a raise."""
         tally = Tally()
+        run = ActivationRun(ctx)
         try:
             await ctx.thinking(True, "thinking")
-            return await self._run(ctx, tally)
+            outcome = await self._run(ctx, tally, run)
         except RunFailed as exc:
-            return await self._fail(ctx, tally, str(exc))
+            outcome = await self._fail(ctx, tally, str(exc))
         except ShoalError as exc:
-            return await self._fail(ctx, tally, _short(exc))
+            outcome = await self._fail(ctx, tally, _short(exc))
         except Exception:
             log.exception("activation %s of @%s failed unexpectedly", ctx.activation.id,
                           ctx.bot.username)
-            return await self._fail(ctx, tally, "an internal error; the server logged it")
+            outcome = await self._fail(ctx, tally, "an internal error; the server logged it")
         finally:
             if tally.tool_turns:
                 await self._save_tool_turns(ctx, tally.tool_turns)
             await ctx.thinking(False)
+        await run.close(outcome)
+        return outcome
 
-    async def _run(self, ctx: ActivationContext, tally: Tally) -> Outcome:
+    async def _run(self, ctx: ActivationContext, tally: Tally, run: ActivationRun) -> Outcome:
         router = self.shoal.models
         defaults = LLMConfig.parse(self.shoal.settings.llm)
         chain = model_chain(ctx.config.model.primary, ctx.config.model.fallbacks,
@@ -123,6 +127,12 @@ class BuiltinRuntime:
 
         compacted = False
         for _ in range(MAX_STEPS):
+            # A model boundary: honour a stop, and take an adjustment as the next user turn.
+            for interrupt in await run.interrupts():
+                if interrupt["action"] == "stop":
+                    ctx.interrupted.set()
+                else:
+                    tally.tool_turns.append(ChatMessage("user", interrupt["message"]))
             if ctx.interrupted.is_set():
                 return tally.outcome("skipped", skip_reason="interrupted")
             request = ChatRequest([*turns, *tally.tool_turns], system, tools,
@@ -138,14 +148,15 @@ class BuiltinRuntime:
             if ctx.interrupted.is_set():
                 return tally.outcome("skipped", skip_reason="interrupted")
             if not answer.tool_calls:
-                return await self._answer(ctx, tally, answer.text)
+                return await self._answer(ctx, tally, answer.text, run)
             tally.tool_turns.append(ChatMessage("assistant", answer.text,
                                                 tuple(answer.tool_calls)))
             for call in answer.tool_calls:
-                result = await self._tool(ctx, commands, call)
+                result = await self._tool(ctx, commands, call, run)
                 tally.tool_turns.append(ChatMessage("tool", result, tool_call_id=call.id,
                                                     name=call.name))
             await ctx.thinking(True, "thinking")
+            await run.status("thinking")
         raise RunFailed(f"it was still calling tools after {MAX_STEPS} steps")
 
     async def _call(self, ctx: ActivationContext, request: ChatRequest, chain: list[str],
@@ -156,16 +167,17 @@ class BuiltinRuntime:
             answer.add(event)
         return answer
 
-    async def _tool(self, ctx: ActivationContext, commands: dict[str, Command], call: ToolCall
-                    ) -> str:
-        if ctx.config.tools.needs_approval(call.name):
-            # Permission gates (issue 5) will ask a person; until then such a call is refused.
-            return (f"error: /{call.name} needs a person's approval before it runs, and "
-                    "approvals are not available yet; it was not run")
-        await ctx.thinking(True, f"running /{call.name}")
-        return await run_tool(self.shoal, ctx.bot, ctx.room.id, commands, call)
+    async def _tool(self, ctx: ActivationContext, commands: dict[str, Command], call: ToolCall,
+                    run: ActivationRun) -> str:
+        async def execute() -> str:
+            await ctx.thinking(True, f"running /{call.name}")
+            await run.status(f"running /{call.name}")
+            return await run_tool(self.shoal, ctx.bot, ctx.room.id, commands, call)
 
-    async def _answer(self, ctx: ActivationContext, tally: Tally, text: str) -> Outcome:
+        return await run.tool(call, ctx.config.tools.needs_approval(call.name), execute)
+
+    async def _answer(self, ctx: ActivationContext, tally: Tally, text: str,
+                      run: ActivationRun) -> Outcome:
         text = text.strip()
         if is_silent(text):
             return tally.outcome("skipped", skip_reason="silent")
@@ -174,7 +186,10 @@ class BuiltinRuntime:
         limit = self.shoal.limits.max_content_chars
         if len(text) > limit:
             text = text[: limit - 1] + "…"
-        posted = await ctx.reply(text)
+        if run.run_id is None:
+            posted = await ctx.reply(text)
+        else:
+            posted = await run.reply(text, ctx.reply_metadata())
         return tally.outcome("replied", reply_message_id=posted["id"])
 
     async def _fail(self, ctx: ActivationContext, tally: Tally, reason: str) -> Outcome:

@@ -103,19 +103,6 @@ async def test_an_edit_takes_effect_on_the_next_activation(bench: Bench, fake: F
     assert "- save:" not in second["content"]
 
 
-async def test_a_tool_needing_approval_is_refused_for_now(bench: Bench, fake: FakeLLMServer
-                                                          ) -> None:
-    await bench.configure(model={"primary": "openai/fake-gpt"}, tools={"approval": ["save"]})
-    fake.script(Reply(tool_calls=[FakeToolCall("save", {"key": "k", "value": "v"})]),
-                Reply("I could not save it."))
-    outcome = await bench.run(await bench.say("save k v please"))
-    assert outcome.outcome == "replied"
-    assert "needs a person's approval" in sent(fake, 1)
-    r = await bench.house.member.post(f"/api/agencies/{bench.room_id}/messages",
-                                      {"content": "/notes"})
-    assert "No notes" in r.json()["content"]
-
-
 async def test_a_failure_posts_a_short_error_in_the_room(bench: Bench, fake: FakeLLMServer
                                                          ) -> None:
     fake.script(Fault.http(500))

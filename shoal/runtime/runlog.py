@@ -1,0 +1,107 @@
+"""A builtin activation as a run: opened at its first tool call, so people can watch the
+tool cards, approve gated tools, and stop or redirect it between model calls."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from shoal.errors import Conflict
+
+if TYPE_CHECKING:
+    from shoal.llm import ToolCall
+    from shoal.runtime.base import ActivationContext, Outcome
+
+DENIED = "denied"
+UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.:-]")
+
+
+class ActivationRun:
+    """The run of one builtin activation; nothing is recorded until `open` is called."""
+
+    def __init__(self, ctx: ActivationContext) -> None:
+        self.ctx = ctx
+        self.runs = ctx.shoal.runs
+        self.run_id: str | None = None
+        self._seen = 0  # the seq of the last interrupt taken
+
+    async def open(self) -> str:
+        """Start the run (once)."""
+        if self.run_id is None:
+            trigger = self.ctx.trigger or {}
+            started = await self.runs.start(
+                self.ctx.bot, self.ctx.room.id, trigger_message_id=trigger.get("id"),
+                name=f"@{self.ctx.bot.username}",
+                description=str(trigger.get("content", ""))[:200],
+                activation_id=self.ctx.activation.id)
+            self.run_id = started["runId"]
+        return self.run_id
+
+    async def status(self, text: str) -> None:
+        """Show what the bot is doing, when it is a run."""
+        if self.run_id is not None:
+            await self.runs.add(self.run_id, self.ctx.bot.id, "status", {"status": text})
+
+    async def tool(self, call: ToolCall, gated: bool, execute: Callable[[], Awaitable[str]]
+                   ) -> str:
+        """Run one tool call as a tool card; a gated one waits for a person's decision."""
+        run_id = await self.open()
+        bot_id = self.ctx.bot.id
+        call_id = UNSAFE_ID.sub("_", call.id)[:64] or "call"
+        await self.runs.add(run_id, bot_id, "tool-call", {
+            "toolCallId": call_id, "tool": call.name, "input": call.arguments,
+            "status": "running"})
+        started = time.monotonic()
+        if gated:
+            permission_id = f"perm-{call_id}"[:64]
+            await self.runs.gates.request(run_id, self.ctx.bot, permission_id, f"/{call.name}",
+                                          json.dumps(call.arguments)[:2000])
+            if not await self.runs.gates.wait(run_id, permission_id):
+                await self._result(call_id, call.name, DENIED, started, "error")
+                return f"error: a person denied /{call.name}; it was not run"
+        output = await execute()
+        await self._result(call_id, call.name, output, started,
+                           "error" if output.startswith("error:") else "done")
+        return output
+
+    async def _result(self, call_id: str, tool: str, output: str, started: float, status: str
+                      ) -> None:
+        assert self.run_id is not None
+        await self.runs.add(self.run_id, self.ctx.bot.id, "tool-result", {
+            "toolCallId": call_id, "tool": tool, "output": output,
+            "duration": f"{int((time.monotonic() - started) * 1000)}ms", "status": status})
+
+    async def interrupts(self) -> list[dict[str, Any]]:
+        """Interrupts that arrived since the last look (from any process)."""
+        if self.run_id is None:
+            return []
+        found = await self.runs.interrupts_after(self.run_id, self._seen)
+        if found:
+            self._seen = found[-1]["seq"]
+        return found
+
+    async def reply(self, text: str, metadata: dict[str, Any]) -> dict[str, Any]:
+        """Post the answer as the run's streamed message (the activation's one reply)."""
+        assert self.run_id is not None
+        message_id = f"reply-{self.ctx.activation.id}"
+        await self.runs.streams.push(self.run_id, self.ctx.bot, message_id, text, text)
+        return await self.runs.streams.finish(self.run_id, self.ctx.bot, message_id, text,
+                                              metadata)
+
+    async def close(self, outcome: Outcome) -> None:
+        """End the run the way the activation ended."""
+        if self.run_id is None:
+            return
+        if outcome.outcome == "error":
+            end = ("error", {"error": outcome.error}, "error")
+        elif outcome.skip_reason == "interrupted":
+            end = ("complete", {"summary": "stopped"}, "interrupted")
+        else:
+            end = ("complete", {"summary": outcome.outcome}, "completed")
+        try:
+            await self.runs.finish(self.run_id, self.ctx.bot.id, *end)
+        except Conflict:
+            pass  # already ended by Shoal (time limit)
