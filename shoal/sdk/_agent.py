@@ -235,7 +235,10 @@ class Agent:
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         if self._http is None:
             raise NotConnected("the agent is not connected; call connect() first")
-        r = await self._http.get(path, params=params)
+        try:
+            r = await self._http.get(path, params=params)
+        except httpx.HTTPError as exc:
+            raise NotConnected(f"{self.api_url} did not answer: {exc}") from None
         if r.status_code >= 400:
             raise RequestError(_error_of(r), r.status_code)
         return r.json()
