@@ -18,6 +18,7 @@ from shoal.llm import (
     ContextOverflow,
     HouseModels,
     LLMConfig,
+    TextDelta,
     ToolSpec,
     is_silent,
     model_chain,
@@ -32,7 +33,7 @@ from shoal.runtime.context import (
     turns_to_json,
 )
 from shoal.runtime.prompt import build_system_prompt
-from shoal.runtime.runlog import ActivationRun
+from shoal.runtime.runlog import ActivationRun, TextSink
 from shoal.runtime.tools import allowed_commands, run_tool, tool_spec
 from shoal.store.tables import Activation
 
@@ -126,7 +127,7 @@ class BuiltinRuntime:
         turns = guard_context(turns, window - MAX_TOKENS - _fixed_tokens(system, tools))
 
         compacted = False
-        for _ in range(MAX_STEPS):
+        for step in range(MAX_STEPS):
             # A model boundary: honour a stop, and take an adjustment as the next user turn.
             for interrupt in await run.interrupts():
                 if interrupt["action"] == "stop":
@@ -138,7 +139,8 @@ class BuiltinRuntime:
             request = ChatRequest([*turns, *tally.tool_turns], system, tools,
                                   max_tokens=MAX_TOKENS)
             try:
-                answer = await self._call(ctx, request, chain, house_models)
+                answer = await self._call(request, chain, house_models, ctx.house.id,
+                                          run.text_stream(step))
             except ContextOverflow:
                 if compacted or len(turns) < 2:
                     raise RunFailed("the conversation is too long for the model") from None
@@ -148,7 +150,7 @@ class BuiltinRuntime:
             if ctx.interrupted.is_set():
                 return tally.outcome("skipped", skip_reason="interrupted")
             if not answer.tool_calls:
-                return await self._answer(ctx, tally, answer.text, run)
+                return await self._answer(ctx, tally, answer.text, run, step)
             tally.tool_turns.append(ChatMessage("assistant", answer.text,
                                                 tuple(answer.tool_calls)))
             for call in answer.tool_calls:
@@ -159,12 +161,14 @@ class BuiltinRuntime:
             await run.status("thinking")
         raise RunFailed(f"it was still calling tools after {MAX_STEPS} steps")
 
-    async def _call(self, ctx: ActivationContext, request: ChatRequest, chain: list[str],
-                    house_models: HouseModels) -> Completion:
+    async def _call(self, request: ChatRequest, chain: list[str], house_models: HouseModels,
+                    house_id: str, on_text: TextSink | None) -> Completion:
         answer = Completion()
         async for event in self.shoal.models.stream(request, chain, house=house_models,
-                                                    house_id=ctx.house.id):
+                                                    house_id=house_id):
             answer.add(event)
+            if on_text is not None and isinstance(event, TextDelta):
+                await on_text(event.text, answer.text)
         return answer
 
     async def _tool(self, ctx: ActivationContext, commands: dict[str, Command], call: ToolCall,
@@ -177,7 +181,7 @@ class BuiltinRuntime:
         return await run.tool(call, ctx.config.tools.needs_approval(call.name), execute)
 
     async def _answer(self, ctx: ActivationContext, tally: Tally, text: str,
-                      run: ActivationRun) -> Outcome:
+                      run: ActivationRun, step: int) -> Outcome:
         text = text.strip()
         if is_silent(text):
             return tally.outcome("skipped", skip_reason="silent")
@@ -189,7 +193,7 @@ class BuiltinRuntime:
         if run.run_id is None:
             posted = await ctx.reply(text)
         else:
-            posted = await run.reply(text, ctx.reply_metadata())
+            posted = await run.reply(step, text, ctx.reply_metadata())
         return tally.outcome("replied", reply_message_id=posted["id"])
 
     async def _fail(self, ctx: ActivationContext, tally: Tally, reason: str) -> Outcome:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from shoal.runtime.base import ActivationContext, Outcome
 
 DENIED = "denied"
+TextSink = Callable[[str, str], Awaitable[None]]  # (delta, content so far)
 UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.:-]")
 
 
@@ -83,13 +84,26 @@ class ActivationRun:
             self._seen = found[-1]["seq"]
         return found
 
-    async def reply(self, text: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    def text_stream(self, step: int) -> TextSink | None:
+        """Where a model call's text goes as it arrives, once this is a run. A step that
+        ends in tool calls leaves its stream unposted; the answering step's is posted."""
+        run_id = self.run_id
+        if run_id is None:
+            return None
+
+        async def push(delta: str, content: str) -> None:
+            await self.runs.streams.push(run_id, self.ctx.bot, self._stream_id(step), delta,
+                                         content)
+        return push
+
+    async def reply(self, step: int, text: str, metadata: dict[str, Any]) -> dict[str, Any]:
         """Post the answer as the run's streamed message (the activation's one reply)."""
         assert self.run_id is not None
-        message_id = f"reply-{self.ctx.activation.id}"
-        await self.runs.streams.push(self.run_id, self.ctx.bot, message_id, text, text)
-        return await self.runs.streams.finish(self.run_id, self.ctx.bot, message_id, text,
-                                              metadata)
+        return await self.runs.streams.finish(self.run_id, self.ctx.bot, self._stream_id(step),
+                                              text, metadata)
+
+    def _stream_id(self, step: int) -> str:
+        return f"{self.ctx.activation.id}-{step}"
 
     async def close(self, outcome: Outcome) -> None:
         """End the run the way the activation ended."""

@@ -67,6 +67,11 @@ async def test_tool_calls_are_cards_and_the_reply_is_the_runs_message(
     assert "running /save" in [e.get("status") for e in run["transcript"]]
     await sock.wait_for("agent-run-complete")
     assert len(sock.received("agent-run-tool-result")) == 1
+    streamed = sock.received("agent-run-stream")  # the answer, live as the model wrote it
+    assert streamed[0]["done"] is False and streamed[0]["content"] in "Saved it."
+    assert streamed[-1]["done"] is True and streamed[-1]["storedMessageId"] == reply["id"]
+    types = [e["type"] for e in run["transcript"]]
+    assert types.index("stream-start") < types.index("stream-end") < types.index("complete")
     await sock.close()
 
 
