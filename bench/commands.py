@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +22,7 @@ import httpx
 import socketio
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fanout import free_port, wait_until_up  # noqa: E402
+from benchserver import running_shoal  # noqa: E402
 from sioclient import MiniSocket  # noqa: E402
 
 from shoal.sdk import Agent, ShoalSDKError  # noqa: E402
@@ -183,26 +180,12 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=2000.0, help="stream deltas per second")
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as data_dir:
-        env = {**os.environ, "SHOAL_DATA_DIR": data_dir, "SHOAL_OPEN_REGISTRATION": "true",
-               "SHOAL_SECRET": "bench", "SHOAL_LOG_LEVEL": "warning",
-               "SHOAL_AUTH_ATTEMPTS_PER_MINUTE": "1000"}
-        env.pop("SHOAL_DATABASE_URL", None)
-        proc = subprocess.Popen([sys.executable, "-m", "shoal", "serve", "--port", str(port)],
-                                env=env, stdout=subprocess.DEVNULL)
-        try:
-            await wait_until_up(url, proc)
-            person_token, agent_token, lobby = await setup(url)
-            async with Agent(url, agent_token) as agent:
-                await agent.join(lobby)
-                await bench_commands(url, agent, agent_token, lobby, args.round_trips)
-                await bench_stream(url, agent, person_token, lobby, args)
-        finally:
-            proc.terminate()
-            proc.wait()
-
+    async with running_shoal() as (url, _):
+        person_token, agent_token, lobby = await setup(url)
+        async with Agent(url, agent_token) as agent:
+            await agent.join(lobby)
+            await bench_commands(url, agent, agent_token, lobby, args.round_trips)
+            await bench_stream(url, agent, person_token, lobby, args)
 
 if __name__ == "__main__":
     asyncio.run(main())

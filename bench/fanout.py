@@ -12,11 +12,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,11 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
+from benchserver import (  # noqa: E402
+    free_port,
+    running_shoal,  # noqa: E402
+    wait_until_up,
+)
 from sioclient import MiniSocket  # noqa: E402
 
 WARMUP = 20
@@ -61,26 +64,6 @@ class Result:
                 f"{self.seconds:6.2f} s = {self.throughput:9.0f} msg/s   latency p50 "
                 f"{self.percentile(0.5):6.1f} ms  p99 {self.percentile(0.99):6.1f} ms   "
                 f"cpu server {self.server_cpu:.1f} s, clients {self.client_cpu:.1f} s")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    """Wait until the server answers Engine.IO's handshake (both servers serve it)."""
-    async with httpx.AsyncClient() as http:
-        for _ in range(200):
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}")
-            try:
-                await http.get(url + "/socket.io/?EIO=4&transport=polling")
-                return
-            except httpx.HTTPError:
-                await asyncio.sleep(0.05)
-    raise RuntimeError("server did not start")
 
 
 async def run_load(name: str, pid: int, url: str, room_id: str, reader_auth: dict[str, Any] | None,
@@ -130,33 +113,18 @@ async def run_load(name: str, pid: int, url: str, room_id: str, reader_auth: dic
 
 
 async def bench_shoal(args: argparse.Namespace) -> Result:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as data_dir:
-        env = {**os.environ, "SHOAL_DATA_DIR": data_dir, "SHOAL_OPEN_REGISTRATION": "true",
-               "SHOAL_SECRET": "bench", "SHOAL_LOG_LEVEL": "warning",
-               "SHOAL_AUTH_ATTEMPTS_PER_MINUTE": "1000"}
-        env.pop("SHOAL_DATABASE_URL", None)
-        command = [sys.executable, "-m", "shoal", "serve", "--port", str(port)]
-        if os.environ.get("BENCH_PROFILE"):  # e.g. "py-spy record -o profile.svg --"
-            command = os.environ["BENCH_PROFILE"].split() + command
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-        try:
-            await wait_until_up(url, proc)
-            async with httpx.AsyncClient(base_url=url) as http:
-                tokens = []
-                for who in ("reader", "poster"):
-                    r = await http.post("/api/auth/register",
-                                        json={"username": who, "password": "benchmark!"})
-                    tokens.append(r.json()["token"])
-                rooms = await http.get("/api/agencies",
-                                       headers={"Authorization": f"Bearer {tokens[0]}"})
-                lobby = next(r["id"] for r in rooms.json() if r["slug"] == "lobby")
-            return await run_load("shoal", proc.pid, url, lobby, {"token": tokens[0]},
-                                  {"token": tokens[1]}, args.clients, args.messages, args.rate)
-        finally:
-            proc.terminate()
-            proc.wait()
+    async with running_shoal() as (url, proc):
+        async with httpx.AsyncClient(base_url=url) as http:
+            tokens = []
+            for who in ("reader", "poster"):
+                r = await http.post("/api/auth/register",
+                                    json={"username": who, "password": "benchmark!"})
+                tokens.append(r.json()["token"])
+            rooms = await http.get("/api/agencies",
+                                   headers={"Authorization": f"Bearer {tokens[0]}"})
+            lobby = next(r["id"] for r in rooms.json() if r["slug"] == "lobby")
+        return await run_load("shoal", proc.pid, url, lobby, {"token": tokens[0]},
+                              {"token": tokens[1]}, args.clients, args.messages, args.rate)
 
 
 async def bench_relay(args: argparse.Namespace) -> Result:
