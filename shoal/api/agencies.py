@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -14,10 +14,9 @@ from shoal.commands.runner import run_command
 from shoal.core import Shoal
 from shoal.errors import Forbidden, InvalidInput, NotFound
 from shoal.rooms.access import Action, authorize_house, authorize_room, house_access
-from shoal.rooms.houses import add_house_member, houses_of
+from shoal.rooms.houses import add_house_member, houses_of, member_by_handle
 from shoal.rooms.membership import (
     add_member,
-    find_member_by_handle,
     members_payload,
     notify_members,
     remove_member,
@@ -77,17 +76,6 @@ async def readable_room(shoal: Shoal, user_id: str, room_id: str, action: Action
         access = await authorize_room(session, user_id, room_id, action)
     assert access.room is not None
     return access.room
-
-
-async def refuse_command(shoal: Shoal, user_id: str, room_id: str, ack: dict[str, Any]
-                         ) -> NoReturn:
-    """Raise the error a refused command's ack stands for: the room's NotFound or the role's
-    Forbidden, as the command's own authorization decided; else the command was called wrongly.
-    """
-    command = shoal.commands.get(ack.get("command", ""))
-    async with shoal.db.read() as session:
-        await authorize_room(session, user_id, room_id, command.action if command else Action.READ)
-    raise InvalidInput(ack["error"])
 
 
 @router.get("/agencies")
@@ -171,9 +159,9 @@ async def post_message(agency_id: str, body: PostMessageBody, principal: Princip
     """Post a message; a slash command runs and answers with its ack (result posted)."""
     if isinstance(body.content, str) and is_command(body.content.strip()):
         ack = await run_command(shoal, principal.user, agency_id, body.content.strip(),
-                                post_result=True)
+                                post_result=True, raise_refusals=True)
         if not ack["ok"]:
-            await refuse_command(shoal, principal.id, agency_id, ack)
+            raise InvalidInput(ack["error"])
         return ack
     return await shoal.chat.post(principal.user, agency_id, body.content, type=body.type,
                                  metadata=body.metadata)
@@ -221,7 +209,7 @@ async def add_agent(agency_id: str, body: AddAgentBody, principal: PrincipalDep,
         if body.agentId:
             bot = await session.get(User, body.agentId)
         elif body.username:
-            bot = await find_member_by_handle(shoal, room.house_id, body.username)
+            bot = await member_by_handle(session, room.house_id, body.username)
             if bot is None:
                 bot = await user_by_username(session, body.username.lstrip("@"))
         else:

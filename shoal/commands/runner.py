@@ -24,23 +24,37 @@ def help_listing(shoal: Shoal) -> str:
 
 
 async def run_command(
-    shoal: Shoal, invoker: User, room_id: str, text: str, *, post_result: bool
+    shoal: Shoal, invoker: User, room_id: str, text: str, *, post_result: bool,
+    raise_refusals: bool = False,
 ) -> dict[str, Any]:
     """Parse, authorize and run a command. Returns the ack; with `post_result` a
-    non-ephemeral result is also posted in the room as a system message."""
+    non-ephemeral result is also posted in the room as a system message. With
+    `raise_refusals`, a caller who may not run it gets the NotFound or Forbidden itself
+    (REST answers with its status) instead of a failed ack."""
     try:
         parsed = parse_command(text)
     except ParseError as exc:
         return {"ok": False, "error": f"could not read the command: {exc}"}
-    return await run_parsed(shoal, invoker, room_id, parsed, post_result=post_result)
+    return await run_parsed(shoal, invoker, room_id, parsed, post_result=post_result,
+                            raise_refusals=raise_refusals)
 
 
 async def run_parsed(
-    shoal: Shoal, invoker: User, room_id: str, parsed: ParsedCommand, *, post_result: bool
+    shoal: Shoal, invoker: User, room_id: str, parsed: ParsedCommand, *, post_result: bool,
+    raise_refusals: bool = False,
 ) -> dict[str, Any]:
     """Run an already parsed command exactly as `run_command` does; agents' tool calls come
     here with their arguments as given, so no quoting round trip can mangle them."""
     command = shoal.commands.get(parsed.name)
+    async with shoal.db.read() as session:
+        access = await room_access(session, invoker.id, room_id)
+    try:
+        # Even the help listing of an unknown command is only for those who can read the room.
+        authorize(access, command.action if command else Action.READ)
+    except ShoalError as exc:
+        if raise_refusals:
+            raise
+        return {"ok": False, "command": parsed.name, "error": exc.message}
     if command is None:
         return {
             "ok": False,
@@ -48,9 +62,6 @@ async def run_parsed(
             "error": f"unknown command /{parsed.name}. {help_listing(shoal)}",
         }
     try:
-        async with shoal.db.read() as session:
-            access = await room_access(session, invoker.id, room_id)
-        authorize(access, command.action)
         args = command.bind(parsed)
         assert access.room is not None
         ctx = CommandContext(shoal, invoker, access.room, access, parsed, args)

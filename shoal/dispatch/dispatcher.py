@@ -34,7 +34,7 @@ class Dispatcher:
         now = self.clock()
         runnable = 0
         for message, sender, role in sent:
-            planned = plan_message(message, room, bots, sender.kind if sender else None, role,
+            planned = plan_message(message, room, bots, role,
                                    sender.username if sender else None)
             if planned:
                 runnable += await insert_activations(session, message, room, planned, now)

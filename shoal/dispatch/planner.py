@@ -64,8 +64,8 @@ def loop_guard_blocks(metadata: dict[str, Any]) -> bool:
     return guard.get("status", "active") != "active"
 
 
-def plan_message(message: Message, room: Room, bots: list[Bot], sender_kind: str | None,
-                 sender_role: str | None, sender_username: str | None) -> list[Planned]:
+def plan_message(message: Message, room: Room, bots: list[Bot], sender_role: str | None,
+                 sender_username: str | None) -> list[Planned]:
     """The activations one message calls for: mentioned bots, the bot of a DM and ambient
     bots; never the author; recorded skips for loop-guard and permission refusals."""
     from_system = message.sender_id is None

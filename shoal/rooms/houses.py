@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.errors import InvalidInput, NotFound
@@ -76,6 +76,17 @@ async def add_house_member(
     session.add(member)
     await session.flush()
     return member
+
+
+async def member_by_handle(session: AsyncSession, house_id: str, handle: str) -> User | None:
+    """The house member written as this @handle (or as their username)."""
+    handle = handle.lstrip("@").lower()
+    return await session.scalar(
+        select(User)
+        .join(HouseMember, HouseMember.user_id == User.id)
+        .where(HouseMember.house_id == house_id,
+               or_(HouseMember.handle == handle, User.username_key == handle))
+    )
 
 
 async def get_house(session: AsyncSession, house_id: str) -> House:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
-
 from shoal.errors import NotFound
-from shoal.rooms.houses import member_view
+from shoal.rooms.houses import member_by_handle, member_view
 from shoal.rooms.rooms import join_room, leave_room, room_members
 from shoal.store.tables import HouseMember, Room, User
 
@@ -59,11 +57,5 @@ async def notify_members(shoal: Shoal, room: Room) -> None:
 
 async def find_member_by_handle(shoal: Shoal, house_id: str, handle: str) -> User | None:
     """The house member with this @handle (or username)."""
-    handle = handle.lstrip("@").lower()
     async with shoal.db.read() as session:
-        return await session.scalar(
-            select(User)
-            .join(HouseMember, HouseMember.user_id == User.id)
-            .where(HouseMember.house_id == house_id,
-                   or_(HouseMember.handle == handle, User.username_key == handle))
-        )
+        return await member_by_handle(session, house_id, handle)

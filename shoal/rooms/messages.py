@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.errors import InvalidInput, NotFound, TooLarge
 from shoal.ids import new_id
+from shoal.rooms.houses import member_by_handle
 from shoal.rooms.mentions import mentioned_handles
 from shoal.store.db import NUL_REFUSED, holds_nul
 from shoal.store.tables import HouseMember, Message, MessageMention, Room, User, iso, utcnow
@@ -250,17 +251,10 @@ async def history(
                 raise InvalidInput("before must be a message id of this room or an ISO time")
             query = query.where(Message.seq < pivot)
     if mentions:
-        target = await session.scalar(
-            select(HouseMember.user_id)
-            .join(User, User.id == HouseMember.user_id)
-            .where(
-                HouseMember.house_id == room.house_id,
-                or_(HouseMember.handle == mentions.lower().lstrip("@"),
-                    User.username_key == mentions.lower().lstrip("@")),
-            )
-        )
+        target = await member_by_handle(session, room.house_id, mentions)
         mentioned = select(MessageMention.message_id).where(
-            MessageMention.room_id == room.id, MessageMention.user_id == target
+            MessageMention.room_id == room.id,
+            MessageMention.user_id == (target.id if target else None),
         )
         query = query.where(Message.id.in_(mentioned))
     if after_seq is not None:
