@@ -85,7 +85,7 @@ async def run_unchanged(cell: Cell) -> None:
 RUN = {"run_id": authors_run}
 DECIDE = {"run_id": authors_run, "permission_id": permission}
 
-REST_RUN_ROWS = [
+REST_ROWS = [
     Rest("GET", "/api/runs/{run_id}", needs("guest"), ids=RUN),
     Rest("GET", "/api/runs/{run_id}/events", needs("guest"), ids=RUN),
     Rest("GET", "/api/agencies/{agency_id}/runs", needs("guest"),
@@ -106,7 +106,7 @@ def _on_run(event: str, **fields: object) -> Emit:
                 payload=lambda t: {"runId": t["run_id"], **fields}, effect=run_unchanged)
 
 
-SOCKET_RUN_ROWS = [
+SOCKET_ROWS = [
     Emit("agent-run-start", needs("member"), ids={"agency_id": public_room,
                                                   "run_id": new_run_id},
          payload=lambda t: {"runId": t["run_id"], "agencyId": t["agency_id"]},

@@ -2,8 +2,12 @@
 
 from alembic import context
 
-import shoal.llm.tables  # noqa: F401  (registers the model layer's tables)
-import shoal.runs.tables  # noqa: F401  (registers the runs tables)
+import shoal.commands.tables  # noqa: F401  (registers each package's tables)
+import shoal.hooks.tables  # noqa: F401
+import shoal.llm.tables  # noqa: F401
+import shoal.runs.tables  # noqa: F401
+import shoal.scheduler.tables  # noqa: F401
+import shoal.webhooks.tables  # noqa: F401
 from shoal.store.tables import Base
 
 connection = context.config.attributes.get("connection")
