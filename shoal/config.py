@@ -22,9 +22,10 @@ class Settings(BaseModel):
     data_dir: Path = Path(".shoal-data")
     database_url: str | None = None
     redis_url: str | None = None
-    # all: one process does everything. api: HTTP and sockets, no agent runs. worker: agent
-    # runs only. Split roles share PostgreSQL and need Redis to reach each other's sockets.
-    role: Literal["all", "api", "worker"] = "all"
+    # all: one process does everything. api: HTTP and sockets only. worker: agent runs only.
+    # scheduler: heartbeats, cron jobs and webhook deliveries only. Split roles share
+    # PostgreSQL and need Redis to reach each other's sockets.
+    role: Literal["all", "api", "worker", "scheduler"] = "all"
     redis_prefix: str = "shoal"  # channel names; give each Shoal cluster sharing a Redis its own
     secret: str | None = None
     host: str = "127.0.0.1"

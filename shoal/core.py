@@ -24,6 +24,7 @@ from shoal.runtime.builtin import BuiltinRuntime
 from shoal.runtime.sdk import SdkRuntime
 from shoal.runtime.webhook import WebhookRuntime
 from shoal.runtime.worker import Worker
+from shoal.scheduler.service import Scheduler
 from shoal.store import Database, migrate
 
 log = logging.getLogger("shoal")
@@ -52,6 +53,7 @@ class Shoal:
         self.worker = Worker(self, {"builtin": BuiltinRuntime(self),
                                     "webhook": WebhookRuntime(self), "sdk": SdkRuntime(self)})
         self.dispatcher.on_work(self.worker.wake)
+        self.scheduler = Scheduler(self.db, settings)
 
     async def start(self) -> None:
         """Bring the schema up to date."""
@@ -60,8 +62,10 @@ class Shoal:
         self.models = await build_router(self.settings, self.db)
         await self.gateway.start()
         await self.runs.start_sweeping()
-        if self.settings.role != "api":
+        if self.settings.role in ("all", "worker"):
             await self.worker.start()
+        if self.settings.role in ("all", "scheduler"):
+            await self.scheduler.start()
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector, whose full passes over it otherwise stall the event loop for tens of ms.
         gc.collect()
@@ -69,6 +73,7 @@ class Shoal:
 
     async def stop(self) -> None:
         """Stop background work and release connections."""
+        await self.scheduler.stop()
         await self.worker.stop()
         await self.runs.stop()
         await self.chat.appender.stop()

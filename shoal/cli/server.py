@@ -41,8 +41,8 @@ def serve_app(settings: Settings, access_log: bool) -> None:
                 log_level=settings.log_level, access_log=access_log)
 
 
-def run_worker(settings: Settings) -> None:
-    """Run a process that only claims and runs activations, until interrupted."""
+def run_background(settings: Settings) -> None:
+    """Run a process without HTTP (a worker or a scheduler) until interrupted."""
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(levelname)s %(name)s: %(message)s")
 
@@ -103,7 +103,8 @@ def register(app: typer.Typer) -> None:
         port: int | None = typer.Option(None, help="Port to listen on (default 8420)."),
         access_log: bool = typer.Option(False, help="Log every HTTP request."),
         role: str | None = typer.Option(
-            None, help="all (default), api (HTTP and sockets) or worker (agent runs only)."),
+            None, help="all (default), api (HTTP and sockets), worker (agent runs only) or "
+                       "scheduler (heartbeats, cron jobs, webhook deliveries only)."),
     ) -> None:
         """Run Shoal from SHOAL_* environment variables and an optional TOML file."""
         settings = settings_from(config, host=host, port=port, role=role)
@@ -113,9 +114,9 @@ def register(app: typer.Typer) -> None:
                 await ensure_home(db)
 
         run(prepare())
-        if settings.role == "worker":
-            console.print("Shoal worker running agent activations (Ctrl-C to stop)")
-            run_worker(settings)
+        if settings.role in ("worker", "scheduler"):
+            console.print(f"Shoal {settings.role} running (Ctrl-C to stop)")
+            run_background(settings)
             return
         console.print(f"Shoal serving on http://{settings.host}:{settings.port} "
                       f"(role {settings.role})")

@@ -1,0 +1,224 @@
+"""The scheduler: one table of due work, claimed atomically and advanced in the same
+transaction, so each due time fires once however many schedulers share the database."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import redis.asyncio as aioredis
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shoal.ids import new_id
+from shoal.scheduler.tables import Schedule
+from shoal.store.tables import utcnow
+
+if TYPE_CHECKING:
+    from shoal.config import Settings
+    from shoal.store.db import Database
+
+log = logging.getLogger("shoal.scheduler")
+
+CLAIM_BATCH = 500
+# Longest sleep without a wake-up: bounds how long a change made by a process that could not
+# reach this one (no Redis) goes unseen, at the cost of one indexed query.
+MAX_SLEEP_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Fired:
+    """One due time claimed by this scheduler: what is due and when it was due."""
+
+    kind: str
+    target_id: str
+    due_at: datetime
+    schedule_id: str
+
+
+Advance = Callable[[AsyncSession, list[Schedule], datetime], Awaitable[None]]
+Fire = Callable[[list[Fired]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one kind of due work moves on (inside the claim) and what it does (after it)."""
+
+    advance: Advance
+    fire: Fire
+
+
+async def set_due(session: AsyncSession, kind: str, target_id: str,
+                  due_at: datetime | None) -> None:
+    """Schedule (or reschedule, or with None pause) one target, in the caller's transaction."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(Schedule).values(
+        id=new_id(), kind=kind, target_id=target_id, due_at=due_at, created_at=utcnow())
+    await session.execute(statement.on_conflict_do_update(
+        index_elements=[Schedule.kind, Schedule.target_id], set_={"due_at": due_at}))
+
+
+async def remove_due(session: AsyncSession, kind: str, target_id: str) -> None:
+    """Forget a target's schedule, in the caller's transaction."""
+    await session.execute(delete(Schedule).where(Schedule.kind == kind,
+                                                 Schedule.target_id == target_id))
+
+
+async def due_times(session: AsyncSession, kind: str, target_ids: list[str]
+                    ) -> dict[str, datetime | None]:
+    """When each target is next due (None: paused), for showing schedules."""
+    if not target_ids:
+        return {}
+    rows = await session.execute(select(Schedule.target_id, Schedule.due_at).where(
+        Schedule.kind == kind, Schedule.target_id.in_(target_ids)))
+    return dict(rows.tuples().all())
+
+
+class Scheduler:
+    """Sleeps until the earliest due row, claims what is due, advances it, then fires it.
+    Kinds register how they advance and fire; schedule changes call `wake()`."""
+
+    def __init__(self, db: Database, settings: Settings,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.db = db
+        self.clock = clock
+        self.kinds: dict[str, Kind] = {}
+        self._channel = f"{settings.redis_prefix}:schedules"
+        self._redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._firing: set[asyncio.Task[None]] = set()
+
+    def handle(self, kind: str, *, advance: Advance, fire: Fire) -> None:
+        """Register a kind of due work."""
+        self.kinds[kind] = Kind(advance, fire)
+
+    def wake(self) -> None:
+        """Schedules changed: look again at the earliest due time, here and in every other
+        process (through Redis when there is one)."""
+        self._wake.set()
+        if self._redis is not None:
+            task = asyncio.get_running_loop().create_task(self._publish_wake())
+            self._firing.add(task)
+            task.add_done_callback(self._firing.discard)
+
+    async def _publish_wake(self) -> None:
+        try:
+            assert self._redis is not None
+            await self._redis.publish(self._channel, b"wake")
+        except Exception:  # the periodic look will find the change anyway
+            log.warning("could not tell other schedulers to wake", exc_info=True)
+
+    async def start(self) -> None:
+        """Run the loop in the background (and listen for other processes' wake-ups)."""
+        self._tasks.append(asyncio.create_task(self._run(), name="shoal-scheduler"))
+        if self._redis is not None:
+            pubsub = self._redis.pubsub()
+            await pubsub.subscribe(self._channel)
+            self._tasks.append(asyncio.create_task(self._listen(pubsub),
+                                                   name="shoal-scheduler-wakes"))
+
+    async def stop(self) -> None:
+        """Stop claiming; what is firing is let finish briefly, then cancelled."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._firing:
+            await asyncio.wait(set(self._firing), timeout=5)
+            for task in self._firing:
+                task.cancel()
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    async def _listen(self, pubsub: aioredis.client.PubSub) -> None:
+        try:
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    self._wake.set()
+        finally:
+            await pubsub.aclose()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.run_due()
+                sleep = await self._seconds_to_next()
+            except Exception:
+                log.exception("scheduler pass failed")
+                sleep = 1.0
+            try:
+                await asyncio.wait_for(self._wake.wait(), sleep)
+            except TimeoutError:
+                pass
+
+    async def _seconds_to_next(self) -> float:
+        async with self.db.read() as session:
+            earliest = await session.scalar(
+                select(func.min(Schedule.due_at)).where(Schedule.due_at.is_not(None)))
+        if earliest is None:
+            return MAX_SLEEP_SECONDS
+        return min(max((earliest - self.clock()).total_seconds(), 0.0), MAX_SLEEP_SECONDS)
+
+    async def run_due(self) -> int:
+        """Claim and fire everything due at the clock's time; returns how many fired. Firing
+        runs concurrently with the next claim, and is awaited before this returns."""
+        count = 0
+        pending: list[asyncio.Task[None]] = []
+        while True:
+            fired = await self._claim(self.clock())
+            for kind, items in _by_kind(fired).items():
+                task = asyncio.create_task(self._fire(kind, items))
+                self._firing.add(task)
+                task.add_done_callback(self._firing.discard)
+                pending.append(task)
+            count += len(fired)
+            if len(fired) < CLAIM_BATCH:
+                break
+        if pending:
+            await asyncio.gather(*pending)
+        return count
+
+    async def _claim(self, now: datetime) -> list[Fired]:
+        async with self.db.write() as session:
+            query = (select(Schedule)
+                     .where(Schedule.due_at <= now, Schedule.kind.in_(list(self.kinds)))
+                     .order_by(Schedule.due_at).limit(CLAIM_BATCH))
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = list((await session.scalars(query)).all())
+            fired = []
+            for row in rows:
+                assert row.due_at is not None
+                fired.append(Fired(row.kind, row.target_id, row.due_at, row.id))
+                row.last_fired_at = now
+            for kind, group in _rows_by_kind(rows).items():
+                await self.kinds[kind].advance(session, group, now)
+        return fired
+
+    async def _fire(self, kind: str, fired: list[Fired]) -> None:
+        try:
+            await self.kinds[kind].fire(fired)
+        except Exception:
+            log.exception("firing %d %s schedule(s) failed", len(fired), kind)
+
+
+def _by_kind(fired: list[Fired]) -> dict[str, list[Fired]]:
+    groups: dict[str, list[Fired]] = {}
+    for item in fired:
+        groups.setdefault(item.kind, []).append(item)
+    return groups
+
+
+def _rows_by_kind(rows: list[Schedule]) -> dict[str, list[Schedule]]:
+    groups: dict[str, list[Schedule]] = {}
+    for row in rows:
+        groups.setdefault(row.kind, []).append(row)
+    return groups

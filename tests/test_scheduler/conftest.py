@@ -1,0 +1,49 @@
+"""Fixtures for the scheduler: a migrated database per backend, and a clock tests move."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shoal.core import Shoal
+from shoal.store import migrate
+from tests.support import make_settings
+
+BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get("SHOAL_TEST_DATABASE_URL") else [])
+# Far enough ahead that no scheduler on the real clock (other tests' servers share the
+# PostgreSQL database) ever finds these tests' rows due.
+EPOCH = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class Clock:
+    """A clock that only moves when told to."""
+
+    now: datetime = EPOCH
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(params=BACKENDS)
+async def shoal(request: pytest.FixtureRequest, tmp_path: object) -> AsyncIterator[Shoal]:
+    """A Shoal whose schema is migrated but whose background loops are not running."""
+    shoal = Shoal(make_settings(tmp_path, request.param))  # type: ignore[arg-type]
+    await migrate(shoal.db)
+    try:
+        yield shoal
+    finally:
+        await shoal.stop()
