@@ -15,10 +15,11 @@ from shoal.api.errors import install_error_handlers
 from shoal.api.limits import BodySizeLimit
 from shoal.config import Settings
 from shoal.core import Shoal
+from shoal.web import WebApp
 
 
 def create_app(settings: Settings, shoal: Shoal | None = None) -> Any:
-    """The ASGI app: FastAPI under /api and /docs, Socket.IO at /socket.io."""
+    """The ASGI app: FastAPI under /api and /docs, Socket.IO at /socket.io, the web app at /."""
     shoal = shoal or Shoal(settings)
 
     @asynccontextmanager
@@ -40,7 +41,8 @@ def create_app(settings: Settings, shoal: Shoal | None = None) -> Any:
     api.state.shoal = shoal
     install_error_handlers(api)
     install_routes(api)
-    app = socketio.ASGIApp(shoal.gateway.sio, other_asgi_app=api, socketio_path="socket.io")
+    app = socketio.ASGIApp(shoal.gateway.sio, other_asgi_app=WebApp(api),
+                           socketio_path="socket.io")
     wrapped = BodySizeLimit(app, settings.max_body_bytes)
     wrapped.shoal = shoal  # type: ignore[attr-defined]
     return wrapped

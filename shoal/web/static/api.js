@@ -1,0 +1,76 @@
+// The REST client: JSON in and out, the session token from localStorage, errors as ApiError.
+
+const TOKEN_KEY = 'shoal.token';
+
+/** A non-2xx answer: `status` is the HTTP status, `message` the server's `{error}`. */
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+  }
+}
+
+export function getToken() {
+  return localStorage.getItem(TOKEN_KEY);
+}
+
+export function setToken(token) {
+  if (token) localStorage.setItem(TOKEN_KEY, token);
+  else localStorage.removeItem(TOKEN_KEY);
+  me = null;
+}
+
+/** Call the API: `api('GET', '/api/agencies')`. Resolves to the parsed JSON (null for 204). */
+export async function api(method, path, body) {
+  const headers = {};
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'the server cannot be reached');
+  }
+  const text = response.status === 204 ? '' : await response.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    const message = (data && typeof data.error === 'string') ? data.error
+      : `request failed (${response.status})`;
+    if (response.status === 401 && token) {
+      // The session ended (logout elsewhere, revoked, expired): the app goes to /login.
+      window.dispatchEvent(new CustomEvent('shoal:unauthorized'));
+    }
+    throw new ApiError(response.status, message);
+  }
+  return data;
+}
+
+let me = null;
+
+/** The caller (`/api/auth/me`, with their houses), fetched once per session. */
+export function currentUser() {
+  if (!me) {
+    me = api('GET', '/api/auth/me');
+    me.catch(() => { me = null; });
+  }
+  return me;
+}
+
+/** Forget the cached user so the next `currentUser()` asks again (houses changed, say). */
+export function refreshUser() {
+  me = null;
+  return currentUser();
+}
