@@ -7,12 +7,12 @@ from typing import Any
 from fastapi import FastAPI
 
 from shoal import __version__
-from shoal.api import activations, agencies, agents, auth, dm, houses, runs
+from shoal.api import activations, agencies, agents, auth, dm, houses, manage, runs
 
 
 def install_routes(app: FastAPI) -> None:
     """Mount every router, and the health check."""
-    for module in (auth, agents, activations, agencies, dm, houses, runs):
+    for module in (auth, agents, activations, agencies, dm, houses, manage, runs):
         app.include_router(module.router)
 
     @app.get("/api/health", tags=["meta"])

@@ -82,6 +82,9 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/runs/{run_id}/permissions/{permission_id}"): {"decision": "deny",
                                                                  "message": "no"},
     ("POST", "/api/runs/{run_id}/interrupt"): {"action": "adjust", "message": "slower"},
+    ("POST", "/api/houses/{house_id}/keys"): {"provider": "openai", "apiKey": "sk-x",
+                                              "label": "team"},
+    ("PATCH", "/api/agents/{agent_id}"): {"name": "Helper"},
 }
 PUBLIC_ROUTES = {("GET", "/api/health"), ("POST", "/api/auth/register"),
                  ("POST", "/api/auth/login"), ("POST", "/api/auth/agent")}
@@ -147,6 +150,8 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
     token_id = r.json()["id"]
     r = await owner.post(f"/api/houses/{house_id}/invites", {"role": "guest"})
     invite_id = r.json()["id"]
+    r = await owner.post(f"/api/houses/{house_id}/keys", {"provider": "openai", "apiKey": "sk-x"})
+    key_id = r.json()["id"]
     runs = shoal_server.shoal.runs
     async with shoal_server.shoal.db.write() as session:
         agent = await session.get(User, agent_id)
@@ -157,7 +162,8 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
     await runs.gates.request(run_id, agent, "p1", "deploy", "to prod", 600)
     yield Targets({"house_id": house_id, "agency_id": room_id, "message_id": message_id,
                "agent_id": agent_id, "token_id": token_id, "invite_id": invite_id,
-               "user_id": other.id, "run_id": run_id, "permission_id": "p1"},
+               "user_id": other.id, "run_id": run_id, "permission_id": "p1",
+               "key_id": key_id},
                   owner, shoal_server)
 
 
