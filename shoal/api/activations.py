@@ -14,6 +14,7 @@ from shoal.rooms.access import Action, house_access
 from shoal.runtime.activations import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
+    OUTCOMES,
     activation_view,
     list_activations,
 )
@@ -30,11 +31,14 @@ async def agent_activations(
     room_id: str | None = Query(None, alias="roomId"),
     trigger_id: str | None = Query(None, alias="triggerId"),
     since: str | None = None,
+    outcome: str | None = Query(None, description=f"one of {', '.join(OUTCOMES)}"),
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
 ) -> list[dict[str, Any]]:
     """The bot's activations, newest first, for anyone who may see a house it is in; rows
     of private rooms only for their members."""
     after = _parse_since(since)
+    if outcome is not None and outcome not in OUTCOMES:
+        raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES)}")
     async with shoal.db.read() as session:
         bot = await session.get(User, agent_id)
         houses = (await session.scalars(
@@ -46,7 +50,7 @@ async def agent_activations(
             raise NotFound("agent not found")
         rows = await list_activations(session, agent_id, viewer_id=principal.id,
                                       room_id=room_id, trigger_id=trigger_id, since=after,
-                                      limit=limit)
+                                      outcome=outcome, limit=limit)
     return [activation_view(row) for row in rows]
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+OUTCOMES = ("replied", "skipped", "error", "delivered", "pending")
 
 
 def activation_view(row: Activation) -> dict[str, Any]:
@@ -50,10 +51,12 @@ async def list_activations(
     room_id: str | None = None,
     trigger_id: str | None = None,
     since: datetime | None = None,
+    outcome: str | None = None,
     limit: int = DEFAULT_LIMIT,
 ) -> list[Activation]:
     """A bot's activations, newest first. With a viewer, only those in the houses the viewer
-    belongs to and the rooms they may see there (a private room's only to its members)."""
+    belongs to and the rooms they may see there (a private room's only to its members).
+    `outcome` is one of OUTCOMES; `pending` means not finished yet."""
     query = select(Activation).where(Activation.bot_id == bot_id)
     if viewer_id is not None:
         viewer_houses = select(HouseMember.house_id).where(HouseMember.user_id == viewer_id)
@@ -67,6 +70,10 @@ async def list_activations(
         query = query.where(Activation.trigger_message_id == trigger_id)
     if since is not None:
         query = query.where(Activation.created_at >= since)
+    if outcome == "pending":
+        query = query.where(Activation.outcome.is_(None))
+    elif outcome is not None:
+        query = query.where(Activation.outcome == outcome)
     query = query.order_by(Activation.created_at.desc(), Activation.id.desc())
     return list((await session.scalars(query.limit(max(1, min(limit, MAX_LIMIT))))).all())
 

@@ -3,7 +3,7 @@ a bot's tokens."""
 
 from __future__ import annotations
 
-from shoal.store.tables import House
+from shoal.store.tables import Activation, House
 from tests.support import ShoalServer, make_house, unique
 
 
@@ -113,3 +113,25 @@ async def test_revoking_a_bots_tokens_locks_it_out_until_a_new_one(
     r = await house.member.post(f"/api/agents/{bot_id}/tokens")
     fresh = r.json()["agentToken"]
     assert (await anon.post("/api/auth/agent", json={"agentToken": fresh})).status_code == 200
+
+
+async def test_activations_filter_by_outcome(shoal_server: ShoalServer) -> None:
+    house = await make_house(shoal_server)
+    r = await house.owner.post("/api/agents", {"name": unique("bot"), "houseId": house.id})
+    bot_id = r.json()["agent"]["id"]
+    rows = {}
+    async with shoal_server.shoal.db.write() as session:
+        for outcome in ("replied", "skipped", "error", None):
+            row = Activation(bot_id=bot_id, house_id=house.id, room_id=house.room_id,
+                             trigger_message_id=unique("m"), trigger_kind="mention",
+                             status="pending" if outcome is None else "done", outcome=outcome)
+            session.add(row)
+            await session.flush()
+            rows[outcome or "pending"] = row.id
+    for outcome, row_id in rows.items():
+        r = await house.guest.get(f"/api/agents/{bot_id}/activations",
+                                  params={"outcome": outcome})
+        assert r.status_code == 200, r.text
+        assert [a["id"] for a in r.json()] == [row_id]
+    r = await house.guest.get(f"/api/agents/{bot_id}/activations", params={"outcome": "won"})
+    assert r.status_code == 400 and "outcome must be one of" in r.json()["error"]
