@@ -1,0 +1,88 @@
+// The signed-in frame: top bar, sidebar and the main pane that screens render into.
+
+import { api, getToken } from './api.js';
+import { h, replace } from './dom.js';
+import { Socket } from './socket.js';
+import { themeToggle } from './theme.js';
+import { Sidebar } from './chat/sidebar.js';
+import { Workspace } from './chat/workspace.js';
+
+export class Shell {
+  /** `signOut()` is the app's: it drops the token, this shell, and shows the login. */
+  constructor(root, user, { navigate, signOut }) {
+    this.navigate = navigate;
+    this.signOut = signOut;
+    this.socket = new Socket(getToken);
+    this.workspace = new Workspace(user, this.socket);
+    this.sidebar = new Sidebar(this.workspace, navigate);
+    this.main = h('main', { class: 'main', id: 'main' });
+    this.status = h('span', { class: 'conn-status', role: 'status' });
+    this.el = h('div', { class: 'shell', dataset: { sidebar: 'closed' } },
+      h('header', { class: 'topbar' },
+        h('button', {
+          type: 'button', class: 'icon menu-toggle', 'aria-label': 'Show rooms',
+          onclick: () => this.toggleSidebar(),
+        }, '☰'),
+        h('a', { href: '/', class: 'brand' }, h('span', { class: 'logo' }, '◐'), ' Shoal'),
+        this.status,
+        h('span', { class: 'spacer' }),
+        themeToggle(),
+        h('span', { class: 'me', title: `@${user.username}` }, user.display_name),
+        h('button', { type: 'button', class: 'ghost logout', onclick: () => this.logout() },
+          'Log out'),
+      ),
+      h('div', { class: 'frame' },
+        this.sidebar.el,
+        h('div', { class: 'scrim', onclick: () => this.toggleSidebar(false) }),
+        this.main),
+    );
+    this.workspace.addEventListener('connection', () => this.showConnection());
+    // The server refuses a socket only for its token (revoked, expired): sign in again.
+    this.socket.on('connect_error', () => this.signOut());
+    this.view = null;
+    replace(root, this.el);
+  }
+
+  async start() {
+    await this.workspace.reload();
+    this.socket.connect();
+    this.showConnection();
+  }
+
+  showConnection() {
+    const online = this.workspace.online;
+    this.status.textContent = online ? '' : 'reconnecting…';
+    this.status.classList.toggle('offline', !online);
+  }
+
+  toggleSidebar(open) {
+    const next = open ?? this.el.dataset.sidebar !== 'open';
+    this.el.dataset.sidebar = next ? 'open' : 'closed';
+  }
+
+  /** Replace the main pane with a new screen (an object with an optional `destroy`). */
+  async show(factory) {
+    this.toggleSidebar(false);
+    this.view?.destroy?.();
+    this.view = null;
+    const pane = h('div', { class: 'pane' });
+    replace(this.main, pane);
+    this.view = (await factory(pane)) || null;
+  }
+
+  async logout() {
+    try {
+      await api('POST', '/api/auth/logout');
+    } catch {
+      // Logged out already, or offline: forget the token anyway.
+    }
+    this.signOut();
+  }
+
+  destroy() {
+    this.view?.destroy?.();
+    this.sidebar.destroy();
+    this.workspace.destroy();
+    this.socket.close();
+  }
+}
