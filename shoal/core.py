@@ -24,6 +24,8 @@ from shoal.runtime.builtin import BuiltinRuntime
 from shoal.runtime.sdk import SdkRuntime
 from shoal.runtime.webhook import WebhookRuntime
 from shoal.runtime.worker import Worker
+from shoal.scheduler.cron import CronKind
+from shoal.scheduler.heartbeats import HeartbeatKind
 from shoal.scheduler.service import Scheduler
 from shoal.store import Database, migrate
 
@@ -54,6 +56,11 @@ class Shoal:
                                     "webhook": WebhookRuntime(self), "sdk": SdkRuntime(self)})
         self.dispatcher.on_work(self.worker.wake)
         self.scheduler = Scheduler(self.db, settings)
+        heartbeats = HeartbeatKind(self)
+        self.scheduler.handle("heartbeat", advance=heartbeats.advance, fire=heartbeats.fire)
+        self.cron = CronKind(self)
+        self.scheduler.handle("cron", advance=self.cron.advance, fire=self.cron.fire)
+        self.worker.on_finish.append(self.cron.finished)
 
     async def start(self) -> None:
         """Bring the schema up to date."""

@@ -64,6 +64,13 @@ def loop_guard_blocks(metadata: dict[str, Any]) -> bool:
     return guard.get("status", "active") != "active"
 
 
+def system_kind(message: Message) -> str:
+    """Why a system-sent message wakes the bots it mentions."""
+    if message.meta.get("heartbeat") is True:
+        return "heartbeat"
+    return "cron" if isinstance(message.meta.get("cron"), dict) else "hook"
+
+
 def plan_message(message: Message, room: Room, bots: list[Bot], sender_role: str | None,
                  sender_username: str | None) -> list[Planned]:
     """The activations one message calls for: mentioned bots, the bot of a DM and ambient
@@ -77,7 +84,7 @@ def plan_message(message: Message, room: Room, bots: list[Bot], sender_role: str
         if bot.id == message.sender_id:
             continue
         if bot.id in message.mentions:
-            kind = "hook" if from_system else "mention"
+            kind = system_kind(message) if from_system else "mention"
         elif room.is_dm and not from_system:
             kind = "dm"
         elif bot.config.trigger_mode == "ambient" and not from_system:

@@ -24,6 +24,7 @@ class Action(StrEnum):
     VIEW_HOUSE = "view_house"  # see a house, its members and its room list
     CREATE_ROOM = "create_room"
     MANAGE_MEMBERS = "manage_members"  # roles, removals, house invites
+    MANAGE_SCHEDULES = "manage_schedules"  # heartbeats and cron jobs
     MANAGE_HOUSE = "manage_house"
 
 
@@ -34,6 +35,7 @@ MIN_ROLE = {
     Action.VIEW_HOUSE: "guest",
     Action.CREATE_ROOM: "member",
     Action.MANAGE_MEMBERS: "admin",
+    Action.MANAGE_SCHEDULES: "admin",
     Action.MANAGE_HOUSE: "owner",
 }
 ROOM_ACTIONS = {Action.READ, Action.POST, Action.MODERATE}

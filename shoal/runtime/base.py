@@ -59,8 +59,14 @@ class ActivationContext:
                 "status": "active"}
 
     def reply_metadata(self) -> dict[str, Any]:
-        """What every reply of this activation carries: its loop guard and activation id."""
-        return {"loop_guard": self.loop_guard(), "activation_id": self.activation.id}
+        """What every reply of this activation carries: its loop guard and activation id
+        (and the cron job that asked for it)."""
+        meta: dict[str, Any] = {"loop_guard": self.loop_guard(),
+                                "activation_id": self.activation.id}
+        job_id = (self.activation.payload or {}).get("cron_job_id")
+        if job_id:
+            meta["cron"] = {"id": job_id}
+        return meta
 
     async def reply(self, content: str, metadata: dict[str, Any] | None = None
                     ) -> dict[str, Any]:

@@ -117,12 +117,13 @@ class BuiltinRuntime:
         tools = [tool_spec(c) for c in commands.values()]
         system = build_system_prompt(ctx.house, ctx.bot, ctx.config, tools, room=ctx.room,
                                      model=str(resolved[0].ref))
-        views, runs = await fetch_context(ctx)
+        payload = ctx.activation.payload or {}
+        # A cron turn is an isolated session: the prompt alone, unless it asked for the room.
+        views, runs = ([], []) if payload.get("isolated") else await fetch_context(ctx)
         # Without tools to declare, earlier tool turns would make some providers refuse.
         turns = build_context(views, ctx.bot.id, runs if tools else ())
         if ctx.trigger is None and not ctx.inputs:
-            turns.append(ChatMessage("user", (ctx.activation.payload or {}).get("prompt")
-                                     or CHECK_IN_PROMPT))
+            turns.append(ChatMessage("user", payload.get("prompt") or CHECK_IN_PROMPT))
         window = min(r.info.context_window for r in resolved)
         turns = guard_context(turns, window - MAX_TOKENS - _fixed_tokens(system, tools))
 
@@ -190,11 +191,20 @@ class BuiltinRuntime:
         limit = self.shoal.limits.max_content_chars
         if len(text) > limit:
             text = text[: limit - 1] + "…"
+        if (ctx.activation.payload or {}).get("deliver") is False:
+            await self._keep_output(ctx, text)  # a silent cron job: the log keeps the answer
+            return tally.outcome("replied")
         if run.run_id is None:
             posted = await ctx.reply(text)
         else:
             posted = await run.reply(step, text, ctx.reply_metadata())
         return tally.outcome("replied", reply_message_id=posted["id"])
+
+    async def _keep_output(self, ctx: ActivationContext, text: str) -> None:
+        async with self.shoal.db.write() as session:
+            row = await session.get(Activation, ctx.activation.id)
+            if row is not None:
+                row.payload = {**(row.payload or {}), "output": text}
 
     async def _fail(self, ctx: ActivationContext, tally: Tally, reason: str) -> Outcome:
         log.warning("activation %s of @%s in room %s failed: %s", ctx.activation.id,

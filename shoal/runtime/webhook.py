@@ -93,6 +93,7 @@ class WebhookRuntime:
             "agencyId": ctx.room.id,
             "message": ctx.trigger,
             "inputs": ctx.inputs,
+            "prompt": (ctx.activation.payload or {}).get("prompt"),  # a scheduled turn's
             "agent": {"id": ctx.bot.id, "username": ctx.bot.username,
                       "displayName": ctx.bot.display_name,
                       "persona": ctx.config.system_prompt,

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +62,8 @@ class Worker:
         self._ticking = asyncio.Lock()
         self._pruned_at: datetime | None = None
         self._recovered_at: datetime | None = None
+        # Told of every finished activation (a cron job records its run's outcome).
+        self.on_finish: list[Callable[[Activation, Outcome], Awaitable[None]]] = []
 
     def wake(self) -> None:
         """New work may be runnable: look now rather than at the next poll."""
@@ -238,6 +240,11 @@ class Worker:
             keeper.cancel()
             self.running.pop(row.id, None)
         await self._finish(row.id, outcome, int((time.perf_counter() - started) * 1000))
+        for listener in self.on_finish:
+            try:
+                await listener(row, outcome)
+            except Exception:
+                log.exception("a listener of finished activation %s failed", row.id)
 
     async def _run_runtime(self, ctx: ActivationContext) -> Outcome:
         runtime = self.runtimes.get(ctx.config.runtime)

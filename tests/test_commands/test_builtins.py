@@ -205,3 +205,13 @@ async def test_agent_customize_changes_a_setting_for_its_owner_or_an_admin(
         answer = await run(sock, house.room_id, text)
         assert answer["ok"] is False and error in answer["error"], (text, answer)
     assert "s3cret" not in str(await agent_config(house.member, agent["id"]))
+
+
+async def test_schedules_are_for_admins(shoal_server: ShoalServer) -> None:
+    # Every form of '/heartbeat' and '/cron' is tested in tests/test_scheduler.
+    house = await make_house(shoal_server)
+    admin = await house.admin.socket()
+    assert (await run(admin, house.room_id, "/heartbeat"))["content"].startswith("No heartbeats")
+    member = await house.member.socket()
+    refused = await run(member, house.room_id, "/heartbeat")
+    assert refused["ok"] is False and "only house admins and owners" in refused["error"]

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import delete
 
 from shoal.core import Shoal
+from shoal.scheduler.tables import Schedule
 from shoal.store import migrate
 from tests.support import make_settings
 
@@ -17,6 +19,7 @@ BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get("SHOAL_TEST_DATABASE_URL
 # Far enough ahead that no scheduler on the real clock (other tests' servers share the
 # PostgreSQL database) ever finds these tests' rows due.
 EPOCH = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
 
 
 @dataclass
@@ -46,4 +49,7 @@ async def shoal(request: pytest.FixtureRequest, tmp_path: object) -> AsyncIterat
     try:
         yield shoal
     finally:
+        # The PostgreSQL database outlives the test: leave no far-future rows behind.
+        async with shoal.db.write() as session:
+            await session.execute(delete(Schedule).where(Schedule.due_at >= EPOCH - DAY))
         await shoal.stop()

@@ -1,0 +1,101 @@
+"""/heartbeat: make an agent check in on a room every interval (house admins and owners)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from shoal.commands.registry import Arg, Command, CommandContext, CommandResult, UsageError
+from shoal.errors import Forbidden
+from shoal.rooms.access import RANK
+from shoal.scheduler.heartbeats import (
+    MAX_PROMPT_CHARS,
+    delete_heartbeat,
+    find_heartbeat,
+    heartbeat_views,
+    set_enabled,
+    set_heartbeat,
+)
+from shoal.scheduler.tables import Heartbeat
+from shoal.scheduler.targets import schedulable_agent
+from shoal.scheduler.timing import format_interval, parse_interval
+from shoal.store.tables import User
+
+def require_admin(ctx: CommandContext, what: str) -> None:
+    """Scheduling agents is for the house's admins and owners."""
+    if RANK.get(ctx.access.role or "", 0) < RANK["admin"]:
+        raise Forbidden(f"only house admins and owners can {what}")
+
+
+async def agent_named(ctx: CommandContext, handle: str) -> User:
+    """The agent the command names with its @handle."""
+    if not handle.startswith("@"):
+        raise UsageError(f"name the agent with its @handle, not {handle!r}")
+    async with ctx.shoal.db.read() as session:
+        return await schedulable_agent(session, ctx.room, handle)
+
+
+async def heartbeat(ctx: CommandContext) -> CommandResult:
+    """List, set, pause, resume, re-prompt or delete agents' heartbeats in this room."""
+    require_admin(ctx, "manage heartbeats")
+    if "agent" not in ctx.args:
+        return await _list(ctx)
+    agent = await agent_named(ctx, ctx.args["agent"])
+    setting = ctx.args.get("setting", "")
+    word = setting.lower()
+    now = ctx.shoal.scheduler.clock()
+    name = agent.display_name
+    async with ctx.shoal.db.write() as session:
+        if word in ("off", "on"):
+            beat = await find_heartbeat(session, ctx.room.id, agent.id)
+            await set_enabled(session, beat, word == "on", now)
+            answer = f"Heartbeat of {name} is {word}."
+        elif word == "delete":
+            await delete_heartbeat(session, await find_heartbeat(session, ctx.room.id, agent.id))
+            answer = f"Heartbeat of {name} deleted."
+        elif word == "prompt":
+            text = ctx.args.get("text", "").strip()
+            if not text:
+                raise UsageError("give the prompt text: /heartbeat @agent prompt <text>")
+            if len(text) > MAX_PROMPT_CHARS:
+                raise UsageError(f"the prompt is longer than {MAX_PROMPT_CHARS} characters")
+            beat = await find_heartbeat(session, ctx.room.id, agent.id)
+            beat.prompt, beat.updated_at = text, now
+            answer = f"Heartbeat prompt of {name} updated."
+        elif not setting:
+            raise UsageError("give an interval (60s, 5m, 1h, 6h, 1d) or off, on, delete, prompt")
+        else:
+            if "text" in ctx.args:
+                raise UsageError(f"unexpected text after the interval {setting}")
+            seconds = parse_interval(setting)
+            await set_heartbeat(session, house_id=ctx.room.house_id, room_id=ctx.room.id,
+                                bot_id=agent.id, interval_seconds=seconds,
+                                created_by=ctx.invoker.id, now=now)
+            answer = f"Heartbeat set: {name} checks in every {format_interval(seconds)}."
+    ctx.shoal.scheduler.wake()
+    return CommandResult(answer, metadata={"heartbeat": {"agentId": agent.id}})
+
+
+async def _list(ctx: CommandContext) -> CommandResult:
+    async with ctx.shoal.db.read() as session:
+        beats = list(await session.scalars(select(Heartbeat).where(
+            Heartbeat.room_id == ctx.room.id).order_by(Heartbeat.created_at)))
+        views = await heartbeat_views(session, beats)
+    if not views:
+        return CommandResult("No heartbeats in this room. Set one: /heartbeat @agent 30m",
+                             ephemeral=True)
+    lines = [f"Heartbeats ({len(views)}):"]
+    for view in views:
+        state = f"next {view['next_run_at']}" if view["enabled"] else "off"
+        lines.append(f"  @{view['agent_handle']} every {view['interval']} ({state}): "
+                     f"{view['prompt']}")
+    return CommandResult("\n".join(lines), ephemeral=True, metadata={"heartbeats": views})
+
+
+COMMANDS = [
+    Command("heartbeat", "Make an agent check in on this room on a schedule (admins): "
+            "@agent <interval>, @agent off|on|delete, @agent prompt <text>, or no arguments "
+            "to list.", heartbeat,
+            args=(Arg("agent", required=False), Arg("setting", required=False),
+                  Arg("text", required=False, rest=True)),
+            example="/heartbeat @ops 30m"),
+]
