@@ -1,11 +1,303 @@
-// A room: its header, timeline, composer and members.
-import { api } from '../api.js';
+// A room: header, timeline (with live runs inline), thinking indicators, composer, members.
+// Joining sends the last seq seen, so a reconnect replays exactly what was missed; the
+// timeline drops anything it already shows (by id and seq).
+
+import { api, ApiError } from '../api.js';
 import { h, replace } from '../dom.js';
+import { atLeast } from '../format.js';
+import { RunTracker } from '../runs/live.js';
+import { Composer } from './composer.js';
+import { MembersPanel } from './members.js';
+import { renderMessage } from './message.js';
+import { PAGE, Timeline } from './timeline.js';
+
+const THINKING_MS = 60_000; // an indicator nobody turned off fades after this
 
 export async function mountRoom(pane, shell, roomId) {
-  const room = await api('GET', `/api/agencies/${roomId}`);
-  shell.workspace.setOpenRoom(roomId);
-  replace(pane, h('section', { class: 'room' }, h('header', { class: 'room-header' },
-    h('h2', null, `# ${room.name}`))));
-  return { destroy: () => shell.workspace.setOpenRoom(null) };
+  const view = new RoomView(pane, shell, roomId);
+  await view.open();
+  return view;
+}
+
+class RoomView {
+  constructor(pane, shell, roomId) {
+    this.pane = pane;
+    this.shell = shell;
+    this.ws = shell.workspace;
+    this.socket = shell.socket;
+    this.roomId = roomId;
+    this.me = this.ws.user;
+    this.offs = [];
+    this.commands = [];
+    this.thinking = new Map();
+    this.destroyed = false;
+  }
+
+  async open() {
+    const base = `/api/agencies/${this.roomId}`;
+    const [room, members, page] = await Promise.all([
+      api('GET', base), api('GET', `${base}/members`), this.fetchOlder(null),
+    ]);
+    this.room = { ...(this.ws.rooms.get(this.roomId) || {}), ...room };
+    this.role = this.ws.house(room.house_id)?.role || 'guest';
+    this.canPost = atLeast(this.role, 'member');
+    this.ws.setOpenRoom(this.roomId);
+    api('GET', `${base}/commands`).then((list) => { this.commands = list; }, () => {});
+
+    this.members = new MembersPanel({
+      me: this.me,
+      onMention: (handle) => this.composer.insert(`@${handle} `),
+      onMessage: (member) => this.openDm(member),
+    });
+    this.members.set(members);
+    this.timeline = new Timeline({
+      fetchOlder: (id) => this.fetchOlder(id),
+      fetchNewer: (seq) => api('GET', `${base}/messages?after_seq=${seq}&limit=${PAGE}`),
+      render: (message) => renderMessage(message, this.messageCtx()),
+      onChange: () => this.onTimelineChange(),
+    });
+    this.composer = new Composer({
+      members: () => this.members.members,
+      commands: () => this.commands,
+      send: (text) => this.send(text),
+      disabledReason: this.canPost ? null : 'Guests can read this room but not post in it.',
+    });
+    this.thinkingEl = h('div', { class: 'thinking', 'aria-live': 'polite' });
+    this.tracker = new RunTracker({
+      roomId: this.roomId, socket: this.socket, timeline: this.timeline,
+      cardCtx: this.cardCtx(),
+    });
+    this.timeline.reset(page);
+    this.render();
+    this.timeline.scrollToBottom();
+    this.timeline.checkEdges();
+    this.listen();
+    if (this.socket.connected) await this.join();
+    await this.tracker.catchUp();
+    this.composer.focus();
+  }
+
+  fetchOlder(beforeId) {
+    const before = beforeId ? `&before=${encodeURIComponent(beforeId)}` : '';
+    return api('GET', `/api/agencies/${this.roomId}/messages?limit=${PAGE}${before}`);
+  }
+
+  render() {
+    const room = this.room;
+    const title = room.dm ? `@ ${room.peer?.display_name || room.name}` : `# ${room.name}`;
+    this.memberToggle = h('button', {
+      type: 'button', class: 'ghost members-toggle', 'aria-expanded': 'true',
+      onclick: () => this.toggleMembers(),
+    }, `Members (${this.members.members.length})`);
+    const notMember = room.isMember === false && !room.dm;
+    replace(this.pane, h('section', { class: 'room', dataset: { roomId: this.roomId } },
+      h('header', { class: 'room-header' },
+        h('div', { class: 'room-title' }, h('h2', null, title, room.is_private && !room.dm ? ' 🔒' : ''),
+          room.charter ? h('p', { class: 'charter muted' }, room.charter) : null),
+        notMember && this.canPost ? h('button', { type: 'button', class: 'primary small join',
+          onclick: () => this.joinRoom() }, 'Join room') : null,
+        this.memberToggle),
+      h('div', { class: 'room-body' },
+        h('div', { class: 'room-main' }, this.timeline.wrap, this.thinkingEl, this.composer.el),
+        this.members.el)));
+  }
+
+  toggleMembers() {
+    const section = this.pane.querySelector('.room');
+    // Phones hide the members by default; wider screens show them.
+    const shown = window.matchMedia('(max-width: 760px)').matches
+      ? section.classList.toggle('members-open')
+      : !section.classList.toggle('members-hidden');
+    this.memberToggle.setAttribute('aria-expanded', String(shown));
+  }
+
+  messageCtx() {
+    return {
+      me: { id: this.me.id, handles: this.myHandles() },
+      canPost: this.canPost,
+      canModerate: atLeast(this.role, 'admin'),
+      onEdit: async (message, content) => {
+        const view = await api('PATCH', `/api/messages/${message.id}`, { content });
+        this.timeline.replaceMessage(message.id, view);
+      },
+      onDelete: async (message) => {
+        try {
+          await api('DELETE', `/api/messages/${message.id}`);
+        } catch (err) {
+          alert(err.message);
+        }
+      },
+      onMention: (handle) => this.composer.insert(`@${handle} `),
+      runLink: (runId) => this.runLink(runId),
+    };
+  }
+
+  myHandles() {
+    const mine = this.members?.members.find((m) => m.id === this.me.id);
+    return [this.me.username, mine?.handle].filter(Boolean);
+  }
+
+  cardCtx() {
+    return {
+      me: this.me,
+      canPost: this.canPost && this.me.type !== 'agent',
+      deciderOf: (run) => this.deciderOf(run),
+      decide: (runId, permissionId, decision) =>
+        api('POST', `/api/runs/${runId}/permissions/${permissionId}`, { decision }),
+      interrupt: (runId, action, message) =>
+        api('POST', `/api/runs/${runId}/interrupt`, { action, message }),
+    };
+  }
+
+  /** Who may answer a run's permission requests: the person whose message started it;
+   * house admins when no person did. (The server has the last word.) */
+  deciderOf(run) {
+    const trigger = this.timeline.message(run.trigger_message_id);
+    const human = this.me.type !== 'agent';
+    if (trigger && trigger.sender_type === 'user') {
+      const who = trigger.sender_id === this.me.id ? 'you'
+        : `@${trigger.sender_handle || trigger.sender_username}`;
+      return { mayDecide: human && trigger.sender_id === this.me.id, who };
+    }
+    if (trigger) return { mayDecide: human && atLeast(this.role, 'admin'), who: 'a house admin' };
+    return { mayDecide: human && this.canPost, who: 'the person who started this run' };
+  }
+
+  runLink(runId) {
+    const slot = h('div', { class: 'run-slot' });
+    const toggle = h('button', { type: 'button', class: 'link', onclick: async () => {
+      if (slot.firstChild) {
+        replace(slot);
+        toggle.textContent = 'show steps';
+        return;
+      }
+      try {
+        const card = await this.tracker.cardFor(runId);
+        replace(slot, card.el);
+        toggle.textContent = 'hide steps';
+      } catch (err) {
+        replace(slot, h('span', { class: 'form-error small' }, err.message));
+      }
+    } }, 'show steps');
+    return h('div', { class: 'run-ref' }, '⚙ from a run · ', toggle, ' · ',
+      h('a', { href: `/runs/${runId}` }, 'transcript'), slot);
+  }
+
+  listen() {
+    const on = (event, fn) => this.offs.push(this.socket.on(event, (data) => {
+      if (!this.destroyed && data && (data.agencyId || data.agency_id) === this.roomId) fn(data);
+    }));
+    on('message', (message) => {
+      this.timeline.add(message);
+      this.stopThinking(message.sender_id);
+    });
+    on('message-edited', (e) => this.timeline.replaceMessage(e.messageId,
+      { content: e.content, metadata: e.metadata, edited_at: e.edited_at }));
+    on('message-deleted', (e) => this.timeline.replaceMessage(e.messageId,
+      { deleted: true, content: '', metadata: {} }));
+    on('agent-thinking', (e) => (e.thinking ? this.startThinking(e) : this.stopThinking(e.userId)));
+    on('member-presence', (e) => this.members.presence(e.userId, e.online));
+    on('members-updated', (e) => {
+      this.members.set(e.members);
+      this.memberToggle.textContent = `Members (${e.members.length})`;
+    });
+    on('agency-updated', (room) => {
+      this.room = { ...this.room, ...room };
+      this.render();
+      this.timeline.scrollToBottom();
+    });
+    this.offs.push(this.socket.on('connect', async () => {
+      if (this.destroyed) return;
+      await this.join();
+      await this.tracker.catchUp();
+    }));
+  }
+
+  async join() {
+    try {
+      const ack = await this.socket.call('join-agency',
+        { agencyId: this.roomId, lastSeq: this.timeline.latestSeq });
+      if (!ack?.ok) return;
+      this.ws.noteSeq(this.roomId, ack.lastSeq);
+      this.members.set(ack.members);
+      this.memberToggle.textContent = `Members (${ack.members.length})`;
+    } catch {
+      // Lost the connection again: the next connect joins.
+    }
+  }
+
+  async joinRoom() {
+    try {
+      await api('POST', `/api/agencies/${this.roomId}/join`);
+      await this.ws.reload();
+      this.room = { ...this.room, isMember: true };
+      this.render();
+      this.timeline.scrollToBottom();
+    } catch (err) {
+      alert(err.message);
+    }
+  }
+
+  async openDm(member) {
+    try {
+      const { agency } = await api('POST', `/api/dm/${member.id}`);
+      await this.ws.reload();
+      this.shell.navigate(`/rooms/${agency.id}`);
+    } catch (err) {
+      alert(err instanceof ApiError ? err.message : String(err));
+    }
+  }
+
+  async send(text) {
+    const command = text.startsWith('/');
+    if (!this.socket.connected) {
+      const answer = await api('POST', `/api/agencies/${this.roomId}/messages`,
+        { content: text });
+      if (!command) this.timeline.add(answer);
+      return;
+    }
+    // Commands run visibly: the result is posted (or shown only to the sender).
+    const ack = await this.socket.call('send-message',
+      { agencyId: this.roomId, content: text, ...(command ? { silent: false } : {}) });
+    if (!ack?.ok) throw new Error(ack?.error || 'the message was not sent');
+    if (ack.message) this.timeline.add(ack.message);
+  }
+
+  startThinking(e) {
+    this.stopThinking(e.userId);
+    const timer = setTimeout(() => this.stopThinking(e.userId), THINKING_MS);
+    this.thinking.set(e.userId, { name: e.username, status: e.status, timer });
+    this.renderThinking();
+  }
+
+  stopThinking(userId) {
+    const known = this.thinking.get(userId);
+    if (!known) return;
+    clearTimeout(known.timer);
+    this.thinking.delete(userId);
+    this.renderThinking();
+  }
+
+  renderThinking() {
+    replace(this.thinkingEl, [...this.thinking.values()].map((t) => h('span', { class: 'thinking-item' },
+      h('strong', null, `@${t.name}`), ` is ${t.status && t.status !== 'thinking' ? t.status : 'thinking'}`,
+      h('span', { class: 'dots', 'aria-hidden': 'true' }, h('i'), h('i'), h('i')))));
+  }
+
+  onTimelineChange() {
+    this.tracker?.windowChanged();
+    const t = this.timeline;
+    if (t.atLatest && t.nearBottom() && document.visibilityState === 'visible') {
+      this.ws.markRead(this.roomId, t.latestSeq);
+    }
+  }
+
+  destroy() {
+    this.destroyed = true;
+    this.offs.forEach((off) => off());
+    this.tracker?.destroy();
+    for (const t of this.thinking.values()) clearTimeout(t.timer);
+    if (this.room?.isMember === false) this.socket.emit('leave-agency', { agencyId: this.roomId });
+    this.ws.setOpenRoom(null);
+  }
 }

@@ -1,0 +1,180 @@
+// The composer: Enter sends, Shift+Enter breaks the line; `@` completes handles and `/`
+// completes commands (with their usage).
+
+import { h, replace } from '../dom.js';
+
+const MENTION_AT_CARET = /(^|[^A-Za-z0-9_-])@([A-Za-z0-9_-]*)$/;
+const COMMAND_AT_CARET = /^\/([A-Za-z0-9_-]*)$/;
+const MAX_SUGGESTIONS = 8;
+
+export class Composer {
+  /** `members()` -> [{handle, username, display_name, type}], `commands()` -> [{name,
+   * usage, description}], `send(text)` -> Promise (rejects with the reason to show). */
+  constructor({ members, commands, send, disabledReason }) {
+    this.members = members;
+    this.commands = commands;
+    this.send = send;
+    this.suggestions = [];
+    this.active = 0;
+    this.area = h('textarea', {
+      class: 'composer-input', rows: 1, 'aria-label': 'Message', maxlength: 20000,
+      placeholder: 'Message… (@ to mention, / for commands)',
+      'aria-autocomplete': 'list', 'aria-controls': 'composer-suggestions',
+    });
+    this.menu = h('ul', { class: 'suggestions', id: 'composer-suggestions', role: 'listbox',
+      hidden: true });
+    this.error = h('div', { class: 'composer-error', role: 'alert', hidden: true });
+    this.button = h('button', { type: 'submit', class: 'primary send' }, 'Send');
+    this.el = h('form', { class: 'composer' }, this.menu, this.error,
+      h('div', { class: 'composer-row' }, this.area, this.button));
+    this.el.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.submit();
+    });
+    this.area.addEventListener('keydown', (e) => this.onKey(e));
+    this.area.addEventListener('input', () => {
+      this.grow();
+      this.suggest();
+    });
+    this.area.addEventListener('blur', () => setTimeout(() => this.close(), 150));
+    if (disabledReason) this.disable(disabledReason);
+  }
+
+  disable(reason) {
+    this.area.disabled = true;
+    this.button.disabled = true;
+    this.area.placeholder = reason;
+  }
+
+  enable() {
+    this.area.disabled = false;
+    this.button.disabled = false;
+    this.area.placeholder = 'Message… (@ to mention, / for commands)';
+  }
+
+  focus() {
+    this.area.focus();
+  }
+
+  /** Put text at the caret (a mention from the members list, say). */
+  insert(text) {
+    const { selectionStart: start, selectionEnd: end, value } = this.area;
+    const before = value.slice(0, start);
+    const pad = before && !/\s$/.test(before) ? ' ' : '';
+    this.area.value = `${before}${pad}${text}${value.slice(end)}`;
+    const caret = before.length + pad.length + text.length;
+    this.area.setSelectionRange(caret, caret);
+    this.area.focus();
+    this.grow();
+  }
+
+  grow() {
+    this.area.style.height = 'auto';
+    this.area.style.height = `${Math.min(this.area.scrollHeight, 240)}px`;
+  }
+
+  async submit() {
+    const text = this.area.value.trim();
+    if (!text || this.sending) return;
+    this.sending = true;
+    this.showError('');
+    try {
+      await this.send(text);
+      this.area.value = '';
+      this.grow();
+      this.close();
+    } catch (err) {
+      this.showError(err.message || String(err));
+    } finally {
+      this.sending = false;
+      this.area.focus();
+    }
+  }
+
+  showError(text) {
+    this.error.hidden = !text;
+    this.error.textContent = text;
+  }
+
+  onKey(e) {
+    if (!this.menu.hidden && this.suggestions.length) {
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        const step = e.key === 'ArrowDown' ? 1 : -1;
+        this.active = (this.active + step + this.suggestions.length) % this.suggestions.length;
+        this.renderMenu();
+        return;
+      }
+      if (e.key === 'Enter' || e.key === 'Tab') {
+        e.preventDefault();
+        this.accept(this.suggestions[this.active]);
+        return;
+      }
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        this.close();
+        return;
+      }
+    }
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      this.submit();
+    }
+  }
+
+  /** Look at the text before the caret and offer handles or commands. */
+  suggest() {
+    const before = this.area.value.slice(0, this.area.selectionStart);
+    let m;
+    if ((m = COMMAND_AT_CARET.exec(before))) {
+      const prefix = m[1].toLowerCase();
+      this.suggestions = this.commands()
+        .filter((c) => c.name.toLowerCase().startsWith(prefix))
+        .slice(0, MAX_SUGGESTIONS)
+        .map((c) => ({ kind: 'command', insert: `/${c.name} `, replace: m[0], label: c.usage,
+          detail: c.description }));
+    } else if ((m = MENTION_AT_CARET.exec(before))) {
+      const prefix = m[2].toLowerCase();
+      this.suggestions = this.members()
+        .filter((p) => [p.handle, p.username, p.display_name]
+          .some((name) => (name || '').toLowerCase().startsWith(prefix)))
+        .slice(0, MAX_SUGGESTIONS)
+        .map((p) => ({ kind: 'mention', insert: `@${p.handle || p.username} `,
+          replace: `@${m[2]}`, label: `@${p.handle || p.username}`,
+          detail: `${p.display_name}${p.type === 'agent' ? ' · bot' : ''}` }));
+    } else {
+      this.suggestions = [];
+    }
+    this.active = 0;
+    this.renderMenu();
+  }
+
+  accept(suggestion) {
+    const caret = this.area.selectionStart;
+    const before = this.area.value.slice(0, caret);
+    const start = before.length - suggestion.replace.length;
+    this.area.value = before.slice(0, start) + suggestion.insert + this.area.value.slice(caret);
+    const at = start + suggestion.insert.length;
+    this.area.setSelectionRange(at, at);
+    this.close();
+    this.area.focus();
+  }
+
+  close() {
+    this.suggestions = [];
+    this.menu.hidden = true;
+  }
+
+  renderMenu() {
+    this.menu.hidden = !this.suggestions.length;
+    replace(this.menu, this.suggestions.map((s, i) => h('li', {
+      role: 'option', class: `suggestion ${s.kind}${i === this.active ? ' active' : ''}`,
+      'aria-selected': i === this.active ? 'true' : 'false',
+      onmousedown: (e) => {
+        e.preventDefault(); // keep the focus in the textarea
+        this.accept(s);
+      },
+    }, h('span', { class: 'suggestion-label' }, s.label),
+    s.detail ? h('span', { class: 'suggestion-detail' }, s.detail) : null)));
+  }
+}

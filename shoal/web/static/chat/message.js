@@ -1,0 +1,152 @@
+// One message as the timeline shows it: author, time, markdown (or coloured spans), badges,
+// a collapsible trace, and edit/delete for those allowed.
+
+import { h, replace } from '../dom.js';
+import { cssColor, duration, fullTime, metadataOf, shortTime } from '../format.js';
+import { renderMarkdown } from '../markdown.js';
+
+const STEP_ICONS = { done: '✓', ok: '✓', error: '✗' };
+
+/**
+ * Build a message element. `ctx`: {me, canModerate, canPost, onEdit(message, content),
+ * onDelete(message), onMention(handle), runLink(runId) -> node|null}.
+ */
+export function renderMessage(message, ctx) {
+  const meta = metadataOf(message);
+  const system = message.sender_type === 'system' || message.type === 'system';
+  const classes = ['msg', `type-${message.type || 'chat'}`];
+  if (system) classes.push('system');
+  if (message.ephemeral) classes.push('ephemeral');
+  if (message.sender_type === 'agent') classes.push('agent');
+  if (message.sender_id === ctx.me.id) classes.push('mine');
+  if (meta.heartbeat) classes.push('heartbeat');
+  if (meta.hook) classes.push('hook');
+  if (meta.error === true) classes.push('error');
+  if (message.deleted) classes.push('deleted');
+  if ((message.mentions || []).includes(ctx.me.id)) classes.push('mentions-me');
+
+  const el = h('article', {
+    class: classes.join(' '),
+    dataset: { id: message.id, seq: message.seq ?? '' },
+  });
+  fill(el, message, meta, ctx);
+  return el;
+}
+
+/** Re-render a message element in place (after an edit or a delete). */
+export function updateMessage(el, message, ctx) {
+  const fresh = renderMessage(message, ctx);
+  el.className = fresh.className;
+  replace(el, ...fresh.childNodes);
+}
+
+function fill(el, message, meta, ctx) {
+  const style = meta.style && typeof meta.style === 'object' ? meta.style : {};
+  const author = h('span', { class: 'author', title: message.sender_username ? `@${message.sender_username}` : '' },
+    message.sender_display_name || message.sender_username || 'unknown');
+  const senderColor = cssColor(style.sender_color);
+  if (senderColor) author.style.color = senderColor;
+
+  const head = h('div', { class: 'msg-head' },
+    author,
+    message.sender_handle && message.sender_type !== 'system'
+      ? h('span', { class: 'handle' }, `@${message.sender_handle}`) : null,
+    message.sender_type === 'agent' ? h('span', { class: 'badge bot' }, 'bot') : null,
+    typeof meta.skill === 'string' && meta.skill ? h('span', { class: 'badge skill' }, meta.skill) : null,
+    meta.heartbeat ? h('span', { class: 'badge heartbeat', title: 'A scheduled heartbeat' }, '♥ heartbeat') : null,
+    meta.hook ? h('span', { class: 'badge hook', title: 'Posted by an inbound hook' },
+      `⇢ hook${meta.hook?.name ? `: ${meta.hook.name}` : ''}`) : null,
+    message.ephemeral ? h('span', { class: 'badge ephemeral' }, 'only you can see this') : null,
+    h('time', { datetime: message.created_at, title: fullTime(message.created_at) },
+      shortTime(message.created_at)),
+    message.edited_at && !message.deleted ? h('span', { class: 'edited', title: fullTime(message.edited_at) }, '(edited)') : null,
+    actions(message, ctx),
+  );
+
+  const body = h('div', { class: 'msg-body' });
+  if (message.deleted) {
+    body.append(h('em', { class: 'muted' }, 'This message was deleted.'));
+  } else if (Array.isArray(meta.content_spans) && meta.content_spans.length) {
+    body.append(spans(meta.content_spans));
+  } else {
+    body.append(renderMarkdown(message.content, {
+      me: ctx.me.handles, onMention: ctx.onMention,
+    }));
+  }
+  body.classList.add('markdown');
+  const contentColor = cssColor(style.content_color);
+  if (contentColor) body.style.color = contentColor;
+
+  replace(el, head, body,
+    !message.deleted && Array.isArray(meta.trace) && meta.trace.length ? trace(meta) : null,
+    !message.deleted && typeof meta.run_id === 'string' && ctx.runLink ? ctx.runLink(meta.run_id) : null);
+}
+
+function spans(list) {
+  const p = h('p', { class: 'spans' });
+  for (const span of list) {
+    if (!span || typeof span.text !== 'string') continue;
+    const part = h('span', null, span.text);
+    const color = cssColor(span.color);
+    if (color) part.style.color = color;
+    p.append(part);
+  }
+  return p;
+}
+
+function trace(meta) {
+  const steps = meta.trace.filter((s) => s && typeof s === 'object');
+  const failed = steps.some((s) => s.status === 'error');
+  return h('details', { class: `trace${failed ? ' failed' : ''}` },
+    h('summary', null, `Trace · ${steps.length} step${steps.length === 1 ? '' : 's'}`,
+      typeof meta.duration === 'string' ? ` · ${meta.duration}` : '',
+      failed ? ' · failed' : ''),
+    h('ol', { class: 'trace-steps' }, steps.map((s) => h('li', { class: `step status-${s.status}` },
+      h('span', { class: 'step-icon', 'aria-label': s.status }, STEP_ICONS[s.status] || '•'),
+      h('code', null, String(s.step ?? '')),
+      h('span', { class: 'step-duration' }, duration(s.duration))))));
+}
+
+function actions(message, ctx) {
+  if (message.deleted || message.ephemeral || message.sender_type === 'system' || !message.seq) {
+    return null;
+  }
+  const own = message.sender_id === ctx.me.id && ctx.canPost;
+  if (!own && !ctx.canModerate) return null;
+  return h('span', { class: 'msg-actions' },
+    h('button', { type: 'button', class: 'link edit', onclick: (e) => startEdit(e, message, ctx) }, 'Edit'),
+    h('button', {
+      type: 'button', class: 'link delete',
+      onclick: () => { if (confirm('Delete this message?')) ctx.onDelete(message); },
+    }, 'Delete'));
+}
+
+function startEdit(event, message, ctx) {
+  const el = event.target.closest('.msg');
+  const body = el.querySelector('.msg-body');
+  const error = h('p', { class: 'form-error small' });
+  const area = h('textarea', { class: 'edit-area', rows: 3, 'aria-label': 'Edit message' });
+  area.value = message.content;
+  const cancel = () => updateMessage(el, message, ctx);
+  const save = async () => {
+    const content = area.value.trim();
+    if (!content || content === message.content) return cancel();
+    try {
+      await ctx.onEdit(message, content);
+    } catch (err) {
+      error.textContent = err.message || String(err);
+    }
+    return null;
+  };
+  area.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') cancel();
+    if (e.key === 'Enter' && !e.shiftKey) {
+      e.preventDefault();
+      save();
+    }
+  });
+  replace(body, area, h('div', { class: 'edit-buttons' },
+    h('button', { type: 'button', class: 'primary small', onclick: save }, 'Save'),
+    h('button', { type: 'button', class: 'small', onclick: cancel }, 'Cancel'), error));
+  area.focus();
+}

@@ -1,0 +1,294 @@
+// A room's timeline as a window over its log: only up to MAX_RENDERED entries are in the
+// page at once. Scrolling up loads older pages and unloads the newest end; scrolling back
+// down loads newer pages and unloads the oldest end, so a long history keeps memory flat.
+// Entries are ordered by a key: a message's seq; a run card sits just after its trigger.
+
+import { h } from '../dom.js';
+
+export const PAGE = 50;
+export const MAX_RENDERED = 200;
+const NEAR_PX = 120;
+const EDGE_PX = 800; // load the next page this far before the reader reaches the edge
+
+export class Timeline {
+  /**
+   * `fetchOlder(beforeId)` -> messages newest first; `fetchNewer(afterSeq)` -> oldest first;
+   * `render(message)` -> element; `onChange()` after the window moved or grew.
+   */
+  constructor({ fetchOlder, fetchNewer, render, onChange }) {
+    this.fetchOlder = fetchOlder;
+    this.fetchNewer = fetchNewer;
+    this.render = render;
+    this.onChange = onChange || (() => {});
+    this.entries = []; // sorted by key: {key, id, message?, el}
+    this.byId = new Map();
+    this.latestSeq = 0; // the newest seq known in the room, rendered or not
+    this.atLatest = true; // the window reaches the newest message
+    this.reachedStart = false;
+    this.loading = false;
+    this.unseen = 0;
+    this.extra = 0; // tie-breaker for keys of entries without a seq
+
+    this.top = h('div', { class: 'timeline-edge top' });
+    this.bottom = h('div', { class: 'timeline-edge bottom' });
+    this.list = h('div', { class: 'timeline-list' }, this.top, this.bottom);
+    this.jump = h('button', { type: 'button', class: 'jump-latest', hidden: true,
+      onclick: () => this.jumpToLatest() }, 'New messages ↓');
+    this.el = h('div', { class: 'timeline', role: 'log', 'aria-live': 'polite',
+      tabindex: 0 }, this.list);
+    this.wrap = h('div', { class: 'timeline-wrap' }, this.el, this.jump);
+    this.el.addEventListener('scroll', () => this.onScroll(), { passive: true });
+  }
+
+  /** Show the newest page (messages newest first, as the API answers). */
+  reset(newestFirst) {
+    for (const entry of this.entries) entry.el.remove();
+    this.entries = [];
+    this.byId.clear();
+    this.atLatest = true;
+    this.reachedStart = newestFirst.length < PAGE;
+    this.unseen = 0;
+    this.jump.hidden = true;
+    const oldestFirst = [...newestFirst].reverse();
+    for (const message of oldestFirst) this.place(this.messageEntry(message));
+    this.noteSeq(oldestFirst.at(-1)?.seq);
+    this.scrollToBottom();
+    this.onChange();
+    this.checkEdges();
+  }
+
+  messageEntry(message) {
+    const key = typeof message.seq === 'number' ? message.seq : this.looseKey(0.25);
+    return { key, id: message.id, message, el: this.render(message) };
+  }
+
+  /** A key just after the newest entry, for things without a seq (ephemeral results). */
+  looseKey(offset) {
+    this.extra += 1;
+    const last = this.entries.at(-1)?.key ?? this.latestSeq;
+    return Math.max(Math.floor(last), this.latestSeq) + offset + this.extra * 1e-6;
+  }
+
+  noteSeq(seq) {
+    if (typeof seq === 'number' && seq > this.latestSeq) this.latestSeq = seq;
+  }
+
+  get newestSeq() {
+    for (let i = this.entries.length - 1; i >= 0; i -= 1) {
+      if (typeof this.entries[i].message?.seq === 'number') return this.entries[i].message.seq;
+    }
+    return 0;
+  }
+
+  oldestMessage() {
+    return this.entries.find((e) => typeof e.message?.seq === 'number')?.message || null;
+  }
+
+  /** A message from the socket (live or replayed). Returns false for one already shown. */
+  add(message) {
+    if (this.byId.has(message.id)) return false;
+    const seq = message.seq;
+    if (typeof seq === 'number') {
+      if (seq <= this.newestSeq && this.entries.some((e) => e.message?.seq === seq)) return false;
+      const oldest = this.oldestMessage();
+      // Older than the window: it belongs to history that is not loaded.
+      if (oldest && seq < oldest.seq && !this.reachedStart) return false;
+      const known = this.latestSeq;
+      this.noteSeq(seq);
+      if (!this.atLatest) {
+        this.unseen += 1;
+        this.showJump();
+        return true;
+      }
+      if (seq > known + 1 && known > 0) {
+        // A gap (missed while away): fetch what is missing rather than show a hole.
+        this.fillGap(known);
+        return true;
+      }
+    }
+    const stick = this.nearBottom();
+    this.place(this.messageEntry(message));
+    if (stick) this.scrollToBottom();
+    else if (typeof seq === 'number') {
+      this.unseen += 1;
+      this.showJump();
+    }
+    this.onChange();
+    return true;
+  }
+
+  async fillGap(afterSeq) {
+    const stick = this.nearBottom();
+    const missing = await this.fetchNewer(afterSeq);
+    for (const message of missing) {
+      if (!this.byId.has(message.id)) this.place(this.messageEntry(message));
+      this.noteSeq(message.seq);
+    }
+    this.trim('old');
+    if (stick) this.scrollToBottom();
+    this.onChange();
+  }
+
+  /** Put any element (a run card) at a key; it stays if the window covers the key. */
+  placeElement(id, key, el) {
+    if (this.byId.has(id)) return;
+    const stick = this.nearBottom();
+    this.place({ key, id, el });
+    if (stick) this.scrollToBottom();
+  }
+
+  has(id) {
+    return this.byId.has(id);
+  }
+
+  message(id) {
+    return this.byId.get(id)?.message || null;
+  }
+
+  /** Whether a key falls in the part of the log this window shows. */
+  covers(key) {
+    const first = this.entries[0]?.key ?? -Infinity;
+    return (key >= first || this.reachedStart) && (this.atLatest || key <= this.newestSeq);
+  }
+
+  /** Replace a shown message (edited, deleted) and re-render it. */
+  replaceMessage(id, update) {
+    const entry = this.byId.get(id);
+    if (!entry?.message) return;
+    entry.message = { ...entry.message, ...update };
+    const fresh = this.render(entry.message);
+    entry.el.replaceWith(fresh);
+    entry.el = fresh;
+  }
+
+  place(entry) {
+    let lo = 0;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.entries[mid].key <= entry.key) lo = mid + 1;
+      else hi = mid;
+    }
+    this.entries.splice(lo, 0, entry);
+    this.byId.set(entry.id, entry);
+    this.list.insertBefore(entry.el, this.entries[lo + 1]?.el || this.bottom);
+  }
+
+  remove(entry) {
+    entry.el.remove();
+    this.byId.delete(entry.id);
+  }
+
+  /** Unload entries beyond the window: 'new' drops the newest end, 'old' the oldest. */
+  trim(end) {
+    const excess = this.entries.length - MAX_RENDERED;
+    if (excess <= 0) return;
+    if (end === 'new') {
+      this.entries.splice(-excess).forEach((e) => this.remove(e));
+      this.atLatest = false;
+    } else {
+      this.entries.splice(0, excess).forEach((e) => this.remove(e));
+      this.reachedStart = false;
+    }
+  }
+
+  async loadOlder() {
+    if (this.loading || this.reachedStart) return;
+    const oldest = this.oldestMessage();
+    if (!oldest) return;
+    this.loading = true;
+    try {
+      const older = await this.fetchOlder(oldest.id);
+      if (older.length < PAGE) this.reachedStart = true;
+      this.keepPosition(() => {
+        for (const message of older) {
+          if (!this.byId.has(message.id)) this.place(this.messageEntry(message));
+        }
+        this.trim('new');
+      });
+      this.onChange();
+    } finally {
+      this.loading = false;
+    }
+    this.checkEdges();
+  }
+
+  async loadNewer() {
+    if (this.loading || this.atLatest) return;
+    this.loading = true;
+    try {
+      const newer = await this.fetchNewer(this.newestSeq);
+      this.keepPosition(() => {
+        for (const message of newer) {
+          if (!this.byId.has(message.id)) this.place(this.messageEntry(message));
+          this.noteSeq(message.seq);
+        }
+        if (newer.length < PAGE || this.newestSeq >= this.latestSeq) {
+          this.atLatest = true;
+          this.unseen = 0;
+          this.jump.hidden = true;
+        }
+        this.trim('old');
+      });
+      this.onChange();
+    } finally {
+      this.loading = false;
+    }
+    this.checkEdges();
+  }
+
+  async jumpToLatest() {
+    if (this.atLatest) {
+      this.scrollToBottom();
+      this.unseen = 0;
+      this.jump.hidden = true;
+      return;
+    }
+    this.reset(await this.fetchOlder(null));
+  }
+
+  /** Run a DOM change without moving what the reader is looking at. */
+  keepPosition(change) {
+    const view = this.el.getBoundingClientRect();
+    const anchor = this.entries.find((e) => e.el.getBoundingClientRect().bottom > view.top);
+    const before = anchor ? anchor.el.getBoundingClientRect().top : 0;
+    change();
+    if (anchor && anchor.el.isConnected) {
+      this.el.scrollTop += anchor.el.getBoundingClientRect().top - before;
+    }
+  }
+
+  nearBottom() {
+    const el = this.el;
+    return el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_PX;
+  }
+
+  scrollToBottom() {
+    this.el.scrollTop = this.el.scrollHeight;
+  }
+
+  showJump() {
+    this.jump.hidden = false;
+    this.jump.textContent = this.unseen > 0 ? `${this.unseen} new ↓` : 'Latest ↓';
+  }
+
+  onScroll() {
+    if (this.atLatest && this.nearBottom() && this.unseen) {
+      this.unseen = 0;
+      this.jump.hidden = true;
+    }
+    if (!this.atLatest && this.jump.hidden) this.showJump();
+    this.onChange();
+    this.checkEdges();
+  }
+
+  /** Load the next page when the reader is near an edge (or the page does not fill). */
+  checkEdges() {
+    if (this.loading || !this.el.isConnected) return;
+    const el = this.el;
+    if (el.scrollTop < EDGE_PX && !this.reachedStart) this.loadOlder();
+    else if (el.scrollHeight - el.scrollTop - el.clientHeight < EDGE_PX && !this.atLatest) {
+      this.loadNewer();
+    }
+  }
+}
