@@ -25,7 +25,7 @@ from shoal.scheduler.timing import (
     parse_interval,
     zone,
 )
-from shoal.store.tables import Activation, HouseMember, User, iso
+from shoal.store.tables import Activation, HouseMember, User, iso, utcnow
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -169,8 +169,10 @@ def _next_due(job: CronJob, due_at: datetime, now: datetime) -> datetime | None:
     return job.run_at if job.run_at and job.run_at > now else None
 
 
-def cron_activation(job: CronJob, now: datetime) -> Activation:
-    """The agent turn a job starts: no trigger message, the prompt in the payload."""
+def cron_activation(job: CronJob) -> Activation:
+    """The agent turn a job starts: no trigger message, the prompt in the payload. It is
+    runnable at once by the workers' clock, whatever clock drives the scheduler."""
+    now = utcnow()
     return Activation(
         bot_id=job.bot_id, house_id=job.house_id, room_id=job.room_id,
         trigger_message_id=None, trigger_kind="cron", status="pending", available_at=now,
@@ -202,7 +204,7 @@ class CronKind:
             assert row.due_at is not None
             job.last_run_at = now
             if runtime != "sdk":  # an SDK agent hears messages only: fire() posts one
-                session.add(cron_activation(job, now))
+                session.add(cron_activation(job))
             row.due_at = None if job.kind == "at" else _next_due(job, row.due_at, now)
 
     async def fire(self, fired: list[Fired]) -> None:
@@ -231,8 +233,12 @@ class CronKind:
 
     async def run_now(self, job: CronJob) -> None:
         """Queue a turn of the job at once, outside its schedule."""
+        now = self.shoal.scheduler.clock()
         async with self.shoal.db.write() as session:
-            session.add(cron_activation(job, self.shoal.scheduler.clock()))
+            session.add(cron_activation(job))
+            stored = await session.get(CronJob, job.id)
+            if stored is not None:
+                stored.last_run_at = now
         self.shoal.worker.wake()
 
     async def finished(self, activation: Activation, outcome: Outcome) -> None:

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from shoal.auth.accounts import create_bot
 from shoal.core import Shoal
 from shoal.rooms.houses import add_house_member
-from shoal.runtime.builtin import BuiltinRuntime
 from shoal.rooms.messages import history
+from shoal.runtime.builtin import BuiltinRuntime
 from shoal.scheduler.heartbeats import HeartbeatKind, set_enabled, set_heartbeat
 from shoal.scheduler.service import Scheduler, due_times
 from shoal.scheduler.tables import Heartbeat

@@ -1,0 +1,254 @@
+"""Cron jobs: the /cron family, isolated and silent turns, one-shots, errors, DST."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from shoal.llm.fakeserver import FakeLLMServer, Fault, Reply
+from shoal.runtime.builtin import BuiltinRuntime
+from shoal.scheduler.cron import CronKind, When, create_job
+from shoal.scheduler.service import Scheduler
+from shoal.scheduler.tables import CronJob
+from shoal.scheduler.timing import next_cron_time
+from shoal.store.tables import Activation
+from tests.support import House as PeopleHouse
+from tests.support import ShoalServer, make_house
+from tests.test_runtime.conftest import FAKE_MODEL, fake, fake_server  # noqa: F401
+from tests.test_scheduler.conftest import Clock
+from tests.test_scheduler.test_heartbeats import add_bot, run
+
+NY = "America/New_York"
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+
+
+def test_a_daily_job_keeps_its_wall_clock_time_across_dst() -> None:
+    # 09:00 in New York is 14:00 UTC in winter and 13:00 UTC in summer.
+    assert next_cron_time("0 9 * * *", NY, utc(2026, 3, 7, 15)) == utc(2026, 3, 8, 13)
+    assert next_cron_time("0 9 * * *", NY, utc(2026, 10, 31, 14)) == utc(2026, 11, 1, 14)
+
+
+def test_a_skipped_wall_time_fires_once_an_hour_later_by_the_clock() -> None:
+    # 02:30 does not exist on 8 March 2026 in New York; it fires at 03:30 EDT (07:30 UTC).
+    assert next_cron_time("30 2 * * *", NY, utc(2026, 3, 8, 5)) == utc(2026, 3, 8, 7, 30)
+    assert next_cron_time("30 2 * * *", NY, utc(2026, 3, 8, 7, 30)) == utc(2026, 3, 9, 6, 30)
+
+
+def test_a_repeated_wall_time_fires_once() -> None:
+    # 01:30 happens twice on 1 November 2026 in New York: 05:30 and 06:30 UTC.
+    first = next_cron_time("30 1 * * *", NY, utc(2026, 11, 1, 4))
+    assert first == utc(2026, 11, 1, 5, 30)
+    assert next_cron_time("30 1 * * *", NY, first) == utc(2026, 11, 2, 6, 30)
+
+
+@pytest.fixture
+async def house(shoal_server: ShoalServer) -> PeopleHouse:
+    return await make_house(shoal_server)
+
+
+@pytest.fixture
+async def builtin_worker(shoal_server: ShoalServer) -> AsyncIterator[None]:
+    worker = shoal_server.shoal.worker
+    saved = dict(worker.runtimes)
+    worker.runtimes["builtin"] = BuiltinRuntime(shoal_server.shoal)
+    yield
+    worker.runtimes.clear()
+    worker.runtimes.update(saved)
+
+
+async def test_every_form_of_the_command_gets_its_answer(shoal_server: ShoalServer,
+                                                         house: PeopleHouse) -> None:
+    _, handle = await add_bot(shoal_server, house, "digest")
+    sock = await house.admin.socket()
+    room = house.room_id
+    assert (await run(sock, room, "/cron list"))["content"].startswith("No cron jobs")
+    added = await run(sock, room, f'/cron add @{handle} "0 9 * * 1-5" --tz Europe/Berlin '
+                                  "Write the morning digest")
+    assert added["ok"], added
+    assert 'runs cron "0 9 * * 1-5" (Europe/Berlin)' in added["content"]
+    job = added["metadata"]["cron"]
+    assert job["prompt"] == "Write the morning digest" and job["deliver"] is True
+    assert job["next_run_at"].endswith(":00:00.000Z")
+    every = await run(sock, room, f"/cron add @{handle} --every 30m --silent Check the queue")
+    assert every["ok"] and "runs every 30m" in every["content"] and "silently" in every["content"]
+    once = await run(sock, room, f"/cron add @{handle} --at 2m Remind about standup")
+    assert once["ok"] and "runs once at" in once["content"]
+
+    for text, error in [
+        (f'/cron add @{handle} "61 * * * *" Nope', "not a cron expression"),
+        (f'/cron add @{handle} "0 9 * * *" --tz Mars/Olympus Nope', "unknown time zone"),
+        (f'/cron add @{handle} "0 9 * * *"', "give the prompt"),
+        (f"/cron add @{handle} --every 10s Too often", "too short"),
+        (f"/cron add @{handle} --every 30m --at 10m Both", "exactly one schedule"),
+        (f"/cron add @{handle} --at 2001-01-01T00:00 Late", "in the past"),
+        (f"/cron add @{handle} --at tomorrowish Hmm", "is not a time"),
+        ("/cron add @nobody-here --every 1h Hi", "no agent in this house is @nobody-here"),
+        ("/cron remove", "give the job's id"),
+        ("/cron remove zzzzzzzz", "no cron job"),
+        ("/cron frobnicate", "unknown action"),
+    ]:
+        ack = await run(sock, room, text)
+        assert ack["ok"] is False and error in ack["error"], (text, ack)
+
+    listing = await run(sock, room, "/cron list")
+    assert len(listing["metadata"]["cron_jobs"]) == 3
+    short = job["short_id"]
+    assert "disabled" in (await run(sock, room, f"/cron disable {short}"))["content"]
+    listed = {v["id"]: v for v in (await run(sock, room, "/cron list"))["metadata"]["cron_jobs"]}
+    assert listed[job["id"]]["enabled"] is False and listed[job["id"]]["next_run_at"] is None
+    refused = await run(sock, room, f"/cron run-now {short}")
+    assert refused["ok"] is False and "disabled" in refused["error"]
+    assert "enabled" in (await run(sock, room, f"/cron enable {short}"))["content"]
+    assert "removed" in (await run(sock, room, f"/cron remove {short}"))["content"]
+    assert len((await run(sock, room, "/cron list"))["metadata"]["cron_jobs"]) == 2
+    member = await house.member.socket()
+    denied = await run(member, room, "/cron list")
+    assert denied["ok"] is False and "only house admins and owners" in denied["error"]
+
+
+async def _turn(shoal_server: ShoalServer, job_id: str, count: int = 1) -> list[Activation]:
+    """Wait until `count` turns of the job are done; returns them oldest first."""
+    async with asyncio.timeout(20):
+        while True:
+            async with shoal_server.shoal.db.read() as session:
+                rows = list(await session.scalars(select(Activation).where(
+                    Activation.trigger_kind == "cron").order_by(Activation.created_at)))
+            mine = [r for r in rows if (r.payload or {}).get("cron_job_id") == job_id]
+            if len(mine) >= count and all(r.status == "done" for r in mine):
+                return mine
+            await asyncio.sleep(0.05)
+
+
+async def test_a_turn_is_an_isolated_session_delivered_to_the_room(
+        shoal_server: ShoalServer, house: PeopleHouse, fake: FakeLLMServer,  # noqa: F811
+        builtin_worker: None) -> None:
+    _, handle = await add_bot(shoal_server, house, "digest", model={"primary": FAKE_MODEL})
+    await house.member.post(f"/api/agencies/{house.room_id}/messages",
+                            {"content": "a secret earlier in the room"})
+    sock = await house.admin.socket()
+    await sock.join(house.room_id)
+    added = await run(sock, house.room_id, f"/cron add @{handle} --every 1h Write the digest")
+    fake.script(Reply("Digest: all quiet."))
+    ran = await run(sock, house.room_id, f"/cron run-now {added['metadata']['cron']['short_id']}")
+    assert ran["ok"], ran
+    [turn] = await _turn(shoal_server, added["metadata"]["cron"]["id"])
+    assert turn.outcome == "replied"
+    sent = json.dumps(fake.requests[-1].body)
+    assert "Write the digest" in sent and "a secret earlier" not in sent
+    replies = [m for m in sock.received("message") if m["content"] == "Digest: all quiet."]
+    assert replies and replies[0]["metadata"]["cron"]["id"] == added["metadata"]["cron"]["id"]
+
+
+async def test_a_silent_job_keeps_its_answer_out_of_the_room(
+        shoal_server: ShoalServer, house: PeopleHouse, fake: FakeLLMServer,  # noqa: F811
+        builtin_worker: None) -> None:
+    _, handle = await add_bot(shoal_server, house, "digest", model={"primary": FAKE_MODEL})
+    sock = await house.admin.socket()
+    added = await run(sock, house.room_id,
+                      f"/cron add @{handle} --every 1h --silent --history Tally the day")
+    await sock.join(house.room_id)
+    fake.script(Reply("Tally: 3 deploys."))
+    await run(sock, house.room_id, f"/cron run-now {added['metadata']['cron']['short_id']}")
+    [turn] = await _turn(shoal_server, added["metadata"]["cron"]["id"])
+    assert turn.outcome == "replied" and turn.payload["output"] == "Tally: 3 deploys."
+    assert turn.reply_message_id is None
+    assert not [m for m in sock.received("message") if "Tally" in m["content"]]
+    r = await house.admin.get(f"/api/houses/{house.id}/cron-jobs")
+    [view] = r.json()
+    assert view["last_outcome"] == "replied" and view["last_run_at"]
+
+
+async def test_three_failed_runs_in_a_row_disable_the_job_and_say_so(
+        shoal_server: ShoalServer, house: PeopleHouse, fake: FakeLLMServer,  # noqa: F811
+        builtin_worker: None) -> None:
+    _, handle = await add_bot(shoal_server, house, "digest", model={"primary": FAKE_MODEL})
+    sock = await house.admin.socket()
+    await sock.join(house.room_id)
+    added = await run(sock, house.room_id, f"/cron add @{handle} --every 1h Flaky work")
+    job = added["metadata"]["cron"]
+    for attempt in range(1, 4):
+        fake.script(Fault.http(400))
+        ack = await run(sock, house.room_id, f"/cron run-now {job['short_id']}")
+        assert ack["ok"], ack
+        turns = await _turn(shoal_server, job["id"], attempt)
+        assert turns[-1].outcome == "error"
+    r = await house.admin.get(f"/api/houses/{house.id}/cron-jobs")
+    [view] = r.json()
+    assert view["enabled"] is False and view["consecutive_errors"] == 3
+    assert view["next_run_at"] is None
+    notices = [m for m in sock.received("message")
+               if "is disabled after 3 failed runs in a row" in m["content"]]
+    assert len(notices) == 1 and f"/cron enable {job['short_id']}" in notices[0]["content"]
+
+
+async def test_a_one_shot_runs_once_then_turns_itself_off(
+        shoal_server: ShoalServer, house: PeopleHouse, builtin_worker: None) -> None:
+    shoal = shoal_server.shoal
+    bot_id, _ = await add_bot(shoal_server, house, "remind")
+    clock = Clock(shoal.scheduler.clock())
+    scheduler = Scheduler(shoal.db, shoal.settings, clock=clock)
+    kind = CronKind(shoal)
+    scheduler.handle("cron", advance=kind.advance, fire=kind.fire)
+    async with shoal.db.write() as session:
+        job = await create_job(session, house_id=house.id, room_id=house.room_id,
+                               bot_id=bot_id, when=When(at="10m"), prompt="Say standup time",
+                               deliver=True, with_history=False, created_by=house.admin.id,
+                               now=clock.now)
+    clock.advance(minutes=9)
+    await scheduler.run_due()
+    async with shoal.db.read() as session:
+        assert not [a for a in await session.scalars(select(Activation).where(
+            Activation.trigger_kind == "cron")) if a.payload.get("cron_job_id") == job.id]
+    clock.advance(minutes=30)  # late by twenty minutes: still exactly one run
+    await scheduler.run_due()
+    await scheduler.run_due()
+    [turn] = await _turn(shoal_server, job.id)
+    assert turn.outcome == "replied"
+    async with asyncio.timeout(10):
+        while True:
+            async with shoal.db.read() as session:
+                stored = await session.get(CronJob, job.id)
+                assert stored is not None
+                if stored.last_outcome is not None:
+                    break
+            await asyncio.sleep(0.05)
+    assert stored.enabled is False
+
+
+async def test_downtime_runs_a_missed_cron_job_once(shoal_server: ShoalServer,
+                                                    house: PeopleHouse) -> None:
+    shoal = shoal_server.shoal
+    bot_id, _ = await add_bot(shoal_server, house, "digest")
+    clock = Clock(datetime(2031, 3, 28, 12, tzinfo=UTC))  # the Saturday before Berlin's DST
+    scheduler = Scheduler(shoal.db, shoal.settings, clock=clock)
+    kind = CronKind(shoal)
+    scheduler.handle("cron", advance=kind.advance, fire=kind.fire)
+    async with shoal.db.write() as session:
+        job = await create_job(session, house_id=house.id, room_id=house.room_id,
+                               bot_id=bot_id, when=When(expression="0 9 * * *",
+                                                        timezone="Europe/Berlin"),
+                               prompt="Digest", deliver=False, with_history=False,
+                               created_by=house.admin.id, now=clock.now)
+    try:
+        clock.now = datetime(2031, 3, 31, 12, tzinfo=UTC)  # three 09:00s missed while down
+        await scheduler.run_due()
+        await scheduler.run_due()
+        async with shoal.db.read() as session:
+            turns = [a for a in await session.scalars(select(Activation).where(
+                Activation.trigger_kind == "cron")) if a.payload.get("cron_job_id") == job.id]
+            [view] = [v for v in (await house.admin.get(
+                f"/api/houses/{house.id}/cron-jobs")).json() if v["id"] == job.id]
+        assert len(turns) == 1
+        # Next: 09:00 in Berlin on 1 April, summer time (UTC+2).
+        assert view["next_run_at"] == "2031-04-01T07:00:00.000Z"
+    finally:
+        async with shoal.db.write() as session:
+            await session.delete(await session.get(CronJob, job.id))
