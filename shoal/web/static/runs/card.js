@@ -195,7 +195,8 @@ export class RunCard {
       existing.replaceWith(el);
     } else this.list.append(el);
     if (el.tagName === 'DETAILS') {
-      el.addEventListener('toggle', () => { el.dataset.touched = '1'; });
+      // Only a reader's click counts: opening a running tool card is the card's own doing.
+      el.querySelector('summary')?.addEventListener('click', () => { el.dataset.touched = '1'; });
     }
     this.items.set(key, el);
   }
@@ -204,7 +205,7 @@ export class RunCard {
     const decided = request.decision;
     const card = h('div', { class: `permission ${decided || (request.expired ? 'expired' : 'pending')}`,
       dataset: { permissionId: request.permissionId } },
-    h('div', { class: 'permission-ask' }, '🔐 ',
+    h('div', { class: 'permission-ask' }, h('span', { class: 'permission-icon' }, '⚠'), ' ',
       h('strong', null, `@${this.run.agent_username || 'agent'}`), ' asks to ',
       h('code', null, request.action || 'act')),
     request.description ? h('pre', { class: 'permission-detail' }, request.description) : null);
@@ -269,7 +270,9 @@ export class RunCard {
   }
 
   elapsedText() {
-    if (!this.live && typeof this.run.duration === 'number') return duration(this.run.duration);
+    if (!this.live && typeof this.run.duration === 'number' && this.run.duration >= this.t) {
+      return duration(this.run.duration);
+    }
     const ms = this.live ? performance.now() - this.startedAt : this.t;
     return duration(Math.max(ms, this.t));
   }

@@ -39,7 +39,7 @@ export class RunTracker {
     }
     if (event.type === 'start') {
       this.add({ id: payload.runId, agent_username: payload.username, agent_id: payload.agentId,
-        trigger_message_id: payload.triggerMessageId, status: 'running', duration: 0 }, [event]);
+        trigger_message_id: payload.triggerMessageId, status: 'running' }, [event]);
     } else {
       await this.load(payload.runId, [event]);
     }
