@@ -21,7 +21,9 @@ from shoal.store.tables import Activation, Room, User
 from shoal.store.tables import House as HouseRow
 from tests.support import House as PeopleHouse
 from tests.support import ShoalServer, Socket, make_house, unique
-from tests.test_scheduler.conftest import Clock
+from tests.test_scheduler.conftest import BACKENDS, Clock
+
+POSTGRES = [b for b in BACKENDS if b == "postgres"]
 
 
 async def run(sock: Socket, room_id: str, text: str) -> dict[str, Any]:
@@ -230,3 +232,25 @@ async def test_a_paused_beat_does_not_fire(shoal: Shoal, clock: Clock) -> None:
     clock.advance(minutes=5)
     await scheduler.run_due()
     assert await _beats(shoal, beat_id) == []
+
+
+@pytest.mark.parametrize("shoal", POSTGRES, indirect=True)
+async def test_two_schedulers_on_one_database_fire_each_beat_once(shoal: Shoal, clock: Clock
+                                                                  ) -> None:
+    # A second Shoal on the same PostgreSQL database stands for a second scheduler process:
+    # its own engine, connections and appender. (Several processes need PostgreSQL; SQLite
+    # serves one process.)
+    other = Shoal(shoal.settings)
+    try:
+        beats = [await _scheduled_beat(shoal, clock, 60) for _ in range(20)]
+        first = beats[0][0]
+        second = Scheduler(other.db, other.settings, clock=clock)
+        kind = HeartbeatKind(other)
+        second.handle("heartbeat", advance=kind.advance, fire=kind.fire)
+        for _ in range(3):  # three due times
+            clock.advance(seconds=60)
+            await asyncio.gather(first.run_due(), second.run_due())
+        for _, beat_id in beats:
+            assert len(await _beats(shoal, beat_id)) == 3
+    finally:
+        await other.stop()
