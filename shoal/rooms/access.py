@@ -26,6 +26,7 @@ class Action(StrEnum):
     MANAGE_MEMBERS = "manage_members"  # roles, removals, house invites
     MANAGE_SCHEDULES = "manage_schedules"  # heartbeats and cron jobs
     MANAGE_HOUSE = "manage_house"
+    MANAGE_HOOKS = "manage_hooks"  # create, change, rotate and revoke inbound hooks
 
 
 MIN_ROLE = {
@@ -37,6 +38,7 @@ MIN_ROLE = {
     Action.MANAGE_MEMBERS: "admin",
     Action.MANAGE_SCHEDULES: "admin",
     Action.MANAGE_HOUSE: "owner",
+    Action.MANAGE_HOOKS: "admin",
 }
 ROOM_ACTIONS = {Action.READ, Action.POST, Action.MODERATE}
 

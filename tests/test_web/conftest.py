@@ -127,9 +127,11 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless (no `playwright install`: the system browser is used)."""
+    """Debian's Chromium, headless (no `playwright install`: the system browser is used).
+    Module-scoped: while Playwright's sync API runs, the thread counts as inside an event
+    loop, so async tests of later modules could not run before it stops."""
     if not shutil.which(CHROMIUM):
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     args = ["--no-sandbox"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
