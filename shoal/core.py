@@ -13,6 +13,7 @@ from shoal.commands.registry import CommandRegistry
 from shoal.config import Settings
 from shoal.crypto import SecretBox
 from shoal.dispatch.dispatcher import Dispatcher
+from shoal.hooks.inbound import HookService
 from shoal.llm import ModelRouter, build_router
 from shoal.realtime.events import register_events
 from shoal.realtime.gateway import Gateway
@@ -49,6 +50,7 @@ class Shoal:
         register_events(self, self.gateway)
         self.dispatcher = Dispatcher()
         self.chat = Chat(self.db, self.gateway, self.limits, self.dispatcher)
+        self.hooks = HookService(self)
         self.runs = RunService(self)
         register_run_events(self, self.gateway)
         self.models: ModelRouter  # built in start(): it reads stored keys and cooldowns

@@ -7,12 +7,23 @@ from typing import Any
 from fastapi import FastAPI
 
 from shoal import __version__
-from shoal.api import activations, agencies, agents, auth, dm, houses, manage, runs, schedules
+from shoal.api import (
+    activations,
+    agencies,
+    agents,
+    auth,
+    dm,
+    hooks,
+    houses,
+    manage,
+    runs,
+    schedules,
+)
 
 
 def install_routes(app: FastAPI) -> None:
     """Mount every router, and the health check."""
-    for module in (auth, agents, activations, agencies, dm, houses, manage, runs, schedules):
+    for module in (auth, agents, activations, agencies, dm, hooks, houses, manage, runs, schedules):
         app.include_router(module.router)
 
     @app.get("/api/health", tags=["meta"])

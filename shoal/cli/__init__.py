@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from shoal.cli import accounts, activations, server
+from shoal.cli import accounts, activations, hooks, server
 from shoal.cli import models as model_commands
 
 app = typer.Typer(
@@ -16,6 +16,7 @@ app = typer.Typer(
 server.register(app)
 accounts.register(app)
 activations.register(app)
+hooks.register(app)
 model_commands.register(app)
 
 

@@ -51,6 +51,8 @@ class Targets:
             return self.values[value[1:-1]]
         if isinstance(value, dict):
             return {k: self.body(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.body(v) for v in value]
         return value
 
 
@@ -82,6 +84,15 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/runs/{run_id}/permissions/{permission_id}"): {"decision": "deny",
                                                                  "message": "no"},
     ("POST", "/api/runs/{run_id}/interrupt"): {"action": "adjust", "message": "slower"},
+    ("POST", "/api/houses/{house_id}/hooks"): {"name": "CI", "rooms": ["{agency_id}"],
+                                               "template": "CI: {{ text }}",
+                                               "secret": "s3cret-value"},
+    ("PATCH", "/api/houses/{house_id}/hooks/{hook_id}"): {"name": "CI", "rooms": ["{agency_id}"],
+                                                          "template": "CI: {{ text }}",
+                                                          "secret": "s3cret-value"},
+    ("POST", "/api/hooks/messages"): {"agencyId": "{agency_id}", "content": "hi",
+                                      "type": "chat", "metadata": {"k": 1}},
+    ("PATCH", "/api/hooks/messages/{message_id}"): {"content": "hi", "metadata": {"k": 1}},
     ("POST", "/api/houses/{house_id}/keys"): {"provider": "openai", "apiKey": "sk-x",
                                               "label": "team"},
     ("PATCH", "/api/agents/{agent_id}"): {"name": "Helper"},
@@ -150,6 +161,9 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
     token_id = r.json()["id"]
     r = await owner.post(f"/api/houses/{house_id}/invites", {"role": "guest"})
     invite_id = r.json()["id"]
+    r = await owner.post(f"/api/houses/{house_id}/hooks", {"name": "ci", "rooms": [room_id]})
+    hook_id = r.json()["id"]
+    owner.http.headers["X-Crustocean-Hook-Key"] = r.json()["key"]  # for the hook routes
     r = await owner.post(f"/api/houses/{house_id}/keys", {"provider": "openai", "apiKey": "sk-x"})
     key_id = r.json()["id"]
     runs = shoal_server.shoal.runs
@@ -162,7 +176,7 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
     await runs.gates.request(run_id, agent, "p1", "deploy", "to prod", 600)
     yield Targets({"house_id": house_id, "agency_id": room_id, "message_id": message_id,
                "agent_id": agent_id, "token_id": token_id, "invite_id": invite_id,
-               "user_id": other.id, "run_id": run_id, "permission_id": "p1",
+               "user_id": other.id, "run_id": run_id, "permission_id": "p1", "hook_id": hook_id,
                "key_id": key_id},
                   owner, shoal_server)
 
