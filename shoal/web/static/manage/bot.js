@@ -1,0 +1,146 @@
+// /house/{houseId}/agents/{botId}: one bot's settings, verification, tokens and activation log.
+import { ApiError } from '../api.js';
+import { h, replace } from '../dom.js';
+import { activationLog } from './activations.js';
+import { botForm } from './botform.js';
+import {
+  actionButton, badge, confirmButton, empty, link, load, loadHouse, pageHeader, secretOnce,
+  section, statusLine, table, timeText,
+} from './common.js';
+
+/** Render the bot page into `root`. */
+export async function mount(root, ctx) {
+  const page = h('div', { class: 'manage m-bot' });
+  replace(root, page);
+  const house = await loadHouse(ctx, page);
+  if (!house) return;
+  const houseId = encodeURIComponent(house.id);
+  const botId = ctx.params.botId;
+  const base = `/house/${houseId}`;
+  let registry;
+  let rooms;
+  try {
+    [registry, rooms] = await Promise.all([
+      ctx.api('GET', `/api/houses/${houseId}/registry`),
+      ctx.api('GET', `/api/houses/${houseId}/agencies`),
+    ]);
+  } catch (err) {
+    page.append(h('p', { class: 'm-error', role: 'alert' }, err.message));
+    return;
+  }
+  const entry = registry.find((e) => e.id === botId && e.kind === 'bot');
+  if (!entry) {
+    page.append(pageHeader('Bot not found', house.name, [link(ctx, `${base}/agents`, '← Agents')]),
+      empty('This house has no such bot. It may have been deleted.'));
+    return;
+  }
+  const header = h('div');
+  const drawHeader = (agent) => {
+    document.title = `${agent.display_name} · Agents · Shoal`;
+    replace(header, pageHeader(agent.display_name, `@${entry.handle} · ${entry.role} of ${house.name}`,
+      [link(ctx, `${base}/agents`, '← Agents'), link(ctx, `${base}/settings`, 'Settings')]));
+  };
+  drawHeader(entry);
+  page.append(header);
+
+  const manageable = entry.bot.manageable;
+  if (manageable) {
+    const settings = section('bot-settings', 'Settings',
+      'Changes take effect on the bot\'s next activation.');
+    page.append(settings.el);
+    load(settings.body, () => Promise.all([
+      ctx.api('GET', `/api/agents/${encodeURIComponent(botId)}/config`),
+      ctx.api('GET', `/api/houses/${houseId}/models`),
+    ]), ([config, models]) => {
+      settings.body.append(botForm(ctx, { ...entry, id: botId }, config.config, models,
+        (_, agent) => {
+          entry.display_name = agent.display_name;
+          drawHeader(agent);
+        }));
+    });
+    page.append(accessCard(ctx, entry, botId));
+  } else {
+    page.append(h('section', { class: 'm-card' }, h('h2', null, 'Settings'),
+      h('p', { class: 'm-muted' }, 'Only the bot\'s owner and house admins can change it. '
+        + `It runs on the ${entry.bot.runtime} runtime.`),
+      entry.bot.description ? h('p', null, entry.bot.description) : null));
+  }
+
+  const log = section('activations', 'Activation log',
+    'Every time something woke the bot: what triggered it, what it did, and what it cost.');
+  log.body.append(activationLog(ctx, botId, rooms.filter((r) => !r.dm)));
+  page.append(log.el);
+  if (manageable) page.append(dangerCard(ctx, entry, botId, `${base}/agents`));
+}
+
+function accessCard(ctx, entry, botId) {
+  const card = section('bot-access', 'Access',
+    'An SDK or webhook bot logs in with its token at POST /api/auth/agent once its owner has '
+    + 'verified it.');
+  const id = encodeURIComponent(botId);
+  const status = statusLine();
+  const verifyBox = h('div', { class: 'm-verify' });
+  const tokens = h('div', { class: 'm-tokens' });
+  const shown = h('div', { class: 'm-result', 'aria-live': 'polite' });
+
+  const drawVerify = (state) => {
+    entry.bot.status = state;
+    const mine = entry.bot.owner_id === ctx.user.id;
+    replace(verifyBox, h('p', null, 'Status: ', badge(state, state === 'active' ? 'ok' : 'warn'), ' ',
+      state === 'active' ? 'verified: its token can log in.'
+        : mine ? 'not verified yet: its token cannot log in.'
+          : 'not verified yet: only its owner can verify it.'),
+    state !== 'active' && mine ? actionButton('Verify bot', async () => {
+      const r = await ctx.api('POST', `/api/agents/${id}/verify`);
+      drawVerify(r.agent.status);
+      status.ok('Verified.');
+    }, { primary: true, status }) : null);
+  };
+  drawVerify(entry.bot.status);
+
+  const refreshTokens = () => load(tokens, () => ctx.api('GET', `/api/agents/${id}/tokens`),
+    (rows) => {
+      const live = rows.filter((t) => !t.revoked_at);
+      tokens.append(rows.length ? table(['Token', 'Created', 'Last used', 'State'],
+        rows.slice(0, 10).map((t) => [t.kind === 'bot' ? 'Agent token' : 'Agent session',
+          timeText(t.created_at), t.last_used_at ? timeText(t.last_used_at) : 'never',
+          t.revoked_at ? badge('revoked', 'muted') : badge('live', 'ok')]),
+        { 'aria-label': 'Tokens' }) : empty('No tokens.'),
+      h('div', { class: 'm-actions' },
+        confirmButton(live.length ? 'New token' : 'Create token',
+          live.length ? 'Replace the current token?' : 'Create a token?', async () => {
+            const r = await ctx.api('POST', `/api/agents/${id}/tokens`);
+            replace(shown, secretOnce(`New agent token for @${entry.handle}`, r.agentToken,
+              'Copy it now: it is shown only once. The previous token no longer works.'));
+            status.ok('A new token was made; older ones stopped working.');
+            refreshTokens();
+          }, { status }),
+        live.length ? confirmButton('Revoke tokens', 'Revoke every token now?', async () => {
+          const r = await ctx.api('DELETE', `/api/agents/${id}/tokens`);
+          replace(shown);
+          status.ok(`Revoked ${r.revoked} token${r.revoked === 1 ? '' : 's'}; the bot is `
+            + 'logged out until it gets a new one.');
+          refreshTokens();
+        }, { danger: true, status }) : null));
+    });
+  refreshTokens();
+  card.body.append(verifyBox, h('h3', null, 'Tokens'), tokens, shown, status.el);
+  return card.el;
+}
+
+function dangerCard(ctx, entry, botId, back) {
+  const card = section('bot-danger', 'Delete this bot',
+    'Its tokens stop working and its sockets close; its messages stay in the rooms.');
+  const status = statusLine();
+  card.body.append(h('div', { class: 'm-actions' },
+    confirmButton(`Delete ${entry.display_name}`, 'Really delete it?', async () => {
+      try {
+        await ctx.api('DELETE', `/api/agents/${encodeURIComponent(botId)}`);
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 404)) throw err;
+      }
+      ctx.navigate(back);
+    }, { danger: true, status }), status.el));
+  card.el.classList.add('m-danger-zone');
+  return card.el;
+}
