@@ -11,7 +11,7 @@ from sqlalchemy import select
 from shoal.auth.ratelimit import AttemptLimiter
 from shoal.errors import Forbidden, InvalidInput, NotFound, RateLimited, TooLarge, Unauthorized
 from shoal.hooks.manage import hook_by_key, key_matches
-from shoal.hooks.sources import SOURCES, Delivery, parse_payload
+from shoal.hooks.sources import SOURCES, Delivery, Source, parse_payload
 from shoal.hooks.tables import Hook
 from shoal.hooks.template import render
 from shoal.rooms.chat import edited_event
@@ -98,13 +98,13 @@ class HookService:
             raise NotFound("hook not found")
         if hook.revoked_at is not None:
             raise Unauthorized("this hook has been revoked")
-        self._check_delivery(hook, source_name, headers, body)
+        self._check_delivery(hook, source, headers, body)
         room = await self._room(hook, room_ref)
         delivery = source.delivery(headers, parse_payload(body, headers.get("content-type", "")))
         return await self._append(hook, room, self._content(hook, delivery), "chat",
                                   self._metadata(hook, delivery))
 
-    def _check_delivery(self, hook: Hook, source_name: str, headers: Mapping[str, str],
+    def _check_delivery(self, hook: Hook, source: Source, headers: Mapping[str, str],
                         body: bytes) -> None:
         """A delivery carries the hook's key, or is signed with its secret the sender's way."""
         key = presented_key(headers)
@@ -112,7 +112,6 @@ class HookService:
             if not key_matches(hook, key):
                 raise Unauthorized("invalid hook key")
             return
-        source = SOURCES[source_name]
         try:
             secret = self.shoal.secrets.decrypt(hook.secret)
         except ValueError:
@@ -153,8 +152,7 @@ class HookService:
     async def _room(self, hook: Hook, room_ref: str | None) -> Room:
         """The hook's room a request names (by id or slug), or its only room."""
         async with self.shoal.db.read() as session:
-            rooms = (await session.scalars(
-                select(Room).where(Room.id.in_(hook.room_ids)))).all() if hook.room_ids else []
+            rooms = (await session.scalars(select(Room).where(Room.id.in_(hook.room_ids)))).all()
         if room_ref is None:
             if len(rooms) == 1:
                 return rooms[0]
