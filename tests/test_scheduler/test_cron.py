@@ -161,8 +161,10 @@ async def test_a_silent_job_keeps_its_answer_out_of_the_room(
     assert turn.outcome == "replied" and turn.payload["output"] == "Tally: 3 deploys."
     assert turn.reply_message_id is None
     assert not [m for m in sock.received("message") if "Tally" in m["content"]]
-    r = await house.admin.get(f"/api/houses/{house.id}/cron-jobs")
-    [view] = r.json()
+    async with asyncio.timeout(10):  # the job records the outcome just after the turn's row
+        while (view := (await house.admin.get(
+                f"/api/houses/{house.id}/cron-jobs")).json()[0])["last_outcome"] is None:
+            await asyncio.sleep(0.05)
     assert view["last_outcome"] == "replied" and view["last_run_at"]
 
 
@@ -180,12 +182,14 @@ async def test_three_failed_runs_in_a_row_disable_the_job_and_say_so(
         assert ack["ok"], ack
         turns = await _turn(shoal_server, job["id"], attempt)
         assert turns[-1].outcome == "error"
+    async with asyncio.timeout(10):  # the job is turned off just after its turn is recorded
+        while not (notices := [m for m in sock.received("message")
+                               if "is disabled after 3 failed runs in a row" in m["content"]]):
+            await sock.wait_for("message", len(sock.received("message")) + 1)
     r = await house.admin.get(f"/api/houses/{house.id}/cron-jobs")
     [view] = r.json()
     assert view["enabled"] is False and view["consecutive_errors"] == 3
     assert view["next_run_at"] is None
-    notices = [m for m in sock.received("message")
-               if "is disabled after 3 failed runs in a row" in m["content"]]
     assert len(notices) == 1 and f"/cron enable {job['short_id']}" in notices[0]["content"]
 
 
