@@ -40,7 +40,7 @@ export function hooksSection({ ctx, houseId, isAdmin, lookups }, id) {
     return ctx.api('GET', `/api/houses/${houseId}/hooks`);
   }, (hooks) => {
     const names = new Map(rooms.map((r) => [r.id, r.name]));
-    list.append(hooks.length ? table(['Hook', 'Rooms', 'Created', 'Key', ''], hooks.map((hook) => [
+    list.append(hooks.length ? table(['Hook', 'Rooms', 'Created', 'State', ''], hooks.map((hook) => [
       h('span', null, h('strong', null, hook.name), h('br'),
         h('code', { class: 'm-small-text' }, hook.endpoints?.messages || '/api/hooks/messages')),
       hook.room_ids.map((r) => `#${names.get(r) || r}`).join(', ') || '—',

@@ -43,7 +43,7 @@ export function heartbeatsSection({ ctx, houseId, isAdmin, lookups }, id) {
   }, (beats) => {
     list.append(beats.length ? table(['Agent', 'Room', 'Every', 'Next', 'Last', 'State', ''],
       beats.map((b) => [`@${b.agent_handle || b.agentId}`, known.room.get(b.agencyId) || '—',
-        b.interval || interval(b.interval_seconds),
+        b.interval ? `every ${b.interval}` : interval(b.interval_seconds),
         b.enabled && b.next_run_at ? timeText(b.next_run_at) : '—',
         b.last_run_at ? timeText(b.last_run_at) : 'never',
         b.enabled ? badge('on', 'ok') : badge('off', 'muted'),
@@ -61,8 +61,8 @@ export function heartbeatsSection({ ctx, houseId, isAdmin, lookups }, id) {
       formBox.replaceChildren(empty('A heartbeat needs a bot and a room.'));
       return;
     }
-    const agent = select(known.bots.map((b) => [b.handle, `@${b.handle}`]), known.bots[0].handle,
-      { name: 'hb_agent' });
+    const agent = select(known.bots.map((b) => [`@${b.handle}`, `@${b.handle}`]),
+      `@${known.bots[0].handle}`, { name: 'hb_agent' });
     const room = select(known.rooms.map((r) => [r.id, `#${r.name}`]), known.rooms[0].id,
       { name: 'hb_room' });
     const every = h('input', { name: 'hb_interval', value: '1h', placeholder: '30m, 1h, 1d' });
@@ -126,8 +126,8 @@ export function cronSection({ ctx, houseId, isAdmin, lookups }, id) {
       formBox.replaceChildren(empty('A cron job needs a bot and a room.'));
       return;
     }
-    const agent = select(known.bots.map((b) => [b.handle, `@${b.handle}`]), known.bots[0].handle,
-      { name: 'cron_agent' });
+    const agent = select(known.bots.map((b) => [`@${b.handle}`, `@${b.handle}`]),
+      `@${known.bots[0].handle}`, { name: 'cron_agent' });
     const room = select(known.rooms.map((r) => [r.id, `#${r.name}`]), known.rooms[0].id,
       { name: 'cron_room' });
     const kind = select([['cron', 'Cron expression'], ['every', 'Every'], ['at', 'Once at']], 'cron',

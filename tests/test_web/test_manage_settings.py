@@ -1,0 +1,96 @@
+"""House settings in a browser: hooks (the key shown once, rotated, revoked), heartbeats and
+cron jobs with their next and last runs, made and changed through the page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support import unique
+from tests.test_web.conftest import Page, WebServer, login_with_token
+from tests.test_web.test_manage import page_screenshot, shown_secret
+
+
+def hook_post(web: WebServer, key: str, content: str) -> int:
+    """The status a hook message posted with this key gets."""
+    r = web.http.post("/api/hooks/messages", headers={"X-Crustocean-Hook-Key": key},
+                      json={"agencyId": web.lobby_id, "content": content})
+    return r.status_code
+
+
+def settings_page(new_page: Any, web: WebServer, token: str) -> Page:
+    page: Page = new_page("/", height=1400)
+    login_with_token(page, token, f"/house/{web.home_id}/settings")
+    page.wait_for_selector("table[aria-label=Members]")
+    return page
+
+
+def test_a_hook_is_made_rotated_and_revoked_in_settings(new_page, web: WebServer) -> None:
+    page = settings_page(new_page, web, web.owner_token())
+    hooks = page.locator("section#s-hooks")
+    hooks.locator("summary:has-text('New hook')").click()
+    name = unique("ci")
+    hooks.locator("input[name=hook_name]").fill(name)
+    hooks.locator(f"input[name=hook_room][value='{web.lobby_id}']").check()
+    hooks.locator("form[aria-label='New hook'] button[type=submit]").click()
+    key = shown_secret(page, f"Key of {name}")
+    assert hook_post(web, key, "deploy finished") == 201
+    row = hooks.locator(f"table[aria-label=Hooks] tr:has-text('{name}')")
+    row.wait_for()
+    assert "#lobby" in row.inner_text()
+
+    row.locator("button:has-text('Rotate key')").click()
+    row.locator("button:has-text('Old key stops now. Rotate?')").click()
+    rotated = shown_secret(page, f"New key of {name}")
+    assert rotated != key
+    assert hook_post(web, key, "old key") == 401
+    assert hook_post(web, rotated, "new key") == 201
+    page_screenshot(page, "manage-settings-hooks")
+
+    row.locator("button:has-text('Revoke')").click()
+    row.locator("button:has-text('Revoke it?')").click()
+    hooks.locator(f"table[aria-label=Hooks] tr:has-text('{name}') >> text=revoked").wait_for()
+    assert hook_post(web, rotated, "revoked") == 401
+    page.reload()
+    page.wait_for_selector("table[aria-label=Hooks]")
+    assert key not in page.content() and rotated not in page.content()
+
+
+def test_heartbeats_and_cron_jobs_show_their_next_and_last_runs(new_page, web: WebServer
+                                                                ) -> None:
+    owner = web.owner_token()
+    name = f"Watch {unique('')}"
+    bot = web.api(owner, "POST", "/api/agents", {"name": name, "houseId": web.home_id})["agent"]
+    page = settings_page(new_page, web, owner)
+
+    beats = page.locator("section#s-heartbeats")
+    beats.locator("summary:has-text('New heartbeat')").click()
+    beats.locator("select[name=hb_agent]").select_option(f"@{bot['username']}")
+    beats.locator("select[name=hb_room]").select_option(web.lobby_id)
+    beats.locator("input[name=hb_interval]").fill("2h")
+    beats.locator("form[aria-label='New heartbeat'] button[type=submit]").click()
+    beat = beats.locator(f"table[aria-label=Heartbeats] tr:has-text('@{bot['username']}')")
+    beat.wait_for()
+    cells = beat.inner_text()
+    assert "#lobby" in cells and "every 2h" in cells and "in 2 h" in cells and "never" in cells
+    beat.locator("button:has-text('Turn off')").click()
+    beats.locator(f"tr:has-text('@{bot['username']}') >> text=off").first.wait_for()
+    [stored] = [b for b in web.api(owner, "GET", f"/api/houses/{web.home_id}/heartbeats")
+                if b["agentId"] == bot["id"]]
+    assert stored["enabled"] is False and stored["interval_seconds"] == 7200
+
+    cron = page.locator("section#s-cron")
+    cron.locator("summary:has-text('New cron job')").click()
+    cron.locator("select[name=cron_agent]").select_option(f"@{bot['username']}")
+    cron.locator("select[name=cron_kind]").select_option("every")
+    cron.locator("input[name=cron_when]").fill("30m")
+    cron.locator("textarea[name=cron_prompt]").fill("Anything new?")
+    cron.locator("form[aria-label='New cron job'] button[type=submit]").click()
+    job = cron.locator(f"table[aria-label='Cron jobs'] tr:has-text('@{bot['username']}')")
+    job.wait_for()
+    assert "in 30 min" in job.inner_text() and "never" in job.inner_text()
+    job.locator("button:has-text('Run now')").click()
+    cron.locator(".m-status.m-ok:has-text('Queued')").wait_for()
+    page.reload()
+    job.wait_for()
+    assert "never" not in job.inner_text()  # the last run is now
+    page_screenshot(page, "manage-settings-schedules")
