@@ -29,6 +29,7 @@ from shoal.scheduler.cron import CronKind
 from shoal.scheduler.heartbeats import HeartbeatKind
 from shoal.scheduler.service import Scheduler
 from shoal.store import Database, migrate
+from shoal.webhooks.service import Webhooks
 
 log = logging.getLogger("shoal")
 
@@ -58,6 +59,8 @@ class Shoal:
                                     "webhook": WebhookRuntime(self), "sdk": SdkRuntime(self)})
         self.dispatcher.on_work(self.worker.wake)
         self.scheduler = Scheduler(self.db, settings)
+        self.webhooks = Webhooks(self)
+        self.scheduler.handle("delivery", advance=self.webhooks.advance, fire=self.webhooks.fire)
         heartbeats = HeartbeatKind(self)
         self.scheduler.handle("heartbeat", advance=heartbeats.advance, fire=heartbeats.fire)
         self.cron = CronKind(self)

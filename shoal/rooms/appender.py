@@ -15,6 +15,7 @@ from shoal.errors import Conflict, NotFound, ShoalError
 from shoal.rooms.access import Access, Action, authorize, room_access
 from shoal.rooms.messages import Draft, Sender, append_messages, message_view
 from shoal.store.tables import Message, Room
+from shoal.webhooks.emit import messages_created
 
 if TYPE_CHECKING:
     from shoal.dispatch.dispatcher import Dispatcher
@@ -124,6 +125,7 @@ class MessageAppender:
                 for (job, access), message in zip(jobs, messages, strict=True)])
             written.extend((job, room, message, access.handle if access else None)
                            for (job, access), message in zip(jobs, messages, strict=True))
+        await messages_created(session, written)
         return written, runnable
 
     async def _already_answered(self, session: AsyncSession, batch: list[Append]

@@ -20,6 +20,7 @@ from shoal.rooms.messages import (
     soft_delete,
 )
 from shoal.store.tables import User, iso
+from shoal.webhooks.queue import queue_event
 
 if TYPE_CHECKING:
     from shoal.dispatch.dispatcher import Dispatcher
@@ -96,6 +97,7 @@ class Chat:
             await edit_message(session, message, access.house_id, text, meta)
             assert access.room is not None
             view = await message_with_sender(session, message, access.room)
+            await queue_event(session, "message.updated", room=access.room, message=view)
         await self.gateway.emit_room(message.room_id, "message-edited", edited_event(view))
         return view
 
@@ -108,6 +110,7 @@ class Chat:
             await soft_delete(session, message)
             assert access.room is not None
             view = await message_with_sender(session, message, access.room)
+            await queue_event(session, "message.deleted", room=access.room, message=view)
         await self.gateway.emit_room(
             message.room_id,
             "message-deleted",

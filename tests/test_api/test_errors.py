@@ -84,6 +84,18 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/runs/{run_id}/permissions/{permission_id}"): {"decision": "deny",
                                                                  "message": "no"},
     ("POST", "/api/runs/{run_id}/interrupt"): {"action": "adjust", "message": "slower"},
+    ("POST", "/api/webhook-subscriptions/{agency_id}"): {
+        "url": "https://example.com/hook", "events": ["message.created"],
+        "secret": "0123456789abcdef", "description": "ci", "enabled": False},
+    ("PATCH", "/api/webhook-subscriptions/{agency_id}/{subscription_id}"): {
+        "url": "https://example.com/hook", "events": ["message.created"],
+        "secret": "0123456789abcdef", "description": "ci", "enabled": False},
+    ("POST", "/api/houses/{house_id}/webhook-subscriptions"): {
+        "url": "https://example.com/hook", "events": ["message.created"],
+        "secret": "0123456789abcdef", "description": "ci", "enabled": False},
+    ("PATCH", "/api/houses/{house_id}/webhook-subscriptions/{subscription_id}"): {
+        "url": "https://example.com/hook", "events": ["message.created"],
+        "secret": "0123456789abcdef", "description": "ci", "enabled": False},
     ("POST", "/api/houses/{house_id}/hooks"): {"name": "CI", "rooms": ["{agency_id}"],
                                                "template": "CI: {{ text }}",
                                                "secret": "s3cret-value"},
@@ -161,6 +173,9 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
     token_id = r.json()["id"]
     r = await owner.post(f"/api/houses/{house_id}/invites", {"role": "guest"})
     invite_id = r.json()["id"]
+    r = await owner.post(f"/api/webhook-subscriptions/{room_id}", {
+        "url": "https://example.com/hook", "events": ["message.created"], "enabled": False})
+    subscription_id = r.json()["id"]  # a room's: house routes answer 404 for it, as they should
     r = await owner.post(f"/api/houses/{house_id}/hooks", {"name": "ci", "rooms": [room_id]})
     hook_id = r.json()["id"]
     owner.http.headers["X-Crustocean-Hook-Key"] = r.json()["key"]  # for the hook routes
@@ -175,6 +190,7 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
     run_id = (await runs.start(agent, room_id))["runId"]
     await runs.gates.request(run_id, agent, "p1", "deploy", "to prod", 600)
     yield Targets({"house_id": house_id, "agency_id": room_id, "message_id": message_id,
+               "subscription_id": subscription_id,
                "agent_id": agent_id, "token_id": token_id, "invite_id": invite_id,
                "user_id": other.id, "run_id": run_id, "permission_id": "p1", "hook_id": hook_id,
                "key_id": key_id},

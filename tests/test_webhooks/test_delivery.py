@@ -1,0 +1,199 @@
+"""Deliveries: signed POSTs, retried with backoff, logged, refused when private, and a
+subscription that fails for a day disabled with its creator told."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from tests.receiver import Answer, receiver
+from tests.support import ShoalServer, make_house, unique
+from tests.test_webhooks.conftest import (
+    Hooked,
+    deliveries,
+    eventually,
+    room_path,
+    subscribe,
+    subscription,
+    verified,
+)
+
+SECRET = "a-secret-of-at-least-16-characters"
+
+
+def failing_then_ok(failures: int) -> Answer:
+    """A receiver handler that answers 500 `failures` times, then 200."""
+    seen = 0
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        nonlocal seen
+        seen += 1
+        if seen <= failures:
+            return web.json_response({"error": "not now"}, status=500)
+        return web.json_response({"ok": True})
+
+    return answer
+
+
+async def always_failing(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"error": "down"}, status=503)
+
+
+async def test_a_failing_receiver_gets_the_event_on_the_third_attempt(hooked: Hooked) -> None:
+    house = await make_house(hooked.server)
+    path = room_path(house.room_id)
+    async with receiver(failing_then_ok(2)) as hook:
+        sub = await subscribe(house.admin, path, hook.url + "/in", ["message.created"],
+                              secret=SECRET)
+        r = await house.member.post(f"/api/agencies/{house.room_id}/messages",
+                                    {"content": "ship it"})
+        posted = r.json()
+
+        assert await hooked.run_due() == 1
+        log = await deliveries(house.admin, path, sub["id"])
+        assert [(d["status"], [a["status_code"] for a in d["attempts"]]) for d in log] == [
+            ("pending", [500])]
+        assert log[0]["next_attempt_at"] is not None
+        assert (await subscription(house.admin, path, sub["id"]))["failing_since"] is not None
+
+        hooked.clock.advance(seconds=5)  # before the first backoff is over: nothing is sent
+        assert await hooked.run_due() == 0
+        assert len(hook.requests) == 1
+        hooked.clock.advance(seconds=5)
+        assert await hooked.run_due() == 1
+        hooked.clock.advance(seconds=30)
+        assert await hooked.run_due() == 0  # the second backoff is longer
+        hooked.clock.advance(seconds=30)
+        assert await hooked.run_due() == 1
+
+        assert len(hook.requests) == 3
+        bodies = [verified(request, SECRET) for request in hook.requests]
+        assert hook.requests[0].body == hook.requests[2].body  # the same event each time
+        body = bodies[-1]
+        assert list(body)[:3] == ["event", "timestamp", "agencyId"]
+        assert body["event"] == "message.created" and body["agencyId"] == house.room_id
+        assert body["message"] == posted
+        assert hook.requests[-1].path == "/in"
+        assert hook.requests[-1].headers["X-Shoal-Event"] == "message.created"
+
+    log = await deliveries(house.admin, path, sub["id"])
+    assert log[0]["status"] == "delivered"
+    assert [a["status_code"] for a in log[0]["attempts"]] == [500, 500, 200]
+    assert [a["attempt"] for a in log[0]["attempts"]] == [1, 2, 3]
+    assert all(a["duration_ms"] >= 0 and a["at"] for a in log[0]["attempts"])
+    assert log[0]["attempts"][0]["error"] == "HTTP 500"
+    assert log[0]["next_attempt_at"] is None
+    # A success ends the failure streak.
+    assert (await subscription(house.admin, path, sub["id"]))["failing_since"] is None
+    assert await hooked.run_due() == 0
+
+
+async def test_four_attempts_in_all_then_the_delivery_fails(hooked: Hooked) -> None:
+    house = await make_house(hooked.server)
+    path = room_path(house.room_id)
+    async with receiver(always_failing) as hook:
+        sub = await subscribe(house.owner, path, hook.url, ["message.created"])
+        await house.member.post(f"/api/agencies/{house.room_id}/messages", {"content": "hi"})
+        for _ in range(6):
+            await hooked.run_due()
+            hooked.clock.advance(seconds=301)
+        assert len(hook.requests) == 4
+    log = await deliveries(house.owner, path, sub["id"])
+    assert log[0]["status"] == "failed"
+    assert [a["status_code"] for a in log[0]["attempts"]] == [503] * 4
+    assert log[0]["last_error"] == "HTTP 503"
+
+
+async def test_a_private_address_is_refused_unless_allowed(shoal_server: ShoalServer) -> None:
+    """The shared server keeps the default policy, and its own scheduler sends."""
+    house = await make_house(shoal_server)
+    path = room_path(house.room_id)
+    async with receiver() as hook:
+        sub = await subscribe(house.owner, path, hook.url, ["message.created"])
+        await house.member.post(f"/api/agencies/{house.room_id}/messages", {"content": "hi"})
+
+        async def attempted() -> bool:
+            log = await deliveries(house.owner, path, sub["id"])
+            return bool(log and log[0]["attempts"])
+
+        await eventually(attempted)
+        assert hook.requests == []
+    attempt = (await deliveries(house.owner, path, sub["id"]))[0]["attempts"][0]
+    assert attempt["status_code"] is None
+    assert attempt["error"].startswith("refused: 127.0.0.1 resolves to a private")
+    assert (await house.owner.delete(f"{path}/{sub['id']}")).status_code == 200
+
+
+async def test_failing_for_a_day_disables_the_subscription_and_tells_its_creator(
+    hooked: Hooked,
+) -> None:
+    house = await make_house(hooked.server)
+    path = room_path(house.room_id)
+    async with receiver(always_failing) as hook:
+        sub = await subscribe(house.admin, path, hook.url + "/?token=do-not-show",
+                              ["message.created"])
+        await house.member.post(f"/api/agencies/{house.room_id}/messages", {"content": "one"})
+        await hooked.run_due()
+        assert (await subscription(house.admin, path, sub["id"]))["enabled"] is True
+        hooked.clock.advance(hours=23)
+        await house.member.post(f"/api/agencies/{house.room_id}/messages", {"content": "two"})
+        await hooked.run_due()
+        assert (await subscription(house.admin, path, sub["id"]))["enabled"] is True
+        hooked.clock.advance(hours=2)
+        await house.member.post(f"/api/agencies/{house.room_id}/messages", {"content": "three"})
+        await hooked.run_due()
+        sent = len(hook.requests)
+
+        now = await subscription(house.admin, path, sub["id"])
+        assert now["enabled"] is False
+        assert "failing for more than 24 hours" in now["disabled_reason"]
+        r = await house.member.get(f"/api/agencies/{house.room_id}/messages")
+        notice = r.json()[0]
+        assert notice["sender_type"] == "system" and notice["type"] == "system"
+        members = (await house.owner.get(f"/api/houses/{house.id}/members")).json()
+        admin_handle = next(m["handle"] for m in members if m["id"] == house.admin.id)
+        assert f"@{admin_handle}" in notice["content"] and house.admin.id in notice["mentions"]
+        assert "disabled" in notice["content"] and "do-not-show" not in notice["content"]
+
+        # Disabled: new events are not queued for it, and what was pending is not sent.
+        await house.member.post(f"/api/agencies/{house.room_id}/messages", {"content": "four"})
+        for _ in range(3):
+            hooked.clock.advance(seconds=301)
+            await hooked.run_due()
+        assert len(hook.requests) == sent
+        contents = [d["payload"]["message"]["content"]
+                    for d in await deliveries(house.admin, path, sub["id"])]
+        assert "four" not in contents
+
+        r = await house.admin.patch(f"{path}/{sub['id']}", {"enabled": True})
+        assert r.json()["enabled"] is True and r.json()["disabled_reason"] is None
+        assert r.json()["failing_since"] is None
+    assert (await house.admin.delete(f"{path}/{sub['id']}")).status_code == 200
+
+
+async def test_deleting_a_subscription_drops_its_pending_deliveries(hooked: Hooked) -> None:
+    house = await make_house(hooked.server)
+    path = room_path(house.room_id)
+    async with receiver(always_failing) as hook:
+        sub = await subscribe(house.owner, path, hook.url, ["message.created"])
+        await house.member.post(f"/api/agencies/{house.room_id}/messages", {"content": "a"})
+        assert await hooked.run_due() == 1
+        assert (await house.owner.delete(f"{path}/{sub['id']}")).status_code == 200
+        hooked.clock.advance(seconds=400)
+        assert await hooked.run_due() == 0
+        assert len(hook.requests) == 1
+    r = await house.owner.get(f"{path}/{sub['id']}/deliveries")
+    assert r.status_code == 404
+
+
+async def test_an_unreachable_receiver_is_logged_as_such(hooked: Hooked) -> None:
+    house = await make_house(hooked.server)
+    path = room_path(house.room_id)
+    async with receiver() as hook:
+        url = hook.url
+    sub = await subscribe(house.owner, path, url, ["message.created"])  # nothing listens now
+    await house.member.post(f"/api/agencies/{house.room_id}/messages",
+                            {"content": unique("lost ")})
+    assert await hooked.run_due() == 1
+    attempt = (await deliveries(house.owner, path, sub["id"]))[0]["attempts"][0]
+    assert attempt["status_code"] is None and "could not be reached" in attempt["error"]
+    assert (await house.owner.delete(f"{path}/{sub['id']}")).status_code == 200
