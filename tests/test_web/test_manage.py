@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import expect
 
+from shoal.store.tables import House
 from tests.support import unique
 from tests.test_web.conftest import Page, WebServer, login_with_token, register, screenshot
 
@@ -49,6 +50,10 @@ def test_a_bot_is_created_and_edited_through_the_pages(new_page, web: WebServer)
     create.locator("button[type=submit]").click()
     agent_token = shown_secret(page, "Agent token for")
     assert agent_token.startswith("shb_")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.click(".m-secret button.m-copy")
+    page.wait_for_selector(".m-secret button.m-copy:has-text('Copied')")
+    assert page.evaluate("navigator.clipboard.readText()") == agent_token
     assert agent_login(web, agent_token) == 200  # verified on creation: the token works
     row = page.locator(f"table[aria-label='House registry'] tr:has-text('{name}')")
     row.wait_for()
@@ -201,3 +206,29 @@ def test_a_member_sees_settings_without_admin_sections(new_page, web: WebServer)
     r = httpx.get(f"{web.url}/api/houses/{web.home_id}/keys",
                   headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 403
+
+
+def test_the_model_choice_is_the_houses_allowlist(new_page, web: WebServer) -> None:
+    token, _ = web.register_api()
+    house = web.api(token, "POST", "/api/houses", {"name": unique("lab")})
+    bot = web.api(token, "POST", "/api/agents", {"name": unique("Pick"), "houseId": house["id"]})
+
+    async def allow_two_models() -> None:
+        async with web.server.shoal.db.write() as session:
+            row = await session.get(House, house["id"])
+            assert row is not None
+            row.settings = {"models": {"offline": {"alias": "cheap"}, "openai/gpt-5-mini": {}}}
+
+    web.run(allow_two_models())
+    page: Page = new_page("/")
+    login_with_token(page, token, f"/house/{house['id']}/agents/{bot['agent']['id']}")
+    primary = page.locator("select[name=model_primary]")
+    primary.wait_for()
+    options = primary.locator("option").all_inner_texts()
+    assert options[1:] == ["offline/shoal-offline (cheap)", "openai/gpt-5-mini"]
+    assert page.locator("text=This house allows only these models.").is_visible()
+    primary.select_option("openai/gpt-5-mini")
+    page.click("form[aria-label='Bot settings'] button[type=submit]")
+    page.wait_for_selector(".m-status.m-ok:has-text('Saved')")
+    config = web.api(token, "GET", f"/api/agents/{bot['agent']['id']}/config")["config"]
+    assert config["model"]["primary"] == "openai/gpt-5-mini"
