@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from shoal.store.tables import User
+from tests.support import unique
 from tests.test_web.conftest import Page, WebServer, login_with_token, screenshot
 
 
@@ -26,3 +28,253 @@ def test_two_browsers_see_each_others_messages_live(new_page, web: WebServer) ->
     ada.wait_for_selector(".msg:has-text('hi Ada')")
     screenshot(ada, "room")
     assert messages_text(ada).count("hi Ada") == 1
+
+
+def pair(web: WebServer, name: str) -> tuple[str, dict, str, dict, dict]:
+    """Two people in a fresh room of the default house: (token_a, a, token_b, b, room)."""
+    token_a, a = web.register_api(display_name="Ada")
+    token_b, b = web.register_api(display_name="Bo")
+    room = web.api(token_a, "POST", "/api/agencies", {"name": unique(name)})
+    web.api(token_b, "POST", f"/api/agencies/{room['id']}/join")
+    return token_a, a, token_b, b, room
+
+
+def test_a_reload_keeps_the_history(new_page, web: WebServer) -> None:
+    token_a, _, token_b, _, room = pair(web, "reload")
+    for i in range(3):
+        web.post(token_b, room["id"], f"earlier {i}")
+    page: Page = new_page("/")
+    login_with_token(page, token_a, f"/rooms/{room['id']}")
+    page.fill(".composer-input", "my own words")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".msg:has-text('my own words')")
+    page.reload()
+    page.wait_for_selector(".msg:has-text('my own words')")
+    assert messages_text(page) == ["earlier 0", "earlier 1", "earlier 2", "my own words"]
+
+
+def sockets_of(web: WebServer, user_id: str) -> set[str]:
+    gateway = web.server.shoal.gateway
+    return {s.sid for s in list(gateway.sockets.values()) if s.principal.id == user_id}
+
+
+def drop_sockets(web: WebServer, user_id: str, room_id: str, texts: list[str],
+                 poster: dict) -> set[str]:
+    """Cut the user's sockets server-side, then post while they are away; returns the
+    sockets that were cut."""
+    cut = sockets_of(web, user_id)
+
+    async def cut_and_post() -> None:
+        for sid in cut:
+            await web.server.shoal.gateway.sio.disconnect(sid)
+        async with web.server.shoal.db.read() as session:
+            author = await session.get(User, poster["id"])
+        for text in texts:
+            await web.server.shoal.chat.post(author, room_id, text)
+
+    web.run(cut_and_post())
+    return cut
+
+
+def test_a_dropped_connection_recovers_without_losing_or_doubling(new_page,
+                                                                  web: WebServer) -> None:
+    token_a, a, token_b, b, room = pair(web, "drop")
+    page: Page = new_page("/")
+    login_with_token(page, token_a, f"/rooms/{room['id']}")
+    web.post(token_b, room["id"], "before the drop")
+    page.wait_for_selector(".msg:has-text('before the drop')")
+    cut = drop_sockets(web, a["id"], room["id"], ["while away 1", "while away 2"], b)
+    assert cut
+    page.wait_for_selector(".msg:has-text('while away 2')")
+    assert sockets_of(web, a["id"]) and not sockets_of(web, a["id"]) & cut  # a new socket
+    web.post(token_b, room["id"], "after the return")
+    page.wait_for_selector(".msg:has-text('after the return')")
+    assert messages_text(page) == ["before the drop", "while away 1", "while away 2",
+                                   "after the return"]
+    seqs = page.locator(".timeline .msg").evaluate_all("els => els.map(e => e.dataset.seq)")
+    assert len(seqs) == len(set(seqs))
+
+
+def test_markdown_never_runs_a_messages_script(new_page, web: WebServer) -> None:
+    token_a, _, token_b, _, room = pair(web, "xss")
+    attack = ("<script>window.pwned = 1</script> <img src=x onerror=\"window.pwned = 2\">\n"
+              "[click me](javascript:window.pwned=3) and [docs](https://example.org/x)\n"
+              "**bold** `<b>code</b>`")
+    web.post(token_b, room["id"], attack)
+    page: Page = new_page("/")
+    login_with_token(page, token_a, f"/rooms/{room['id']}")
+    body = page.locator(".msg .msg-body").last
+    body.wait_for()
+    assert "<script>window.pwned = 1</script>" in body.inner_text()
+    assert body.locator("script, img").count() == 0
+    assert body.locator("strong").inner_text() == "bold"
+    assert body.locator("code").inner_text() == "<b>code</b>"
+    links = body.locator("a")
+    assert links.count() == 1
+    assert links.get_attribute("href") == "https://example.org/x"
+    assert "noopener" in (links.get_attribute("rel") or "")
+    assert "click me" in body.inner_text()
+    page.get_by_text("click me").click()
+    assert page.evaluate("window.pwned") is None
+
+
+def test_unread_counts_move_live_and_clear_on_opening(new_page, web: WebServer) -> None:
+    token_a, _, token_b, _, room = pair(web, "unread")
+    other = web.api(token_a, "POST", "/api/agencies", {"name": unique("quiet")})
+    page: Page = new_page("/")
+    login_with_token(page, token_a, f"/rooms/{other['id']}")
+    web.post(token_b, room["id"], "one")
+    web.post(token_b, room["id"], "two")
+    link = page.locator(f".sidebar .room-link[data-room-id='{room['id']}']")
+    link.locator(".unread-count:has-text('2')").wait_for()
+    link.click()
+    page.wait_for_selector(".msg:has-text('two')")
+    assert link.locator(".unread-count").count() == 0
+
+
+def test_edits_and_deletes_reach_everyone(new_page, web: WebServer) -> None:
+    token_a, _, token_b, _, room = pair(web, "edit")
+    ada: Page = new_page("/")
+    bo: Page = new_page("/")
+    login_with_token(ada, token_a, f"/rooms/{room['id']}")
+    login_with_token(bo, token_b, f"/rooms/{room['id']}")
+    ada.fill(".composer-input", "frist")
+    ada.keyboard.press("Enter")
+    bo.wait_for_selector(".msg:has-text('frist')")
+    mine = ada.locator(".msg.mine").last
+    mine.hover()
+    mine.locator("button.edit").click()
+    mine.locator("textarea.edit-area").fill("first")
+    mine.locator("textarea.edit-area").press("Enter")
+    bo.wait_for_selector(".msg:has-text('first') .edited")
+    ada.on("dialog", lambda dialog: dialog.accept())
+    mine = ada.locator(".msg.mine").last
+    mine.hover()
+    mine.locator("button.delete").click()
+    bo.wait_for_selector(".msg.deleted:has-text('This message was deleted.')")
+    assert "first" not in messages_text(bo)
+
+
+def post_many(web: WebServer, author_id: str, room_id: str, count: int) -> None:
+    async def post() -> None:
+        async with web.server.shoal.db.read() as session:
+            author = await session.get(User, author_id)
+        for i in range(1, count + 1):
+            await web.server.shoal.chat.post(author, room_id, f"m{i}")
+
+    web.run(post(), timeout=120)
+
+
+def scroll_until(page: Page, where: str, text: str, tries: int = 40) -> None:
+    """Scroll the timeline to its top or bottom, page after page, until `text` shows."""
+    edge = 0 if where == "top" else 10**9
+    for _ in range(tries):
+        if text in messages_text(page):
+            return
+        ends = page.locator(".timeline .msg").evaluate_all(
+            "els => [els[0].dataset.seq, els[els.length - 1].dataset.seq]")
+        page.evaluate("top => { document.querySelector('.timeline').scrollTop = top; }", edge)
+        # The next page arrived when the window's ends moved.
+        page.wait_for_function("""([first, last]) => {
+            const els = document.querySelectorAll('.timeline .msg');
+            return els[0].dataset.seq !== first || els[els.length - 1].dataset.seq !== last;
+        }""", arg=ends)
+    raise AssertionError(f"{text} never showed scrolling to the {where}")
+
+
+def test_history_scrolls_back_with_a_bounded_window(new_page, web: WebServer) -> None:
+    token_a, a, _, _, room = pair(web, "long")
+    post_many(web, a["id"], room["id"], 420)
+    page: Page = new_page("/")
+    login_with_token(page, token_a, f"/rooms/{room['id']}")
+    page.get_by_text("m420", exact=True).wait_for()
+    scroll_until(page, "top", "m1")
+    shown = messages_text(page)
+    assert shown[:3] == ["m1", "m2", "m3"]
+    assert "m420" not in shown and len(shown) <= 200  # the newest end was unloaded
+    assert shown == [f"m{i}" for i in range(1, len(shown) + 1)]  # no gap, no double
+    page.locator(".jump-latest").wait_for()
+    scroll_until(page, "bottom", "m420")
+    shown = messages_text(page)
+    assert shown[-1] == "m420" and len(shown) <= 200
+    first = int(shown[0][1:])
+    assert shown == [f"m{i}" for i in range(first, 421)]
+
+
+def test_rich_messages_render_as_the_contract_describes(new_page, web: WebServer) -> None:
+    token_a, _, token_b, _, room = pair(web, "rich")
+    web.post(token_b, room["id"], "checked the usual places", metadata={
+        "trace": [{"step": "/get known-issues", "duration": "12ms", "status": "done"},
+                  {"step": "/notes", "duration": "30ms", "status": "error"}],
+        "duration": "415ms", "skill": "triage",
+        "style": {"sender_color": "#123456", "content_color": "theme-muted"}})
+    web.post(token_b, room["id"], "ignored: the spans are the content", metadata={
+        "content_spans": [{"text": "All good ", "color": "theme-success"},
+                          {"text": "but watch out", "color": "#ff8800"},
+                          {"text": " (plain)", "color": "red; background: url(x)"}]})
+    web.post(token_b, room["id"], "time to check in", metadata={"heartbeat": True})
+    web.post(token_b, room["id"], "build 42 failed", metadata={"hook": {"id": "h1",
+                                                                        "name": "ci"}})
+
+    async def system() -> None:
+        await web.server.shoal.chat.post_system(room["id"], "deploy finished", sender_name="CI")
+
+    web.run(system())
+    page: Page = new_page("/")
+    login_with_token(page, token_a, f"/rooms/{room['id']}")
+    page.wait_for_selector(".msg:has-text('deploy finished')")
+
+    traced = page.locator(".msg:has-text('checked the usual places')")
+    assert traced.locator(".badge.skill").inner_text() == "triage"
+    trace = traced.locator("details.trace")
+    assert "2 steps" in trace.inner_text() and "415ms" in trace.inner_text()
+    assert not trace.locator(".trace-steps").is_visible()  # collapsed until opened
+    trace.locator("summary").click()
+    steps = trace.locator(".step")
+    assert steps.count() == 2 and "30ms" in steps.nth(1).inner_text()
+    assert "status-error" in (steps.nth(1).get_attribute("class") or "")
+    assert traced.locator(".author").evaluate("e => e.style.color") == "rgb(18, 52, 86)"
+    assert traced.locator(".msg-body").evaluate("e => e.style.color") == "var(--muted)"
+
+    spans = page.locator(".msg .spans span")
+    assert spans.all_inner_texts() == ["All good ", "but watch out", " (plain)"]
+    assert spans.evaluate_all("els => els.map(e => e.style.color)") == [
+        "var(--success)", "rgb(255, 136, 0)", ""]
+    assert page.locator(".msg.heartbeat:has-text('time to check in') .badge.heartbeat").count()
+    assert "hook: ci" in page.locator(".msg.hook:has-text('build 42')").inner_text()
+    system_msg = page.locator(".msg.system:has-text('deploy finished')")
+    assert system_msg.locator(".author").inner_text() == "CI"
+
+    page.fill(".composer-input", "/help")
+    page.keyboard.press("Escape")  # close the command suggestions
+    page.keyboard.press("Enter")
+    ephemeral = page.locator(".msg.ephemeral")
+    ephemeral.wait_for()
+    assert "only you can see this" in ephemeral.inner_text()
+    assert "/roll" in ephemeral.inner_text()
+    screenshot(page, "rich-messages")
+    page.click(".theme-toggle")
+    theme = page.evaluate("document.documentElement.dataset.theme")
+    screenshot(page, f"rich-messages-{theme}")
+    page.reload()
+    page.wait_for_selector(".msg:has-text('deploy finished')")
+    assert page.evaluate("document.documentElement.dataset.theme") == theme
+
+
+def test_on_a_phone_the_sidebar_collapses(new_page, web: WebServer) -> None:
+    token_a, _, _, _, room = pair(web, "phone")
+    page: Page = new_page("/", width=390, height=760)
+    login_with_token(page, token_a, f"/rooms/{room['id']}")
+    sidebar = page.locator(".sidebar")
+    page.wait_for_selector(".composer-input")
+    box = sidebar.bounding_box()
+    assert box is None or box["x"] + box["width"] <= 1  # slid out of view
+    screenshot(page, "phone-room")
+    page.click(".menu-toggle")
+    page.wait_for_function(
+        "() => document.querySelector('.sidebar').getBoundingClientRect().x >= 0")
+    screenshot(page, "phone-sidebar")
+    sidebar.locator(".room-link:has-text('lobby')").click()
+    page.wait_for_selector(".room-header h2:has-text('lobby')")
+    page.wait_for_function(
+        "() => document.querySelector('.sidebar').getBoundingClientRect().right <= 1")
