@@ -24,6 +24,7 @@ from shoal.rooms.membership import (
 from shoal.rooms.messages import DEFAULT_HISTORY, history
 from shoal.rooms.rooms import check_charter, check_room_name, create_room, room_view, visible_rooms
 from shoal.store.tables import MAX_INTEGER, Room, User
+from shoal.webhooks.queue import queue_event
 
 router = APIRouter(prefix="/api", tags=["agencies"])
 
@@ -123,6 +124,8 @@ async def update_agency(agency_id: str, body: UpdateAgencyBody, principal: Princ
             if room.is_dm:
                 raise InvalidInput("a DM stays private")
             room.is_private = body.isPrivate
+        await queue_event(session, "agency.updated", room=room, agency=room_view(room),
+                          by=principal.id)
     await shoal.gateway.emit_room(agency_id, "agency-updated", room_view(room))
     return room_view(room)
 

@@ -23,6 +23,7 @@ from shoal.rooms.houses import (
 from shoal.rooms.invites import create_invite, invite_view, redeem_invite, revoke_invite
 from shoal.rooms.rooms import room_view, visible_rooms
 from shoal.store.tables import HouseMember, Invite, RoomMember
+from shoal.webhooks.emit import member_event, role_changed
 
 router = APIRouter(prefix="/api/houses", tags=["houses"])
 
@@ -135,7 +136,8 @@ async def set_role(house_id: str, user_id: str, body: RoleBody, principal: Princ
         _check_can_manage(access.role or "guest", member.role, body.role)
         if member.role == "owner" and body.role != "owner":
             await _keep_an_owner(session, house_id)
-        member.role = body.role
+        previous, member.role = member.role, body.role
+        await role_changed(session, member, previous, principal.id)
     return {"ok": True, "role": body.role}
 
 
@@ -155,6 +157,8 @@ async def remove_house_member(house_id: str, user_id: str, principal: PrincipalD
             raise NotFound("house not found")
         if member.role == "owner":
             await _keep_an_owner(session, house_id)
+        await member_event(session, "member.left" if user_id == principal.id else "member.kicked",
+                           house_id, user_id, by=principal.id)
         await session.delete(member)
         rooms = (await session.scalars(
             select(RoomMember).where(RoomMember.user_id == user_id)

@@ -11,6 +11,7 @@ from shoal.errors import InvalidInput, NotFound
 from shoal.rooms.access import ROLES
 from shoal.rooms.mentions import MAX_HANDLE_LENGTH, slugify
 from shoal.store.tables import House, HouseMember, User, iso
+from shoal.webhooks.queue import queue_event
 
 
 async def create_house(
@@ -75,6 +76,7 @@ async def add_house_member(
     )
     session.add(member)
     await session.flush()
+    await queue_event(session, "member.joined", house_id=house_id, member=member_view(member, user))
     return member
 
 

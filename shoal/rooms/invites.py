@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shoal.crypto import hash_token, new_token
 from shoal.errors import Forbidden, InvalidInput, NotFound
 from shoal.rooms.access import RANK
-from shoal.rooms.houses import add_house_member
+from shoal.rooms.houses import add_house_member, member_view
 from shoal.store.tables import MAX_INTEGER, HouseMember, Invite, User, iso, utcnow
+from shoal.webhooks.queue import queue_event
 
 
 async def create_invite(
@@ -39,6 +40,8 @@ async def create_invite(
                     created_by=creator_id, expires_at=expires_at, max_uses=max_uses)
     session.add(invite)
     await session.flush()
+    await queue_event(session, "invite.created", house_id=house_id, invite=invite_view(invite),
+                      by=creator_id)
     return invite, code
 
 
@@ -53,7 +56,10 @@ async def redeem_invite(session: AsyncSession, code: str, user: User) -> HouseMe
         raise Forbidden("that invite code has been used up")
     await session.execute(update(Invite).where(Invite.id == invite.id)
                           .values(uses=Invite.uses + 1))
-    return await add_house_member(session, invite.house_id, user, invite.role)
+    member = await add_house_member(session, invite.house_id, user, invite.role)
+    await queue_event(session, "invite.redeemed", house_id=invite.house_id,
+                      invite=invite_view(invite), member=member_view(member, user))
+    return member
 
 
 async def revoke_invite(session: AsyncSession, house_id: str, invite_id: str) -> Invite:

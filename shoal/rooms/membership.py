@@ -8,6 +8,7 @@ from shoal.errors import NotFound
 from shoal.rooms.houses import member_by_handle, member_view
 from shoal.rooms.rooms import join_room, leave_room, room_members
 from shoal.store.tables import HouseMember, Room, User
+from shoal.webhooks.emit import member_event
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -27,6 +28,8 @@ async def add_member(shoal: Shoal, room: Room, user_id: str) -> bool:
         if await session.get(HouseMember, (room.house_id, user_id)) is None:
             raise NotFound("that user is not a member of this house")
         added = await join_room(session, room.id, user_id)
+        if added:
+            await member_event(session, "member.joined", room.house_id, user_id, room=room)
     if added:
         await shoal.gateway.emit_user(
             user_id, "agency-invited",
@@ -40,6 +43,8 @@ async def remove_member(shoal: Shoal, room: Room, user_id: str) -> bool:
     """Take a user out of a room's members; a private room's sockets stop hearing it."""
     async with shoal.db.write() as session:
         removed = await leave_room(session, room.id, user_id)
+        if removed:
+            await member_event(session, "member.left", room.house_id, user_id, room=room)
     if removed:
         if room.is_private:
             await shoal.gateway.remove_user_from_room(user_id, room.id)

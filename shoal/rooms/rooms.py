@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shoal.errors import Forbidden, InvalidInput, NotFound
 from shoal.rooms.mentions import slugify
 from shoal.store.tables import House, HouseMember, Room, RoomMember, User, iso
+from shoal.webhooks.queue import queue_event
 
 MAX_ROOM_NAME = 64
 MAX_CHARTER = 4000
@@ -69,6 +70,7 @@ async def create_room(
     if creator_id is not None:
         session.add(RoomMember(room_id=room.id, user_id=creator_id))
         await session.flush()
+    await queue_event(session, "agency.created", room=room, agency=room_view(room), by=creator_id)
     return room
 
 
