@@ -94,3 +94,43 @@ def test_heartbeats_and_cron_jobs_show_their_next_and_last_runs(new_page, web: W
     job.wait_for()
     assert "never" not in job.inner_text()  # the last run is now
     page_screenshot(page, "manage-settings-schedules")
+
+
+def test_a_webhook_subscription_and_its_delivery_log(new_page, web: WebServer) -> None:
+    owner = web.owner_token()
+    page = settings_page(new_page, web, owner)
+    subs = page.locator("section#s-webhooks")
+    subs.locator("summary:has-text('New subscription')").click()
+    # A loopback address: the outbound guard refuses it, so each attempt is logged as refused.
+    url = f"http://127.0.0.1:9/{unique('events')}"
+    subs.locator("input[name=sub_url]").fill(url)
+    subs.locator("select[name=sub_scope]").select_option(web.lobby_id)
+    assert subs.locator("input[name=sub_event][value='message.created']").is_checked()
+    subs.locator("form[aria-label='New subscription'] button[type=submit]").click()
+    secret = shown_secret(page, "Signing secret of the new subscription")
+    assert secret
+    item = subs.locator(f"details.m-subscription:has-text('{url}')")
+    item.wait_for()
+    assert "#lobby" in item.locator("summary").inner_text()
+
+    web.post(owner, web.lobby_id, f"for the log {unique()}")
+    log = item.locator("table[aria-label=Deliveries]")
+    for _ in range(30):  # the scheduler makes the first attempt within moments
+        item.locator("summary").click()  # closes, or opens and loads the log
+        if not item.evaluate("el => el.open"):
+            item.locator("summary").click()
+        log.wait_for()
+        if "refused" in log.inner_text():
+            break
+        page.wait_for_timeout(300)
+    row = log.locator("tr:has-text('message.created')").first
+    assert "refused" in row.inner_text()
+    page_screenshot(page, "manage-settings-webhooks")
+
+    item.locator("button:has-text('Disable')").click()
+    subs.locator(f"details.m-subscription:has-text('{url}') summary "
+                 ".m-badge:text-is('disabled')").wait_for()
+    [stored] = [s for s in web.api(owner, "GET", f"/api/webhook-subscriptions/{web.lobby_id}")
+                if s["url"] == url]
+    assert stored["enabled"] is False
+    assert secret not in page.content()
