@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.crypto import sign
@@ -99,6 +99,7 @@ class Deliveries:
         self.outbound = Outbound(OutboundPolicy.from_settings(shoal.settings))
         self.timeout = SEND_TIMEOUT
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
+        self._leases: dict[str, datetime] = {}  # schedule id -> the lease this process took
 
     def now(self) -> datetime:
         """The scheduler's clock (tests move it)."""
@@ -108,17 +109,30 @@ class Deliveries:
         """Lease each claimed delivery; sending it reschedules or removes the row."""
         for row in rows:
             row.due_at = now + LEASE
+            self._leases[row.id] = row.due_at
 
     async def fire(self, fired: list[Fired]) -> None:
         """Send the claimed deliveries, several at a time."""
-        await asyncio.gather(*(self._send_logged(item.target_id) for item in fired))
+        await asyncio.gather(*(self._send_logged(item) for item in fired))
 
-    async def _send_logged(self, delivery_id: str) -> None:
+    async def _send_logged(self, item: Fired) -> None:
+        lease = self._leases.pop(item.schedule_id, None)
         async with self._slots:
             try:
-                await self.send(delivery_id)
+                # Waiting for a slot may outlast the lease, and then another process may
+                # have claimed the delivery again: send only while the lease is still ours.
+                if lease is None or await self._renew(item.schedule_id, lease):
+                    await self.send(item.target_id)
             except Exception:  # the lease runs out and another pass tries again
-                log.exception("webhook delivery %s could not be processed", delivery_id)
+                log.exception("webhook delivery %s could not be processed", item.target_id)
+
+    async def _renew(self, schedule_id: str, lease: datetime) -> bool:
+        """Extend a lease this process still holds; False if it ran out and was taken."""
+        async with self.shoal.db.write() as session:
+            result = await session.execute(
+                update(Schedule).where(Schedule.id == schedule_id, Schedule.due_at == lease)
+                .values(due_at=self.now() + LEASE))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def send(self, delivery_id: str) -> None:
         """Make the next attempt of one delivery and record it."""

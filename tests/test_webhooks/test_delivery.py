@@ -3,8 +3,13 @@ subscription that fails for a day disabled with its creator told."""
 
 from __future__ import annotations
 
-from aiohttp import web
+from datetime import timedelta
 
+from aiohttp import web
+from sqlalchemy import select
+
+from shoal.scheduler.service import Fired, set_due
+from shoal.scheduler.tables import Schedule
 from tests.receiver import Answer, receiver
 from tests.support import ShoalServer, make_house, unique
 from tests.test_webhooks.conftest import (
@@ -196,4 +201,32 @@ async def test_an_unreachable_receiver_is_logged_as_such(hooked: Hooked) -> None
     assert await hooked.run_due() == 1
     attempt = (await deliveries(house.owner, path, sub["id"]))[0]["attempts"][0]
     assert attempt["status_code"] is None and "could not be reached" in attempt["error"]
+    assert (await house.owner.delete(f"{path}/{sub['id']}")).status_code == 200
+
+
+async def test_a_lease_taken_over_by_another_scheduler_is_not_sent_again(hooked: Hooked) -> None:
+    """A process that claimed a delivery but got to it only after its lease ran out (and
+    another process claimed it) leaves it to that process."""
+    shoal = hooked.server.shoal
+    house = await make_house(hooked.server)
+    path = room_path(house.room_id)
+    async with receiver() as hook:
+        sub = await subscribe(house.owner, path, hook.url, ["message.created"])
+        await house.member.post(f"/api/agencies/{house.room_id}/messages", {"content": "once"})
+        delivery_id = (await deliveries(house.owner, path, sub["id"]))[0]["id"]
+        claimed_at = hooked.clock.now
+        async with shoal.db.write() as session:
+            row = await session.scalar(select(Schedule).where(
+                Schedule.kind == "delivery", Schedule.target_id == delivery_id))
+            assert row is not None and row.due_at == claimed_at
+            await shoal.webhooks.advance(session, [row], claimed_at)  # this process claims
+        async with shoal.db.write() as session:  # its lease ran out; another process claimed
+            await set_due(session, "delivery", delivery_id,
+                          hooked.clock.advance(seconds=61) + timedelta(seconds=60))
+        await shoal.webhooks.fire([Fired("delivery", delivery_id, claimed_at, row.id)])
+        assert hook.requests == []
+        assert (await deliveries(house.owner, path, sub["id"]))[0]["attempts"] == []
+        hooked.clock.advance(seconds=60)
+        assert await hooked.run_due() == 1  # the other process's claim, as it were
+        assert len(hook.requests) == 1
     assert (await house.owner.delete(f"{path}/{sub['id']}")).status_code == 200
