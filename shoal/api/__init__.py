@@ -16,6 +16,7 @@ from shoal.api import (
     hooks,
     houses,
     manage,
+    room_commands,
     runs,
     schedules,
 )
@@ -23,7 +24,8 @@ from shoal.api import (
 
 def install_routes(app: FastAPI) -> None:
     """Mount every router, and the health check."""
-    for module in (auth, agents, activations, agencies, dm, hooks, houses, manage, runs, schedules):
+    for module in (auth, agents, activations, agencies, dm, hooks, houses, manage, room_commands,
+                   runs, schedules):
         app.include_router(module.router)
 
     @app.get("/api/health", tags=["meta"])
