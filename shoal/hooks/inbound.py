@@ -24,6 +24,7 @@ from shoal.rooms.messages import (
     message_with_sender,
 )
 from shoal.store.tables import Room
+from shoal.webhooks.queue import queue_event
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -85,6 +86,7 @@ class HookService:
                 meta = {**meta, "hook": posted_by}
             await edit_message(session, message, room.house_id, text, meta)
             view = await message_with_sender(session, message, room)
+            await queue_event(session, "message.updated", room=room, message=view)
         await self.shoal.gateway.emit_room(room.id, "message-edited", edited_event(view))
         return view
 

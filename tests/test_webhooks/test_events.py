@@ -124,3 +124,24 @@ async def test_direct_messages_send_nothing(hooked: Hooked) -> None:
         assert r.status_code == 201, r.text
         await hooked.run_due()
         assert hook.requests == []
+
+
+async def test_messages_a_hook_posts_and_edits_send_events(hooked: Hooked) -> None:
+    house = await make_house(hooked.server)
+    r = await house.owner.post(f"/api/houses/{house.id}/hooks",
+                               {"name": unique("CI "), "rooms": [house.room_id]})
+    assert r.status_code == 201, r.text
+    keyed = hooked.server.http()
+    keyed.headers["X-Crustocean-Hook-Key"] = r.json()["key"]
+    async with receiver() as hook:
+        await subscribe(house.owner, room_path(house.room_id), hook.url,
+                        ["message.created", "message.updated"], secret=SECRET)
+        r = await keyed.post("/api/hooks/messages", json={"agencyId": house.room_id,
+                                                          "content": "build started"})
+        assert r.status_code in (200, 201), r.text
+        r = await keyed.patch(f"/api/hooks/messages/{r.json()['id']}",
+                              json={"content": "build passed"})
+        assert r.status_code == 200, r.text
+        await hooked.run_due()
+        events = sorted((e["event"], e["message"]["content"]) for e in received(hook))
+    assert events == [("message.created", "build started"), ("message.updated", "build passed")]
