@@ -278,3 +278,22 @@ def test_on_a_phone_the_sidebar_collapses(new_page, web: WebServer) -> None:
     page.wait_for_selector(".room-header h2:has-text('lobby')")
     page.wait_for_function(
         "() => document.querySelector('.sidebar').getBoundingClientRect().right <= 1")
+
+
+def test_slash_completion_shows_usage_and_runs_the_command(new_page, web: WebServer) -> None:
+    token_a, _, _, _, room = pair(web, "slash")
+    page: Page = new_page("/")
+    login_with_token(page, token_a, f"/rooms/{room['id']}")
+    page.locator(".composer-input").press_sequentially("/ro")
+    option = page.locator(".suggestions .suggestion.command").first
+    option.wait_for()
+    assert option.locator(".suggestion-label").inner_text() == "/roll <dice>"
+    assert "dice" in option.locator(".suggestion-detail").inner_text().lower()
+    page.keyboard.press("Tab")
+    assert page.input_value(".composer-input") == "/roll "
+    page.locator(".composer-input").press_sequentially("2d6")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".msg.system:has-text('2d6')")
+    page.locator(".composer-input").press_sequentially("/nosuchthing")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".composer-error:has-text('nosuchthing')")

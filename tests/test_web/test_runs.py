@@ -6,13 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from tests.support import unique
-from tests.test_web.conftest import Page, WebServer, register, screenshot
+from tests.test_web.conftest import Page, WebServer, login_with_token, register, screenshot
 
 # Records whether the streamed text (with its cursor) was ever on screen, however briefly.
 WATCH_STREAM = """() => {
   window.sawStream = false;
+  window.sawThinking = [];
   new MutationObserver(() => {
     if (document.querySelector('.run-stream:not([hidden]) .cursor')) window.sawStream = true;
+    for (const el of document.querySelectorAll('.thinking-item')) {
+      if (!window.sawThinking.includes(el.textContent)) window.sawThinking.push(el.textContent);
+    }
   }).observe(document.body, {childList: true, subtree: true, attributes: true});
 }"""
 
@@ -58,6 +62,8 @@ def test_a_newcomer_watches_approves_and_replays_a_run(new_page, web: WebServer)
     reply.wait_for()
     assert "The /notes command returned" in reply.inner_text()
     assert page.evaluate("window.sawStream") is True
+    thinking = page.evaluate("window.sawThinking")
+    assert any(t.startswith(f"@{bot['username']} is") for t in thinking), thinking
     screenshot(page, "run-completed")
 
     card.locator("a.run-link").click()
@@ -77,3 +83,46 @@ def test_a_newcomer_watches_approves_and_replays_a_run(new_page, web: WebServer)
     page.click(".replay-controls button.last")
     page.wait_for_selector(".replay-card .run-outcome:has-text('Completed')")
     screenshot(page, "run-transcript")
+
+
+def test_stop_and_redirect_from_the_run_card(new_page, web: WebServer) -> None:
+    bot = gated_bot(web, ["notes"])
+    page: Page = new_page("/")
+    register(page)
+    page.wait_for_selector(".room-header h2:has-text('lobby')")
+    page.fill(".composer-input", f"@{bot['username']} please run /notes")
+    page.keyboard.press("Enter")
+    card = page.locator(".run-card").last
+    card.locator(".permission.pending").wait_for()
+    card.locator(".redirect-input").fill("roll a die instead")
+    card.locator("button.redirect").click()
+    card.locator(".run-interrupt:has-text('redirected')").wait_for()
+    assert "roll a die instead" in card.locator(".run-interrupt").inner_text()
+    card.locator("button.stop").click()
+    card.locator(".run-interrupt:has-text('asked to stop')").wait_for()
+    card.locator("button.deny").click()
+    card.locator(".permission.deny:has-text('Denied')").wait_for()
+    card.locator(".run-outcome:has-text('Stopped')").wait_for()
+    assert card.locator(".run-controls button.stop").count() == 0  # an ended run has none
+    screenshot(page, "run-stopped")
+
+
+def test_others_see_who_may_decide(new_page, web: WebServer) -> None:
+    bot = gated_bot(web, ["notes"])
+    asker_token, _ = web.register_api(display_name="Asker")
+    watcher_token, _ = web.register_api(display_name="Watcher")
+    watcher: Page = new_page("/")
+    login_with_token(watcher, watcher_token, f"/rooms/{web.lobby_id}")
+    asked = web.post(asker_token, web.lobby_id, f"@{bot['username']} /notes please")
+    card = watcher.locator(".run-card").last
+    card.locator(".permission.pending").wait_for()
+    assert card.locator("button.approve").count() == 0
+    waiting = card.locator(".permission-waiting").inner_text()
+    assert waiting == f"Waiting for @{asked['sender_handle']} to decide."
+    run_id = card.get_attribute("data-run-id")
+    pending = [e for e in web.api(asker_token, "GET", f"/api/runs/{run_id}")["transcript"]
+               if e["type"] == "permission-request"]
+    web.api(asker_token, "POST", f"/api/runs/{run_id}/permissions/"
+            f"{pending[0]['permissionId']}", {"decision": "approve"})
+    card.locator(".permission.approve:has-text('Approved by @')").wait_for()
+    card.locator(".run-outcome:has-text('Completed')").wait_for()
