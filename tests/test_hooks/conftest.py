@@ -8,7 +8,6 @@ import httpx
 
 from tests.support import House, ShoalServer, unique
 from tests.test_dispatch.conftest import scripted  # noqa: F401  (bots answer without a model)
-from tests.test_webhooks.conftest import hooked  # noqa: F401  (subscriptions that deliver)
 
 
 async def make_hook(house: House, rooms: list[str] | None = None, **fields: Any

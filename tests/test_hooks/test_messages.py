@@ -6,11 +6,9 @@ from __future__ import annotations
 import pytest
 
 from shoal.auth.ratelimit import AttemptLimiter
-from tests.receiver import receiver
 from tests.support import ShoalServer, make_house, unique
 from tests.test_dispatch.conftest import ScriptedRuntime, activations, heard, make_bot
 from tests.test_hooks.conftest import history, keyed, make_hook
-from tests.test_webhooks.conftest import Hooked, house_path, subscribe, verified
 
 
 async def test_a_hook_message_wakes_the_agent_it_mentions(
@@ -186,20 +184,3 @@ async def test_each_hook_posts_at_most_its_rate(shoal_server: ShoalServer) -> No
         hooks.limiter, hooks.per_minute = saved
     assert [m["content"] for m in await history(house)] == ["alert 0", "alert 1", "ok"]
 
-
-async def test_subscribers_hear_what_a_hook_posts_and_edits(hooked: Hooked) -> None:
-    house = await make_house(hooked.server)
-    hook = await make_hook(house, name="CI")
-    client = keyed(hooked.server, hook["key"])
-    secret = "subscriber-secret-0123456789"
-    async with receiver() as outside:
-        await subscribe(house.owner, house_path(house), outside.url,
-                        ["message.created", "message.updated"], secret=secret)
-        r = await client.post("/api/hooks/messages", json={"content": "build 7: running"})
-        await client.patch(f"/api/hooks/messages/{r.json()['id']}",
-                           json={"content": "build 7: passed"})
-        await hooked.run_due()
-        events = [verified(request, secret) for request in outside.requests]
-    assert sorted((e["event"], e["message"]["content"], e["message"]["sender_display_name"])
-                  for e in events) == [("message.created", "build 7: running", "CI"),
-                                       ("message.updated", "build 7: passed", "CI")]
