@@ -150,6 +150,12 @@ def test_the_activation_log_shows_the_bots_activations(new_page, web: WebServer)
     entry.first.wait_for()
     page.select_option("select[name=since]", "3600")
     entry.first.wait_for()
+    # Its owner verifies it on the page; then its token logs in.
+    assert agent_login(web, created["agentToken"]) == 403
+    page.click("button:has-text('Verify bot')")
+    page.wait_for_selector("#bot-access .m-badge:text-is('active')")
+    assert agent_login(web, created["agentToken"]) == 200
+
     # A member who does not own the bot may read its log, not change it.
     other, _ = web.register_api()
     viewer: Page = new_page("/")

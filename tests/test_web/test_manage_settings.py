@@ -48,7 +48,8 @@ def test_a_hook_is_made_rotated_and_revoked_in_settings(new_page, web: WebServer
 
     row.locator("button:has-text('Revoke')").click()
     row.locator("button:has-text('Revoke it?')").click()
-    hooks.locator(f"table[aria-label=Hooks] tr:has-text('{name}') >> text=revoked").wait_for()
+    hooks.locator(f"table[aria-label=Hooks] tr:has-text('{name}') "
+                  ".m-badge:text-is('revoked')").wait_for()
     assert hook_post(web, rotated, "revoked") == 401
     page.reload()
     page.wait_for_selector("table[aria-label=Hooks]")
@@ -73,7 +74,7 @@ def test_heartbeats_and_cron_jobs_show_their_next_and_last_runs(new_page, web: W
     cells = beat.inner_text()
     assert "#lobby" in cells and "every 2h" in cells and "in 2 h" in cells and "never" in cells
     beat.locator("button:has-text('Turn off')").click()
-    beats.locator(f"tr:has-text('@{bot['username']}') >> text=off").first.wait_for()
+    beats.locator(f"tr:has-text('@{bot['username']}') .m-badge:text-is('off')").wait_for()
     [stored] = [b for b in web.api(owner, "GET", f"/api/houses/{web.home_id}/heartbeats")
                 if b["agentId"] == bot["id"]]
     assert stored["enabled"] is False and stored["interval_seconds"] == 7200

@@ -114,19 +114,25 @@ function createBotCard(ctx, house, onCreated) {
     }
     const created = await ctx.api('POST', '/api/agents', { name: name.value.trim(), houseId: house.id });
     const bot = created.agent;
-    const patch = {};
-    if (runtime.value !== 'builtin') patch.runtime = runtime.value;
-    if (description.value.trim()) patch.description = description.value.trim();
-    if (Object.keys(patch).length) await ctx.api('PATCH', `/api/agents/${bot.id}/config`, patch);
-    if (verify.checked) await ctx.api('POST', `/api/agents/${bot.id}/verify`);
-    status.ok(`Created @${bot.username}.`);
-    name.value = '';
-    description.value = '';
+    // The token exists only in this answer: show it before anything else can fail.
     replace(result,
       secretOnce(`Agent token for @${bot.username}`, created.agentToken),
       h('p', null, link(ctx, `/house/${encodeURIComponent(house.id)}/agents/${encodeURIComponent(bot.id)}`,
         `Set up ${bot.display_name} →`, { class: 'm-button m-primary' })));
-    onCreated();
+    name.value = '';
+    try {
+      const patch = {};
+      if (runtime.value !== 'builtin') patch.runtime = runtime.value;
+      if (description.value.trim()) patch.description = description.value.trim();
+      if (Object.keys(patch).length) await ctx.api('PATCH', `/api/agents/${bot.id}/config`, patch);
+      if (verify.checked) await ctx.api('POST', `/api/agents/${bot.id}/verify`);
+      status.ok(`Created @${bot.username}.`);
+      description.value = '';
+    } catch (err) {
+      status.error(`Created @${bot.username}, but: ${err.message}. Finish on its page.`);
+    } finally {
+      onCreated();
+    }
   }, 'Create bot');
   card.body.append(el, result);
   return card.el;

@@ -203,11 +203,10 @@ export function confirmButton(label, confirmLabel, action, { danger = false, sta
 }
 
 /** A plain action button running an async function, disabled while it runs. */
-export function actionButton(label, action, { primary = false, status, type = 'button' } = {}) {
-  const button = h('button', { type, class: `m-button${primary ? ' m-primary' : ''}` }, label);
-  button.addEventListener('click', async (event) => {
-    if (type === 'submit') return; // the form's submit handler runs it
-    event.preventDefault();
+export function actionButton(label, action, { primary = false, status } = {}) {
+  const button = h('button', { type: 'button', class: `m-button${primary ? ' m-primary' : ''}` },
+    label);
+  button.addEventListener('click', async () => {
     button.disabled = true;
     try {
       await action();
