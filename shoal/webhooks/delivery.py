@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.crypto import sign
@@ -39,6 +39,7 @@ SEND_TIMEOUT = 10.0
 MAX_RESPONSE_BYTES = 256 * 1024
 MAX_ERROR_CHARS = 300
 MAX_CONCURRENT_SENDS = 16
+PRUNE_EVERY = timedelta(hours=1)
 ENVELOPE = ("event", "timestamp", "agencyId", "houseId")
 
 
@@ -100,6 +101,7 @@ class Deliveries:
         self.timeout = SEND_TIMEOUT
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
         self._leases: dict[str, datetime] = {}  # schedule id -> the lease this process took
+        self._pruned_at: datetime | None = None
 
     def now(self) -> datetime:
         """The scheduler's clock (tests move it)."""
@@ -113,7 +115,22 @@ class Deliveries:
 
     async def fire(self, fired: list[Fired]) -> None:
         """Send the claimed deliveries, several at a time."""
+        await self._prune_old()
         await asyncio.gather(*(self._send_logged(item) for item in fired))
+
+    async def _prune_old(self) -> None:
+        """Forget finished deliveries past the retention period, at most once an hour."""
+        now = self.now()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        days = self.shoal.settings.webhook_retention_days
+        async with self.shoal.db.write() as session:
+            result = await session.execute(delete(Delivery).where(
+                Delivery.status != "pending", Delivery.finished_at < now - timedelta(days=days)))
+        if result.rowcount:  # type: ignore[attr-defined]
+            log.info("pruned %d webhook deliveries older than %d days",
+                     result.rowcount, days)  # type: ignore[attr-defined]
 
     async def _send_logged(self, item: Fired) -> None:
         lease = self._leases.pop(item.schedule_id, None)

@@ -230,3 +230,20 @@ async def test_a_lease_taken_over_by_another_scheduler_is_not_sent_again(hooked:
         assert await hooked.run_due() == 1  # the other process's claim, as it were
         assert len(hook.requests) == 1
     assert (await house.owner.delete(f"{path}/{sub['id']}")).status_code == 200
+
+
+async def test_finished_deliveries_leave_the_log_after_the_retention_period(hooked: Hooked
+                                                                            ) -> None:
+    house = await make_house(hooked.server)
+    path = room_path(house.room_id)
+    days = hooked.server.shoal.settings.webhook_retention_days
+    async with receiver() as hook:
+        sub = await subscribe(house.owner, path, hook.url, ["message.created"])
+        for text, then in (("old", days - 1), ("recent", 2), ("new", 0)):
+            await house.member.post(f"/api/agencies/{house.room_id}/messages", {"content": text})
+            await hooked.run_due()
+            hooked.clock.advance(days=then)
+        assert len(hook.requests) == 3
+    log = await deliveries(house.owner, path, sub["id"])
+    assert [d["payload"]["message"]["content"] for d in log] == ["new", "recent"]
+    assert (await house.owner.delete(f"{path}/{sub['id']}")).status_code == 200
