@@ -94,7 +94,7 @@ async def get_subscription(session: AsyncSession, house_id: str, room_id: str | 
 
 
 async def create_subscription(session: AsyncSession, box: SecretBox, *, house_id: str,
-                              room_id: str | None, creator_id: str, url: object,
+                              room_id: str | None, creator_id: str | None, url: object,
                               events: object, secret: object = None, description: object = None,
                               enabled: bool = True) -> tuple[Subscription, str | None]:
     """A new subscription, and its secret when Shoal generated it (to be shown once)."""
