@@ -10,7 +10,7 @@ import socketio
 from fastapi import FastAPI
 
 from shoal import __version__
-from shoal.api import install_routes, webhooks
+from shoal.api import custom_commands, install_routes, webhooks
 from shoal.api.errors import install_error_handlers
 from shoal.api.limits import BodySizeLimit
 from shoal.config import Settings
@@ -41,6 +41,7 @@ def create_app(settings: Settings, shoal: Shoal | None = None) -> Any:
     api.state.shoal = shoal
     install_error_handlers(api)
     install_routes(api)
+    api.include_router(custom_commands.router)
     api.include_router(webhooks.router)
     app = socketio.ASGIApp(shoal.gateway.sio, other_asgi_app=WebApp(api),
                            socketio_path="socket.io")

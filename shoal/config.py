@@ -51,6 +51,7 @@ class Settings(BaseModel):
     run_disconnect_grace_seconds: float = Field(30, gt=0)
     run_time_limit_seconds: float = Field(3600, gt=0)
     run_sweep_seconds: float = Field(5, gt=0)
+    custom_command_timeout_seconds: float = Field(15, gt=0)  # a house command's webhook
     webhook_retention_days: int = Field(30, ge=1)  # finished webhook deliveries kept in the log
     hook_messages_per_minute: int = Field(60, ge=1)  # per hook and process
 

@@ -9,6 +9,7 @@ from shoal.auth.passwords import Passwords
 from shoal.auth.ratelimit import AttemptLimiter
 from shoal.auth.tokens import Principal, find_token, needs_last_used_update, touch_token
 from shoal.commands.builtins import register_builtins
+from shoal.commands.custom import HouseCommands
 from shoal.commands.registry import CommandRegistry
 from shoal.config import Settings
 from shoal.crypto import SecretBox
@@ -47,6 +48,7 @@ class Shoal:
         self.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
         self.commands = CommandRegistry()
         register_builtins(self.commands)
+        self.commands.add_house_source(HouseCommands(self.db, settings))
         self.gateway = Gateway(self)
         register_events(self, self.gateway)
         self.dispatcher = Dispatcher()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shoal.commands.parser import ParsedCommand
 from shoal.errors import InvalidInput
@@ -27,12 +27,16 @@ class Arg:
 
 @dataclass(frozen=True)
 class CommandResult:
-    """What a command answers; `ephemeral` results are shown only to whoever ran it."""
+    """What a command answers; `ephemeral` results are shown only to whoever ran it, and
+    a result that is not `broadcast` is only answered, never posted. `sender_name` is the
+    name a posted result is shown under."""
 
     content: str
     type: str = "system"
     ephemeral: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    broadcast: bool = True
+    sender_name: str | None = None
 
 
 @dataclass
@@ -69,7 +73,12 @@ class Command:
     args: tuple[Arg, ...] = ()
     example: str = ""
     action: Action = Action.POST  # the least a caller needs to run it
-    source: str = "builtin"
+    source: str = "builtin"  # or "house": a house's own command
+
+    @property
+    def is_builtin(self) -> bool:
+        """Whether Shoal itself provides this command."""
+        return self.source == "builtin"
 
     @property
     def usage(self) -> str:
@@ -101,11 +110,25 @@ class Command:
         return values
 
 
+class HouseCommandSource(Protocol):
+    """Where a house's own commands come from (its webhook commands, say)."""
+
+    async def commands(self, house_id: str) -> Mapping[str, Command]:
+        """The house's commands by name."""
+        ...
+
+    def invalidate(self, house_id: str) -> None:
+        """Forget what is known of the house's commands; they changed."""
+        ...
+
+
 class CommandRegistry:
-    """Name to command. Built-ins register here exactly as any other command will."""
+    """Name to command. Built-ins register here exactly as any other command will; a house's
+    own commands come from a source and never shadow a built-in."""
 
     def __init__(self) -> None:
         self._commands: dict[str, Command] = {}
+        self._house_sources: list[HouseCommandSource] = []
 
     def register(self, command: Command) -> Command:
         """Add a command; a name can only be taken once."""
@@ -114,15 +137,57 @@ class CommandRegistry:
         self._commands[command.name] = command
         return command
 
+    def add_house_source(self, source: HouseCommandSource) -> None:
+        """Let houses bring commands of their own from this source."""
+        self._house_sources.append(source)
+
     def get(self, name: str) -> Command | None:
-        """The command with this name, if any."""
+        """The registered (house-independent) command with this name, if any."""
         return self._commands.get(name.lower())
 
     def all(self) -> list[Command]:
-        """Every command, sorted by name."""
+        """Every registered command, sorted by name."""
         return sorted(self._commands.values(), key=lambda c: c.name)
 
     def is_builtin(self, name: str) -> bool:
         """Whether a built-in command owns this name (custom commands may not take it)."""
         command = self.get(name)
-        return command is not None and command.source == "builtin"
+        return command is not None and command.is_builtin
+
+    async def resolve(self, house_id: str, name: str) -> Command | None:
+        """The command `/name` runs in a room of this house: a built-in first, else the
+        house's own."""
+        name = name.lower()
+        command = self._commands.get(name)
+        if command is not None:
+            return command
+        for source in self._house_sources:
+            found = (await source.commands(house_id)).get(name)
+            if found is not None:
+                return found
+        return None
+
+    async def available(self, house_id: str) -> list[Command]:
+        """Every command that runs in this house, sorted by name."""
+        found = dict(self._commands)
+        for source in self._house_sources:
+            for name, command in (await source.commands(house_id)).items():
+                found.setdefault(name, command)
+        return sorted(found.values(), key=lambda c: c.name)
+
+    def house_changed(self, house_id: str) -> None:
+        """A house's own commands changed: the next lookup reads them again."""
+        for source in self._house_sources:
+            source.invalidate(house_id)
+
+
+def listing(commands: list[Command]) -> str:
+    """Every command with its usage and description, one per line; a house's own commands
+    under a heading of their own."""
+    lines = ["Available commands:"]
+    lines += [f"{c.usage} - {c.description}" for c in commands if c.is_builtin]
+    own = [c for c in commands if not c.is_builtin]
+    if own:
+        lines.append("This house's own commands:")
+        lines += [f"{c.usage} - {c.description}" for c in own]
+    return "\n".join(lines)

@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from shoal.commands.parser import ParsedCommand, ParseError, parse_command
-from shoal.commands.registry import CommandContext, UsageError
+from shoal.commands.registry import CommandContext, UsageError, listing
 from shoal.errors import ShoalError
 from shoal.rooms.access import Action, authorize, room_access
 
@@ -17,10 +17,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("shoal.commands")
 
 
-def help_listing(shoal: Shoal) -> str:
-    """Every command with its usage and description, one per line."""
-    lines = [f"{c.usage} - {c.description}" for c in shoal.commands.all()]
-    return "Available commands:\n" + "\n".join(lines)
+async def help_listing(shoal: Shoal, house_id: str) -> str:
+    """Every command that runs in the house, with its usage and description."""
+    return listing(await shoal.commands.available(house_id))
 
 
 async def run_command(
@@ -29,8 +28,9 @@ async def run_command(
 ) -> dict[str, Any]:
     """Parse, authorize and run a command. Returns the ack; with `post_result` a
     non-ephemeral result is also posted in the room as a system message. With
-    `raise_refusals`, a caller who may not run it gets the NotFound or Forbidden itself
-    (REST answers with its status) instead of a failed ack."""
+    `raise_refusals`, a refusal that is not about the command's arguments (NotFound,
+    Forbidden, a failed webhook) is raised with its own status (REST answers with it)
+    instead of becoming a failed ack."""
     try:
         parsed = parse_command(text)
     except ParseError as exc:
@@ -45,9 +45,9 @@ async def run_parsed(
 ) -> dict[str, Any]:
     """Run an already parsed command exactly as `run_command` does; agents' tool calls come
     here with their arguments as given, so no quoting round trip can mangle them."""
-    command = shoal.commands.get(parsed.name)
     async with shoal.db.read() as session:
         access = await room_access(session, invoker.id, room_id)
+    command = await shoal.commands.resolve(access.house_id, parsed.name)
     try:
         # Even the help listing of an unknown command is only for those who can read the room.
         authorize(access, command.action if command else Action.READ)
@@ -59,7 +59,8 @@ async def run_parsed(
         return {
             "ok": False,
             "command": parsed.name,
-            "error": f"unknown command /{parsed.name}. {help_listing(shoal)}",
+            "error": f"unknown command /{parsed.name}. "
+                     f"{await help_listing(shoal, access.house_id)}",
         }
     try:
         args = command.bind(parsed)
@@ -71,6 +72,8 @@ async def run_parsed(
         return {"ok": False, "command": command.name,
                 "error": f"/{command.name}: {exc.message}. Usage: {command.usage}.{example}"}
     except ShoalError as exc:
+        if raise_refusals and exc.status != UsageError.status:
+            raise
         return {"ok": False, "command": command.name, "error": exc.message}
     except Exception:
         log.exception("command /%s failed", command.name)
@@ -82,10 +85,11 @@ async def run_parsed(
         ack["metadata"] = result.metadata
     if result.ephemeral:
         ack["ephemeral"] = True
-    elif post_result and access.allows(Action.POST):
+    elif post_result and result.broadcast and access.allows(Action.POST):
         metadata = {**result.metadata, "command": command.name,
                     "invoked_by": {"id": invoker.id, "username": invoker.username}}
         posted = await shoal.chat.post_system(room_id, result.content, type=result.type,
-                                              metadata=metadata)
+                                              metadata=metadata,
+                                              sender_name=result.sender_name or "System")
         ack["messageId"] = posted["id"]
     return ack

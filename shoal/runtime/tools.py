@@ -1,5 +1,6 @@
 """Slash commands as a bot's tools: their argument spec is the JSON schema, and a call runs
-silently through the same registry and runner as a person's command."""
+silently through the same registry and runner as a person's command. A house's own (webhook)
+commands are tools too, in that house."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ async def allowed_commands(shoal: Shoal, bot: User, room_id: str, policy: ToolPo
     """The commands the bot may call here: its policy allows them and its role may run them."""
     async with shoal.db.read() as session:
         access = await room_access(session, bot.id, room_id)
-    return [c for c in shoal.commands.all() if policy.allows(c.name) and access.allows(c.action)]
+    return [c for c in await shoal.commands.available(access.house_id)
+            if policy.allows(c.name) and access.allows(c.action)]
 
 
 def quote(value: str) -> str:

@@ -96,6 +96,12 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/houses/{house_id}/webhook-subscriptions/{subscription_id}"): {
         "url": "https://example.com/hook", "events": ["message.created"],
         "secret": "0123456789abcdef", "description": "ci", "enabled": False},
+    ("POST", "/api/custom-commands/{agency_id}/commands"): {
+        "name": "standup", "webhook_url": "https://example.com/standup",
+        "description": "daily", "invoke_permission": "open"},
+    ("PATCH", "/api/custom-commands/{agency_id}/commands/{command_id}"): {
+        "name": "standup", "webhook_url": "https://example.com/standup",
+        "description": "daily", "invoke_permission": "open"},
     ("POST", "/api/houses/{house_id}/hooks"): {"name": "CI", "rooms": ["{agency_id}"],
                                                "template": "CI: {{ text }}",
                                                "secret": "s3cret-value"},
@@ -176,6 +182,9 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
     r = await owner.post(f"/api/webhook-subscriptions/{room_id}", {
         "url": "https://example.com/hook", "events": ["message.created"], "enabled": False})
     subscription_id = r.json()["id"]  # a room's: house routes answer 404 for it, as they should
+    r = await owner.post(f"/api/custom-commands/{room_id}/commands",
+                         {"name": "standup", "webhook_url": "https://example.com/standup"})
+    command_id = r.json()["id"]
     r = await owner.post(f"/api/houses/{house_id}/hooks", {"name": "ci", "rooms": [room_id]})
     hook_id = r.json()["id"]
     owner.http.headers["X-Crustocean-Hook-Key"] = r.json()["key"]  # for the hook routes
@@ -193,7 +202,7 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
                "subscription_id": subscription_id,
                "agent_id": agent_id, "token_id": token_id, "invite_id": invite_id,
                "user_id": other.id, "run_id": run_id, "permission_id": "p1", "hook_id": hook_id,
-               "key_id": key_id},
+               "key_id": key_id, "command_id": command_id},
                   owner, shoal_server)
 
 

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-from shoal.commands.registry import Arg, Command, CommandContext, CommandResult, UsageError
+from shoal.commands.registry import (
+    Arg,
+    Command,
+    CommandContext,
+    CommandResult,
+    UsageError,
+    listing,
+)
 from shoal.rooms.access import Action
 
 
 async def show_help(ctx: CommandContext) -> CommandResult:
-    """List every command, or explain one."""
+    """List every command of this house, or explain one."""
     name = ctx.args.get("command")
     registry = ctx.shoal.commands
     if name is None:
-        lines = [f"{c.usage} - {c.description}" for c in registry.all()]
-        return CommandResult("Available commands:\n" + "\n".join(lines), ephemeral=True)
-    command = registry.get(name.lstrip("/"))
+        return CommandResult(listing(await registry.available(ctx.room.house_id)),
+                             ephemeral=True)
+    command = await registry.resolve(ctx.room.house_id, name.lstrip("/"))
     if command is None:
         raise UsageError(f"there is no command /{name.lstrip('/')}")
     text = f"{command.usage}\n{command.description}"
+    if not command.is_builtin:
+        text += "\nThis house's own command: its webhook answers it."
     if command.example:
         text += f"\nExample: {command.example}"
     return CommandResult(text, ephemeral=True)

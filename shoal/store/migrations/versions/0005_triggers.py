@@ -39,6 +39,7 @@ def upgrade() -> None:
     sa.Column('webhook_url', sa.Text(), nullable=False),
     sa.Column('invoke_permission', sa.String(length=16), nullable=False),
     sa.Column('invoke_whitelist', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('secret', sa.Text(), nullable=True),
     sa.Column('created_by', sa.String(length=36), nullable=True),
     sa.Column('created_at', shoal.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', shoal.store.tables.UTCDateTime(timezone=True), nullable=False),
