@@ -167,6 +167,7 @@ def test_the_activation_log_shows_the_bots_activations(new_page, web: WebServer)
 
 def test_house_settings_render_for_the_owner(new_page, web: WebServer) -> None:
     owner = web.owner_token()
+    _, newcomer = web.register_api()  # joins the home house as a member
     page: Page = new_page("/")
     login_with_token(page, owner, f"/house/{web.home_id}/settings")
     page.wait_for_selector("table[aria-label=Members]")
@@ -175,6 +176,19 @@ def test_house_settings_render_for_the_owner(new_page, web: WebServer) -> None:
         assert page.locator(f"section.m-card h2:text-is('{title}')").is_visible(), title
     expect(page.locator(".m-settings >> text=Loading…")).to_have_count(0)
     assert page.locator("section.m-card .m-error").count() == 0
+
+    # The owner changes a member's role and the house's description.
+    page.select_option(f"select[aria-label='Role of @{newcomer['username']}']", "guest")
+    page.wait_for_selector(f"text=@{newcomer['username']} is now guest.")
+    roles = {m["id"]: m["role"] for m in web.api(owner, "GET",
+                                                 f"/api/houses/{web.home_id}/members")}
+    assert roles[newcomer["id"]] == "guest"
+    charter = f"We ship small things. {unique()}"
+    page.fill("textarea[name=house_description]", charter)
+    page.click("form[aria-label=House] button[type=submit]")
+    page.wait_for_selector("form[aria-label=House] .m-status.m-ok")
+    assert web.api(owner, "GET", f"/api/houses/{web.home_id}")["description"] == charter
+    web.api(owner, "PATCH", f"/api/houses/{web.home_id}", {"description": ""})  # as it was
 
     # An invite code is shown once with a copy button.
     invite = page.locator("form[aria-label='New invite']")
