@@ -297,3 +297,50 @@ def test_slash_completion_shows_usage_and_runs_the_command(new_page, web: WebSer
     page.locator(".composer-input").press_sequentially("/nosuchthing")
     page.keyboard.press("Enter")
     page.wait_for_selector(".composer-error:has-text('nosuchthing')")
+
+
+def test_create_a_room_and_message_a_member_directly(new_page, web: WebServer) -> None:
+    token_a, _, token_b, b, room = pair(web, "dm")
+    ada: Page = new_page("/")
+    bo: Page = new_page("/")
+    login_with_token(ada, token_a, f"/rooms/{room['id']}")
+    login_with_token(bo, token_b, f"/rooms/{room['id']}")
+    name = unique("made")
+    ada.click(".side-heading button[aria-label='New room']")
+    ada.fill(".new-room input[name=name]", name)
+    ada.click(".new-room button[type=submit]")
+    ada.wait_for_selector(f".room-header h2:has-text('{name}')")
+    assert ada.locator(f".sidebar .room-link.active:has-text('{name}')").count() == 1
+
+    ada.goto(f"/rooms/{room['id']}")
+    member = ada.locator(f".members .member[data-user-id='{b['id']}']")
+    member.locator(".presence").wait_for()
+    assert "online" in (member.get_attribute("class") or "")
+    member.hover()
+    member.locator("button.dm").click()
+    ada.wait_for_selector(".room-header h2:has-text('@ Bo')")
+    ada.fill(".composer-input", "just between us")
+    ada.keyboard.press("Enter")
+    # Bo's sidebar learns of the DM live, with its unread message.
+    dm_link = bo.locator(".sidebar .room-link:has-text('@ Ada')")
+    dm_link.locator(".unread-count:has-text('1')").wait_for()
+    dm_link.click()
+    bo.wait_for_selector(".msg:has-text('just between us')")
+    bo.close()
+    ada.goto(f"/rooms/{room['id']}")
+    ada.wait_for_selector(f".members .member[data-user-id='{b['id']}']:not(.online)")
+
+
+def test_the_sidebar_switches_between_houses(new_page, web: WebServer) -> None:
+    token, _ = web.register_api(display_name="Hopper")
+    house = web.api(token, "POST", "/api/houses", {"name": unique("Annex")})
+    annex_room = web.api(token, "POST", "/api/agencies",
+                         {"name": "annex-talk", "houseId": house["id"]})
+    page: Page = new_page("/")
+    login_with_token(page, token, f"/rooms/{web.lobby_id}")
+    switch = page.locator(".sidebar select.house-switch")
+    switch.select_option(house["id"])
+    page.wait_for_selector(".room-header h2:has-text('annex-talk')")
+    assert f"/rooms/{annex_room['id']}" in page.url
+    assert page.locator(".sidebar .room-link:has-text('lobby')").count() == 0
+    assert page.locator(f".sidebar a[href='/house/{house['id']}/agents']").count() == 1

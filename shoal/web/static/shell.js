@@ -44,8 +44,8 @@ export class Shell {
   }
 
   async start() {
-    await this.workspace.reload();
     this.socket.connect();
+    await this.workspace.reload({ fresh: false });
     this.showConnection();
   }
 

@@ -2,7 +2,7 @@
 // Every room the person is a member of is joined on the socket, so unread counts move live
 // and others see them present; the open room also replays what it missed on reconnect.
 
-import { api, refreshUser } from '../api.js';
+import { api, currentUser, refreshUser } from '../api.js';
 
 
 export class Workspace extends EventTarget {
@@ -29,10 +29,10 @@ export class Workspace extends EventTarget {
     this.offs.forEach((off) => off());
   }
 
-  /** Load houses, rooms and DMs. */
-  async reload() {
+  /** Load houses, rooms and DMs (`fresh`: ask for the user's houses again too). */
+  async reload({ fresh = true } = {}) {
     const [me, rooms, dms] = await Promise.all([
-      refreshUser(), api('GET', '/api/agencies'), api('GET', '/api/dm'),
+      fresh ? refreshUser() : currentUser(), api('GET', '/api/agencies'), api('GET', '/api/dm'),
     ]);
     this.user = me;
     this.houses = me.houses || [];
@@ -40,10 +40,13 @@ export class Workspace extends EventTarget {
     this.rooms.clear();
     for (const room of rooms) this.rooms.set(room.id, room);
     for (const { agency, user } of dms) this.rooms.set(agency.id, { ...agency, peer: user });
+    const firstLoad = !this.loaded;
+    this.loaded = true;
     for (const room of this.rooms.values()) {
       this.noteSeq(room.id, room.last_seq || 0);
-      // A room seen for the first time starts read: only what arrives from now counts.
-      if (!(room.id in this.read)) this.read[room.id] = room.last_seq || 0;
+      // Rooms known when the app starts begin read (only news counts); a room that turns
+      // up later (an invite, a new DM) is unread from its start.
+      if (!(room.id in this.read)) this.read[room.id] = firstLoad ? room.last_seq || 0 : 0;
     }
     saveRead(this.user.id, this.read);
     if (this.socket.connected) {
