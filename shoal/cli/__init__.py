@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from shoal.cli import accounts, activations, hooks, server
+from shoal.cli import commands as command_commands
 from shoal.cli import models as model_commands
 
 app = typer.Typer(
@@ -18,6 +19,7 @@ accounts.register(app)
 activations.register(app)
 hooks.register(app)
 model_commands.register(app)
+command_commands.register(app)
 
 
 def main() -> None:
