@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from shoal.core import Shoal
 from shoal.realtime.gateway import announce_revoked
+from shoal.scheduler.service import set_due
 from tests.support import ShoalServer, make_house, make_settings, serve, unique
 
 REDIS_URL = os.environ.get("SHOAL_TEST_REDIS_URL")
@@ -104,3 +106,41 @@ async def test_an_api_process_and_a_worker_process_split_the_work(tmp_path: Path
             await listener.close()
         finally:
             await worker.stop()
+
+
+async def test_a_scheduler_process_hears_of_new_schedules_and_fires_them(tmp_path: Path
+                                                                         ) -> None:
+    # A database of its own: the scheduler would claim other tests' due rows too.
+    prefix = unique("shoal-test-")
+    api_settings = make_settings(tmp_path, "sqlite", redis_url=REDIS_URL, redis_prefix=prefix,
+                                 role="api")
+    scheduler_settings = make_settings(tmp_path, "sqlite", redis_url=REDIS_URL,
+                                       redis_prefix=prefix, role="scheduler")
+    async for api in serve(api_settings):
+        await api.bootstrap()
+        scheduler = Shoal(scheduler_settings)
+        await scheduler.start()
+        try:
+            house = await make_house(api)
+            r = await house.owner.post("/api/agents", {"name": "Beater",
+                                                       "agencyId": house.room_id})
+            bot = r.json()["agent"]
+            r = await house.owner.post(f"/api/agencies/{house.room_id}/heartbeats",
+                                       {"agent": bot["id"], "interval": "1h"})
+            assert r.status_code == 201, r.text
+            listener = await api.socket(house.member.token)
+            await listener.join(house.room_id)
+            # Bring the beat forward to a second from now, as if an hour had passed, and tell
+            # the schedulers the way every schedule change does: the scheduler process is
+            # asleep until its earliest due time and only Redis can wake it.
+            async with api.shoal.db.write() as session:
+                await set_due(session, "heartbeat", r.json()["id"],
+                              api.shoal.scheduler.clock() + timedelta(seconds=1))
+            api.shoal.scheduler.wake()
+            [beat] = await listener.wait_for("message", 1, timeout=10)
+            assert beat["metadata"]["heartbeat"] is True
+            assert beat["content"].startswith(f"@{bot['username']} ")
+            assert api.shoal.scheduler._tasks == []  # the api process never ran a scheduler
+            await listener.close()
+        finally:
+            await scheduler.stop()
