@@ -1,9 +1,12 @@
-"""House settings in a browser: hooks (the key shown once, rotated, revoked), heartbeats and
-cron jobs with their next and last runs, made and changed through the page."""
+"""House settings in a browser: hooks (the key shown once, rotated, revoked), webhook
+subscriptions with their delivery log, custom commands, heartbeats and cron jobs with their next
+and last runs, made and changed through the page."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from playwright.sync_api import expect
 
 from tests.support import unique
 from tests.test_web.conftest import Page, WebServer, login_with_token
@@ -135,3 +138,40 @@ def test_a_webhook_subscription_and_its_delivery_log(new_page, web: WebServer) -
                 if s["url"] == url]
     assert stored["enabled"] is False
     assert secret not in page.content()
+
+
+def test_custom_commands_are_added_changed_and_removed(new_page, web: WebServer) -> None:
+    owner = web.owner_token()
+    page = settings_page(new_page, web, owner)
+    commands = page.locator("section#s-commands")
+    commands.locator("summary:has-text('New command')").click()
+    name = unique("deploy")[:20]
+    create = commands.locator("form[aria-label='New command']")
+    create.locator("input[name=cmd_name]").fill(f"/{name}")
+    create.locator("input[name=cmd_url]").fill("https://example.com/commands/deploy")
+    create.locator("input[name=cmd_description]").fill("ship it")
+    create.locator("button[type=submit]").click()
+    item = commands.locator(f"details.m-command:has(code:text-is('/{name}'))")
+    item.wait_for()
+    assert "ship it" in item.locator("summary").inner_text()
+
+    item.locator("summary").click()
+    edit = item.locator(f"form[aria-label='Edit /{name}']")
+    edit.locator("select[name=cmd_permission]").select_option("whitelist")
+    edit.locator("input[name=cmd_whitelist]").fill("@owner")
+    edit.locator("button[type=submit]").click()
+    commands.locator(f"details.m-command:has(code:text-is('/{name}')) "
+                     ".m-badge:text-is('Listed usernames')").wait_for()
+    path = f"/api/custom-commands/{web.home_id}/commands"
+    [stored] = [c for c in web.api(owner, "GET", path) if c["name"] == name]
+    assert stored["invoke_permission"] == "whitelist" and stored["invoke_whitelist"] == ["owner"]
+    assert stored["description"] == "ship it"
+    page_screenshot(page, "manage-settings-commands")
+
+    item = commands.locator(f"details.m-command:has(code:text-is('/{name}'))")
+    if not item.evaluate("el => el.open"):  # the list was drawn again, closed
+        item.locator("summary").click()
+    item.locator("button:has-text('Delete')").click()
+    item.locator(f"button:has-text('Delete /{name}?')").click()
+    expect(commands.locator(f"code:text-is('/{name}')")).to_have_count(0)
+    assert [c for c in web.api(owner, "GET", path) if c["name"] == name] == []
