@@ -10,11 +10,14 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy import or_, select
 
 from shoal.auth.passwords import Passwords
+from shoal.bootstrap import ensure_home
 from shoal.config import Settings, load_settings
-from shoal.errors import ShoalError
+from shoal.errors import NotFound, ShoalError
 from shoal.store import Database, migrate
+from shoal.store.tables import House
 
 console = Console()
 err_console = Console(stderr=True)
@@ -60,3 +63,15 @@ async def open_database(settings: Settings) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.dispose()
+
+
+async def house_by_ref(db: Database, wanted: str | None) -> House:
+    """The house a `--house` option names by slug or id; the default house when none."""
+    if wanted is None:
+        return (await ensure_home(db)).house
+    async with db.read() as session:
+        house = await session.scalar(select(House).where(
+            or_(House.slug == wanted.lower(), House.id == wanted)))
+    if house is None:
+        raise NotFound(f"no house {wanted!r}")
+    return house

@@ -9,8 +9,15 @@ import typer
 from rich.table import Table
 from sqlalchemy import or_, select
 
-from shoal.bootstrap import ensure_home
-from shoal.cli.common import ConfigOption, console, fail, open_database, run, settings_from
+from shoal.cli.common import (
+    ConfigOption,
+    console,
+    fail,
+    house_by_ref,
+    open_database,
+    run,
+    settings_from,
+)
 from shoal.config import Settings
 from shoal.crypto import SecretBox
 from shoal.hooks.manage import (
@@ -30,17 +37,6 @@ hook_app = typer.Typer(help="Let other systems post into rooms: inbound hooks an
                        no_args_is_help=True)
 HouseOption = typer.Option(None, "--house", help="House slug or id (default: the default "
                                                  "house).")
-
-
-async def _house(db: Database, wanted: str | None) -> House:
-    if wanted is None:
-        return (await ensure_home(db)).house
-    async with db.read() as session:
-        house = await session.scalar(select(House).where(
-            or_(House.slug == wanted.lower(), House.id == wanted)))
-    if house is None:
-        fail(f"no house {wanted!r}")
-    return house  # type: ignore[return-value]
 
 
 async def _hook(db: Database, house: House, wanted: str) -> Hook:
@@ -78,7 +74,7 @@ async def _create(settings: Settings, name: str, rooms: list[str], template: str
     name = check_hook_name(name)
     secret = check_secret(secret) if secret is not None else None
     async with open_database(settings) as db:
-        house = await _house(db, house_ref)
+        house = await house_by_ref(db, house_ref)
         async with db.write() as session:
             room_ids = await resolve_rooms(session, None, house.id, rooms)
             hook, key, generated = await create_hook(
@@ -100,7 +96,7 @@ def list_hooks(house: str | None = HouseOption, config: Path | None = ConfigOpti
 
 async def _list(settings: Settings, house_ref: str | None) -> None:
     async with open_database(settings) as db:
-        house = await _house(db, house_ref)
+        house = await house_by_ref(db, house_ref)
         async with db.read() as session:
             hooks = (await session.scalars(select(Hook).where(Hook.house_id == house.id)
                                            .order_by(Hook.created_at))).all()
@@ -132,7 +128,7 @@ def revoke_hook(hook: str = typer.Argument(..., help="The hook's name or id."),
 async def _change(settings: Settings, house_ref: str | None, wanted: str, *,
                   rotate: bool) -> None:
     async with open_database(settings) as db:
-        house = await _house(db, house_ref)
+        house = await house_by_ref(db, house_ref)
         found = await _hook(db, house, wanted)
         async with db.write() as session:
             hook = await session.get(Hook, found.id)
