@@ -16,11 +16,13 @@ router = APIRouter(prefix="/api", tags=["agencies"])
 @router.get("/agencies/{agency_id}/commands")
 async def room_commands(agency_id: str, principal: PrincipalDep, shoal: ShoalDep
                         ) -> list[dict[str, Any]]:
-    """Commands the caller's role lets them run in this room, by name, with usage."""
+    """Commands the caller's role lets them run in this room (the house's own included),
+    by name, with usage."""
     async with shoal.db.read() as session:
         access = await authorize_room(session, principal.id, agency_id, Action.READ)
+    commands = await shoal.commands.available(access.house_id)
     return [
         {"name": c.name, "usage": c.usage, "description": c.description,
-         "example": c.example, "builtin": c.source == "builtin"}
-        for c in shoal.commands.all() if access.allows(c.action)
+         "example": c.example, "builtin": c.is_builtin}
+        for c in commands if access.allows(c.action)
     ]

@@ -82,6 +82,7 @@ def test_a_newcomer_watches_approves_and_replays_a_run(new_page, web: WebServer)
     assert "step" in page.inner_text(".replay-position")
     page.click(".replay-controls button.last")
     page.wait_for_selector(".replay-card .run-outcome:has-text('Completed')")
+    assert "The /notes command returned" in page.inner_text(".replay-card .run-stream")
     screenshot(page, "run-transcript")
 
 

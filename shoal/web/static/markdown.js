@@ -159,7 +159,8 @@ function inlineNode(m, options) {
     return externalLink(href, m[10]);
   }
   const handle = m[11];
-  const mine = (options.me || []).some((mine) => mine && mine.toLowerCase() === handle.toLowerCase());
+  const key = handle.toLowerCase();
+  const mine = (options.me || []).some((own) => own && own.toLowerCase() === key);
   return h('span', {
     class: mine ? 'mention me' : 'mention',
     dataset: { handle },

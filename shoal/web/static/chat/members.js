@@ -35,13 +35,15 @@ export class MembersPanel {
       || (a.display_name || '').localeCompare(b.display_name || ''));
     const online = sorted.filter((m) => m.online).length;
     replace(this.el,
-      h('h3', null, `Members · ${this.members.length}`, h('span', { class: 'muted small' }, ` (${online} online)`)),
+      h('h3', null, `Members · ${this.members.length}`,
+        h('span', { class: 'muted small' }, ` (${online} online)`)),
       h('ul', { class: 'member-list' }, sorted.map((m) => this.item(m))));
   }
 
   item(member) {
     const mine = member.id === this.me.id;
-    return h('li', { class: `member${member.online ? ' online' : ''}`, dataset: { userId: member.id } },
+    return h('li', { class: `member${member.online ? ' online' : ''}`,
+      dataset: { userId: member.id } },
       h('span', { class: 'presence', title: member.online ? 'online' : 'offline',
         'aria-label': member.online ? 'online' : 'offline' }),
       h('span', { class: 'member-name', title: `@${member.handle || member.username}` },

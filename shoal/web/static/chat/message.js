@@ -42,8 +42,9 @@ export function updateMessage(el, message, ctx) {
 
 function fill(el, message, meta, ctx) {
   const style = meta.style && typeof meta.style === 'object' ? meta.style : {};
-  const author = h('span', { class: 'author', title: message.sender_username ? `@${message.sender_username}` : '' },
-    message.sender_display_name || message.sender_username || 'unknown');
+  const username = message.sender_username;
+  const author = h('span', { class: 'author', title: username ? `@${username}` : '' },
+    message.sender_display_name || username || 'unknown');
   const senderColor = cssColor(style.sender_color);
   if (senderColor) author.style.color = senderColor;
 
@@ -52,14 +53,18 @@ function fill(el, message, meta, ctx) {
     message.sender_handle && message.sender_type !== 'system'
       ? h('span', { class: 'handle' }, `@${message.sender_handle}`) : null,
     message.sender_type === 'agent' ? h('span', { class: 'badge bot' }, 'bot') : null,
-    typeof meta.skill === 'string' && meta.skill ? h('span', { class: 'badge skill' }, meta.skill) : null,
-    meta.heartbeat ? h('span', { class: 'badge heartbeat', title: 'A scheduled heartbeat' }, '♥ heartbeat') : null,
+    typeof meta.skill === 'string' && meta.skill
+      ? h('span', { class: 'badge skill' }, meta.skill) : null,
+    meta.heartbeat
+      ? h('span', { class: 'badge heartbeat', title: 'A scheduled heartbeat' }, '♥ heartbeat')
+      : null,
     meta.hook ? h('span', { class: 'badge hook', title: 'Posted by an inbound hook' },
       `⇢ hook${meta.hook?.name ? `: ${meta.hook.name}` : ''}`) : null,
     message.ephemeral ? h('span', { class: 'badge ephemeral' }, 'only you can see this') : null,
     h('time', { datetime: message.created_at, title: fullTime(message.created_at) },
       shortTime(message.created_at)),
-    message.edited_at && !message.deleted ? h('span', { class: 'edited', title: fullTime(message.edited_at) }, '(edited)') : null,
+    message.edited_at && !message.deleted
+      ? h('span', { class: 'edited', title: fullTime(message.edited_at) }, '(edited)') : null,
     actions(message, ctx),
   );
 
@@ -79,7 +84,8 @@ function fill(el, message, meta, ctx) {
 
   replace(el, head, body,
     !message.deleted && Array.isArray(meta.trace) && meta.trace.length ? trace(meta) : null,
-    !message.deleted && typeof meta.run_id === 'string' && ctx.runLink ? ctx.runLink(meta.run_id) : null);
+    !message.deleted && typeof meta.run_id === 'string' && ctx.runLink
+      ? ctx.runLink(meta.run_id) : null);
 }
 
 function spans(list) {
@@ -114,7 +120,8 @@ function actions(message, ctx) {
   const own = message.sender_id === ctx.me.id && ctx.canPost;
   if (!own && !ctx.canModerate) return null;
   return h('span', { class: 'msg-actions' },
-    h('button', { type: 'button', class: 'link edit', onclick: (e) => startEdit(e, message, ctx) }, 'Edit'),
+    h('button', { type: 'button', class: 'link edit',
+      onclick: (e) => startEdit(e, message, ctx) }, 'Edit'),
     h('button', {
       type: 'button', class: 'link delete',
       onclick: () => { if (confirm('Delete this message?')) ctx.onDelete(message); },

@@ -42,7 +42,10 @@ class RoomView {
     this.role = this.ws.house(room.house_id)?.role || 'guest';
     this.canPost = atLeast(this.role, 'member');
     this.ws.setOpenRoom(this.roomId);
-    api('GET', `${base}/commands`).then((list) => { this.commands = list; }, () => {});
+    api('GET', `${base}/commands`).then((list) => {
+      this.commands = list;
+      this.composer?.suggest(); // someone may have typed `/` already
+    }, () => {});
 
     this.members = new MembersPanel({
       me: this.me,
@@ -92,7 +95,8 @@ class RoomView {
     const notMember = room.isMember === false && !room.dm;
     replace(this.pane, h('section', { class: 'room', dataset: { roomId: this.roomId } },
       h('header', { class: 'room-header' },
-        h('div', { class: 'room-title' }, h('h2', null, title, room.is_private && !room.dm ? ' 🔒' : ''),
+        h('div', { class: 'room-title' },
+          h('h2', null, title, room.is_private && !room.dm ? ' 🔒' : ''),
           room.charter ? h('p', { class: 'charter muted' }, room.charter) : null),
         notMember && this.canPost ? h('button', { type: 'button', class: 'primary small join',
           onclick: () => this.joinRoom() }, 'Join room') : null,
@@ -279,8 +283,9 @@ class RoomView {
   }
 
   renderThinking() {
-    replace(this.thinkingEl, [...this.thinking.values()].map((t) => h('span', { class: 'thinking-item' },
-      h('strong', null, `@${t.name}`), ` is ${t.status && t.status !== 'thinking' ? t.status : 'thinking'}`,
+    replace(this.thinkingEl, [...this.thinking.values()].map((t) => h('span',
+      { class: 'thinking-item' },
+      h('strong', null, `@${t.name}`), ` is ${t.status || 'thinking'}`,
       h('span', { class: 'dots', 'aria-hidden': 'true' }, h('i'), h('i'), h('i')))));
   }
 

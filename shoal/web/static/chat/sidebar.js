@@ -20,6 +20,11 @@ export class Sidebar {
   }
 
   render() {
+    if (!this.ws.loaded) {
+      // Nothing to pick before the rooms are known: a choice now would find no room.
+      replace(this.el, h('p', { class: 'muted pad' }, 'Loading rooms…'));
+      return;
+    }
     const house = this.ws.currentHouse();
     if (!house) {
       replace(this.el, h('p', { class: 'muted pad' }, 'You are not in any house yet.'));

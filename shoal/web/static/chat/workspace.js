@@ -16,6 +16,7 @@ export class Workspace extends EventTarget {
     this.read = loadRead(user.id);
     this.openRoomId = null;
     this.online = false;
+    this.loaded = false; // the first reload finished
     this.offs = [
       socket.on('connect', () => this.onConnect()),
       socket.on('disconnect', () => this.setOnline(false)),

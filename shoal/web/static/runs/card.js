@@ -38,7 +38,8 @@ export class RunCard {
   /**
    * `run`: what is known of the run (id, agent_username, status...). `ctx`: {me, canPost,
    * deciderOf(run) -> {mayDecide, who}, decide(runId, permissionId, decision),
-   * interrupt(runId, action, message), transcriptLink: bool}.
+   * interrupt(runId, action, message), transcriptLink: bool, keepAnswer: bool (show the
+   * finished answer too)}.
    */
   constructor(run, ctx) {
     this.run = { ...run };
@@ -203,7 +204,8 @@ export class RunCard {
 
   permissionCard(request) {
     const decided = request.decision;
-    const card = h('div', { class: `permission ${decided || (request.expired ? 'expired' : 'pending')}`,
+    const state = decided || (request.expired ? 'expired' : 'pending');
+    const card = h('div', { class: `permission ${state}`,
       dataset: { permissionId: request.permissionId } },
     h('div', { class: 'permission-ask' }, h('span', { class: 'permission-icon' }, '⚠'), ' ',
       h('strong', null, `@${this.run.agent_username || 'agent'}`), ' asks to ',
@@ -231,11 +233,14 @@ export class RunCard {
           }
         };
         card.append(h('div', { class: 'permission-buttons' },
-          h('button', { type: 'button', class: 'primary approve', onclick: decide('approve') }, 'Approve'),
-          h('button', { type: 'button', class: 'danger deny', onclick: decide('deny') }, 'Deny'),
+          h('button', { type: 'button', class: 'primary approve',
+            onclick: decide('approve') }, 'Approve'),
+          h('button', { type: 'button', class: 'danger deny', onclick: decide('deny') },
+            'Deny'),
           error));
       } else {
-        card.append(h('div', { class: 'permission-waiting muted' }, `Waiting for ${who} to decide.`));
+        card.append(h('div', { class: 'permission-waiting muted' },
+          `Waiting for ${who} to decide.`));
       }
     }
     return card;
@@ -244,7 +249,8 @@ export class RunCard {
   refresh() {
     const [icon, word] = OUTCOMES[this.status] || ['', ''];
     replace(this.banner,
-      this.live ? h('span', { class: 'spinner', 'aria-hidden': 'true' }) : h('span', { class: 'run-icon' }, icon),
+      this.live ? h('span', { class: 'spinner', 'aria-hidden': 'true' })
+        : h('span', { class: 'run-icon' }, icon),
       h('strong', { class: 'run-agent' }, `@${this.run.agent_username || 'agent'}`),
       h('span', { class: 'run-status-text' }, this.live ? this.statusText || 'working' : word),
       h('span', { class: 'run-elapsed' }, this.elapsedText()),
@@ -252,11 +258,13 @@ export class RunCard {
         ? h('a', { class: 'run-link', href: `/runs/${this.run.id}` }, 'transcript') : null);
     this.el.className = `run-card status-${this.status}`;
 
-    const showStream = this.stream && !this.stream.done && this.stream.content;
+    // In a room the finished answer is a message of its own; a transcript keeps it here.
+    const stream = this.stream;
+    const showStream = stream?.content && (!stream.done || this.ctx.keepAnswer);
     this.streamEl.hidden = !showStream;
     if (showStream) {
-      replace(this.streamEl, h('span', { class: 'stream-text' }, this.stream.content),
-        h('span', { class: 'cursor', 'aria-hidden': 'true' }));
+      replace(this.streamEl, h('span', { class: 'stream-text' }, stream.content),
+        stream.done ? null : h('span', { class: 'cursor', 'aria-hidden': 'true' }));
     }
     this.renderControls();
     this.footer.hidden = this.live;
@@ -264,7 +272,7 @@ export class RunCard {
       replace(this.footer, `${icon} ${word}`,
         this.outcome ? h('span', { class: 'muted' }, ` · ${this.outcome}`) : null,
         ` · ${this.elapsedText()}`,
-        this.tools.size ? ` · ${this.tools.size} tool call${this.tools.size === 1 ? '' : 's'}` : '');
+        this.tools.size ? ` · ${plural(this.tools.size, 'tool call')}` : '');
     }
     this.tick();
   }
@@ -303,8 +311,8 @@ export class RunCard {
     this.controls.hidden = false;
     this.controls.dataset.ready = '1';
     const error = h('span', { class: 'form-error small' });
-    const input = h('input', { class: 'redirect-input', placeholder: 'Redirect: tell it what to do instead',
-      'aria-label': 'Redirect message', maxlength: 2000 });
+    const input = h('input', { class: 'redirect-input', maxlength: 2000,
+      placeholder: 'Redirect: tell it what to do instead', 'aria-label': 'Redirect message' });
     const send = async (action) => {
       error.textContent = '';
       const message = input.value.trim();
@@ -326,9 +334,11 @@ export class RunCard {
       }
     });
     replace(this.controls,
-      h('button', { type: 'button', class: 'danger small stop', onclick: () => send('stop') }, '■ Stop'),
+      h('button', { type: 'button', class: 'danger small stop', onclick: () => send('stop') },
+        '■ Stop'),
       input,
-      h('button', { type: 'button', class: 'small redirect', onclick: () => send('adjust') }, 'Redirect'),
+      h('button', { type: 'button', class: 'small redirect', onclick: () => send('adjust') },
+        'Redirect'),
       error);
   }
 
@@ -340,9 +350,11 @@ export class RunCard {
 function toolCard(tool) {
   const status = tool.status || 'running';
   const took = tool.duration !== undefined && tool.duration !== null ? duration(tool.duration) : '';
-  const card = h('details', { class: `tool-card status-${status}`, dataset: { toolCallId: tool.toolCallId } },
+  const icon = { running: '⟳', error: '✗' }[status] || '✓';
+  const card = h('details', { class: `tool-card status-${status}`,
+    dataset: { toolCallId: tool.toolCallId } },
     h('summary', null,
-      h('span', { class: 'tool-icon', 'aria-hidden': 'true' }, status === 'running' ? '⟳' : status === 'error' ? '✗' : '✓'),
+      h('span', { class: 'tool-icon', 'aria-hidden': 'true' }, icon),
       h('code', { class: 'tool-name' }, tool.tool),
       h('span', { class: 'tool-status' }, status),
       took ? h('span', { class: 'tool-duration' }, took) : null),
@@ -353,4 +365,8 @@ function toolCard(tool) {
         h('pre', { class: 'tool-output' }, pretty(tool.output) || '(empty)')] : null));
   card.open = status === 'running';
   return card;
+}
+
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }

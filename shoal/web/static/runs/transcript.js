@@ -45,7 +45,8 @@ class TranscriptView {
       class: 'replay-slider', 'aria-label': 'Replay position',
       oninput: () => this.goto(Number(this.slider.value)) });
     this.position = h('span', { class: 'replay-position' });
-    this.playButton = h('button', { type: 'button', class: 'play', onclick: () => this.togglePlay() }, '▶ Replay');
+    this.playButton = h('button', { type: 'button', class: 'play',
+      onclick: () => this.togglePlay() }, '▶ Replay');
     this.cardSlot = h('div', { class: 'replay-card' });
     this.list = h('ol', { class: 'event-list' });
     replace(this.pane, h('section', { class: 'transcript' },
@@ -59,14 +60,15 @@ class TranscriptView {
         run.error ? h('p', { class: 'form-error' }, h('strong', null, 'Error: '), run.error) : null,
         h('a', { href: `/rooms/${run.agencyId}` }, '← Back to the room')),
       h('div', { class: 'replay-controls' },
-        h('button', { type: 'button', class: 'first', 'aria-label': 'First step', onclick: () => this.goto(0) }, '⏮'),
+        h('button', { type: 'button', class: 'first', 'aria-label': 'First step',
+          onclick: () => this.goto(0) }, '«'),
         h('button', { type: 'button', class: 'prev', 'aria-label': 'Previous step',
           onclick: () => this.goto(this.step - 1) }, '◀'),
         this.playButton,
         h('button', { type: 'button', class: 'next', 'aria-label': 'Next step',
           onclick: () => this.goto(this.step + 1) }, '▶'),
         h('button', { type: 'button', class: 'last', 'aria-label': 'Last step',
-          onclick: () => this.goto(this.events.length) }, '⏭'),
+          onclick: () => this.goto(this.events.length) }, '»'),
         this.slider, this.position),
       h('div', { class: 'transcript-body' }, this.cardSlot, this.list)));
     this.show();
@@ -103,7 +105,7 @@ class TranscriptView {
     const finished = this.step === this.events.length;
     this.card = new RunCard({ ...this.run, status: finished ? this.run.status : 'running',
       duration: finished ? this.run.duration : this.events[this.step - 1]?.t || 0 }, {
-      me: this.shell.workspace.user, canPost: false, transcriptLink: false,
+      me: this.shell.workspace.user, canPost: false, transcriptLink: false, keepAnswer: true,
       deciderOf: () => ({ mayDecide: false, who: 'the person who started the run' }),
     });
     for (const event of this.events.slice(0, this.step)) this.card.apply(event);
@@ -115,7 +117,8 @@ class TranscriptView {
     this.position.textContent = `step ${this.step} of ${this.events.length}`
       + (current ? ` · ${current.type} at ${duration(current.t)}` : '');
     replace(this.list, this.events.map((event, i) => h('li', {
-      class: `event type-${event.type}${i < this.step ? ' shown' : ''}${i === this.step - 1 ? ' current' : ''}`,
+      class: ['event', `type-${event.type}`, i < this.step && 'shown',
+        i === this.step - 1 && 'current'].filter(Boolean).join(' '),
       onclick: () => this.goto(i + 1),
     }, h('span', { class: 'event-seq' }, `#${event.seq}`),
     h('span', { class: 'event-time' }, `+${duration(event.t)}`),
@@ -135,12 +138,15 @@ function summarize(e) {
     case 'start': return e.description || e.name || '';
     case 'status': return e.status;
     case 'tool-call': return `${e.tool} ${pretty(e.input).slice(0, 120)}`;
-    case 'tool-result': return `${e.tool} → ${e.status}${e.duration ? ` in ${duration(e.duration)}` : ''}`;
+    case 'tool-result':
+      return `${e.tool} → ${e.status}${e.duration ? ` in ${duration(e.duration)}` : ''}`;
     case 'stream':
     case 'stream-start':
     case 'stream-end': return (e.content || '').slice(0, 140);
     case 'permission-request': return `asks: ${e.action}`;
-    case 'permission-response': return `${e.decision}${e.decidedBy ? ` by @${e.decidedBy.username}` : ''}${e.timedOut ? ' (no answer)' : ''}`;
+    case 'permission-response':
+      return [e.decision, e.decidedBy && `by @${e.decidedBy.username}`,
+        e.timedOut && '(no answer)'].filter(Boolean).join(' ');
     case 'interrupt': return `${e.action}${e.message ? `: ${e.message}` : ''}`;
     case 'complete': return e.summary || '';
     case 'error': return e.error || '';
