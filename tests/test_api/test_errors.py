@@ -114,6 +114,15 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/houses/{house_id}/keys"): {"provider": "openai", "apiKey": "sk-x",
                                               "label": "team"},
     ("PATCH", "/api/agents/{agent_id}"): {"name": "Helper"},
+    ("POST", "/api/agencies/{agency_id}/heartbeats"): {"agent": "{agent_id}", "interval": "1h",
+                                                       "prompt": "check in"},
+    ("PATCH", "/api/heartbeats/{heartbeat_id}"): {"interval": "2h", "prompt": "check",
+                                                  "enabled": True},
+    ("POST", "/api/agencies/{agency_id}/cron-jobs"): {"agent": "{agent_id}", "every": "1h",
+                                                      "prompt": "digest", "tz": "UTC",
+                                                      "deliver": True, "history": False},
+    ("PATCH", "/api/cron-jobs/{job_id}"): {"prompt": "digest", "deliver": True,
+                                           "history": False, "enabled": True},
 }
 PUBLIC_ROUTES = {("GET", "/api/health"), ("POST", "/api/auth/register"),
                  ("POST", "/api/auth/login"), ("POST", "/api/auth/agent")}
@@ -190,6 +199,12 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
     owner.http.headers["X-Crustocean-Hook-Key"] = r.json()["key"]  # for the hook routes
     r = await owner.post(f"/api/houses/{house_id}/keys", {"provider": "openai", "apiKey": "sk-x"})
     key_id = r.json()["id"]
+    r = await owner.post(f"/api/agencies/{room_id}/heartbeats",
+                         {"agent": agent_id, "interval": "1h"})
+    heartbeat_id = r.json()["id"]
+    r = await owner.post(f"/api/agencies/{room_id}/cron-jobs",
+                         {"agent": agent_id, "every": "1h", "prompt": "digest"})
+    job_id = r.json()["id"]
     runs = shoal_server.shoal.runs
     async with shoal_server.shoal.db.write() as session:
         agent = await session.get(User, agent_id)
@@ -202,7 +217,8 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
                "subscription_id": subscription_id,
                "agent_id": agent_id, "token_id": token_id, "invite_id": invite_id,
                "user_id": other.id, "run_id": run_id, "permission_id": "p1", "hook_id": hook_id,
-               "key_id": key_id, "command_id": command_id},
+               "key_id": key_id, "command_id": command_id, "heartbeat_id": heartbeat_id,
+               "job_id": job_id},
                   owner, shoal_server)
 
 

@@ -20,6 +20,7 @@ from shoal.scheduler.targets import schedulable_agent
 from shoal.scheduler.timing import format_interval, parse_interval
 from shoal.store.tables import User
 
+
 def require_admin(ctx: CommandContext, what: str) -> None:
     """Scheduling agents is for the house's admins and owners."""
     if RANK.get(ctx.access.role or "", 0) < RANK["admin"]:
