@@ -115,7 +115,10 @@ class Deliveries:
 
     async def fire(self, fired: list[Fired]) -> None:
         """Send the claimed deliveries, several at a time."""
-        await self._prune_old()
+        try:
+            await self._prune_old()
+        except Exception:  # housekeeping must not hold up what is due
+            log.exception("pruning old webhook deliveries failed")
         await asyncio.gather(*(self._send_logged(item) for item in fired))
 
     async def _prune_old(self) -> None:
