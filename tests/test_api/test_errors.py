@@ -125,7 +125,8 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
                                            "history": False, "enabled": True},
 }
 PUBLIC_ROUTES = {("GET", "/api/health"), ("POST", "/api/auth/register"),
-                 ("POST", "/api/auth/login"), ("POST", "/api/auth/agent")}
+                 ("POST", "/api/auth/login"), ("POST", "/api/auth/agent"),
+                 ("GET", "/api/webhook-subscriptions/meta/events")}
 
 # Bodies no route accepts: each must get a 400.
 NOT_A_BODY: list[tuple[str, dict[str, Any]]] = [
