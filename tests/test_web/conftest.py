@@ -30,6 +30,7 @@ Page = playwright_sync.Page
 CHROMIUM = os.environ.get("SHOAL_TEST_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 PASSWORD = "correct horse battery"
+LOADED = ".shell .sidebar[data-loaded]"  # signed in, and the app knows its rooms
 T = TypeVar("T")
 
 
@@ -166,31 +167,33 @@ def new_page(browser: Browser, web: WebServer) -> Iterator[Callable[..., Page]]:
 
 def register(page: Page, username: str | None = None, display_name: str | None = None,
              password: str = PASSWORD) -> str:
-    """Register through the app's form; returns the username. Ends in the app's shell."""
+    """Register through the app's form; returns the username. Ends in the app's shell, its
+    rooms loaded."""
     username = username or unique()
     page.goto("/register")
     page.fill("input[name=username]", username)
     page.fill("input[name=displayName]", display_name or username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    page.wait_for_selector(".shell")
+    page.wait_for_selector(LOADED)
     return username
 
 
 def login(page: Page, username: str, password: str = PASSWORD) -> None:
-    """Log in through the app's form. Ends in the app's shell."""
+    """Log in through the app's form. Ends in the app's shell, its rooms loaded."""
     page.goto("/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    page.wait_for_selector(".shell")
+    page.wait_for_selector(LOADED)
 
 
 def login_with_token(page: Page, token: str, path: str = "/") -> None:
-    """Start a page already logged in with a session token (skips the form)."""
+    """Start a page already logged in with a session token (skips the form); ends with the
+    app's rooms loaded."""
     page.evaluate("token => localStorage.setItem('shoal.token', token)", token)
     page.goto(path)
-    page.wait_for_selector(".shell")
+    page.wait_for_selector(LOADED)
 
 
 def screenshot(page: Page, name: str) -> Path:

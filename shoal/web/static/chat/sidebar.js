@@ -25,6 +25,7 @@ export class Sidebar {
       replace(this.el, h('p', { class: 'muted pad' }, 'Loading rooms…'));
       return;
     }
+    this.el.dataset.loaded = 'true';
     const house = this.ws.currentHouse();
     if (!house) {
       replace(this.el, h('p', { class: 'muted pad' }, 'You are not in any house yet.'));
