@@ -30,13 +30,14 @@ CHROMIUM = os.environ.get("SHOAL_CHROMIUM", "/usr/bin/chromium")
 # in ms since navigation started.
 FIRST_RENDER = """
 window.__firstMessage = null; window.__newest = null;
-window.__newestText = sessionStorage.getItem('bench.newest');
+const newestSeq = sessionStorage.getItem('bench.newest');
 new MutationObserver(() => {
   const first = document.querySelector('.timeline .msg');
   if (first && window.__firstMessage === null) window.__firstMessage = performance.now();
-  if (window.__newest === null && window.__newestText
-      && [...document.querySelectorAll('.timeline .msg-body')].some(
-        (e) => e.textContent === window.__newestText)) window.__newest = performance.now();
+  if (window.__newest === null && newestSeq
+      && document.querySelector(`.timeline .msg[data-seq="${newestSeq}"]`)) {
+    window.__newest = performance.now();
+  }
 }).observe(document, {childList: true, subtree: true});
 """
 
@@ -68,9 +69,9 @@ async def setup(url: str, messages: int) -> tuple[str, str, str]:
         return str(http.headers["Authorization"].split()[1]), big, small
 
 
-async def first_render(page: Page, url: str, room_id: str, newest: str) -> tuple[float, float]:
-    """Open the room afresh: ms to the first message, and to the newest one (`newest`)."""
-    await page.evaluate("text => sessionStorage.setItem('bench.newest', text)", newest)
+async def first_render(page: Page, url: str, room_id: str, newest: int) -> tuple[float, float]:
+    """Open the room afresh: ms to the first message, and to the newest one (seq `newest`)."""
+    await page.evaluate("seq => sessionStorage.setItem('bench.newest', String(seq))", newest)
     await page.goto(f"{url}/rooms/{room_id}")
     await page.wait_for_function("() => window.__firstMessage !== null && window.__newest !== null",
                                  timeout=30_000)
@@ -115,11 +116,11 @@ async def main(args: argparse.Namespace) -> None:
         await context.add_init_script(FIRST_RENDER)
         page = await context.new_page()
         await page.goto(f"{url}/login")  # the app's origin, for sessionStorage
-        await first_render(page, url, small, "message 1")  # warm the browser's caches
+        await first_render(page, url, small, 1)  # warm the browser's caches
         results: dict[str, list[tuple[float, float]]] = {"small": [], "big": []}
         for _ in range(args.loads):
-            results["small"].append(await first_render(page, url, small, "message 1"))
-            results["big"].append(await first_render(page, url, big, f"message {args.messages}"))
+            results["small"].append(await first_render(page, url, small, 1))
+            results["big"].append(await first_render(page, url, big, args.messages))
 
         def report(name: str, runs: list[tuple[float, float]]) -> float:
             first = statistics.median(r[0] for r in runs)
@@ -133,7 +134,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"  ratio {big_first / base:.2f}   target: under 500 ms")
 
         cdp = await context.new_cdp_session(page)
-        await first_render(page, url, big, f"message {args.messages}")
+        await first_render(page, url, big, args.messages)
         start = await memory(page, cdp)
         steps = await scroll_back(page, args.messages - args.back)
         back = await memory(page, cdp)
