@@ -8,6 +8,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +225,17 @@ async def serve(settings: Settings) -> AsyncIterator[ShoalServer]:
         server.should_exit = True
         await task
         sock.close()
+
+
+@dataclass
+class Clock:
+    """A clock that moves only when told to, for code that takes a `clock` callable."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now

@@ -6,10 +6,15 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
-from sqlalchemy import or_, select
 
-from shoal.bootstrap import ensure_home
-from shoal.cli.common import ConfigOption, console, open_database, run, settings_from
+from shoal.cli.common import (
+    ConfigOption,
+    console,
+    house_by_ref,
+    open_database,
+    run,
+    settings_from,
+)
 from shoal.commands.builtins import register_builtins
 from shoal.commands.manage import (
     PERMISSIONS,
@@ -24,10 +29,7 @@ from shoal.commands.manage import (
 from shoal.commands.registry import CommandRegistry
 from shoal.config import Settings
 from shoal.crypto import SecretBox
-from shoal.errors import NotFound
 from shoal.net.outbound import OutboundPolicy
-from shoal.store.db import Database
-from shoal.store.tables import House
 
 command_app = typer.Typer(
     help="Manage a house's own slash commands, answered by webhooks. A running server sees "
@@ -51,17 +53,6 @@ def _names(text: str | None) -> list[str] | None:
     return [name for name in (part.strip() for part in text.split(",")) if name]
 
 
-async def _house(db: Database, wanted: str | None) -> House:
-    if wanted is None:
-        return (await ensure_home(db)).house
-    async with db.read() as session:
-        house = await session.scalar(select(House).where(
-            or_(House.slug == wanted.lower(), House.id == wanted)))
-    if house is None:
-        raise NotFound(f"no house {wanted!r}")
-    return house
-
-
 @command_app.command("add")
 def command_add(
     name: str,
@@ -81,7 +72,7 @@ def command_add(
 
     async def go() -> None:
         async with open_database(settings) as db:
-            target = await _house(db, house)
+            target = await house_by_ref(db, house)
             async with db.write() as session:
                 row = await create_command(session, target.id, fields, _rules(settings), None)
         console.print(f"Added /{row.name} to {target.name} ({row.invoke_permission}).")
@@ -96,7 +87,7 @@ def command_list(house: str | None = HouseOption, config: Path | None = ConfigOp
 
     async def go() -> None:
         async with open_database(settings) as db:
-            target = await _house(db, house)
+            target = await house_by_ref(db, house)
             async with db.read() as session:
                 rows = await house_commands(session, target.id)
         if not rows:
@@ -132,7 +123,7 @@ def command_update(
 
     async def go() -> None:
         async with open_database(settings) as db:
-            target = await _house(db, house)
+            target = await house_by_ref(db, house)
             async with db.write() as session:
                 row = await find_command(session, target.id, name)
                 await update_command(session, row, fields, _rules(settings))
@@ -149,7 +140,7 @@ def command_remove(name: str, house: str | None = HouseOption,
 
     async def go() -> None:
         async with open_database(settings) as db:
-            target = await _house(db, house)
+            target = await house_by_ref(db, house)
             async with db.write() as session:
                 row = await find_command(session, target.id, name)
                 await session.delete(row)

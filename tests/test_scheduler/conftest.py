@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +12,7 @@ from sqlalchemy import delete
 from shoal.core import Shoal
 from shoal.scheduler.tables import Schedule
 from shoal.store import migrate
-from tests.support import make_settings
+from tests.support import Clock, make_settings
 
 BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get("SHOAL_TEST_DATABASE_URL") else [])
 # Far enough ahead that no scheduler on the real clock (other tests' servers share the
@@ -22,23 +21,9 @@ EPOCH = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
-@dataclass
-class Clock:
-    """A clock that only moves when told to."""
-
-    now: datetime = EPOCH
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(EPOCH)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -17,10 +17,9 @@ from shoal.scheduler.service import Scheduler
 from shoal.scheduler.tables import CronJob
 from shoal.scheduler.timing import next_cron_time
 from shoal.store.tables import Activation
+from tests.support import Clock, ShoalServer, make_house
 from tests.support import House as PeopleHouse
-from tests.support import ShoalServer, make_house
 from tests.test_runtime.conftest import FAKE_MODEL, fake, fake_server  # noqa: F401
-from tests.test_scheduler.conftest import Clock
 from tests.test_scheduler.test_heartbeats import add_bot, run
 
 NY = "America/New_York"

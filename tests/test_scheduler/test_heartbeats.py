@@ -19,9 +19,9 @@ from shoal.scheduler.service import Scheduler, due_times
 from shoal.scheduler.tables import Heartbeat
 from shoal.store.tables import Activation, Room, User
 from shoal.store.tables import House as HouseRow
+from tests.support import Clock, ShoalServer, Socket, make_house, unique
 from tests.support import House as PeopleHouse
-from tests.support import ShoalServer, Socket, make_house, unique
-from tests.test_scheduler.conftest import BACKENDS, Clock
+from tests.test_scheduler.conftest import BACKENDS
 
 POSTGRES = [b for b in BACKENDS if b == "postgres"]
 

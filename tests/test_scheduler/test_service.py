@@ -10,8 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shoal.core import Shoal
 from shoal.scheduler.service import Fired, Scheduler, due_times, remove_due, set_due
 from shoal.scheduler.tables import Schedule
-from tests.support import unique
-from tests.test_scheduler.conftest import Clock
+from tests.support import Clock, unique
 
 
 class Recorder:

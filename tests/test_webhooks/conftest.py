@@ -9,31 +9,17 @@ import hmac
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from tests.receiver import Received
-from tests.support import House, Person, ShoalServer, make_settings, serve
+from tests.support import Clock, House, Person, ShoalServer, make_settings, serve
 
 # Far ahead of the real clock: a scheduler of another server sharing the PostgreSQL database
 # (running on the real clock) never finds these tests' deliveries due.
 EPOCH = datetime(2036, 1, 1, 12, 0, tzinfo=UTC)
-
-
-@dataclass
-class Clock:
-    """A clock that moves only when told to."""
-
-    now: datetime = EPOCH
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @dataclass
@@ -59,7 +45,7 @@ async def hooked(shoal_server: ShoalServer, tmp_path_factory: pytest.TempPathFac
                              outbound_allow_private=True, role="api")
     async for server in serve(settings):
         await server.bootstrap()
-        clock = Clock()
+        clock = Clock(EPOCH)
         scheduler = server.shoal.scheduler
         scheduler.clock = clock
         # Only this feature's kind: other kinds' rows in a shared database are not ours to fire.
