@@ -16,6 +16,7 @@ from shoal.rooms.messages import (
     check_type,
     edit_message,
     get_message,
+    member_metadata,
     message_with_sender,
     soft_delete,
 )
@@ -50,7 +51,7 @@ class Chat:
     ) -> dict[str, Any]:
         """A member posts to a room they may post in; returns the stored message."""
         draft = Draft(Sender(user), check_content(content, self.limits), check_type(type),
-                      check_metadata(metadata, self.limits))
+                      member_metadata(metadata, self.limits))
         return await self.appender.append(room_id, draft, check=True)
 
     async def post_reply(
@@ -65,7 +66,7 @@ class Chat:
         """A bot answers an activation. A second reply to the same activation (a retried
         run) returns the first instead of posting again."""
         draft = Draft(Sender(bot), check_content(content, self.limits), "chat",
-                      check_metadata(metadata, self.limits), activation_id=activation_id)
+                      member_metadata(metadata, self.limits), activation_id=activation_id)
         return await self.appender.append(room_id, draft, check=True)
 
     async def post_system(
@@ -87,7 +88,7 @@ class Chat:
     ) -> dict[str, Any]:
         """The author, or a room moderator, replaces a message's content."""
         text = check_content(content, self.limits)
-        meta = check_metadata(metadata, self.limits) if metadata is not None else None
+        meta = member_metadata(metadata, self.limits) if metadata is not None else None
         async with self.db.write() as session:
             message = await get_message(session, message_id)
             if message.sender_id is None:

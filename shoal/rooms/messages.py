@@ -75,6 +75,17 @@ def check_metadata(metadata: object, limits: Limits) -> dict[str, Any]:
     return metadata
 
 
+# Markers only Shoal's own posts carry (heartbeat prompts, hook posts): the web app shows them
+# as badges, so a person's or a bot's message never keeps them.
+SYSTEM_MARKERS = ("heartbeat", "heartbeat_id", "hook")
+
+
+def member_metadata(metadata: object, limits: Limits) -> dict[str, Any]:
+    """A member's metadata, checked, without the markers of Shoal's own posts."""
+    checked = check_metadata(metadata, limits)
+    return {key: value for key, value in checked.items() if key not in SYSTEM_MARKERS}
+
+
 TRACE_STATUSES = ("done", "ok", "error")
 
 

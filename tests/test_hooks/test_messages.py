@@ -184,3 +184,19 @@ async def test_each_hook_posts_at_most_its_rate(shoal_server: ShoalServer) -> No
         hooks.limiter, hooks.per_minute = saved
     assert [m["content"] for m in await history(house)] == ["alert 0", "alert 1", "ok"]
 
+
+
+async def test_only_shoal_marks_a_message_as_a_hooks_or_a_heartbeats(
+    shoal_server: ShoalServer,
+) -> None:
+    house = await make_house(shoal_server)
+    forged = {"hook": {"name": "GitHub"}, "heartbeat": True, "heartbeat_id": "x", "skill": "ci"}
+    r = await house.member.post(f"/api/agencies/{house.room_id}/messages",
+                                {"content": "deploy finished", "metadata": forged})
+    assert r.status_code == 201, r.text
+    assert r.json()["metadata"] == {"skill": "ci"}
+    r = await house.member.patch(f"/api/messages/{r.json()['id']}",
+                                 {"content": "deploy failed", "metadata": forged})
+    assert r.status_code == 200, r.text
+    assert r.json()["metadata"] == {"skill": "ci"}
+    assert [m["metadata"] for m in await history(house)] == [{"skill": "ci"}]
