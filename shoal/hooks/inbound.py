@@ -75,11 +75,14 @@ class HookService:
         limits = self.shoal.limits
         text = check_content(content, limits)
         meta = check_metadata(metadata, limits) if metadata is not None else None
+        self._count(hook)
         async with self.shoal.db.write() as session:
             message = await get_message(session, message_id)
             posted_by = message.meta.get("hook") if message.sender_id is None else None
             if not isinstance(posted_by, dict) or posted_by.get("id") != hook.id:
                 raise Forbidden("a hook may only edit the messages it posted")
+            if message.room_id not in hook.room_ids:
+                raise Forbidden("this hook no longer posts to that room")
             room = await session.get(Room, message.room_id)
             assert room is not None
             if meta is not None:
@@ -163,16 +166,20 @@ class HookService:
         for room in rooms:
             if room_ref in (room.id, room.slug, f"#{room.slug}"):
                 return room
-        raise NotFound("this hook does not post to that room")
+        raise Forbidden("this hook does not post to that room")
 
-    async def _append(self, hook: Hook, room: Room, content: str, kind: str,
-                      metadata: dict[str, Any]) -> dict[str, Any]:
-        """Post as the hook, within its rate."""
+    def _count(self, hook: Hook) -> None:
+        """Count one post or edit against the hook's rate, or RateLimited."""
         try:
             self.limiter.hit(hook.id)
         except RateLimited as exc:
             raise RateLimited(f"hook {hook.name!r} may post {self.per_minute} messages a "
                               f"minute; try again in {exc.retry_after} seconds",
                               exc.retry_after) from None
+
+    async def _append(self, hook: Hook, room: Room, content: str, kind: str,
+                      metadata: dict[str, Any]) -> dict[str, Any]:
+        """Post as the hook, within its rate."""
+        self._count(hook)
         return await self.shoal.chat.post_system(room.id, content, sender_name=hook.name,
                                                  type=kind, metadata=metadata)

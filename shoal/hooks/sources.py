@@ -75,7 +75,8 @@ def shoal_signature(secret: str, headers: Mapping[str, str], body: bytes) -> boo
     if presented is None:
         return None
     stamp = headers.get("x-shoal-timestamp", "")
-    if not stamp.isdigit() or abs(time.time() - int(stamp)) > MAX_SIGNATURE_AGE:
+    if not (stamp.isascii() and stamp.isdecimal() and len(stamp) <= 12) \
+            or abs(time.time() - int(stamp)) > MAX_SIGNATURE_AGE:
         return False
     return _matches("sha256=" + sign(secret, f"{stamp}.".encode() + body), presented)
 
@@ -96,7 +97,8 @@ def _github_summary(event: str, p: dict[str, Any]) -> str:
         return f"[{repo}] GitHub webhook connected: {_field(p, 'zen')}"
     if event == "push":
         branch = _field(p, "ref").removeprefix("refs/heads/")
-        count = len(p.get("commits") or [])
+        commits = p.get("commits")
+        count = len(commits) if isinstance(commits, list) else 0
         noun = "commit" if count == 1 else "commits"
         return (f"[{repo}] {_field(p, 'pusher.name') or who} pushed {count} {noun} to "
                 f"{branch}: {_first_line(p, 'head_commit.message')} {_field(p, 'compare')}")

@@ -42,7 +42,8 @@ def lookup(data: Any, path: str) -> Any:
     for step in path.split("."):
         if isinstance(value, dict):
             value = value.get(step)
-        elif isinstance(value, list) and step.isdigit() and int(step) < len(value):
+        elif isinstance(value, list) and step.isdecimal() and step.isascii() \
+                and int(step) < len(value):
             value = value[int(step)]
         else:
             return None

@@ -162,7 +162,7 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port,
                                                              type=socket.SOCK_STREAM)
-    except socket.gaierror:
+    except (socket.gaierror, UnicodeError):  # UnicodeError: a name IDNA cannot encode
         raise OutboundError(f"the host {host} could not be resolved") from None
     found: dict[IPAddress, None] = {}
     for _family, _type, _proto, _name, sockaddr in infos:

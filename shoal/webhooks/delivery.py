@@ -193,6 +193,9 @@ class Deliveries:
             error = f"refused: {exc.message}"
         except ShoalError as exc:
             error = exc.message
+        except Exception:  # recorded as a failed attempt, so the delivery still ends
+            log.exception("webhook delivery %s failed unexpectedly", delivery.id)
+            error = "the delivery failed unexpectedly"
         duration = int((time.monotonic() - started) * 1000)
         return Attempt(code, error[:MAX_ERROR_CHARS] if error else None, duration)
 

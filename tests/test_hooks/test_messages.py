@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from shoal.auth.ratelimit import AttemptLimiter
+from shoal.llm.offline import OFFLINE_NOTICE
 from tests.support import ShoalServer, make_house, unique
 from tests.test_dispatch.conftest import ScriptedRuntime, activations, heard, make_bot
 from tests.test_hooks.conftest import history, keyed, make_hook
@@ -45,6 +46,26 @@ async def test_a_hook_message_wakes_the_agent_it_mentions(
     await watcher.close()
 
 
+async def test_a_builtin_agent_on_the_offline_model_answers_a_hook(
+    shoal_server: ShoalServer,
+) -> None:
+    house = await make_house(shoal_server)
+    fixer = await make_bot(shoal_server, house, model={"primary": "offline"})
+    hook = await make_hook(house, name="Sentry")
+    content = f"@{fixer['handle']} [SentryError] TypeError: email of undefined"
+    r = await keyed(shoal_server, hook["key"]).post("/api/hooks/messages", json={
+        "agencyId": house.room_id, "content": content})
+    assert r.status_code == 201, r.text
+
+    await shoal_server.shoal.worker.drain()
+    [row] = await activations(shoal_server, fixer["id"])
+    assert (row.trigger_kind, row.outcome, row.model) == ("hook", "replied",
+                                                         "offline/shoal-offline")
+    [reply] = [m for m in await history(house) if m["sender_id"] == fixer["id"]]
+    assert reply["content"].startswith(OFFLINE_NOTICE)
+    assert "TypeError: email of undefined" in reply["content"]
+
+
 async def test_the_room_is_named_by_id_or_slug_and_must_be_one_of_the_hooks(
     shoal_server: ShoalServer,
 ) -> None:
@@ -65,7 +86,7 @@ async def test_the_room_is_named_by_id_or_slug_and_must_be_one_of_the_hooks(
     assert r.status_code == 400 and f"#{ops['slug']}" in r.json()["error"]
     for room in (other["id"], other["slug"], "nowhere"):
         r = await single.post("/api/hooks/messages", json={"agencyId": room, "content": "x"})
-        assert r.status_code == 404, r.text
+        assert r.status_code == 403, r.text
         assert r.json() == {"error": "this hook does not post to that room"}
     assert [m["content"] for m in await history(house, other["id"])] == []
     assert [m["content"] for m in await history(house, ops["id"])] == ["deploy finished",
@@ -143,6 +164,15 @@ async def test_a_hook_edits_only_the_messages_it_posted(shoal_server: ShoalServe
     assert [m["content"] for m in await history(house)] == ["again", "hi"]
     await watcher.close()
 
+    # A hook moved to other rooms no longer edits what it posted in this one.
+    r = await house.owner.post("/api/agencies", {"name": unique("ci"), "houseId": house.id})
+    r = await house.owner.patch(f"/api/houses/{house.id}/hooks/{hook['id']}",
+                                {"rooms": [r.json()["id"]]})
+    assert r.status_code == 200, r.text
+    r = await client.patch(f"/api/hooks/messages/{posted['id']}", json={"content": "late"})
+    assert (r.status_code, r.json()) == (403, {"error": "this hook no longer posts to that "
+                                                        "room"})
+
 
 @pytest.mark.parametrize(("body", "status", "error"), [
     ({"content": "  "}, 400, "content must not be empty"),
@@ -175,6 +205,9 @@ async def test_each_hook_posts_at_most_its_rate(shoal_server: ShoalServer) -> No
             assert r.status_code == 201, r.text
         r = await client.post("/api/hooks/messages", json={"content": "alert 2"})
         assert r.status_code == 429
+        first = (await history(house))[0]
+        r = await client.patch(f"/api/hooks/messages/{first['id']}", json={"content": "edit"})
+        assert r.status_code == 429  # edits count against the same rate
         assert r.json()["error"].startswith("hook 'Flood' may post 2 messages a minute; "
                                             "try again in ")
         assert int(r.headers["Retry-After"]) >= 1
@@ -183,7 +216,6 @@ async def test_each_hook_posts_at_most_its_rate(shoal_server: ShoalServer) -> No
     finally:
         hooks.limiter, hooks.per_minute = saved
     assert [m["content"] for m in await history(house)] == ["alert 0", "alert 1", "ok"]
-
 
 
 async def test_only_shoal_marks_a_message_as_a_hooks_or_a_heartbeats(

@@ -58,7 +58,7 @@ def encode(payload: Any) -> bytes:
 
 
 async def deliver(server: ShoalServer, hook: dict[str, Any], source: str, body: bytes,
-                  headers: dict[str, str], **params: str) -> httpx.Response:
+                  headers: dict[str, Any], **params: str) -> httpx.Response:
     return await server.http().post(f"/api/hooks/{hook['id']}/{source}", content=body,
                                      headers=headers, params=params)
 
@@ -166,10 +166,14 @@ async def test_any_sender_posts_through_the_template(shoal_server: ShoalServer) 
     r = await deliver(shoal_server, hook, "generic", body, shoal_signed(body))
     assert r.status_code == 201, r.text
     # A signature older than five minutes could be a replay.
+    refused = (401, {"error": "the delivery's signature does not match the hook's secret"})
     r = await deliver(shoal_server, hook, "generic", body,
                       shoal_signed(body, at=time.time() - 600))
-    assert (r.status_code, r.json()) == (401, {"error": "the delivery's signature does not "
-                                                        "match the hook's secret"})
+    assert (r.status_code, r.json()) == refused
+    for stamp in (b"\xb2", b"9" * 400, b"", b"-1"):  # \xb2 reads as a superscript two
+        signed = {**shoal_signed(body), "X-Shoal-Timestamp": stamp}
+        r = await deliver(shoal_server, hook, "generic", body, signed)
+        assert (r.status_code, r.json()) == refused
 
     bare = await make_hook(house, name="Uptime", secret=SECRET)
     text = encode({"text": "site is down", "url": "https://example.com"})
@@ -201,7 +205,7 @@ async def test_a_receiver_posts_only_into_the_hooks_rooms(shoal_server: ShoalSer
     assert r.status_code == 201 and r.json()["agency_id"] == ops["id"], r.text
     other = await make_house(shoal_server)
     r = await deliver(shoal_server, hook, "github", body, github(body), room=other.room_id)
-    assert (r.status_code, r.json()) == (404, {"error": "this hook does not post to that room"})
+    assert (r.status_code, r.json()) == (403, {"error": "this hook does not post to that room"})
 
     r = await shoal_server.http().post(f"/api/hooks/{other.room_id}/github", content=body,
                                        headers=github(body))

@@ -16,6 +16,7 @@ PAYLOAD = {"alert": {"name": "DiskFull", "tags": ["db", "prod"]}, "count": 3, "o
     ("{{alert.name}}", "DiskFull"),
     ("{{ alert.name }} x{{count}} ok={{ok}}", "DiskFull x3 ok=false"),
     ("{{ items.1.id }}/{{ items.9.id }}/{{ alert.name.deeper }}", "b//"),
+    ("{{ items.\u00b2.id }}|{{ items.\u0661.id }}", "|"),  # only ASCII digits number items
     ("{{ alert.tags }}", '["db","prod"]'),
     ("@oncall {{ who }}", "@oncall \uff20everyone"),
     ("no placeholders, {single} braces", "no placeholders, {single} braces"),
@@ -56,6 +57,9 @@ def test_a_template_that_names_no_field_is_refused(template: str) -> None:
                                                  "head_branch": "main",
                                                  "html_url": "https://x/r/1"}},
      "[acme/api] workflow CI completed: failure on main https://x/r/1"),
+    ("github", "push", {"ref": "refs/heads/main", "commits": 5, "pusher": {"name": "ada"},
+                        "repository": {"full_name": "acme/api"}},
+     "[acme/api] ada pushed 0 commits to main"),
     ("github", "star", {"action": "created", "sender": {"login": "cy"},
                         "repository": {"full_name": "acme/api"}},
      "[acme/api] GitHub star created by cy"),

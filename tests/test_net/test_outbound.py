@@ -15,6 +15,7 @@ from shoal.errors import InvalidInput
 from shoal.net import (
     AddressRefused,
     Outbound,
+    OutboundError,
     OutboundPolicy,
     OutboundTimeout,
     ResponseTooLarge,
@@ -83,6 +84,12 @@ async def test_ipv6_loopback_and_mapped_ipv4_loopback_reach_nothing_by_default()
 async def test_only_http_and_https_urls_with_a_host(url: str) -> None:
     with pytest.raises(AddressRefused):
         await STRICT.request("GET", url)
+
+
+async def test_a_host_name_that_cannot_be_resolved_is_an_outbound_error() -> None:
+    too_long_label = "a" * 64  # DNS labels are at most 63 characters
+    with pytest.raises(OutboundError, match="could not be resolved"):
+        await STRICT.request("GET", f"http://{too_long_label}.example/")
 
 
 def fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> None:
