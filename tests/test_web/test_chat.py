@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from playwright.sync_api import WebSocketRoute
+
 from shoal.store.tables import User
 from tests.support import unique
 from tests.test_web.conftest import Page, WebServer, login_with_token, screenshot
@@ -58,21 +63,21 @@ def sockets_of(web: WebServer, user_id: str) -> set[str]:
     return {s.sid for s in list(gateway.sockets.values()) if s.principal.id == user_id}
 
 
-def drop_sockets(web: WebServer, user_id: str, room_id: str, texts: list[str],
-                 poster: dict) -> set[str]:
-    """Cut the user's sockets server-side, then post while they are away; returns the
-    sockets that were cut."""
+def drop_sockets(web: WebServer, user_id: str, poster: dict,
+                 while_away: Callable[[User], Coroutine[Any, Any, None]]) -> set[str]:
+    """Cut the user's sockets server-side, then let `poster` act while they are away (in the
+    same turn of the server's loop, before any reconnect); returns the sockets that were cut."""
     cut = sockets_of(web, user_id)
 
-    async def cut_and_post() -> None:
+    async def cut_and_act() -> None:
         for sid in cut:
             await web.server.shoal.gateway.sio.disconnect(sid)
         async with web.server.shoal.db.read() as session:
             author = await session.get(User, poster["id"])
-        for text in texts:
-            await web.server.shoal.chat.post(author, room_id, text)
+        assert author is not None
+        await while_away(author)
 
-    web.run(cut_and_post())
+    web.run(cut_and_act())
     return cut
 
 
@@ -81,18 +86,62 @@ def test_a_dropped_connection_recovers_without_losing_or_doubling(new_page,
     token_a, a, token_b, b, room = pair(web, "drop")
     page: Page = new_page("/")
     login_with_token(page, token_a, f"/rooms/{room['id']}")
-    web.post(token_b, room["id"], "before the drop")
-    page.wait_for_selector(".msg:has-text('before the drop')")
-    cut = drop_sockets(web, a["id"], room["id"], ["while away 1", "while away 2"], b)
+    typo = web.post(token_b, room["id"], "before teh drop")
+    hasty = web.post(token_b, room["id"], "said in haste")
+    page.wait_for_selector(".msg:has-text('said in haste')")
+    chat = web.server.shoal.chat
+
+    async def edit_delete_and_post(author: User) -> None:
+        await chat.edit(author, typo["id"], "before the drop")
+        await chat.delete(author, hasty["id"])
+        for text in ("while away 1", "while away 2"):
+            await chat.post(author, room["id"], text)
+
+    cut = drop_sockets(web, a["id"], b, edit_delete_and_post)
     assert cut
     page.wait_for_selector(".msg:has-text('while away 2')")
+    # Edits and deletes are not replayed on rejoining: the page asks for them.
+    page.wait_for_selector(".msg:has-text('before the drop') .edited")
+    page.wait_for_selector(".msg.deleted")
     assert sockets_of(web, a["id"]) and not sockets_of(web, a["id"]) & cut  # a new socket
     web.post(token_b, room["id"], "after the return")
     page.wait_for_selector(".msg:has-text('after the return')")
-    assert messages_text(page) == ["before the drop", "while away 1", "while away 2",
-                                   "after the return"]
+    assert messages_text(page) == ["before the drop", "This message was deleted.",
+                                   "while away 1", "while away 2", "after the return"]
     seqs = page.locator(".timeline .msg").evaluate_all("els => els.map(e => e.dataset.seq)")
     assert len(seqs) == len(set(seqs))
+
+
+def test_a_message_after_a_long_gap_brings_the_gap_with_it(new_page, web: WebServer) -> None:
+    token_a, _, token_b, b, room = pair(web, "gap")
+    page: Page = new_page("/")
+    sockets: list[WebSocketRoute] = []
+    held = False
+
+    def route_socket(ws: WebSocketRoute) -> None:
+        if held:
+            ws.close()
+        else:
+            ws.connect_to_server()
+            sockets.append(ws)
+
+    # The socket goes through Playwright, so the test can hold it down however often the page
+    # retries; the REST API stays up.
+    page.route_web_socket("**/socket.io/**", route_socket)
+    login_with_token(page, token_a, f"/rooms/{room['id']}")
+    web.post(token_b, room["id"], "before the gap")
+    page.wait_for_selector(".msg:has-text('before the gap')")
+    held = True
+    sockets[-1].close()
+    page.wait_for_selector(".conn-status.offline")
+    post_many(web, b["id"], room["id"], 60)  # more than a page of history
+    page.fill(".composer-input", "back again")  # sent over REST: its seq shows the gap
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".msg:has-text('back again')")
+    page.wait_for_selector(".msg:has-text('m60')")
+    assert messages_text(page) == ["before the gap", *[f"m{i}" for i in range(1, 61)],
+                                   "back again"]
+    assert page.locator(".conn-status.offline").is_visible()  # the socket replayed none
 
 
 def test_markdown_never_runs_a_messages_script(new_page, web: WebServer) -> None:
@@ -100,6 +149,9 @@ def test_markdown_never_runs_a_messages_script(new_page, web: WebServer) -> None
     attack = ("<script>window.pwned = 1</script> <img src=x onerror=\"window.pwned = 2\">\n"
               "[click me](javascript:window.pwned=3) and [docs](https://example.org/x)\n"
               "**bold** `<b>code</b>`")
+    # A run id from a message's metadata would become a path of the viewer's API calls.
+    web.post(token_b, room["id"], "see my run", metadata={
+        "run_id": f"../agencies/{web.lobby_id}/members"})
     web.post(token_b, room["id"], attack)
     page: Page = new_page("/")
     login_with_token(page, token_a, f"/rooms/{room['id']}")
@@ -116,6 +168,7 @@ def test_markdown_never_runs_a_messages_script(new_page, web: WebServer) -> None
     assert "click me" in body.inner_text()
     page.get_by_text("click me").click()
     assert page.evaluate("window.pwned") is None
+    assert page.locator(".msg:has-text('see my run') .run-ref").count() == 0
 
 
 def test_unread_counts_move_live_and_clear_on_opening(new_page, web: WebServer) -> None:
@@ -201,6 +254,17 @@ def test_history_scrolls_back_with_a_bounded_window(new_page, web: WebServer) ->
     first = int(shown[0][1:])
     assert shown == [f"m{i}" for i in range(first, 421)]
 
+    # Messages arriving live, the reader at the bottom, unload the oldest end as they come.
+    page.evaluate("document.querySelector('.timeline').scrollTop = 1e9")
+    for i in range(421, 461):
+        web.post(token_a, room["id"], f"m{i}")
+    page.get_by_text("m460", exact=True).wait_for()
+    shown = messages_text(page)
+    assert shown[-1] == "m460" and len(shown) <= 200
+    assert f"m{first}" not in shown
+    assert shown == [f"m{i}" for i in range(int(shown[0][1:]), 461)]
+    scroll_until(page, "top", f"m{first}")  # and scrolling up loads them back
+
 
 def test_rich_messages_render_as_the_contract_describes(new_page, web: WebServer) -> None:
     token_a, _, token_b, _, room = pair(web, "rich")
@@ -213,12 +277,15 @@ def test_rich_messages_render_as_the_contract_describes(new_page, web: WebServer
         "content_spans": [{"text": "All good ", "color": "theme-success"},
                           {"text": "but watch out", "color": "#ff8800"},
                           {"text": " (plain)", "color": "red; background: url(x)"}]})
-    web.post(token_b, room["id"], "time to check in", metadata={"heartbeat": True})
-    web.post(token_b, room["id"], "build 42 failed", metadata={"hook": {"id": "h1",
-                                                                        "name": "ci"}})
 
     async def system() -> None:
-        await web.server.shoal.chat.post_system(room["id"], "deploy finished", sender_name="CI")
+        # Heartbeats and hooks post as Shoal itself: only its own posts carry their markers.
+        chat = web.server.shoal.chat
+        await chat.post_system(room["id"], "time to check in", sender_name="Heartbeat",
+                               type="chat", metadata={"heartbeat": True})
+        await chat.post_system(room["id"], "build 42 failed", sender_name="ci", type="chat",
+                               metadata={"hook": {"id": "h1", "name": "ci"}})
+        await chat.post_system(room["id"], "deploy finished", sender_name="CI")
 
     web.run(system())
     page: Page = new_page("/")
@@ -262,6 +329,17 @@ def test_rich_messages_render_as_the_contract_describes(new_page, web: WebServer
     assert page.evaluate("document.documentElement.dataset.theme") == theme
 
 
+# Whether the composer's placeholder fits on one line of the composer.
+PLACEHOLDER_FITS = """() => {
+  const area = document.querySelector('.composer-input');
+  const style = getComputedStyle(area);
+  const text = document.createElement('canvas').getContext('2d');
+  text.font = style.font;
+  const room = area.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return text.measureText(area.placeholder).width <= room;
+}"""
+
+
 def test_on_a_phone_the_sidebar_collapses(new_page, web: WebServer) -> None:
     token_a, _, _, _, room = pair(web, "phone")
     page: Page = new_page("/", width=390, height=760)
@@ -270,7 +348,13 @@ def test_on_a_phone_the_sidebar_collapses(new_page, web: WebServer) -> None:
     page.wait_for_selector(".composer-input")
     box = sidebar.bounding_box()
     assert box is None or box["x"] + box["width"] <= 1  # slid out of view
+    assert page.locator(".timeline-empty").inner_text() == "No messages yet. Say hello!"
+    assert page.evaluate(PLACEHOLDER_FITS), "the composer's placeholder wraps"
     screenshot(page, "phone-room")
+    page.fill(".composer-input", "hello")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".msg:has-text('hello')")
+    assert not page.locator(".timeline-empty").is_visible()
     page.click(".menu-toggle")
     page.wait_for_function(
         "() => document.querySelector('.sidebar').getBoundingClientRect().x >= 0")

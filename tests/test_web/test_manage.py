@@ -1,5 +1,5 @@
 """The management pages in a browser: a bot created and edited through the pages, its token
-shown once and working, its activation log, and the house settings."""
+shown once and working, woken in a room and its activation logged, and the house settings."""
 
 from __future__ import annotations
 
@@ -67,6 +67,23 @@ def test_a_bot_is_created_and_edited_through_the_pages(new_page, web: WebServer)
     assert agent_token not in page.content()
     form = page.locator("form[aria-label='Bot settings']")
     assert form.locator("textarea[name=description]").input_value() == "finds things"
+    handle = page.locator(".m-subtitle").inner_text().split(" ")[0]  # "@scout…"
+
+    # As a webhook bot: its URL and signing secret, the secret never shown back.
+    form.locator("select[name=runtime]").select_option("webhook")
+    form.locator("input[name=response_webhook_url]").fill("https://example.com/shoal")
+    secret = unique("whsec-")
+    form.locator("input[name=response_webhook_secret]").fill(secret)
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(".m-status.m-ok:has-text('Saved')")
+    assert form.locator("input[name=response_webhook_secret]").input_value() == ""
+    assert form.locator("input[name=response_webhook_secret]").get_attribute(
+        "placeholder") == "set (type to replace)"
+    config = web.api(token, "GET", f"/api/agents/{bot_id}/config")["config"]
+    assert config["response_webhook_url"] == "https://example.com/shoal"
+    assert config["response_webhook_secret"] is True and secret not in page.content()
+
+    # Then built in, on the offline model, renamed.
     form.locator("input[name=name]").fill(f"{name} II")
     form.locator("select[name=runtime]").select_option("builtin")
     form.locator("select[name=model_primary]").select_option("offline/shoal-offline")
@@ -83,11 +100,13 @@ def test_a_bot_is_created_and_edited_through_the_pages(new_page, web: WebServer)
     form.locator("button[type=submit]").click()
     page.wait_for_selector(".m-status.m-ok:has-text('Saved')")
     page.wait_for_selector(f"h1:has-text('{name} II')")
+    assert page.locator(f"#bot-danger button:text-is('Delete {name} II')").is_visible()
 
     config = web.api(token, "GET", f"/api/agents/{bot_id}/config")["config"]
     assert config["system_prompt"] == "You find things.\n  - be brief"
     assert config["runtime"] == "builtin" and config["trigger_mode"] == "ambient"
     assert config["model"] == {"primary": "offline/shoal-offline", "fallbacks": []}
+    assert config["response_webhook_url"] == "https://example.com/shoal"  # kept
     assert config["busy_policy"] == "collect"
     assert config["tools"] == {"allow": ["*"], "deny": ["clearnote", "agency*"],
                                "approval": ["save"]}
@@ -100,6 +119,20 @@ def test_a_bot_is_created_and_edited_through_the_pages(new_page, web: WebServer)
     page.wait_for_selector(".m-status.m-error:has-text('max_hops')")
     assert web.api(token, "GET", f"/api/agents/{bot_id}/config")["config"]["max_hops"] == 20
     page_screenshot(page, "manage-bot-settings")
+
+    # Woken by a mention in a room, it answers there on the offline model...
+    page.goto(f"/rooms/{web.lobby_id}")
+    page.fill(".composer-input", f"{handle} what did you find?")
+    page.keyboard.press("Enter")
+    page.locator(f".msg.agent:has(.handle:text-is('{handle}'))").last.wait_for()
+    # ...and its page logs the activation.
+    page.goto(f"/house/{web.home_id}/agents/{bot_id}")
+    log = page.locator("[role=list][aria-label=Activations]")
+    activation = log.locator("details.m-activation[data-outcome=replied]")
+    activation.wait_for()
+    assert "#lobby" in activation.locator("summary").inner_text()
+    assert "1 activation," in page.locator("#activations").inner_text()
+    assert not page.locator("#activations button:has-text('Show more')").is_visible()
 
     # A new token replaces the old one, shown once; then revoking locks the bot out.
     page.reload()

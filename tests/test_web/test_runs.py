@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.support import unique
 from tests.test_web.conftest import Page, WebServer, login_with_token, register, screenshot
+from tests.test_web.test_chat import post_many, scroll_until
 
 # Records whether the streamed text (with its cursor) was ever on screen, however briefly.
 WATCH_STREAM = """() => {
@@ -21,11 +24,12 @@ WATCH_STREAM = """() => {
 }"""
 
 
-def gated_bot(web: WebServer, tools: list[str]) -> dict[str, Any]:
-    """A verified builtin bot in the lobby on the offline model, whose `tools` need approval."""
+def gated_bot(web: WebServer, tools: list[str], room_id: str | None = None) -> dict[str, Any]:
+    """A verified builtin bot in a room (the lobby unless told) on the offline model, whose
+    `tools` need approval."""
     owner = web.owner_token()
     agent = web.api(owner, "POST", "/api/agents",
-                    {"name": unique("Gate"), "agencyId": web.lobby_id})["agent"]
+                    {"name": unique("Gate"), "agencyId": room_id or web.lobby_id})["agent"]
     web.api(owner, "POST", f"/api/agents/{agent['id']}/verify")
     web.api(owner, "PATCH", f"/api/agents/{agent['id']}/config", {
         "runtime": "builtin", "model": {"primary": "offline", "fallbacks": []},
@@ -55,7 +59,8 @@ def test_a_newcomer_watches_approves_and_replays_a_run(new_page, web: WebServer)
     screenshot(page, "run-permission")
     request.locator("button.approve").click()
 
-    card.locator(".permission.approve:has-text('Approved by @')").wait_for()
+    me = page.locator(".msg.mine .handle").last.inner_text()  # "@newcomer" or so
+    card.locator(f".permission.approve:has-text('Approved by {me}')").wait_for()
     card.locator(".tool-card.status-done").wait_for()
     card.locator(".run-outcome:has-text('Completed')").wait_for()
     reply = page.locator(f".msg.agent:has(.handle:has-text('@{bot['username']}'))").last
@@ -73,6 +78,8 @@ def test_a_newcomer_watches_approves_and_replays_a_run(new_page, web: WebServer)
     assert types[0] == "start" and types[-1] == "complete"
     assert {"tool-call", "permission-request", "permission-response", "tool-result",
             "stream-end"} <= set(types)
+    decision = steps.nth(types.index("permission-response")).locator(".event-summary")
+    assert decision.inner_text() == f"approve by {me}"
     page.click(".replay-controls button.first")
     assert page.locator(".replay-card .tool-card").count() == 0
     for _ in range(types.index("tool-call") + 1):
@@ -104,6 +111,8 @@ def test_stop_and_redirect_from_the_run_card(new_page, web: WebServer) -> None:
     card.locator("button.deny").click()
     card.locator(".permission.deny:has-text('Denied')").wait_for()
     card.locator(".run-outcome:has-text('Stopped')").wait_for()
+    outcome = card.locator(".run-outcome").inner_text()
+    assert outcome.lower().count("stop") == 1, outcome  # said once, not "Stopped · stopped"
     assert card.locator(".run-controls button.stop").count() == 0  # an ended run has none
     screenshot(page, "run-stopped")
 
@@ -125,5 +134,33 @@ def test_others_see_who_may_decide(new_page, web: WebServer) -> None:
                if e["type"] == "permission-request"]
     web.api(asker_token, "POST", f"/api/runs/{run_id}/permissions/"
             f"{pending[0]['permissionId']}", {"decision": "approve"})
-    card.locator(".permission.approve:has-text('Approved by @')").wait_for()
+    # Named as the room names people: by their handle, not their account's username.
+    card.locator(f".permission.approve:has-text('Approved by @{asked['sender_handle']}')"
+                 ).wait_for()
     card.locator(".run-outcome:has-text('Completed')").wait_for()
+
+
+def test_a_live_run_card_keeps_its_clock_after_scrolling_away(new_page, web: WebServer) -> None:
+    room = web.api(web.owner_token(), "POST", "/api/agencies", {"name": unique("busy")})
+    bot = gated_bot(web, ["notes"], room["id"])
+    token, user = web.register_api()
+    web.api(token, "POST", f"/api/agencies/{room['id']}/join")
+    page: Page = new_page("/")
+    login_with_token(page, token, f"/rooms/{room['id']}")
+    ask = f"@{bot['username']} please run /notes"
+    page.fill(".composer-input", ask)
+    page.keyboard.press("Enter")
+    card = page.locator(".run-card")
+    card.locator(".permission.pending").wait_for()  # the run waits: it stays live
+
+    page.evaluate("document.querySelector('.timeline').scrollTop = 1e9")
+    post_many(web, user["id"], room["id"], 220)  # the window moves past the card
+    page.get_by_text("m220", exact=True).wait_for()
+    expect(card).to_have_count(0)
+    page.wait_for_timeout(1500)  # unloaded past a tick: its clock stops itself
+    scroll_until(page, "top", ask)
+    card.locator(".permission.pending").wait_for()
+    elapsed = card.locator(".run-elapsed").inner_text()
+    page.wait_for_function(
+        "shown => document.querySelector('.run-card .run-elapsed').textContent !== shown",
+        arg=elapsed)

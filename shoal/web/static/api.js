@@ -21,6 +21,12 @@ export function setToken(token) {
   me = null;
 }
 
+/** Whether a value is shaped like a Shoal id: a message's metadata may carry anything, and
+ * only an id may become a path segment of an API call. */
+export function isId(value) {
+  return typeof value === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(value);
+}
+
 /** Call the API: `api('GET', '/api/agencies')`. Resolves to the parsed JSON (null for 204). */
 export async function api(method, path, body) {
   const headers = {};

@@ -6,6 +6,8 @@ import { h, replace } from '../dom.js';
 const MENTION_AT_CARET = /(^|[^A-Za-z0-9_-])@([A-Za-z0-9_-]*)$/;
 const COMMAND_AT_CARET = /^\/([A-Za-z0-9_-]*)$/;
 const MAX_SUGGESTIONS = 8;
+// A phone's composer is too narrow for the hints: the placeholder would wrap and be cut off.
+const NARROW = '(max-width: 760px)';
 
 export class Composer {
   /** `members()` -> [{handle, username, display_name, type}], `commands()` -> [{name,
@@ -18,7 +20,8 @@ export class Composer {
     this.active = 0;
     this.area = h('textarea', {
       class: 'composer-input', rows: 1, 'aria-label': 'Message', maxlength: 20000,
-      placeholder: 'Message… (@ to mention, / for commands)',
+      placeholder: window.matchMedia(NARROW).matches ? 'Message…'
+        : 'Message… (@ to mention, / for commands)',
       'aria-autocomplete': 'list', 'aria-controls': 'composer-suggestions',
     });
     this.menu = h('ul', { class: 'suggestions', id: 'composer-suggestions', role: 'listbox',
@@ -44,12 +47,6 @@ export class Composer {
     this.area.disabled = true;
     this.button.disabled = true;
     this.area.placeholder = reason;
-  }
-
-  enable() {
-    this.area.disabled = false;
-    this.button.disabled = false;
-    this.area.placeholder = 'Message… (@ to mention, / for commands)';
   }
 
   focus() {

@@ -1,6 +1,7 @@
 // One message as the timeline shows it: author, time, markdown (or coloured spans), badges,
 // a collapsible trace, and edit/delete for those allowed.
 
+import { isId } from '../api.js';
 import { h, replace } from '../dom.js';
 import { cssColor, duration, fullTime, metadataOf, shortTime } from '../format.js';
 import { renderMarkdown } from '../markdown.js';
@@ -84,7 +85,7 @@ function fill(el, message, meta, ctx) {
 
   replace(el, head, body,
     !message.deleted && Array.isArray(meta.trace) && meta.trace.length ? trace(meta) : null,
-    !message.deleted && typeof meta.run_id === 'string' && ctx.runLink
+    !message.deleted && isId(meta.run_id) && ctx.runLink
       ? ctx.runLink(meta.run_id) : null);
 }
 

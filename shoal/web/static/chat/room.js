@@ -2,7 +2,7 @@
 // Joining sends the last seq seen, so a reconnect replays exactly what was missed; the
 // timeline drops anything it already shows (by id and seq).
 
-import { api, ApiError } from '../api.js';
+import { api, ApiError, isId } from '../api.js';
 import { h, replace } from '../dom.js';
 import { atLeast } from '../format.js';
 import { RunTracker } from '../runs/live.js';
@@ -63,7 +63,7 @@ class RoomView {
       members: () => this.members.members,
       commands: () => this.commands,
       send: (text) => this.send(text),
-      disabledReason: this.canPost ? null : 'Guests can read this room but not post in it.',
+      disabledReason: this.canPost ? null : 'Guests can only read here.',
     });
     this.thinkingEl = h('div', { class: 'thinking', 'aria-live': 'polite' });
     this.tracker = new RunTracker({
@@ -146,11 +146,20 @@ class RoomView {
       me: this.me,
       canPost: this.canPost && this.me.type !== 'agent',
       deciderOf: (run) => this.deciderOf(run),
-      decide: (runId, permissionId, decision) =>
-        api('POST', `/api/runs/${runId}/permissions/${permissionId}`, { decision }),
+      decide: (runId, permissionId, decision) => api('POST',
+        `/api/runs/${encodeURIComponent(runId)}/permissions/${encodeURIComponent(permissionId)}`,
+        { decision }),
       interrupt: (runId, action, message) =>
-        api('POST', `/api/runs/${runId}/interrupt`, { action, message }),
+        api('POST', `/api/runs/${encodeURIComponent(runId)}/interrupt`, { action, message }),
+      handleOf: (user) => this.handleOf(user),
     };
+  }
+
+  /** How the room shows a person a run event names ({id, username}): their house handle. */
+  handleOf(user) {
+    // People may post in a public room without joining it: then their messages know them.
+    return this.members.members.find((m) => m.id === user.id)?.handle
+      || this.timeline.senderHandle(user.id) || user.username;
   }
 
   /** Who may answer a run's permission requests: the person whose message started it;
@@ -168,6 +177,7 @@ class RoomView {
   }
 
   runLink(runId) {
+    if (!isId(runId)) return null;
     const slot = h('div', { class: 'run-slot' });
     const toggle = h('button', { type: 'button', class: 'link', onclick: async () => {
       if (slot.firstChild) {
@@ -184,7 +194,7 @@ class RoomView {
       }
     } }, 'show steps');
     return h('div', { class: 'run-ref' }, '⚙ from a run · ', toggle, ' · ',
-      h('a', { href: `/runs/${runId}` }, 'transcript'), slot);
+      h('a', { href: `/runs/${encodeURIComponent(runId)}` }, 'transcript'), slot);
   }
 
   listen() {
@@ -213,6 +223,11 @@ class RoomView {
     this.offs.push(this.socket.on('connect', async () => {
       if (this.destroyed) return;
       await this.join();
+      try {
+        await this.timeline.refreshLoaded();
+      } catch {
+        // The server is out of reach again: the next connect refreshes.
+      }
       await this.tracker.catchUp();
     }));
   }

@@ -31,7 +31,9 @@ export class Timeline {
 
     this.top = h('div', { class: 'timeline-edge top' });
     this.bottom = h('div', { class: 'timeline-edge bottom' });
-    this.list = h('div', { class: 'timeline-list' }, this.top, this.bottom);
+    this.emptyNote = h('p', { class: 'timeline-empty muted', hidden: true },
+      'No messages yet. Say hello!');
+    this.list = h('div', { class: 'timeline-list' }, this.top, this.emptyNote, this.bottom);
     this.jump = h('button', { type: 'button', class: 'jump-latest', hidden: true,
       onclick: () => this.jumpToLatest() }, 'New messages ↓');
     this.el = h('div', { class: 'timeline', role: 'log', 'aria-live': 'polite',
@@ -51,6 +53,7 @@ export class Timeline {
     this.jump.hidden = true;
     const oldestFirst = [...newestFirst].reverse();
     for (const message of oldestFirst) this.place(this.messageEntry(message));
+    this.emptyNote.hidden = this.entries.length > 0;
     this.noteSeq(oldestFirst.at(-1)?.seq);
     this.scrollToBottom();
     this.onChange();
@@ -95,21 +98,31 @@ export class Timeline {
       if (oldest && seq < oldest.seq && !this.reachedStart) return false;
       const known = this.latestSeq;
       this.noteSeq(seq);
+      const gap = seq > known + 1 && known > 0; // missed while away
+      if (gap && this.atLatest && !this.nearBottom()) {
+        // The reader is up in the history: the gap loads when they scroll down to it.
+        this.atLatest = false;
+      }
       if (!this.atLatest) {
         this.unseen += 1;
         this.showJump();
         return true;
       }
-      if (seq > known + 1 && known > 0) {
-        // A gap (missed while away): fetch what is missing rather than show a hole.
-        this.fillGap(known);
+      if (gap) {
+        // Fetch what is missing rather than show a hole.
+        this.fillGap(known, message);
         return true;
       }
     }
     const stick = this.nearBottom();
     this.place(this.messageEntry(message));
-    if (stick) this.scrollToBottom();
-    else if (typeof seq === 'number') {
+    if (stick) {
+      this.trim('old');
+      this.scrollToBottom();
+    } else if (typeof seq === 'number') {
+      // The reader is up in the history: past a full window the newest end waits unloaded
+      // until they scroll back down.
+      this.trim('new');
       this.unseen += 1;
       this.showJump();
     }
@@ -117,16 +130,52 @@ export class Timeline {
     return true;
   }
 
-  async fillGap(afterSeq) {
+  /** Fetch the messages after `afterSeq` up to `message` (which revealed the gap), then
+   * show them all. A failed fetch leaves the gap to the next reconnect's replay. */
+  async fillGap(afterSeq, message) {
     const stick = this.nearBottom();
-    const missing = await this.fetchNewer(afterSeq);
-    for (const message of missing) {
-      if (!this.byId.has(message.id)) this.place(this.messageEntry(message));
-      this.noteSeq(message.seq);
+    let after = afterSeq;
+    try {
+      while (after < message.seq - 1) {
+        const page = await this.fetchNewer(after);
+        for (const missing of page) {
+          if (!this.byId.has(missing.id)) this.place(this.messageEntry(missing));
+          this.noteSeq(missing.seq);
+        }
+        if (page.length < PAGE) break;
+        after = page.at(-1).seq;
+        this.trim('old');
+      }
+    } catch (err) {
+      console.warn('could not fetch the missed messages', err);
     }
+    if (!this.byId.has(message.id)) this.place(this.messageEntry(message));
     this.trim('old');
     if (stick) this.scrollToBottom();
     this.onChange();
+  }
+
+  /** Bring the loaded messages up to date with the room's log: edits and deletes made while
+   * the socket was down are not replayed on rejoining, only new messages are. */
+  async refreshLoaded() {
+    const oldest = this.oldestMessage();
+    if (!oldest) return;
+    const newest = this.newestSeq;
+    const stick = this.nearBottom();
+    let after = oldest.seq - 1;
+    while (after < newest) {
+      const page = await this.fetchNewer(after);
+      for (const fresh of page) {
+        const shown = this.byId.get(fresh.id)?.message;
+        // A live edit may have arrived while the page was fetched: keep the newer copy.
+        const changed = (fresh.deleted && !shown?.deleted)
+          || (fresh.edited_at || '') > (shown?.edited_at || '');
+        if (shown && changed) this.replaceMessage(fresh.id, fresh);
+      }
+      if (page.length < PAGE) break;
+      after = page.at(-1).seq;
+    }
+    if (stick) this.scrollToBottom();
   }
 
   /** Put any element (a run card) at a key; it stays if the window covers the key. */
@@ -139,6 +188,12 @@ export class Timeline {
 
   has(id) {
     return this.byId.has(id);
+  }
+
+  /** The house handle a shown message gives its sender, if one is shown. */
+  senderHandle(userId) {
+    return this.entries.find((e) => e.message?.sender_id === userId)?.message.sender_handle
+      || null;
   }
 
   message(id) {
@@ -172,6 +227,7 @@ export class Timeline {
     this.entries.splice(lo, 0, entry);
     this.byId.set(entry.id, entry);
     this.list.insertBefore(entry.el, this.entries[lo + 1]?.el || this.bottom);
+    this.emptyNote.hidden = true;
   }
 
   remove(entry) {

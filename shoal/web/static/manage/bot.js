@@ -44,6 +44,8 @@ export async function mount(root, ctx) {
   page.append(header);
 
   const manageable = entry.bot.manageable;
+  // The delete button names the bot, so a rename draws it again.
+  let danger = manageable ? dangerCard(ctx, entry, botId, `${base}/agents`) : null;
   if (manageable) {
     const settings = section('bot-settings', 'Settings',
       'Changes take effect on the bot\'s next activation.');
@@ -54,8 +56,12 @@ export async function mount(root, ctx) {
     ]), ([config, models]) => {
       settings.body.append(botForm(ctx, { ...entry, id: botId }, config.config, models,
         (_, agent) => {
+          if (agent.display_name === entry.display_name) return;
           entry.display_name = agent.display_name;
           drawHeader(agent);
+          const renamed = dangerCard(ctx, entry, botId, `${base}/agents`);
+          danger.replaceWith(renamed);
+          danger = renamed;
         }));
     });
     page.append(accessCard(ctx, entry, botId));
@@ -70,7 +76,7 @@ export async function mount(root, ctx) {
     'Every time something woke the bot: what triggered it, what it did, and what it cost.');
   log.body.append(activationLog(ctx, botId, rooms.filter((r) => !r.dm)));
   page.append(log.el);
-  if (manageable) page.append(dangerCard(ctx, entry, botId, `${base}/agents`));
+  if (manageable) page.append(danger);
 }
 
 function accessCard(ctx, entry, botId) {

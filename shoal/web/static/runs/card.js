@@ -38,8 +38,8 @@ export class RunCard {
   /**
    * `run`: what is known of the run (id, agent_username, status...). `ctx`: {me, canPost,
    * deciderOf(run) -> {mayDecide, who}, decide(runId, permissionId, decision),
-   * interrupt(runId, action, message), transcriptLink: bool, keepAnswer: bool (show the
-   * finished answer too)}.
+   * interrupt(runId, action, message), handleOf({id, username}) -> the person's handle,
+   * transcriptLink: bool, keepAnswer: bool (show the finished answer too)}.
    */
   constructor(run, ctx) {
     this.run = { ...run };
@@ -148,7 +148,7 @@ export class RunCard {
 
   on_interrupt(e) {
     if (e.action === 'stop') this.stopped = true;
-    const who = e.by?.username ? `@${e.by.username}` : 'someone';
+    const who = e.by?.username ? `@${this.handleOf(e.by)}` : 'someone';
     this.item(`int:${e.seq}`, () => h('div', { class: 'run-interrupt' },
       e.action === 'stop' ? `■ ${who} asked to stop` : `↪ ${who} redirected: `,
       e.action === 'adjust' ? h('q', null, e.message || '') : null));
@@ -202,6 +202,11 @@ export class RunCard {
     this.items.set(key, el);
   }
 
+  /** Run events name people by username; the room knows them by their house handle. */
+  handleOf(user) {
+    return this.ctx.handleOf?.(user) || user.username;
+  }
+
   permissionCard(request) {
     const decided = request.decision;
     const state = decided || (request.expired ? 'expired' : 'pending');
@@ -213,7 +218,7 @@ export class RunCard {
     request.description ? h('pre', { class: 'permission-detail' }, request.description) : null);
     if (decided) {
       const by = request.timedOut ? 'no answer in time'
-        : request.decidedBy?.username ? `by @${request.decidedBy.username}` : '';
+        : request.decidedBy?.username ? `by @${this.handleOf(request.decidedBy)}` : '';
       card.append(h('div', { class: 'permission-decision' },
         decided === 'approve' ? '✓ Approved ' : '✗ Denied ', by,
         request.message ? h('q', null, request.message) : null));
@@ -254,8 +259,8 @@ export class RunCard {
       h('strong', { class: 'run-agent' }, `@${this.run.agent_username || 'agent'}`),
       h('span', { class: 'run-status-text' }, this.live ? this.statusText || 'working' : word),
       h('span', { class: 'run-elapsed' }, this.elapsedText()),
-      this.ctx.transcriptLink !== false
-        ? h('a', { class: 'run-link', href: `/runs/${this.run.id}` }, 'transcript') : null);
+      this.ctx.transcriptLink !== false ? h('a', { class: 'run-link',
+        href: `/runs/${encodeURIComponent(this.run.id)}` }, 'transcript') : null);
     this.el.className = `run-card status-${this.status}`;
 
     // In a room the finished answer is a message of its own; a transcript keeps it here.
@@ -269,8 +274,10 @@ export class RunCard {
     this.renderControls();
     this.footer.hidden = this.live;
     if (!this.live) {
+      // A stopped run's summary is just "stopped": the status word says it already.
+      const note = this.outcome && this.outcome.toLowerCase() !== word.toLowerCase();
       replace(this.footer, `${icon} ${word}`,
-        this.outcome ? h('span', { class: 'muted' }, ` · ${this.outcome}`) : null,
+        note ? h('span', { class: 'muted' }, ` · ${this.outcome}`) : null,
         ` · ${this.elapsedText()}`,
         this.tools.size ? ` · ${plural(this.tools.size, 'tool call')}` : '');
     }
@@ -290,7 +297,7 @@ export class RunCard {
       this.timer = setInterval(() => {
         const el = this.banner.querySelector('.run-elapsed');
         if (el) el.textContent = this.elapsedText();
-        if (!this.el.isConnected && !this.keepTicking) this.stopTimer();
+        if (!this.el.isConnected) this.stopTimer();
       }, 1000);
     } else if (!this.live) this.stopTimer();
   }

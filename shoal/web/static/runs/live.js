@@ -53,7 +53,7 @@ export class RunTracker {
   /** Read the ended run's exact status and duration (a stop shows as interrupted). */
   async settle(card) {
     try {
-      const run = await api('GET', `/api/runs/${card.run.id}`);
+      const run = await api('GET', `/api/runs/${encodeURIComponent(card.run.id)}`);
       Object.assign(card.run, { status: run.status, duration: run.duration });
       card.status = run.status;
       card.refresh();
@@ -66,7 +66,7 @@ export class RunTracker {
   async load(runId, extra = []) {
     this.loading.set(runId, [...extra]);
     try {
-      const run = await api('GET', `/api/runs/${runId}`);
+      const run = await api('GET', `/api/runs/${encodeURIComponent(runId)}`);
       const card = this.add(run, run.transcript);
       for (const event of this.loading.get(runId) || []) this.apply(card, event);
       return card;
@@ -98,6 +98,7 @@ export class RunTracker {
     }
     if (!card.el.isConnected && this.timeline.covers(card.key)) {
       this.timeline.placeElement(`run:${card.run.id}`, card.key, card.el);
+      card.tick(); // its clock stopped when the timeline unloaded it
     }
   }
 
@@ -139,7 +140,7 @@ export class RunTracker {
 
   /** A finished run shown inside its final message (history), fetched on demand. */
   async cardFor(runId) {
-    const run = await api('GET', `/api/runs/${runId}`);
+    const run = await api('GET', `/api/runs/${encodeURIComponent(runId)}`);
     const card = new RunCard(run, { ...this.cardCtx, transcriptLink: true });
     for (const event of run.transcript) card.apply(event);
     card.run.status = run.status;

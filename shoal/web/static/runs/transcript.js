@@ -10,16 +10,21 @@ const PLAY_STEP_MS = 600;
 
 export async function mountTranscript(pane, shell, runId) {
   const run = await api('GET', `/api/runs/${runId}`);
-  const view = new TranscriptView(pane, shell, run);
+  // Run events name people by username; the house's members give their handles.
+  const houseId = shell.workspace.rooms.get(run.agencyId)?.house_id;
+  const members = houseId ? await api('GET', `/api/houses/${encodeURIComponent(houseId)}/members`)
+    .catch(() => []) : [];
+  const view = new TranscriptView(pane, shell, run, members);
   view.render();
   return view;
 }
 
 class TranscriptView {
-  constructor(pane, shell, run) {
+  constructor(pane, shell, run, members) {
     this.pane = pane;
     this.shell = shell;
     this.run = run;
+    this.handles = new Map(members.map((m) => [m.id, m.handle]));
     this.events = run.transcript;
     this.step = this.events.length; // how many events are applied
     this.playing = null;
@@ -107,6 +112,7 @@ class TranscriptView {
       duration: finished ? this.run.duration : this.events[this.step - 1]?.t || 0 }, {
       me: this.shell.workspace.user, canPost: false, transcriptLink: false, keepAnswer: true,
       deciderOf: () => ({ mayDecide: false, who: 'the person who started the run' }),
+      handleOf: (user) => this.handleOf(user),
     });
     for (const event of this.events.slice(0, this.step)) this.card.apply(event);
     if (!finished) this.card.stopTimer();
@@ -123,7 +129,11 @@ class TranscriptView {
     }, h('span', { class: 'event-seq' }, `#${event.seq}`),
     h('span', { class: 'event-time' }, `+${duration(event.t)}`),
     h('span', { class: 'event-type' }, event.type),
-    h('span', { class: 'event-summary' }, summarize(event)))));
+    h('span', { class: 'event-summary' }, summarize(event, (user) => this.handleOf(user))))));
+  }
+
+  handleOf(user) {
+    return this.handles.get(user.id) || user.username;
   }
 
   destroy() {
@@ -133,7 +143,7 @@ class TranscriptView {
   }
 }
 
-function summarize(e) {
+function summarize(e, handleOf) {
   switch (e.type) {
     case 'start': return e.description || e.name || '';
     case 'status': return e.status;
@@ -145,7 +155,7 @@ function summarize(e) {
     case 'stream-end': return (e.content || '').slice(0, 140);
     case 'permission-request': return `asks: ${e.action}`;
     case 'permission-response':
-      return [e.decision, e.decidedBy && `by @${e.decidedBy.username}`,
+      return [e.decision, e.decidedBy && `by @${handleOf(e.decidedBy)}`,
         e.timedOut && '(no answer)'].filter(Boolean).join(' ');
     case 'interrupt': return `${e.action}${e.message ? `: ${e.message}` : ''}`;
     case 'complete': return e.summary || '';
