@@ -24,6 +24,7 @@ from shoal.scheduler.cron import (
 )
 from shoal.scheduler.heartbeats import (
     MAX_PROMPT_CHARS,
+    check_heartbeat_prompt,
     delete_heartbeat,
     heartbeat_views,
     set_enabled,
@@ -100,6 +101,7 @@ async def new_heartbeat(agency_id: str, body: HeartbeatBody, principal: Principa
                         shoal: ShoalDep) -> dict[str, Any]:
     """Set an agent's heartbeat in the room (or change its interval and turn it on)."""
     seconds = parse_interval(body.interval)
+    prompt = check_heartbeat_prompt(body.prompt) if body.prompt is not None else None
     now = shoal.scheduler.clock()
     async with shoal.db.write() as session:
         room = await _room_for_admin(session, principal.id, agency_id)
@@ -107,8 +109,8 @@ async def new_heartbeat(agency_id: str, body: HeartbeatBody, principal: Principa
         beat = await set_heartbeat(session, house_id=room.house_id, room_id=room.id,
                                    bot_id=agent.id, interval_seconds=seconds,
                                    created_by=principal.id, now=now)
-        if body.prompt is not None:
-            beat.prompt = body.prompt.strip() or beat.prompt
+        if prompt is not None:
+            beat.prompt = prompt
         [view] = await heartbeat_views(session, [beat])
     shoal.scheduler.wake()
     return view
@@ -119,14 +121,15 @@ async def update_heartbeat(heartbeat_id: str, body: HeartbeatUpdate, principal: 
                            shoal: ShoalDep) -> dict[str, Any]:
     """Change a heartbeat's interval or prompt, or turn it off or on."""
     now = shoal.scheduler.clock()
+    prompt = check_heartbeat_prompt(body.prompt) if body.prompt is not None else None
     async with shoal.db.write() as session:
         beat: Heartbeat = await _owned(session, principal.id, Heartbeat, heartbeat_id)
         if body.interval is not None:
             await set_heartbeat(session, house_id=beat.house_id, room_id=beat.room_id,
                                 bot_id=beat.bot_id, interval_seconds=parse_interval(body.interval),
                                 created_by=principal.id, now=now)
-        if body.prompt is not None:
-            beat.prompt, beat.updated_at = body.prompt.strip(), now
+        if prompt is not None:
+            beat.prompt, beat.updated_at = prompt, now
         if body.enabled is not None and body.enabled != beat.enabled:
             await set_enabled(session, beat, body.enabled, now)
         [view] = await heartbeat_views(session, [beat])

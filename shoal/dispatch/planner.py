@@ -17,6 +17,9 @@ from shoal.ids import new_id
 from shoal.store.tables import Activation, HouseMember, Message, Room, RoomMember, User
 
 AMBIENT_DEBOUNCE = timedelta(seconds=3)
+# In a cron job's prompt to an SDK agent, `metadata.cron` holds the job's id and, under this
+# key, the agent's: the activation the mention creates for that agent is the job's run.
+CRON_RUN_FOR = "run_for"
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class Planned:
     bot: Bot
     kind: str
     skip_reason: str | None = None
+    cron_job_id: str | None = None  # the cron job whose run this activation is
 
 
 async def bots_in_scope(session: AsyncSession, room: Room) -> list[Bot]:
@@ -71,6 +75,15 @@ def system_kind(message: Message) -> str:
     return "cron" if isinstance(message.meta.get("cron"), dict) else "hook"
 
 
+def cron_run_of(message: Message, bot_id: str) -> str | None:
+    """The cron job a system message prompts the bot for, if it is such a prompt."""
+    cron = message.meta.get("cron")
+    if isinstance(cron, dict) and cron.get(CRON_RUN_FOR) == bot_id:
+        job_id = cron.get("id")
+        return job_id if isinstance(job_id, str) else None
+    return None
+
+
 def plan_message(message: Message, room: Room, bots: list[Bot], sender_role: str | None,
                  sender_username: str | None) -> list[Planned]:
     """The activations one message calls for: mentioned bots, the bot of a DM and ambient
@@ -97,7 +110,8 @@ def plan_message(message: Message, room: Room, bots: list[Bot], sender_role: str
             if kind != "ambient":  # ambient bots simply do not hear people they ignore
                 planned.append(Planned(bot, kind, "permission"))
         else:
-            planned.append(Planned(bot, kind))
+            job_id = cron_run_of(message, bot.id) if from_system else None
+            planned.append(Planned(bot, kind, cron_job_id=job_id))
     return planned
 
 
@@ -127,7 +141,8 @@ async def insert_activations(session: AsyncSession, message: Message, room: Room
             "status": "done" if skipped else "pending",
             "outcome": "skipped" if skipped else None, "skip_reason": plan.skip_reason,
             "available_at": now + AMBIENT_DEBOUNCE if plan.kind == "ambient" else now,
-            "created_at": now, "finished_at": now if skipped else None, "payload": {},
+            "created_at": now, "finished_at": now if skipped else None,
+            "payload": {"cron_job_id": plan.cron_job_id} if plan.cron_job_id else {},
         })
     if rows:
         inserted = await insert_ignoring_duplicates(session, rows)

@@ -13,7 +13,9 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.agents.config import load_config
+from shoal.dispatch.planner import CRON_RUN_FOR
 from shoal.errors import InvalidInput, NotFound, ShoalError
+from shoal.runtime.base import Outcome
 from shoal.scheduler.service import Fired, due_times, remove_due, set_due
 from shoal.scheduler.tables import CronJob, Schedule
 from shoal.scheduler.timing import (
@@ -29,7 +31,6 @@ from shoal.store.tables import Activation, HouseMember, User, iso, utcnow
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
-    from shoal.runtime.base import Outcome
 
 log = logging.getLogger("shoal.scheduler")
 
@@ -212,46 +213,59 @@ class CronKind:
         prompt SDK agents, which only hear messages, with one that mentions them."""
         self.shoal.worker.wake()
         async with self.shoal.db.read() as session:
-            rows = (await session.execute(
-                select(CronJob, HouseMember.handle, User.config)
-                .join(User, User.id == CronJob.bot_id)
-                .join(HouseMember, and_(HouseMember.user_id == CronJob.bot_id,
-                                        HouseMember.house_id == CronJob.house_id))
-                .where(CronJob.id.in_([f.target_id for f in fired]))
-            )).tuples().all()
-        for job, handle, config in rows:
-            if load_config(config or {}).runtime == "sdk":
+            prompts = await _jobs_of_sdk_agents(session, [f.target_id for f in fired])
+        for job, handle in prompts:
+            if not job.enabled:  # turned off since the claim
+                continue
+            try:
                 await self._prompt_sdk_agent(job, handle)
+            except ShoalError as exc:
+                log.warning("cron job %s could not post: %s", job.id, exc.message)
+                await self._record_run(job.id, job.bot_id, job.room_id, Outcome(
+                    "error", error=f"the prompt could not be posted: {exc.message}"))
 
-    async def _prompt_sdk_agent(self, job: CronJob, handle: str) -> None:
-        try:
-            await self.shoal.chat.post_system(job.room_id, f"@{handle} {job.prompt}",
-                                              sender_name="Cron",
-                                              metadata={"cron": {"id": job.id}})
-        except ShoalError as exc:
-            log.warning("cron job %s could not post: %s", job.id, exc.message)
+    async def _prompt_sdk_agent(self, job: CronJob, handle: str | None) -> None:
+        """Post the prompt that mentions the job's agent. The metadata names the job and the
+        agent, so the activation the mention creates counts as the job's run."""
+        if handle is None:
+            raise InvalidInput("the job's agent is no longer a member of this house")
+        await self.shoal.chat.post_system(
+            job.room_id, f"@{handle} {job.prompt}", sender_name="Cron",
+            metadata={"cron": {"id": job.id, CRON_RUN_FOR: job.bot_id}})
 
     async def run_now(self, job: CronJob) -> None:
-        """Queue a turn of the job at once, outside its schedule."""
+        """Run the job's turn at once, outside its schedule, as the schedule would: queued
+        for the worker, or for an SDK agent a message that mentions it."""
+        async with self.shoal.db.read() as session:
+            sdk = await _jobs_of_sdk_agents(session, [job.id])
+        for sdk_job, handle in sdk:
+            await self._prompt_sdk_agent(sdk_job, handle)
         now = self.shoal.scheduler.clock()
         async with self.shoal.db.write() as session:
-            session.add(cron_activation(job))
+            if not sdk:
+                session.add(cron_activation(job))
             stored = await session.get(CronJob, job.id)
             if stored is not None:
                 stored.last_run_at = now
         self.shoal.worker.wake()
 
     async def finished(self, activation: Activation, outcome: Outcome) -> None:
-        """Record how a job's turn went: a one-shot that succeeded turns itself off; three
-        errors in a row turn a job off and say so in its room."""
+        """Record how a job's turn went, whether the job queued it or it was the mention of
+        an SDK agent that the job posted."""
         job_id = (activation.payload or {}).get("cron_job_id")
-        if activation.trigger_kind != "cron" or not job_id:
-            return
+        if activation.trigger_kind == "cron" and job_id:
+            await self._record_run(job_id, activation.bot_id, activation.room_id, outcome)
+
+    async def _record_run(self, job_id: str, bot_id: str, room_id: str, outcome: Outcome
+                          ) -> None:
+        """Record a run of the job by its agent in its room (any other is not its run): a
+        one-shot that succeeded turns itself off (one that failed is retried); three errors
+        in a row turn a job off and say so in its room."""
         now = self.shoal.scheduler.clock()
         notice = None
         async with self.shoal.db.write() as session:
             job = await session.get(CronJob, job_id)
-            if job is None:
+            if job is None or (job.bot_id, job.room_id) != (bot_id, room_id):
                 return
             job.last_outcome = outcome.outcome
             if outcome.outcome == "error":
@@ -282,6 +296,20 @@ class CronKind:
         return (f"Cron job {short_id(job)} of {name} ({describe_schedule(job)}) is disabled "
                 f"after {MAX_ERRORS} failed runs in a row; the last error: {job.last_error}. "
                 f"Turn it back on with /cron enable {short_id(job)}.")
+
+
+async def _jobs_of_sdk_agents(session: AsyncSession, job_ids: list[str]
+                              ) -> list[tuple[CronJob, str | None]]:
+    """Those of the jobs whose agent runs in its own process (the SDK runtime), with its
+    @handle (None once it left the house): it hears messages only, so its turn is one."""
+    rows = (await session.execute(
+        select(CronJob, HouseMember.handle, User.config)
+        .join(User, User.id == CronJob.bot_id)
+        .outerjoin(HouseMember, and_(HouseMember.user_id == CronJob.bot_id,
+                                     HouseMember.house_id == CronJob.house_id))
+        .where(CronJob.id.in_(job_ids)))).tuples().all()
+    return [(job, handle) for job, handle, config in rows
+            if load_config(config or {}).runtime == "sdk"]
 
 
 async def house_jobs(session: AsyncSession, house_id: str, room_id: str | None = None

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shoal.errors import Conflict, NotFound, ShoalError
+from shoal.errors import Conflict, InvalidInput, NotFound, ShoalError
 from shoal.llm.conventions import NO_REPLY
 from shoal.scheduler.service import Fired, due_times, remove_due, set_due
 from shoal.scheduler.tables import Heartbeat, Schedule
@@ -28,6 +28,17 @@ SENDER_NAME = "Heartbeat"
 DEFAULT_PROMPT = ("Heartbeat: check in on this room and report anything that needs attention. "
                   f"If there is nothing to report, reply with exactly {NO_REPLY}.")
 MAX_PROMPT_CHARS = 2000
+
+
+def check_heartbeat_prompt(prompt: str) -> str:
+    """A prompt someone gave a heartbeat: some text, not too long."""
+    text = prompt.strip()
+    if not text:
+        raise InvalidInput("the prompt is blank; give the text the agent is sent, or leave the "
+                           "prompt out for the default check-in")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise InvalidInput(f"the prompt is longer than {MAX_PROMPT_CHARS} characters")
+    return text
 
 
 async def set_heartbeat(session: AsyncSession, *, house_id: str, room_id: str, bot_id: str,

@@ -7,11 +7,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,12 @@ MAX_SLEEP_SECONDS = 30.0
 # Shortest pause between claims while due times come thick and fast: many beats a second
 # share one claiming transaction at the cost of at most this much lateness.
 MIN_CLAIM_GAP_SECONDS = 0.02
+# A row its kind fails to advance is put back rather than retried on the next pass, so it
+# neither holds up other due work nor fills the log every second. It waits as long as it has
+# gone without firing (since it last fired, or was created), within these bounds: the wait
+# doubles with each failure, and no extra column is needed to count them.
+MIN_RETRY_WAIT = timedelta(minutes=1)
+MAX_RETRY_WAIT = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -153,7 +159,7 @@ class Scheduler:
             self._wake.clear()
             try:
                 await self.run_due(wait=False)
-                sleep = await self._seconds_to_next()
+                sleep = await self.seconds_until_due()
             except Exception:
                 log.exception("scheduler pass failed")
                 sleep = 1.0
@@ -162,10 +168,13 @@ class Scheduler:
             except TimeoutError:
                 pass
 
-    async def _seconds_to_next(self) -> float:
+    async def seconds_until_due(self) -> float:
+        """How long the loop sleeps: until the earliest due time of the kinds this process
+        handles (others' rows are not its business), within bounds."""
         async with self.db.read() as session:
             earliest = await session.scalar(
-                select(func.min(Schedule.due_at)).where(Schedule.due_at.is_not(None)))
+                select(func.min(Schedule.due_at)).where(Schedule.due_at.is_not(None),
+                                                        Schedule.kind.in_(list(self.kinds))))
         if earliest is None:
             return MAX_SLEEP_SECONDS
         return min(max((earliest - self.clock()).total_seconds(), MIN_CLAIM_GAP_SECONDS),
@@ -178,20 +187,22 @@ class Scheduler:
         count = 0
         pending: list[asyncio.Task[None]] = []
         while True:
-            fired = await self._claim(self.clock())
+            fired, batch_full = await self._claim(self.clock())
             for kind, items in _by_kind(fired).items():
                 task = asyncio.create_task(self._fire(kind, items))
                 self._firing.add(task)
                 task.add_done_callback(self._firing.discard)
                 pending.append(task)
             count += len(fired)
-            if len(fired) < CLAIM_BATCH:
+            if not batch_full:
                 break
         if pending and wait:
             await asyncio.gather(*pending)
         return count
 
-    async def _claim(self, now: datetime) -> list[Fired]:
+    async def _claim(self, now: datetime) -> tuple[list[Fired], bool]:
+        """Advance what is due in one transaction; returns what fired, and whether the batch
+        was full (so more may be due)."""
         async with self.db.write() as session:
             query = (select(Schedule)
                      .where(Schedule.due_at <= now, Schedule.kind.in_(list(self.kinds)))
@@ -199,14 +210,62 @@ class Scheduler:
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = list((await session.scalars(query)).all())
-            fired = []
+            claimed = []  # read before advancing: a failed advance leaves its rows expired
             for row in rows:
                 assert row.due_at is not None
-                fired.append(Fired(row.kind, row.target_id, row.due_at, row.id))
-                row.last_fired_at = now
+                claimed.append(Fired(row.kind, row.target_id, row.due_at, row.id))
+            advanced: set[str] = set()
             for kind, group in _rows_by_kind(rows).items():
-                await self.kinds[kind].advance(session, group, now)
-        return fired
+                advanced |= await self._advance(session, kind, group, now)
+        fired = [item for item in claimed if item.schedule_id in advanced]
+        return fired, len(claimed) == CLAIM_BATCH
+
+    async def _advance(self, session: AsyncSession, kind: str, rows: list[Schedule],
+                       now: datetime) -> set[str]:
+        """Advance one kind's claimed rows; returns the ids that advanced. If the kind fails,
+        its rows are tried one at a time, so a failing row holds up only itself: it is put
+        back to be tried again later."""
+        unfired_since = {row.id: row.last_fired_at or row.created_at for row in rows}
+        try:
+            await self._advance_in_savepoint(session, kind, rows, now)
+            return set(unfired_since)
+        except Exception:
+            if len(rows) == 1:
+                [(row_id, since)] = unfired_since.items()
+                await self._put_back(session, kind, row_id, since, now)
+                return set()
+            log.warning("advancing %d %s schedules failed; trying them one at a time",
+                        len(rows), kind, exc_info=True)
+        advanced: set[str] = set()
+        fresh = await session.scalars(select(Schedule).where(Schedule.id.in_(unfired_since))
+                                      .execution_options(populate_existing=True))
+        for row in list(fresh):
+            row_id = row.id
+            try:
+                await self._advance_in_savepoint(session, kind, [row], now)
+                advanced.add(row_id)
+            except Exception:
+                await self._put_back(session, kind, row_id, unfired_since[row_id], now)
+        return advanced
+
+    async def _advance_in_savepoint(self, session: AsyncSession, kind: str,
+                                    rows: list[Schedule], now: datetime) -> None:
+        """All or nothing: if the kind raises, none of its changes to these rows stay."""
+        async with session.begin_nested():
+            for row in rows:
+                row.last_fired_at = now
+            await self.kinds[kind].advance(session, rows, now)
+
+    async def _put_back(self, session: AsyncSession, kind: str, row_id: str,
+                        unfired_since: datetime, now: datetime) -> None:
+        """Log why a row could not advance, and make it due again after a wait as long as
+        it has gone without firing (within bounds). Called while handling the error."""
+        wait = min(max(now - unfired_since, MIN_RETRY_WAIT), MAX_RETRY_WAIT)
+        log.exception("advancing %s schedule %s failed; trying it again at %s", kind, row_id,
+                      now + wait)
+        await session.execute(update(Schedule).where(Schedule.id == row_id)
+                              .values(due_at=now + wait)
+                              .execution_options(synchronize_session=False))
 
     async def _fire(self, kind: str, fired: list[Fired]) -> None:
         try:

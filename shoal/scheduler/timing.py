@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from shoal.errors import InvalidInput
 
@@ -15,6 +15,10 @@ UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 INTERVAL = re.compile(r"^(\d{1,7})([smhd])$")
 MIN_HEARTBEAT = 60
 MAX_HEARTBEAT = 7 * 86400
+# How far ahead a one-shot may be set: it keeps a job's time, and any time computed from it,
+# well inside the dates Python can represent (up to the year 9999).
+MAX_AT_AHEAD = timedelta(days=3653)
+AT_AHEAD_RULE = "a one-shot runs within ten years"
 
 
 def parse_interval(text: str, *, minimum: int = MIN_HEARTBEAT,
@@ -78,11 +82,14 @@ def next_cron_time(expression: str, tz_name: str, after: datetime) -> datetime:
     # Start an hour back: when clocks fall back, `after` may sit in the repeated hour, where
     # the wall clock already passed times that are still ahead in UTC.
     times = croniter(expression, wall - timedelta(hours=1))
-    for _ in range(1000):
-        candidate = times.get_next(datetime).replace(tzinfo=tz, fold=0).astimezone(UTC)
-        if candidate > after:
-            return candidate
-    raise InvalidInput(f"{expression!r} never comes round")
+    try:
+        for _ in range(1000):
+            candidate = times.get_next(datetime).replace(tzinfo=tz, fold=0).astimezone(UTC)
+            if candidate > after:
+                return candidate
+    except CroniterBadDateError:  # a date that never exists, such as 30 February
+        pass
+    raise InvalidInput(f"{expression!r} never comes round: no date matches it")
 
 
 AT_DURATION = re.compile(r"^\+?(\d{1,7})([smhd])$")
@@ -95,7 +102,10 @@ def parse_at(text: str, tz_name: str, now: datetime) -> datetime:
     text = text.strip()
     tz = zone(tz_name)
     if match := AT_DURATION.match(text.lower()):
-        return now + timedelta(seconds=int(match.group(1)) * UNITS[match.group(2)])
+        delay = timedelta(seconds=int(match.group(1)) * UNITS[match.group(2)])
+        if delay > MAX_AT_AHEAD:
+            raise InvalidInput(f"{text} is too far ahead: {AT_AHEAD_RULE}")
+        return now + delay
     if match := AT_CLOCK.match(text):
         hour, minute = int(match.group(1)), int(match.group(2))
         if hour > 23 or minute > 59:
@@ -111,7 +121,13 @@ def parse_at(text: str, tz_name: str, now: datetime) -> datetime:
                            "such as 20m") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=tz)
-    when = when.astimezone(UTC)
+    try:
+        when = when.astimezone(UTC)
+    except OverflowError:  # beyond the first or last representable year once in UTC
+        raise InvalidInput(f"{text} is in the past" if when.year == 1
+                           else f"{text} is too far ahead: {AT_AHEAD_RULE}") from None
     if when <= now:
         raise InvalidInput(f"{text} is in the past")
+    if when - now > MAX_AT_AHEAD:
+        raise InvalidInput(f"{text} is too far ahead: {AT_AHEAD_RULE}")
     return when

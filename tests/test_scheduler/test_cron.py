@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from shoal.scheduler.service import Scheduler
 from shoal.scheduler.tables import CronJob
 from shoal.scheduler.timing import next_cron_time
 from shoal.store.tables import Activation
-from tests.support import Clock, ShoalServer, make_house
+from tests.support import Clock, ShoalServer, Socket, make_house
 from tests.support import House as PeopleHouse
 from tests.test_runtime.conftest import FAKE_MODEL, fake, fake_server  # noqa: F401
 from tests.test_scheduler.test_heartbeats import add_bot, run
@@ -255,3 +256,105 @@ async def test_downtime_runs_a_missed_cron_job_once(shoal_server: ShoalServer,
     finally:
         async with shoal.db.write() as session:
             await session.delete(await session.get(CronJob, job.id))
+
+
+async def test_schedules_that_cannot_run_are_refused_with_a_reason(
+        shoal_server: ShoalServer, house: PeopleHouse) -> None:
+    _, handle = await add_bot(shoal_server, house, "digest")
+    for when, error in [
+        ({"at": "9999999d"}, "too far ahead: a one-shot runs within ten years"),
+        ({"at": "9999-12-31T23:00-05:00"}, "too far ahead"),
+        ({"at": "9999-12-31T23:00", "tz": NY}, "too far ahead"),
+        ({"at": "2099-01-01T00:00"}, "too far ahead"),
+        ({"at": "0001-01-01T00:00+05:00"}, "in the past"),
+        ({"cron": "0 0 30 2 *"}, "never comes round"),
+        ({"cron": "0 0 31 4,6 *"}, "never comes round"),
+        ({"every": "9999999d"}, "too long: the maximum is 366d"),
+        ({"every": "99999999d"}, "is not an interval"),
+    ]:
+        r = await house.admin.post(f"/api/agencies/{house.room_id}/cron-jobs",
+                                   {"agent": f"@{handle}", "prompt": "Hi", **when})
+        assert r.status_code == 400 and error in r.json()["error"], (when, r.text)
+    sock = await house.admin.socket()
+    for text, error in [
+        (f"/cron add @{handle} --at 9999999d Hi", "too far ahead"),
+        (f"/cron add @{handle} --at 9999-12-31T23:00-05:00 Hi", "too far ahead"),
+        (f'/cron add @{handle} "0 0 30 2 *" Hi', "never comes round"),
+        (f"/cron add @{handle} --every 9999999d Hi", "too long"),
+    ]:
+        ack = await run(sock, house.room_id, text)
+        assert ack["ok"] is False and error in ack["error"], (text, ack)
+    assert (await house.admin.get(f"/api/houses/{house.id}/cron-jobs")).json() == []
+
+
+async def _job_view(house: PeopleHouse, job_id: str, outcome: str) -> dict[str, Any]:
+    """The job as the API lists it, once its last run has the outcome."""
+    async with asyncio.timeout(10):  # the job records the outcome just after the turn's row
+        while True:
+            r = await house.admin.get(f"/api/houses/{house.id}/cron-jobs")
+            [view] = [v for v in r.json() if v["id"] == job_id]
+            if view["last_outcome"] == outcome:
+                return view  # type: ignore[no-any-return]
+            await asyncio.sleep(0.05)
+
+
+async def _message(sock: Socket, content: str) -> dict[str, Any]:
+    async with asyncio.timeout(10):
+        while not (found := [m for m in sock.received("message") if m["content"] == content]):
+            await sock.wait_for("message", len(sock.received("message")) + 1)
+    [message] = found
+    return message  # type: ignore[no-any-return]
+
+
+async def test_running_an_sdk_agents_job_now_prompts_it_like_its_schedule(
+        shoal_server: ShoalServer, house: PeopleHouse) -> None:
+    # An SDK agent runs in its own process and hears messages only: its turn is a message
+    # that mentions it, and the delivery of that message is the job's run.
+    _, handle = await add_bot(shoal_server, house, "listener", runtime="sdk")
+    sock = await house.admin.socket()
+    await sock.join(house.room_id)
+    once = (await run(sock, house.room_id,
+                      f"/cron add @{handle} --at 2h Post the standup notes"))["metadata"]["cron"]
+    ran = await run(sock, house.room_id, f"/cron run-now {once['short_id']}")
+    assert ran["ok"], ran
+    prompt = await _message(sock, f"@{handle} Post the standup notes")
+    assert prompt["metadata"]["cron"]["id"] == once["id"]
+    view = await _job_view(house, once["id"], "delivered")
+    assert view["enabled"] is False and view["next_run_at"] is None  # a one-shot runs once
+
+    hourly = (await run(sock, house.room_id,
+                        f"/cron add @{handle} --every 1h Tally the queue"))["metadata"]["cron"]
+    r = await house.admin.post(f"/api/cron-jobs/{hourly['id']}/run")
+    assert r.status_code == 202, r.text
+    await _message(sock, f"@{handle} Tally the queue")
+    view = await _job_view(house, hourly["id"], "delivered")
+    assert view["enabled"] is True and view["last_run_at"]
+
+
+async def test_a_scheduled_run_of_an_sdk_agent_is_recorded_as_the_jobs_run(
+        shoal_server: ShoalServer, house: PeopleHouse) -> None:
+    shoal = shoal_server.shoal
+    bot_id, handle = await add_bot(shoal_server, house, "listener", runtime="sdk")
+    other_id, other = await add_bot(shoal_server, house, "helper")
+    clock = Clock(shoal.scheduler.clock())
+    scheduler = Scheduler(shoal.db, shoal.settings, clock=clock)
+    kind = CronKind(shoal)
+    scheduler.handle("cron", advance=kind.advance, fire=kind.fire)
+    async with shoal.db.write() as session:
+        job = await create_job(session, house_id=house.id, room_id=house.room_id,
+                               bot_id=bot_id, when=When(at="10m"),
+                               prompt=f"Ask @{other} for the numbers", deliver=True,
+                               with_history=False, created_by=house.admin.id, now=clock.now)
+    watcher = await house.member.socket()
+    await watcher.join(house.room_id)
+    clock.advance(minutes=11)
+    await scheduler.run_due()
+    prompt = await _message(watcher, f"@{handle} Ask @{other} for the numbers")
+    view = await _job_view(house, job.id, "delivered")
+    assert view["enabled"] is False and view["consecutive_errors"] == 0
+    async with shoal.db.read() as session:
+        woken = {a.bot_id: a for a in await session.scalars(select(Activation).where(
+            Activation.trigger_message_id == prompt["id"]))}
+    # The job's run is its agent's; another agent the prompt mentions is merely woken.
+    assert woken[bot_id].payload == {"cron_job_id": job.id}
+    assert woken[other_id].payload.get("cron_job_id") is None

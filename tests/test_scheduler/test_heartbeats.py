@@ -51,7 +51,7 @@ async def test_every_form_of_the_command_gets_its_answer(shoal_server: ShoalServ
     sock = await house.admin.socket()
     room = house.room_id
     empty = await run(sock, room, "/heartbeat")
-    assert empty["ok"] and empty["content"].startswith("No heartbeats in this room")
+    assert empty["ok"] and empty["content"].startswith("No heartbeats in this house")
 
     for text, answer in [
         (f"/heartbeat @{handle} 60s", "checks in every 1m"),
@@ -84,7 +84,7 @@ async def test_every_form_of_the_command_gets_its_answer(shoal_server: ShoalServ
     [view] = listing["metadata"]["heartbeats"]
     assert (view["agent_handle"], view["interval"], view["prompt"], view["enabled"]) == (
         handle, "1h", "Check the error dashboard.", True)
-    assert f"@{handle} every 1h" in listing["content"]
+    assert f"@{handle} in #" in listing["content"] and " every 1h " in listing["content"]
 
     assert "is off" in (await run(sock, room, f"/heartbeat @{handle} off"))["content"]
     again = await run(sock, room, f"/heartbeat @{handle} off")
@@ -95,6 +95,41 @@ async def test_every_form_of_the_command_gets_its_answer(shoal_server: ShoalServ
     assert "deleted" in (await run(sock, room, f"/heartbeat @{handle} delete"))["content"]
     gone = await run(sock, room, f"/heartbeat @{handle} off")
     assert gone["ok"] is False and "no heartbeat" in gone["error"]
+
+
+async def test_the_bare_command_lists_every_room_of_the_house(shoal_server: ShoalServer,
+                                                             house: PeopleHouse) -> None:
+    _, handle = await add_bot(shoal_server, house)
+    rooms = []
+    for _ in range(2):
+        r = await house.owner.post("/api/agencies", {"name": unique("room"), "houseId": house.id})
+        assert r.status_code == 201, r.text
+        rooms.append(r.json())
+    sock = await house.admin.socket()
+    for room, interval in zip(rooms, ("1h", "2h"), strict=True):
+        assert (await run(sock, room["id"], f"/heartbeat @{handle} {interval}"))["ok"]
+    # Asked from the house's first room, which has no heartbeat of its own.
+    listing = await run(sock, house.room_id, "/heartbeat")
+    assert listing["ok"], listing
+    assert {v["agencyId"] for v in listing["metadata"]["heartbeats"]} == {r["id"] for r in rooms}
+    for room, interval in zip(rooms, ("1h", "2h"), strict=True):
+        assert f"@{handle} in #{room['slug']} every {interval}" in listing["content"]
+
+
+async def test_a_blank_prompt_is_refused_over_rest(shoal_server: ShoalServer,
+                                                  house: PeopleHouse) -> None:
+    _, handle = await add_bot(shoal_server, house)
+    r = await house.admin.post(f"/api/agencies/{house.room_id}/heartbeats",
+                               {"agent": f"@{handle}", "interval": "1h", "prompt": "Check CI"})
+    assert r.status_code == 201, r.text
+    beat_id = r.json()["id"]
+    r = await house.admin.patch(f"/api/heartbeats/{beat_id}", {"prompt": "  "})
+    assert r.status_code == 400 and "the prompt is blank" in r.json()["error"], r.text
+    r = await house.admin.post(f"/api/agencies/{house.room_id}/heartbeats",
+                               {"agent": f"@{handle}", "interval": "2h", "prompt": " \n "})
+    assert r.status_code == 400 and "the prompt is blank" in r.json()["error"], r.text
+    [view] = (await house.admin.get(f"/api/houses/{house.id}/heartbeats")).json()
+    assert (view["prompt"], view["interval"]) == ("Check CI", "1h")
 
 
 @pytest.mark.parametrize("role", ["member", "guest"])

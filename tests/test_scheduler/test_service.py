@@ -92,3 +92,57 @@ async def test_concurrent_schedulers_fire_each_due_row_once(shoal: Shoal, clock:
     await asyncio.gather(*(s.run_due() for s in schedulers))
     fired = [f.target_id for r in recorders for f in r.fired]
     assert sorted(fired) == sorted(targets)
+
+
+class FailsFor(Recorder):
+    """A kind whose advance raises whenever the batch holds one of the `failing` targets,
+    after it has already changed the other rows (which must not stay changed)."""
+
+    def __init__(self, every: float, failing: set[str]) -> None:
+        super().__init__(every)
+        self.failing = failing
+
+    async def advance(self, session: AsyncSession, rows: list[Schedule], now: datetime) -> None:
+        await super().advance(session, rows, now)
+        if any(row.target_id in self.failing for row in rows):
+            raise RuntimeError("this row cannot advance")
+
+
+async def test_a_row_that_fails_to_advance_holds_up_only_itself(shoal: Shoal, clock: Clock
+                                                                ) -> None:
+    flaky_kind, other_kind = unique("k")[:16], unique("k")[:16]
+    bad, good = unique("t"), [unique("t") for _ in range(3)]
+    flaky, other = FailsFor(every=2 * 3600, failing={bad}), Recorder(every=2 * 3600)
+    scheduler = scheduler_with(shoal, clock, flaky, flaky_kind)
+    scheduler.handle(other_kind, advance=other.advance, fire=other.fire)
+    async with shoal.db.write() as session:
+        for target in [good[0], bad, *good[1:]]:
+            await set_due(session, flaky_kind, target, clock.now)
+        await set_due(session, other_kind, "elsewhere", clock.now)
+
+    assert await scheduler.run_due() == 4
+    assert sorted(f.target_id for f in flaky.fired) == sorted(good)
+    assert [f.target_id for f in other.fired] == ["elsewhere"]
+    # The failing row is not retried at once (the loop would spin on it): it waits.
+    assert await scheduler.run_due() == 0
+    clock.advance(seconds=30)
+    assert await scheduler.run_due() == 0
+    # Tried again later, alone this time, it fails again and waits again.
+    clock.advance(hours=1)
+    assert await scheduler.run_due() == 0
+    assert await scheduler.run_due() == 0
+
+    flaky.failing.clear()  # whatever broke it is mended
+    clock.advance(hours=1)
+    assert await scheduler.run_due() == 1 + 3 + 1  # it, and the others' next due times
+    assert [f.target_id for f in flaky.fired].count(bad) == 1
+
+
+async def test_the_loop_sleeps_until_its_own_kinds_are_due(shoal: Shoal, clock: Clock) -> None:
+    mine, foreign = unique("k")[:16], unique("k")[:16]
+    scheduler = scheduler_with(shoal, clock, Recorder(every=None), mine)
+    async with shoal.db.write() as session:
+        # Due work of a kind another process handles (a split role, say) is not this one's.
+        await set_due(session, foreign, unique("t"), clock.now - timedelta(minutes=5))
+        await set_due(session, mine, unique("t"), clock.now + timedelta(seconds=10))
+    assert await scheduler.seconds_until_due() == 10

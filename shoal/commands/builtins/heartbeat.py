@@ -18,7 +18,7 @@ from shoal.scheduler.heartbeats import (
 from shoal.scheduler.tables import Heartbeat
 from shoal.scheduler.targets import schedulable_agent
 from shoal.scheduler.timing import format_interval, parse_interval
-from shoal.store.tables import User
+from shoal.store.tables import Room, User
 
 
 def require_admin(ctx: CommandContext, what: str) -> None:
@@ -36,7 +36,8 @@ async def agent_named(ctx: CommandContext, handle: str) -> User:
 
 
 async def heartbeat(ctx: CommandContext) -> CommandResult:
-    """List, set, pause, resume, re-prompt or delete agents' heartbeats in this room."""
+    """Set, pause, resume, re-prompt or delete an agent's heartbeat in this room, or list
+    the house's heartbeats."""
     require_admin(ctx, "manage heartbeats")
     if "agent" not in ctx.args:
         return await _list(ctx)
@@ -77,25 +78,28 @@ async def heartbeat(ctx: CommandContext) -> CommandResult:
 
 
 async def _list(ctx: CommandContext) -> CommandResult:
+    """The house's heartbeats, every room's, each naming its room."""
     async with ctx.shoal.db.read() as session:
-        beats = list(await session.scalars(select(Heartbeat).where(
-            Heartbeat.room_id == ctx.room.id).order_by(Heartbeat.created_at)))
-        views = await heartbeat_views(session, beats)
+        rows = (await session.execute(
+            select(Heartbeat, Room.slug).join(Room, Room.id == Heartbeat.room_id)
+            .where(Heartbeat.house_id == ctx.room.house_id)
+            .order_by(Room.slug, Heartbeat.created_at))).tuples().all()
+        views = await heartbeat_views(session, [beat for beat, _ in rows])
     if not views:
-        return CommandResult("No heartbeats in this room. Set one: /heartbeat @agent 30m",
+        return CommandResult("No heartbeats in this house. Set one: /heartbeat @agent 30m",
                              ephemeral=True)
     lines = [f"Heartbeats ({len(views)}):"]
-    for view in views:
+    for view, (_, slug) in zip(views, rows, strict=True):
         state = f"next {view['next_run_at']}" if view["enabled"] else "off"
-        lines.append(f"  @{view['agent_handle']} every {view['interval']} ({state}): "
-                     f"{view['prompt']}")
+        lines.append(f"  @{view['agent_handle']} in #{slug} every {view['interval']} "
+                     f"({state}): {view['prompt']}")
     return CommandResult("\n".join(lines), ephemeral=True, metadata={"heartbeats": views})
 
 
 COMMANDS = [
     Command("heartbeat", "Make an agent check in on this room on a schedule (admins): "
             "@agent <interval>, @agent off|on|delete, @agent prompt <text>, or no arguments "
-            "to list.", heartbeat,
+            "to list the house's heartbeats.", heartbeat,
             args=(Arg("agent", required=False), Arg("setting", required=False),
                   Arg("text", required=False, rest=True)),
             example="/heartbeat @ops 30m"),
