@@ -210,7 +210,10 @@ async def serve(settings: Settings) -> AsyncIterator[ShoalServer]:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    # A bounded shutdown: a test that fails with a socket still open reports its failure
+    # instead of waiting forever for the connection to close.
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
+                                           timeout_graceful_shutdown=5))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():

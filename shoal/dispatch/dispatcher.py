@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shoal.dispatch.planner import bots_in_scope, insert_activations, plan_message
+from shoal.dispatch.planner import (
+    Bot,
+    activation_rows,
+    bots_in_scope,
+    insert_ignoring_duplicates,
+    plan_message,
+)
 from shoal.store.tables import Message, Room, User, utcnow
 
 
@@ -24,20 +31,35 @@ class Dispatcher:
         """Call `wake` whenever new activations may be runnable."""
         self._wake = wake
 
-    async def plan(self, session: AsyncSession, room: Room,
-                   sent: list[tuple[Message, User | None, str | None]]) -> int:
-        """Insert the activations for messages just appended to a room, each with its
-        sender and the sender's house role. Returns how many can run."""
-        bots = await bots_in_scope(session, room)
-        if not bots:
-            return 0
+    async def plan(self, session: AsyncSession,
+                   appended: list[tuple[Room, list[tuple[Message, User | None, str | None]]]]
+                   ) -> int:
+        """Insert the activations for messages just appended, by room, each with its sender
+        and the sender's house role. Returns how many can run. A house's public rooms share
+        their bots in scope, and the rows of every room go in one insert, so a transaction
+        spread over many rooms costs little more than one."""
+        scopes: dict[tuple[str, str | None], list[Bot]] = {}
+        ambient: dict[tuple[str, str], dict[str, Any]] = {}
         now = self.clock()
         runnable = 0
-        for message, sender, role in sent:
-            planned = plan_message(message, room, bots, role,
-                                   sender.username if sender else None)
-            if planned:
-                runnable += await insert_activations(session, message, room, planned, now)
+        rows: list[dict[str, Any]] = []
+        for room, sent in appended:
+            scope = (room.house_id, room.id if room.is_private else None)
+            if scope not in scopes:
+                scopes[scope] = await bots_in_scope(session, room)
+            if not scopes[scope]:
+                continue
+            for message, sender, role in sent:
+                planned = plan_message(message, room, scopes[scope], role,
+                                       sender.username if sender else None)
+                if planned:
+                    moved, new = await activation_rows(session, message, room, planned, now,
+                                                       ambient)
+                    runnable += moved
+                    rows.extend(new)
+        if rows:
+            inserted = await insert_ignoring_duplicates(session, rows)
+            runnable += sum(status == "pending" for status in inserted)
         return runnable
 
     def committed(self, runnable: int) -> None:

@@ -115,15 +115,22 @@ def plan_message(message: Message, room: Room, bots: list[Bot], sender_role: str
     return planned
 
 
-async def insert_activations(session: AsyncSession, message: Message, room: Room,
-                             planned: list[Planned], now: datetime) -> int:
-    """Insert the planned rows; a repeat for the same (bot, message) is ignored. Ambient
-    triggers of a bot in a room within the debounce window fold into one pending activation
-    that points at the newest message. Returns how many runnable rows were added or moved."""
-    runnable = 0
+async def activation_rows(session: AsyncSession, message: Message, room: Room,
+                          planned: list[Planned], now: datetime,
+                          ambient: dict[tuple[str, str], dict[str, Any]]
+                          ) -> tuple[int, list[dict[str, Any]]]:
+    """The rows to insert for the planned activations (with `insert_ignoring_duplicates`).
+    Ambient triggers of a bot in a room within the debounce window fold into the pending
+    activation instead, which now points at the newest message: how many did is returned
+    beside the rows. `ambient` holds the ambient rows of this transaction not yet inserted,
+    by (bot, room), so those fold too."""
+    moved_count = 0
     rows = []
     for plan in planned:
         if plan.kind == "ambient" and plan.skip_reason is None:
+            if (waiting := ambient.get((plan.bot.id, room.id))) is not None:
+                waiting["trigger_message_id"] = message.id
+                continue
             moved = await session.execute(
                 update(Activation)
                 .where(Activation.bot_id == plan.bot.id, Activation.room_id == room.id,
@@ -132,10 +139,10 @@ async def insert_activations(session: AsyncSession, message: Message, room: Room
                 .values(trigger_message_id=message.id)
             )
             if moved.rowcount:  # type: ignore[attr-defined]
-                runnable += 1
+                moved_count += 1
                 continue
         skipped = plan.skip_reason is not None
-        rows.append({
+        row = {
             "bot_id": plan.bot.id, "house_id": room.house_id, "room_id": room.id,
             "trigger_message_id": message.id, "trigger_kind": plan.kind,
             "status": "done" if skipped else "pending",
@@ -143,16 +150,17 @@ async def insert_activations(session: AsyncSession, message: Message, room: Room
             "available_at": now + AMBIENT_DEBOUNCE if plan.kind == "ambient" else now,
             "created_at": now, "finished_at": now if skipped else None,
             "payload": {"cron_job_id": plan.cron_job_id} if plan.cron_job_id else {},
-        })
-    if rows:
-        inserted = await insert_ignoring_duplicates(session, rows)
-        runnable += sum(status == "pending" for status in inserted)
-    return runnable
+        }
+        rows.append(row)
+        if plan.kind == "ambient" and not skipped:
+            ambient[(plan.bot.id, room.id)] = row
+    return moved_count, rows
 
 
 async def insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]
                                      ) -> list[str]:
-    """INSERT ... ON CONFLICT DO NOTHING on either backend; the statuses of the new rows."""
+    """INSERT ... ON CONFLICT DO NOTHING on either backend (a repeat for the same bot and
+    message is ignored); the statuses of the new rows."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     for row in rows:
         row.setdefault("id", new_id())

@@ -116,15 +116,18 @@ class MessageAppender:
             if activation_id:
                 replying.add(activation_id)
             accepted.setdefault(room.id, (room, []))[1].append((job, access))
-        written = []
-        runnable = 0
-        for room, jobs in accepted.values():
-            messages = await append_messages(session, room, [job.draft for job, _ in jobs])
-            runnable += await self.dispatcher.plan(session, room, [
-                (message, job.draft.sender.user, access.role if access else None)
-                for (job, access), message in zip(jobs, messages, strict=True)])
-            written.extend((job, room, message, access.handle if access else None)
-                           for (job, access), message in zip(jobs, messages, strict=True))
+        # Rooms in one order everywhere: processes sharing PostgreSQL then take the rooms'
+        # row locks in the same order and cannot deadlock.
+        rooms = sorted(accepted.values(), key=lambda pair: pair[0].id)
+        appended = await append_messages(
+            session, [(room, [job.draft for job, _ in jobs]) for room, jobs in rooms])
+        runnable = await self.dispatcher.plan(session, [
+            (room, [(message, job.draft.sender.user, access.role if access else None)
+                    for (job, access), message in zip(jobs, messages, strict=True)])
+            for (room, jobs), messages in zip(rooms, appended, strict=True)])
+        written = [(job, room, message, access.handle if access else None)
+                   for (room, jobs), messages in zip(rooms, appended, strict=True)
+                   for (job, access), message in zip(jobs, messages, strict=True)]
         await messages_created(session, written)
         return written, runnable
 

@@ -118,26 +118,30 @@ def check_type(kind: object) -> str:
 
 async def resolve_mentions(session: AsyncSession, house_id: str, content: str) -> list[str]:
     """User ids of the house members a text mentions, by handle or by username."""
-    handles = mentioned_handles(content)
-    if not handles:
-        return []
+    [ids] = await resolve_mentions_of(session, house_id, [content])
+    return ids
+
+
+async def resolve_mentions_of(session: AsyncSession, house_id: str, contents: list[str]
+                              ) -> list[list[str]]:
+    """`resolve_mentions` for many texts of one house, with one query for all of them."""
+    wanted = [mentioned_handles(content) for content in contents]
+    every = sorted({handle for handles in wanted for handle in handles})
+    if not every:
+        return [[] for _ in contents]
     rows = await session.execute(
         select(HouseMember.user_id, HouseMember.handle, User.username_key)
         .join(User, User.id == HouseMember.user_id)
         .where(
             HouseMember.house_id == house_id,
-            or_(HouseMember.handle.in_(handles), User.username_key.in_(handles)),
+            or_(HouseMember.handle.in_(every), User.username_key.in_(every)),
         )
     )
     found: dict[str, str] = {}
     for user_id, handle, username_key in rows:
         found.setdefault(handle, user_id)
         found.setdefault(username_key, user_id)
-    ids: dict[str, None] = {}
-    for handle in handles:
-        if handle in found:
-            ids.setdefault(found[handle], None)
-    return list(ids)
+    return [list(dict.fromkeys(found[h] for h in handles if h in found)) for handles in wanted]
 
 
 @dataclass(frozen=True)
@@ -151,41 +155,56 @@ class Draft:
     activation_id: str | None = None  # set on a bot's reply; at most one message per activation
 
 
-async def append_messages(session: AsyncSession, room: Room, drafts: list[Draft]
-                          ) -> list[Message]:
-    """Append drafts to the room's log with consecutive seqs: one seq update and one insert
-    for the lot, mentions resolved once here so nothing downstream parses them again."""
-    last = await session.scalar(
-        update(Room).where(Room.id == room.id).values(last_seq=Room.last_seq + len(drafts))
-        .returning(Room.last_seq)
-    )
-    assert last is not None
-    room.last_seq = last
+async def append_messages(session: AsyncSession, appends: list[tuple[Room, list[Draft]]]
+                          ) -> list[list[Message]]:
+    """Append each room's drafts to its log with consecutive seqs: one seq update per room,
+    mentions resolved once per house (so nothing downstream parses them again), and one
+    insert for all the messages and one for their mentions, however many rooms they span."""
+    mentions = await _mentions_by_house(session, appends)
     now = utcnow()
-    messages = []
-    for offset, draft in enumerate(drafts):
-        user = draft.sender.user
-        messages.append(Message(
+    appended: list[list[Message]] = []
+    for (room, drafts), room_mentions in zip(appends, mentions, strict=True):
+        last = await session.scalar(
+            update(Room).where(Room.id == room.id).values(last_seq=Room.last_seq + len(drafts))
+            .returning(Room.last_seq)
+        )
+        assert last is not None
+        room.last_seq = last
+        appended.append([Message(
             id=new_id(),
             room_id=room.id,
             seq=last - len(drafts) + 1 + offset,
-            sender_id=user.id if user else None,
+            sender_id=draft.sender.user.id if draft.sender.user else None,
             sender_name=draft.sender.name,
             type=draft.type,
             content=draft.content,
             meta=draft.metadata,
-            mentions=await resolve_mentions(session, room.house_id, draft.content),
+            mentions=room_mentions[offset],
             created_at=now,
             activation_id=draft.activation_id,
-        ))
+        ) for offset, draft in enumerate(drafts)])
+    messages = [message for room_messages in appended for message in room_messages]
+    if not messages:
+        return appended
     # Core inserts: this is the hottest write in Shoal and needs no unit of work.
     await session.execute(insert(Message), [
         {c.key: getattr(m, c.key) for c in MESSAGE_COLUMNS} for m in messages])
-    mentions = [{"message_id": m.id, "user_id": uid, "room_id": room.id, "seq": m.seq}
-                for m in messages for uid in m.mentions]
-    if mentions:
-        await session.execute(insert(MessageMention), mentions)
-    return messages
+    mentioned = [{"message_id": m.id, "user_id": uid, "room_id": m.room_id, "seq": m.seq}
+                 for m in messages for uid in m.mentions]
+    if mentioned:
+        await session.execute(insert(MessageMention), mentioned)
+    return appended
+
+
+async def _mentions_by_house(session: AsyncSession, appends: list[tuple[Room, list[Draft]]]
+                             ) -> list[list[list[str]]]:
+    """The members each draft mentions, in the shape of `appends`: one query per house."""
+    texts: dict[str, list[str]] = {}
+    for room, drafts in appends:
+        texts.setdefault(room.house_id, []).extend(draft.content for draft in drafts)
+    resolved = {house_id: iter(await resolve_mentions_of(session, house_id, contents))
+                for house_id, contents in texts.items()}
+    return [[next(resolved[room.house_id]) for _ in drafts] for room, drafts in appends]
 
 
 async def edit_message(

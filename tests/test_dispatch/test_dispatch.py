@@ -40,7 +40,7 @@ async def test_a_mention_gets_exactly_one_reply(shoal_server: ShoalServer,
         message = await session.get(Message, trigger["id"])
         room = await session.get(Room, house.room_id)
         assert message is not None and room is not None
-        assert await shoal.dispatcher.plan(session, room, [(message, None, "member")]) == 0
+        assert await shoal.dispatcher.plan(session, [(room, [(message, None, "member")])]) == 0
     await shoal.worker.drain()
     assert len(await activations(shoal_server, bot["id"])) == 1
     assert len([m for m in await room_messages(shoal_server, house)

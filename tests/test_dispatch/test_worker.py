@@ -165,6 +165,26 @@ async def test_ambient_debounce_and_gates(shoal_server: ShoalServer, scripted: S
     assert rows[-1].model  # the relevance question was asked of a model
 
 
+async def test_ambient_chatter_stored_together_makes_one_activation(
+        shoal_server: ShoalServer, scripted: ScriptedRuntime,
+        clock: list) -> None:  # type: ignore[type-arg]
+    house = await make_house(shoal_server)
+    bot = await make_bot(shoal_server, house, trigger_mode="ambient",
+                         description="I watch deploys, releases and rollbacks.")
+    shoal = shoal_server.shoal
+    async with shoal.db.read() as session:
+        member = await session.get(User, house.member.id)
+    assert member is not None
+    # Posted at once, these share one transaction of the message log (group commit).
+    posted = await asyncio.gather(*(shoal.chat.post(member, house.room_id, f"deploy {i} failed")
+                                    for i in range(4)))
+    clock[0] += timedelta(seconds=3)
+    await shoal_server.shoal.worker.drain()
+    [row] = await activations(shoal_server, bot["id"])
+    newest = max(posted, key=lambda message: message["seq"])
+    assert (row.trigger_message_id, row.trigger_kind) == (newest["id"], "ambient")
+
+
 async def test_a_mention_skips_the_ambient_gates(shoal_server: ShoalServer,
                                                  scripted: ScriptedRuntime) -> None:
     house = await make_house(shoal_server)
