@@ -1,4 +1,4 @@
-"""Scheduler benchmark: 10,000 heartbeats due over the next five minutes, how late each fires.
+"""Scheduler benchmark: 10,000 heartbeats due over the next minute, how late each fires.
 
 A Shoal process in the `scheduler` role (no HTTP, no worker) holds 10,000 heartbeats of SDK
 agents spread evenly over the next `--spread` seconds. Lateness is the time from a beat's due
@@ -6,7 +6,7 @@ time to the commit of the message it posts (dispatch included). The baseline is 
 times as plain asyncio timers in the same process: what an ideal in-memory timer achieves.
 Then, with every beat an hour away, the process's CPU while idle.
 
-    python bench/scheduler.py [--beats 10000] [--spread 300] [--database-url URL]
+    python bench/scheduler.py [--beats 10000] [--spread 60] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ async def idle_cpu(seconds: float) -> float:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--beats", type=int, default=10_000)
-    parser.add_argument("--spread", type=float, default=300.0, help="seconds the beats span")
+    parser.add_argument("--spread", type=float, default=60.0, help="seconds the beats span")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle to measure")
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()

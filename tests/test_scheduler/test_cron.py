@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import select
@@ -22,6 +22,9 @@ from tests.support import Clock, ShoalServer, Socket, make_house
 from tests.support import House as PeopleHouse
 from tests.test_runtime.conftest import FAKE_MODEL, fake, fake_server  # noqa: F401
 from tests.test_scheduler.test_heartbeats import add_bot, run
+
+if TYPE_CHECKING:
+    from shoal.core import Shoal
 
 NY = "America/New_York"
 
@@ -114,6 +117,14 @@ async def test_every_form_of_the_command_gets_its_answer(shoal_server: ShoalServ
     assert denied["ok"] is False and "only house admins and owners" in denied["error"]
 
 
+def cron_scheduler(shoal: Shoal, clock: Clock) -> Scheduler:
+    """A scheduler of cron jobs alone, on the test's clock."""
+    scheduler = Scheduler(shoal.db, shoal.settings, clock=clock)
+    kind = CronKind(shoal)
+    scheduler.handle("cron", advance=kind.advance, fire=kind.fire)
+    return scheduler
+
+
 async def _turn(shoal_server: ShoalServer, job_id: str, count: int = 1) -> list[Activation]:
     """Wait until `count` turns of the job are done; returns them oldest first."""
     async with asyncio.timeout(20):
@@ -198,9 +209,7 @@ async def test_a_one_shot_runs_once_then_turns_itself_off(
     shoal = shoal_server.shoal
     bot_id, _ = await add_bot(shoal_server, house, "remind")
     clock = Clock(shoal.scheduler.clock())
-    scheduler = Scheduler(shoal.db, shoal.settings, clock=clock)
-    kind = CronKind(shoal)
-    scheduler.handle("cron", advance=kind.advance, fire=kind.fire)
+    scheduler = cron_scheduler(shoal, clock)
     async with shoal.db.write() as session:
         job = await create_job(session, house_id=house.id, room_id=house.room_id,
                                bot_id=bot_id, when=When(at="10m"), prompt="Say standup time",
@@ -232,9 +241,7 @@ async def test_downtime_runs_a_missed_cron_job_once(shoal_server: ShoalServer,
     shoal = shoal_server.shoal
     bot_id, _ = await add_bot(shoal_server, house, "digest")
     clock = Clock(datetime(2031, 3, 28, 12, tzinfo=UTC))  # the Saturday before Berlin's DST
-    scheduler = Scheduler(shoal.db, shoal.settings, clock=clock)
-    kind = CronKind(shoal)
-    scheduler.handle("cron", advance=kind.advance, fire=kind.fire)
+    scheduler = cron_scheduler(shoal, clock)
     async with shoal.db.write() as session:
         job = await create_job(session, house_id=house.id, room_id=house.room_id,
                                bot_id=bot_id, when=When(expression="0 9 * * *",
@@ -337,9 +344,7 @@ async def test_a_scheduled_run_of_an_sdk_agent_is_recorded_as_the_jobs_run(
     bot_id, handle = await add_bot(shoal_server, house, "listener", runtime="sdk")
     other_id, other = await add_bot(shoal_server, house, "helper")
     clock = Clock(shoal.scheduler.clock())
-    scheduler = Scheduler(shoal.db, shoal.settings, clock=clock)
-    kind = CronKind(shoal)
-    scheduler.handle("cron", advance=kind.advance, fire=kind.fire)
+    scheduler = cron_scheduler(shoal, clock)
     async with shoal.db.write() as session:
         job = await create_job(session, house_id=house.id, room_id=house.room_id,
                                bot_id=bot_id, when=When(at="10m"),
