@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 
 from shoal.crypto import sign
 from shoal.errors import InvalidInput
-from shoal.hooks.template import as_text, lookup
+from shoal.hooks.template import as_text, is_number, lookup
 
 MAX_SIGNATURE_AGE = 300  # seconds a Shoal-style signed delivery stays valid
 SUMMARY_FIELDS = ("content", "text", "message", "title")  # a generic payload's own summary
@@ -75,7 +75,7 @@ def shoal_signature(secret: str, headers: Mapping[str, str], body: bytes) -> boo
     if presented is None:
         return None
     stamp = headers.get("x-shoal-timestamp", "")
-    if not (stamp.isascii() and stamp.isdecimal() and len(stamp) <= 12) \
+    if not (is_number(stamp) and len(stamp) <= 12) \
             or abs(time.time() - int(stamp)) > MAX_SIGNATURE_AGE:
         return False
     return _matches("sha256=" + sign(secret, f"{stamp}.".encode() + body), presented)

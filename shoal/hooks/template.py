@@ -36,14 +36,19 @@ def check_template(template: object) -> str:
     return template
 
 
+def is_number(text: str) -> bool:
+    """Whether the text is a whole number in ASCII digits (`isdigit` also takes `²` and `١`,
+    which `int` refuses or reads as another number)."""
+    return text.isascii() and text.isdecimal()
+
+
 def lookup(data: Any, path: str) -> Any:
     """The value at a dotted path (list items by number), or None when any step is missing."""
     value = data
     for step in path.split("."):
         if isinstance(value, dict):
             value = value.get(step)
-        elif isinstance(value, list) and step.isdecimal() and step.isascii() \
-                and int(step) < len(value):
+        elif isinstance(value, list) and is_number(step) and int(step) < len(value):
             value = value[int(step)]
         else:
             return None

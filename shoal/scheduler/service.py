@@ -230,10 +230,6 @@ class Scheduler:
             await self._advance_in_savepoint(session, kind, rows, now)
             return set(unfired_since)
         except Exception:
-            if len(rows) == 1:
-                [(row_id, since)] = unfired_since.items()
-                await self._put_back(session, kind, row_id, since, now)
-                return set()
             log.warning("advancing %d %s schedules failed; trying them one at a time",
                         len(rows), kind, exc_info=True)
         advanced: set[str] = set()

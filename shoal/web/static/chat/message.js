@@ -1,7 +1,6 @@
 // One message as the timeline shows it: author, time, markdown (or coloured spans), badges,
 // a collapsible trace, and edit/delete for those allowed.
 
-import { isId } from '../api.js';
 import { h, replace } from '../dom.js';
 import { cssColor, duration, fullTime, metadataOf, shortTime } from '../format.js';
 import { renderMarkdown } from '../markdown.js';
@@ -10,7 +9,7 @@ const STEP_ICONS = { done: '✓', ok: '✓', error: '✗' };
 
 /**
  * Build a message element. `ctx`: {me, canModerate, canPost, onEdit(message, content),
- * onDelete(message), onMention(handle), runLink(runId) -> node|null}.
+ * onDelete(message), onMention(handle), runLink(runId) -> node|null (null: not a run id)}.
  */
 export function renderMessage(message, ctx) {
   const meta = metadataOf(message);
@@ -85,7 +84,7 @@ function fill(el, message, meta, ctx) {
 
   replace(el, head, body,
     !message.deleted && Array.isArray(meta.trace) && meta.trace.length ? trace(meta) : null,
-    !message.deleted && isId(meta.run_id) && ctx.runLink
+    !message.deleted && meta.run_id && ctx.runLink
       ? ctx.runLink(meta.run_id) : null);
 }
 

@@ -9,7 +9,7 @@ import { RunCard, WIRE_TYPES, wireEvent } from './card.js';
 const PLAY_STEP_MS = 600;
 
 export async function mountTranscript(pane, shell, runId) {
-  const run = await api('GET', `/api/runs/${runId}`);
+  const run = await api('GET', `/api/runs/${encodeURIComponent(runId)}`);
   // Run events name people by username; the house's members give their handles.
   const houseId = shell.workspace.rooms.get(run.agencyId)?.house_id;
   const members = houseId ? await api('GET', `/api/houses/${encodeURIComponent(houseId)}/members`)
