@@ -11,7 +11,8 @@ from fastapi import FastAPI
 
 from shoal import __version__
 from shoal.api import custom_commands, install_routes, webhooks
-from shoal.api.errors import install_error_handlers
+from shoal.api.bodies import JsonTextCheck
+from shoal.api.errors import ErrorBoundary, install_error_handlers
 from shoal.api.limits import BodySizeLimit
 from shoal.config import Settings
 from shoal.core import Shoal
@@ -45,6 +46,6 @@ def create_app(settings: Settings, shoal: Shoal | None = None) -> Any:
     api.include_router(webhooks.router)
     app = socketio.ASGIApp(shoal.gateway.sio, other_asgi_app=WebApp(api),
                            socketio_path="socket.io")
-    wrapped = BodySizeLimit(app, settings.max_body_bytes)
+    wrapped = ErrorBoundary(BodySizeLimit(JsonTextCheck(app), settings.max_body_bytes))
     wrapped.shoal = shoal  # type: ignore[attr-defined]
     return wrapped

@@ -3,13 +3,13 @@ patch, validate (model references against the catalog and the bot's houses), sto
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from shoal.agents.config import BotConfig, apply_patch, load_config
 from shoal.errors import InvalidInput, NotFound
+from shoal.jsontext import UnusableText, parse_json
 from shoal.llm import HouseModels, resolve_model
 from shoal.net.outbound import AddressRefused, check_url
 from shoal.store.tables import House, HouseMember, User
@@ -80,7 +80,9 @@ def parse_setting(key: str, text: str, current: BotConfig) -> Any:
         return [item.strip() for item in text.split(",") if item.strip()]
     if key in JSON_KEYS or (key == "model" and text.startswith("{")):
         try:
-            return json.loads(text)
+            return parse_json(text, key, key)
+        except UnusableText:
+            raise
         except ValueError:
             raise InvalidInput(f"{key} must be JSON, e.g. "
                                '{"allow": ["*"], "deny": ["clearnote"]}') from None

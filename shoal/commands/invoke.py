@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from shoal.commands.parser import ParsedCommand, ParseError, parse_command
 from shoal.commands.registry import CommandResult
 from shoal.errors import ShoalError, UpstreamError
+from shoal.jsontext import UnusableText
 from shoal.rooms.messages import check_content, check_metadata
 from shoal.runtime.webhook import signed_headers
 from shoal.store.tables import User
@@ -49,6 +50,9 @@ async def call_webhook(ctx: CommandContext, row: CustomCommand, outbound: Outbou
         raise UpstreamError(f"/{row.name} failed: {exc.message}") from None
     try:
         data = answer.json()
+    except UnusableText as exc:
+        raise UpstreamError(f"/{row.name}: the webhook's answer was refused: {exc.message}"
+                            ) from None
     except ValueError:
         data = None
     if not 200 <= answer.status < 300:

@@ -5,7 +5,6 @@ and a one-line summary of it. GitHub signs with `X-Hub-Signature-256`, Sentry wi
 from __future__ import annotations
 
 import hmac
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from urllib.parse import parse_qs
 from shoal.crypto import sign
 from shoal.errors import InvalidInput
 from shoal.hooks.template import as_text, is_number, lookup
+from shoal.jsontext import UnusableText, parse_json
 
 MAX_SIGNATURE_AGE = 300  # seconds a Shoal-style signed delivery stays valid
 SUMMARY_FIELDS = ("content", "text", "message", "title")  # a generic payload's own summary
@@ -40,8 +40,10 @@ def parse_payload(body: bytes, content_type: str) -> dict[str, Any]:
             raise InvalidInput("a form-encoded delivery must carry its JSON in `payload`"
                                ) from None
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        payload = parse_json(body, "the delivery's body")
+    except UnusableText:
+        raise
+    except ValueError:
         raise InvalidInput("the delivery's body is not JSON") from None
     if not isinstance(payload, dict):
         raise InvalidInput("the delivery's body must be a JSON object")

@@ -11,6 +11,7 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING
 
 from shoal.crypto import mask
+from shoal.jsontext import has_unusable_text, scrub, scrub_json
 from shoal.llm.catalog import Catalog, ModelInfo, ProviderKind
 from shoal.llm.deadline import within_deadline
 from shoal.llm.errors import (
@@ -25,7 +26,16 @@ from shoal.llm.keys import KeyRing
 from shoal.llm.profiles import AuthProfile, ProfileBook
 from shoal.llm.providers.base import Credential, ProviderAdapter
 from shoal.llm.refs import HouseModels, ResolvedModel, resolve_model
-from shoal.llm.types import AttemptStarted, ChatRequest, Completion, StreamEvent, StreamReset
+from shoal.llm.types import (
+    AttemptStarted,
+    ChatRequest,
+    Completion,
+    StreamEvent,
+    StreamReset,
+    TextDelta,
+    ToolCall,
+    ToolCallEvent,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -142,7 +152,7 @@ class ModelRouter:
                     async with aclosing(within_deadline(events, seconds)) as guarded:
                         async for event in guarded:
                             produced = True
-                            yield event
+                            yield storable(event, name)
                 except ProviderFailure as failure:
                     detail = _redact(failure.message, profile)
                     attempts.append(
@@ -195,6 +205,21 @@ class ModelRouter:
         ):
             answer.add(event)
         return answer
+
+
+def storable(event: StreamEvent, model: str) -> StreamEvent:
+    """The event with text no store or client could take (lone surrogates, NUL) cleaned:
+    U+FFFD for a surrogate, NUL dropped. A model's output is accepted, not refused."""
+    if isinstance(event, TextDelta) and has_unusable_text(event.text):
+        log.warning("model %s produced unusable text; it was cleaned", model)
+        return TextDelta(scrub(event.text))
+    if isinstance(event, ToolCallEvent):
+        call = event.call
+        arguments = scrub_json(dict(call.arguments))
+        if arguments != call.arguments or has_unusable_text(call.name + call.id):
+            log.warning("model %s produced unusable text in a tool call; it was cleaned", model)
+            return ToolCallEvent(ToolCall(scrub(call.id), scrub(call.name), arguments))
+    return event
 
 
 def _no_key_reason(model: ResolvedModel, pinned: str | None) -> str:

@@ -23,6 +23,7 @@ import httpcore
 import httpx
 
 from shoal.errors import UpstreamError
+from shoal.jsontext import parse_json
 
 if TYPE_CHECKING:
     from shoal.config import Settings
@@ -114,8 +115,9 @@ class OutboundResponse:
     body: bytes
 
     def json(self) -> Any:
-        """The body parsed as JSON; ValueError if it is not."""
-        return httpx.Response(self.status, content=self.body).json()
+        """The body parsed as JSON; ValueError if it is not, UnusableText (naming the field)
+        if it holds text that cannot be stored."""
+        return parse_json(self.body, "the answer")
 
 
 class _CheckedBackend(httpcore.AsyncNetworkBackend):

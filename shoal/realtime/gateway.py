@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 import socketio
 
 from shoal.errors import InvalidInput, ShoalError
+from shoal.jsontext import check_json, find_flaw
 
 if TYPE_CHECKING:
     from shoal.auth.tokens import Principal
@@ -61,7 +62,8 @@ class Gateway:
 
     def on(self, event: str, handler: EventHandler) -> None:
         """Register a handler that gets the socket's state and an object payload.
-        A refused request answers `error {message}` and, with an ack, `{ok: false, error}`."""
+        A refused request answers `error {message}` and, with an ack, `{ok: false, error}`;
+        so does a payload holding text that cannot be stored, before any handler sees it."""
 
         async def wrapped(sid: str, data: Any = None) -> Any:
             state = self.sockets.get(sid)
@@ -72,7 +74,7 @@ class Gateway:
                     data = {}
                 if not isinstance(data, dict):
                     raise InvalidInput("payload must be an object")
-                return await handler(state, data)
+                return await handler(state, check_json(data))
             except ShoalError as exc:
                 await self.sio.emit("error", {"message": exc.message, "event": event}, to=sid)
                 return {"ok": False, "error": exc.message}
@@ -85,6 +87,9 @@ class Gateway:
         self.sio.on(event, wrapped)
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        flaw = find_flaw(auth, "auth")
+        if flaw is not None:
+            raise socketio.exceptions.ConnectionRefusedError(flaw)
         token = _handshake_token(environ, auth)
         if not token:
             raise socketio.exceptions.ConnectionRefusedError(

@@ -38,6 +38,18 @@ class Append:
         default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
+def _succeed(job: Append, view: dict[str, Any]) -> None:
+    # A poster that stopped waiting (a cancelled request) must not fail the others.
+    if not job.done.done():
+        job.done.set_result(view)
+
+
+def _fail_all(jobs: list[Append], exc: BaseException) -> None:
+    for job in jobs:
+        if not job.done.done():
+            job.done.set_exception(exc)
+
+
 class MessageAppender:
     """Takes every message append in this process. Whatever is queued when the previous
     transaction ends is authorized, written and committed together, then broadcast in seq
@@ -72,10 +84,9 @@ class MessageAppender:
             try:
                 await self._write(batch)
             except Exception as exc:  # a store failure fails this batch, not the worker
-                log.exception("appending %d messages failed", len(batch))
-                for job in batch:
-                    if not job.done.done():
-                        job.done.set_exception(exc)
+                if not isinstance(exc, ShoalError):
+                    log.exception("appending %d messages failed", len(batch))
+                _fail_all(batch, exc)
 
     async def _write(self, batch: list[Append]) -> None:
         rooms = sorted({job.room_id for job in batch})
@@ -84,14 +95,37 @@ class MessageAppender:
             # cannot interleave with these messages.
             for room_id in rooms:
                 await stack.enter_async_context(self.gateway.room_order(room_id))
-            async with self.db.write() as session:
-                written, runnable = await self._store(session, batch)
-            self.dispatcher.committed(runnable)
-            for job, room, message, handle in written:
-                view = message_view(message, room, Sender(job.draft.sender.user, handle,
-                                                          job.draft.sender.name))
-                await self.gateway.emit_room(room.id, "message", view)
-                job.done.set_result(view)
+            for written, runnable in await self._commit_isolated(batch):
+                self.dispatcher.committed(runnable)
+                for job, room, message, handle in written:
+                    view = message_view(message, room, Sender(job.draft.sender.user, handle,
+                                                              job.draft.sender.name))
+                    await self.gateway.emit_room(room.id, "message", view)
+                    _succeed(job, view)
+
+    async def _commit_isolated(self, batch: list[Append]) -> list[tuple[list[Any], int]]:
+        """Commit the batch in one transaction; if that fails, commit its messages one by
+        one, so a message the store refuses fails alone and the others are kept."""
+        try:
+            return [await self._commit(batch)]
+        except Exception:
+            pending = [job for job in batch if not job.done.done()]
+            if len(batch) == 1 or not pending:
+                raise
+            log.warning("appending %d messages failed; retrying them one by one", len(batch))
+        committed = []
+        for job in pending:
+            try:
+                committed.append(await self._commit([job]))
+            except Exception as exc:  # this message alone fails
+                if not isinstance(exc, ShoalError):
+                    log.exception("appending a message failed")
+                _fail_all([job], exc)
+        return committed
+
+    async def _commit(self, batch: list[Append]) -> tuple[list[Any], int]:
+        async with self.db.write() as session:
+            return await self._store(session, batch)
 
     async def _store(self, session: AsyncSession, batch: list[Append]) -> tuple[list[Any], int]:
         accepted: dict[str, tuple[Room, list[tuple[Append, Any]]]] = {}
@@ -103,15 +137,15 @@ class MessageAppender:
                 room, access = await self._authorize(session, job, access_cache)
                 handle = access.handle if access else None
             except ShoalError as exc:
-                job.done.set_exception(exc)
+                _fail_all([job], exc)
                 continue
             activation_id = job.draft.activation_id
             if activation_id in answered:
-                job.done.set_result(message_view(answered[activation_id], room, Sender(
+                _succeed(job, message_view(answered[activation_id], room, Sender(
                     job.draft.sender.user, handle, job.draft.sender.name)))
                 continue
             if activation_id in replying:
-                job.done.set_exception(Conflict("this activation is already being answered"))
+                _fail_all([job], Conflict("this activation is already being answered"))
                 continue
             if activation_id:
                 replying.add(activation_id)

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.errors import InvalidInput, NotFound, TooLarge
 from shoal.ids import new_id
+from shoal.jsontext import check_json, parse_json
 from shoal.rooms.houses import member_by_handle
 from shoal.rooms.mentions import mentioned_handles
-from shoal.store.db import NUL_REFUSED, holds_nul
 from shoal.store.tables import HouseMember, Message, MessageMention, Room, User, iso, utcnow
 
 MESSAGE_TYPES = ("chat", "tool_result", "action", "system")
@@ -46,8 +46,7 @@ def check_content(content: object, limits: Limits) -> str:
         raise InvalidInput("content must be a string")
     if not content.strip():
         raise InvalidInput("content must not be empty")
-    if "\x00" in content:
-        raise InvalidInput(NUL_REFUSED)
+    check_json(content, "content")
     if len(content) > limits.max_content_chars:
         raise TooLarge(f"content is {len(content)} characters; the limit is "
                        f"{limits.max_content_chars}")
@@ -60,14 +59,13 @@ def check_metadata(metadata: object, limits: Limits) -> dict[str, Any]:
         return {}
     if isinstance(metadata, str):
         try:
-            metadata = json.loads(metadata)
+            metadata = parse_json(metadata, "metadata", "metadata")
         except ValueError:
             raise InvalidInput("metadata must be a JSON object") from None
     if not isinstance(metadata, dict):
         raise InvalidInput("metadata must be a JSON object")
+    check_json(metadata, "metadata")
     dumped = json.dumps(metadata, separators=(",", ":"))
-    if "\\u0000" in dumped and holds_nul(metadata):
-        raise InvalidInput(NUL_REFUSED)
     size = len(dumped.encode())
     if size > limits.max_metadata_bytes:
         raise TooLarge(f"metadata is {size} bytes; the limit is {limits.max_metadata_bytes}")

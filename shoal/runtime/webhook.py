@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from shoal.crypto import sign
 from shoal.errors import ShoalError
+from shoal.jsontext import UnusableText
 from shoal.llm import is_silent
 from shoal.net.outbound import DEFAULT_TIMEOUT, Outbound, OutboundPolicy
 from shoal.rooms.messages import history
@@ -58,6 +59,8 @@ class WebhookRuntime:
             await ctx.thinking(False)
         try:
             data = answer.json()
+        except UnusableText as exc:
+            return await self._fail(ctx, f"the webhook's answer was refused: {exc.message}")
         except ValueError:
             data = None
         if not 200 <= answer.status < 300:

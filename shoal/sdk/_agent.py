@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -245,7 +246,8 @@ class Agent:
 
     async def _login(self) -> None:
         assert self._http is not None
-        r = await self._http.post("/api/auth/agent", json={"agentToken": self._agent_token})
+        r = await self._http.post("/api/auth/agent", content=_ascii_json(
+            {"agentToken": self._agent_token}), headers={"Content-Type": "application/json"})
         if r.status_code in (401, 403):
             raise AuthError(_error_of(r))
         if r.status_code >= 400:
@@ -336,3 +338,8 @@ def _error_of(response: httpx.Response) -> str:
     except (ValueError, KeyError, TypeError):
         return f"HTTP {response.status_code}"
 
+
+def _ascii_json(value: Any) -> bytes:
+    # ASCII escapes, as the socket client sends: text httpx cannot encode (a lone surrogate)
+    # reaches the server, which names the field it refuses, instead of failing here.
+    return json.dumps(value, separators=(",", ":")).encode()

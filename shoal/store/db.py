@@ -13,9 +13,9 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from shoal.errors import InvalidInput, ShoalError
+from shoal.jsontext import find_flaw, has_unusable_text, scrub_json, text_flaw
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
-NUL_REFUSED = "text must not contain NUL (\\u0000) characters"
 
 
 class Database:
@@ -26,13 +26,14 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"json_serializer": _json_without_nul}
+        kwargs: dict[str, Any] = {"json_serializer": _json_storable,
+                                  "json_deserializer": _json_scrubbed}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine = create_async_engine(url, **kwargs)
-        event.listen(self.engine.sync_engine, "before_cursor_execute", _refuse_nul)
+        event.listen(self.engine.sync_engine, "before_cursor_execute", _refuse_unusable_text)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -70,13 +71,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-# PostgreSQL cannot store NUL in text or JSON; refusing it on every backend keeps a database
-# portable and makes such input a 400 instead of a driver error.
+# PostgreSQL cannot store NUL in text or JSON, and no driver can encode a lone surrogate.
+# Callers check text where it comes in; this is the backstop that keeps any that slipped
+# through out of the database (a 400, not a driver error) on every backend alike.
 
-def _refuse_nul(_conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any,
-                executemany: bool) -> None:
-    if any(isinstance(value, str) and "\x00" in value for value in _bound_values(parameters)):
-        raise InvalidInput(NUL_REFUSED)
+def _refuse_unusable_text(_conn: Any, _cursor: Any, _statement: str, parameters: Any,
+                          _context: Any, executemany: bool) -> None:
+    for value in _bound_values(parameters):
+        if isinstance(value, str) and has_unusable_text(value):
+            raise InvalidInput(f"the text {text_flaw(value)}")
 
 
 def _bound_values(parameters: Any) -> Iterator[Any]:
@@ -94,22 +97,19 @@ def _bound_values(parameters: Any) -> Iterator[Any]:
             yield value
 
 
-def _json_without_nul(value: Any) -> str:
+def _json_storable(value: Any) -> str:
     text = json.dumps(value)
-    if "\\u0000" in text and holds_nul(value):
-        raise InvalidInput(NUL_REFUSED)
+    # ASCII-escaped, so NUL shows as \u0000 and a surrogate as \ud800-\udfff.
+    if ("\\u0000" in text or "\\ud" in text) and (flaw := find_flaw(value, max_depth=None)):
+        raise InvalidInput(flaw)
     return text
 
 
-def holds_nul(value: Any) -> bool:
-    """Whether a string, or any string inside a JSON value, contains NUL."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(holds_nul(v) for v in value)
-    return False
+def _json_scrubbed(text: str) -> Any:
+    """Stored JSON as values; rows written before text was checked may hold lone surrogates,
+    which read back as U+FFFD so that no answer including them fails."""
+    value = json.loads(text)
+    return scrub_json(value) if "\\ud" in text else value
 
 
 @contextmanager
