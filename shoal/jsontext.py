@@ -38,8 +38,7 @@ def text_flaw(text: str) -> str | None:
         return None
     if found.group() == "\x00":
         return "holds a NUL (\\u0000) character"
-    return (f"holds a lone UTF-16 surrogate (\\u{ord(found.group()):04x}), which is not "
-            "Unicode text")
+    return f"holds a lone UTF-16 surrogate (\\u{ord(found.group()):04x}), which is not Unicode text"
 
 
 def find_flaw(value: Any, where: str = "", max_depth: int | None = MAX_DEPTH) -> str | None:
@@ -107,8 +106,7 @@ def _flaw(value: Any, where: str, depth: int, max_depth: int | None) -> str | No
     for key, item in value.items():
         if isinstance(key, str) and (key_flaw := text_flaw(key)):
             return f"a key in {where or 'the object'} {key_flaw}"
-        flaw = _flaw(item, f"{where}.{key}" if where else str(key), depth + 1,
-                     max_depth)
+        flaw = _flaw(item, f"{where}.{key}" if where else str(key), depth + 1, max_depth)
         if flaw:
             return flaw
     return None

@@ -80,7 +80,14 @@ def _problem(body: bytes, *, declared: bool) -> str | None:
 
 async def _refuse(send: Any, problem: str) -> None:
     body = json.dumps({"error": problem}).encode()
-    await send({"type": "http.response.start", "status": 400,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 400,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
