@@ -98,3 +98,53 @@ async def test_a_house_model_map_limits_the_models_its_bots_may_use(
                                  "allowed: offline/shoal-offline (cheap)")
     r = await house.member.patch(route, {"model": {"primary": "cheap"}})
     assert r.status_code == 200 and r.json()["config"]["model"]["primary"] == "cheap"
+
+
+@pytest.mark.parametrize("form", ["openai/gpt-5-mini", "sonnet"])
+async def test_a_model_may_be_a_plain_reference_and_is_stored_as_primary_and_fallbacks(
+    shoal_server: ShoalServer, form: str,
+) -> None:
+    house = await make_house(shoal_server)
+    bot = await house_bot(house)
+    route = f"/api/agents/{bot}/config"
+    r = await house.member.patch(route, {"model": {"primary": "offline", "fallbacks": []}})
+    assert r.status_code == 200, r.text
+    r = await house.member.patch(route, {"model": form})
+    assert r.status_code == 200, r.text
+    assert (await house.member.get(route)).json()["config"]["model"] == {
+        "primary": form, "fallbacks": None}
+
+
+@pytest.mark.parametrize(("patch", "sentence"), [
+    ({"model": 7}, 'model must be a model reference such as "openai/gpt-5-mini"'),
+    ({"model": ""}, "model must not be empty"),
+    ({"model": {"primery": "sonnet"}}, "model has no key 'primery'"),
+    ({"model": {"primary": 5}}, "model.primary must be text"),
+    ({"model": {"fallbacks": "sonnet"}}, "model.fallbacks must be a list"),
+    ({"max_hops": 0}, "max_hops must be at least 1"),
+    ({"max_hops": "many"}, "max_hops must be a whole number"),
+    ({"runtime": "lambda"}, "runtime must be 'builtin', 'sdk' or 'webhook'"),
+    ({"tools": "everything"}, "tools must be a JSON object"),
+    ({"tools": {"allow": [1]}}, "tools.allow[0] must be text"),
+    ({"system_prompt": "x" * 20_001}, "system_prompt must be at most 20000 characters"),
+], ids=lambda v: str(v)[:40])
+async def test_config_errors_are_sentences_not_pydantic_wording(
+    shoal_server: ShoalServer, patch: dict[str, Any], sentence: str,
+) -> None:
+    house = await make_house(shoal_server)
+    bot = await house_bot(house)
+    r = await house.member.patch(f"/api/agents/{bot}/config", patch)
+    assert r.status_code == 400 and r.json()["error"].startswith(sentence), r.text
+    assert "Input should" not in r.text and "instance of" not in r.text
+
+
+async def test_prompt_permission_is_the_contracts_name_for_the_trigger_policy(
+    shoal_server: ShoalServer,
+) -> None:
+    house = await make_house(shoal_server)
+    bot = await house_bot(house)
+    route = f"/api/agents/{bot}/config"
+    r = await house.member.patch(route, {"prompt_permission": "closed"})
+    assert r.status_code == 200, r.text
+    config = (await house.member.get(route)).json()["config"]
+    assert config["trigger_policy"] == config["prompt_permission"] == "closed"
