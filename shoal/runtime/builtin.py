@@ -175,7 +175,7 @@ class BuiltinRuntime:
     async def _tool(self, ctx: ActivationContext, commands: dict[str, Command], call: ToolCall,
                     run: ActivationRun) -> str:
         async def execute() -> str:
-            await ctx.thinking(True, f"running /{call.name}")
+            await ctx.thinking(True, f"running /{call.name}", running=True)
             await run.status(f"running /{call.name}")
             return await run_tool(self.shoal, ctx.bot, ctx.room.id, commands, call)
 
