@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from shoal.errors import InvalidInput
+from shoal.llm.agentaccess import AgentAccess
 from shoal.validation import describe_errors
 
 if TYPE_CHECKING:
@@ -97,6 +98,25 @@ class BotConfig(BaseModel):
     @classmethod
     def _lowercase(cls, value: list[str]) -> list[str]:
         return [v.lstrip("@").lower() for v in value]
+
+    @field_validator("llm_provider")
+    @classmethod
+    def _provider_name(cls, value: str | None) -> str | None:
+        return value.strip().lower() if value is not None else None
+
+    def model_access(self, bot_id: str, box: SecretBox) -> AgentAccess | None:
+        """The bot's own provider key and Ollama endpoint for the model layer, or None when
+        it uses the house's and server's. InvalidInput when its key cannot be decrypted."""
+        if self.llm_api_key is None and self.ollama_endpoint is None:
+            return None
+        key = None
+        if self.llm_api_key is not None:
+            try:
+                key = box.decrypt(self.llm_api_key)
+            except ValueError:
+                raise InvalidInput("its llm_api_key can no longer be decrypted (the server "
+                                   "secret changed); set it again") from None
+        return AgentAccess(bot_id, self.llm_provider, key, self.ollama_endpoint)
 
     def view(self) -> dict[str, Any]:
         """The configuration as the API shows it: secrets only say whether they are set."""

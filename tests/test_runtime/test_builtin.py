@@ -229,3 +229,14 @@ async def test_builtin_bots_are_online_in_member_lists_without_a_socket(bench: B
     await bench.configure(runtime="sdk")  # an SDK bot is online only while it is connected
     members = (await bench.house.member.get(f"/api/agencies/{bench.room_id}/members")).json()
     assert next(m for m in members if m["id"] == bench.bot_id)["online"] is False
+
+
+async def test_an_agent_with_its_own_key_calls_its_provider_with_that_key(
+        bench: Bench, fake: FakeLLMServer) -> None:
+    shoal = bench.server.shoal
+    await bench.configure(model={"primary": "openai/fake-gpt", "fallbacks": []},
+                          llm_provider="openai", llm_api_key=shoal.secrets.encrypt("sk-scout-own"))
+    fake.script(Reply("Paid for by Scout."))
+    outcome = await bench.run(await bench.say("Scout, hello"))
+    assert outcome.outcome == "replied"
+    assert [r.api_key for r in fake.requests] == ["sk-scout-own"]
