@@ -46,7 +46,12 @@ _KINDS: dict[str, str] = {
 
 
 def _bounds(name: str, key: str) -> Callable[[Mapping[str, Any]], str]:
-    return lambda ctx: f"{name} {ctx.get(key)}"
+    return lambda ctx: f"{name} {_number(ctx.get(key))}"
+
+
+def _number(value: Any) -> Any:
+    # A bound of 0.0 reads as 0 to a user.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 _WITH_CONTEXT: dict[str, Callable[[Mapping[str, Any]], str]] = {
