@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from shoal.errors import InvalidInput
 from shoal.net.outbound import parse_networks
+from shoal.validation import describe_errors
 
 ENV_PREFIX = "SHOAL_"
 
@@ -120,7 +121,5 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     try:
         return Settings(**values)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
+        problems = describe_errors(exc.errors(), subject="the configuration", limit=20)
         raise InvalidInput(f"invalid configuration: {problems}") from None

@@ -9,9 +9,11 @@ from __future__ import annotations
 import fnmatch
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from shoal.errors import InvalidInput
+from shoal.llm.agentaccess import AgentAccess
+from shoal.validation import describe_errors
 
 if TYPE_CHECKING:
     from shoal.crypto import SecretBox
@@ -21,13 +23,36 @@ TriggerMode = Literal["mention", "ambient"]
 TriggerPolicy = Literal["open", "closed", "whitelist"]
 BusyPolicy = Literal["queue", "collect", "interrupt"]
 SECRET_FIELDS = ("response_webhook_secret", "llm_api_key")
+MODEL_FORMS = ('a model reference such as "openai/gpt-5-mini" or "sonnet", or '
+               '{"primary": "openai/gpt-5-mini", "fallbacks": ["sonnet"]}')
 
 
 class ModelChoice(BaseModel):
-    """A primary model and its fallbacks; None fallbacks means the server's default list."""
+    """A primary model and its fallbacks; None fallbacks means the server's default list.
+    A plain reference string is the primary alone."""
 
     primary: str | None = None
     fallbacks: list[str] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reference_alone(cls, value: Any) -> Any:
+        return {"primary": value} if isinstance(value, str) else value
+
+
+def normalise_model(value: Any) -> dict[str, Any]:
+    """A `model` setting in its one stored form, `{primary, fallbacks}`: a reference string
+    is that primary with the server's default fallbacks. InvalidInput says which forms work."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise InvalidInput(f"model must not be empty; give {MODEL_FORMS}")
+        return {"primary": value.strip()}
+    if not isinstance(value, dict):
+        raise InvalidInput(f"model must be {MODEL_FORMS}")
+    unknown = sorted(set(value) - set(ModelChoice.model_fields))
+    if unknown:
+        raise InvalidInput(f"model has no key {unknown[0]!r}; give {MODEL_FORMS}")
+    return value
 
 
 class ToolPolicy(BaseModel):
@@ -74,12 +99,32 @@ class BotConfig(BaseModel):
     def _lowercase(cls, value: list[str]) -> list[str]:
         return [v.lstrip("@").lower() for v in value]
 
+    @field_validator("llm_provider")
+    @classmethod
+    def _provider_name(cls, value: str | None) -> str | None:
+        return value.strip().lower() if value is not None else None
+
+    def model_access(self, bot_id: str, box: SecretBox) -> AgentAccess | None:
+        """The bot's own provider key and Ollama endpoint for the model layer, or None when
+        it uses the house's and server's. InvalidInput when its key cannot be decrypted."""
+        if self.llm_api_key is None and self.ollama_endpoint is None:
+            return None
+        key = None
+        if self.llm_api_key is not None:
+            try:
+                key = box.decrypt(self.llm_api_key)
+            except ValueError:
+                raise InvalidInput("its llm_api_key can no longer be decrypted (the server "
+                                   "secret changed); set it again") from None
+        return AgentAccess(bot_id, self.llm_provider, key, self.ollama_endpoint)
+
     def view(self) -> dict[str, Any]:
         """The configuration as the API shows it: secrets only say whether they are set."""
         data = self.model_dump()
         for key in SECRET_FIELDS:
             data[key] = data[key] is not None
         data["personality"] = self.system_prompt
+        data["prompt_permission"] = self.trigger_policy
         primary = self.model.primary or ""
         data["ollama_model"] = primary.removeprefix("ollama/") if primary.startswith(
             "ollama/") else None
@@ -87,7 +132,7 @@ class BotConfig(BaseModel):
 
 
 # The wire contract's names for fields Shoal names otherwise.
-ALIASES = {"personality": "system_prompt"}
+ALIASES = {"personality": "system_prompt", "prompt_permission": "trigger_policy"}
 EDITABLE = set(BotConfig.model_fields) | set(ALIASES) | {"ollama_model", "fallbacks"}
 
 
@@ -117,6 +162,8 @@ def apply_patch(raw: dict[str, Any] | None, patch: dict[str, Any], box: SecretBo
         elif key == "fallbacks":
             key, value = "model", {**stored.get("model", {}), "fallbacks": value}
         key = ALIASES.get(key, key)
+        if key == "model" and value is not None:
+            value = normalise_model(value)
         if value is None:
             stored.pop(key, None)
         elif key in SECRET_FIELDS:
@@ -129,9 +176,8 @@ def apply_patch(raw: dict[str, Any] | None, patch: dict[str, Any], box: SecretBo
         BotConfig.model_validate({k: v for k, v in stored.items()
                                   if k in BotConfig.model_fields})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise InvalidInput(f"{where}: {err['msg']}") from None
+        raise InvalidInput(describe_errors(exc.errors(), subject="the configuration")
+                           ) from None
     return stored
 
 

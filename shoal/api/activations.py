@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from shoal.api.deps import PrincipalDep, ShoalDep
 from shoal.errors import InvalidInput, NotFound
+from shoal.hooks.template import is_number
 from shoal.rooms.access import Action, house_access
 from shoal.runtime.activations import (
     DEFAULT_LIMIT,
@@ -55,13 +56,16 @@ async def agent_activations(
 
 
 def _parse_since(text: str | None) -> datetime | None:
+    # Unix milliseconds (the contract's form) or an ISO 8601 time with a zone.
     if text is None:
         return None
     try:
+        if is_number(text):
+            return datetime.fromtimestamp(int(text[:20]) / 1000, UTC)
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # a number past the year 9999
         value = None
     if value is None or value.tzinfo is None:
-        raise InvalidInput("since must be an ISO 8601 time with a zone, "
-                           "e.g. 2026-01-31T09:00:00Z")
+        raise InvalidInput("since must be Unix milliseconds, e.g. 1769850000000, or an ISO 8601 "
+                           "time with a zone, e.g. 2026-01-31T09:00:00Z")
     return value

@@ -123,7 +123,7 @@ async def update_config(agent_id: str, body: dict[str, Any], principal: Principa
     `ollama_model`); null resets one. The next activation uses the new values."""
     await manageable_bot(shoal, principal, agent_id)
     config = await edit_bot_config(shoal.db, shoal.secrets, shoal.models.catalog, agent_id,
-                                   body)
+                                   body, shoal.models.outbound)
     return {"config": config.view()}
 
 

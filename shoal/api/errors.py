@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from shoal.errors import ShoalError
+from shoal.validation import describe_errors
 
 log = logging.getLogger("shoal.api")
 INTERNAL_ERROR = "internal error; the server logged the details"
@@ -22,21 +22,6 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def describe_validation(errors: list[Any]) -> str:
-    """Pydantic's errors as one sentence a client can act on."""
-    parts = []
-    for err in errors[:5]:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        if err.get("type") == "json_invalid":
-            return "request body is not valid JSON"
-        if err.get("type") == "missing" and loc:
-            parts.append(f"{'.'.join(loc)} is required")
-        else:
-            where = f"{'.'.join(loc)}: " if loc else ""
-            parts.append(f"{where}{err.get('msg', 'invalid value')}")
-    return "; ".join(parts) or "invalid request"
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Route every exception through the one error shape; a 500 never shows internals."""
 
@@ -46,7 +31,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(400, describe_validation(list(exc.errors())))
+        return error_response(400, describe_errors(exc.errors()))
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:

@@ -28,6 +28,7 @@ from shoal.cli.common import (
 from shoal.crypto import SecretBox
 from shoal.errors import NotFound
 from shoal.llm import Catalog, LLMConfig
+from shoal.net.outbound import OutboundPolicy
 from shoal.realtime.gateway import announce_revoked
 from shoal.rooms.access import ROLES
 from shoal.rooms.houses import add_house_member
@@ -148,7 +149,8 @@ def bot_edit(
             patch = {key: parse_setting(key, value, current) for key, _, value in pairs}
             catalog = Catalog(LLMConfig.parse(settings.llm))
             box = SecretBox(settings.ensure_secret())
-            updated = await edit_bot_config(db, box, catalog, bot.id, patch)
+            updated = await edit_bot_config(db, box, catalog, bot.id, patch,
+                                            OutboundPolicy.from_settings(settings))
         table = Table("setting", "value")
         for key, value in updated.view().items():
             table.add_row(key, value if isinstance(value, str) else json.dumps(value))

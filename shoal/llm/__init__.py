@@ -1,6 +1,7 @@
 """The model layer: model references, providers, auth profiles, fallback chains, the
 offline model and a fake provider server. Agents call `ModelRouter.stream`."""
 
+from shoal.llm.agentaccess import AgentAccess, ollama_base_url
 from shoal.llm.catalog import (
     DEFAULT_CONTEXT_TOKENS,
     OFFLINE_MODEL,
@@ -83,6 +84,7 @@ __all__ = [
     "OFFLINE_MODEL",
     "OFFLINE_NOTICE",
     "RELEVANCE_INSTRUCTION",
+    "AgentAccess",
     "AllModelsFailed",
     "AttemptRecord",
     "AttemptStarted",
@@ -135,6 +137,7 @@ __all__ = [
     "is_silent",
     "model_chain",
     "offline_answer",
+    "ollama_base_url",
     "parse_model_ref",
     "parse_relevance_answer",
     "resolve_model",

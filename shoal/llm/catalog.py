@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from shoal.errors import InvalidInput
+from shoal.validation import describe_errors
 
 ProviderKind = Literal["openai", "anthropic", "google", "offline"]
 
@@ -97,9 +98,8 @@ class LLMConfig(BaseModel):
         try:
             return cls.model_validate(dict(raw or {}))
         except ValidationError as exc:
-            problems = "; ".join(
-                f"llm.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-            )
+            problems = describe_errors(exc.errors(), subject="the [llm] table", prefix="llm",
+                                       limit=20)
             raise InvalidInput(f"invalid configuration: {problems}") from None
 
 

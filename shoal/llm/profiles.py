@@ -19,7 +19,7 @@ BILLING_BASE_S = 5 * 3600.0
 BILLING_MAX_S = 24 * 3600.0
 FAILURE_MEMORY_S = 24 * 3600.0  # consecutive-failure counts reset after this long without one
 
-KeySource = Literal["house", "server", "env", "none"]
+KeySource = Literal["house", "server", "env", "none", "agent"]
 
 
 class Clock(Protocol):

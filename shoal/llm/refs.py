@@ -8,6 +8,7 @@ from typing import Any
 
 from shoal.llm.catalog import Catalog, ModelInfo, ProviderSpec
 from shoal.llm.errors import UnknownModel
+from shoal.net.outbound import OutboundPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,9 @@ class ResolvedModel:
     provider: ProviderSpec
     info: ModelInfo
     params: Mapping[str, Any] = field(default_factory=dict)
+    # Set when the address was chosen by an agent, not the operator: every connection to it
+    # passes this outbound policy.
+    guard: OutboundPolicy | None = None
 
 
 def parse_model_ref(

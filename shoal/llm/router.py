@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from shoal.crypto import mask
 from shoal.jsontext import has_unusable_text, scrub, scrub_json
+from shoal.llm.agentaccess import AgentAccess
 from shoal.llm.catalog import Catalog, ModelInfo, ProviderKind
 from shoal.llm.deadline import within_deadline
 from shoal.llm.errors import (
@@ -36,6 +37,7 @@ from shoal.llm.types import (
     ToolCall,
     ToolCallEvent,
 )
+from shoal.net.outbound import OutboundPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -80,8 +82,11 @@ class ModelRouter:
         *,
         deadline_seconds: float = 120.0,
         adapters: Mapping[ProviderKind, ProviderAdapter] | None = None,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         self.catalog = catalog or Catalog()
+        # Where agents' own endpoints may point (the operator's outbound policy).
+        self.outbound = outbound or OutboundPolicy()
         self.keys = keys or KeyRing()
         self.book = book or ProfileBook()
         self.deadline_seconds = deadline_seconds
@@ -110,8 +115,10 @@ class ModelRouter:
         house_id: str | None = None,
         pinned_profile: str | None = None,
         deadline_seconds: float | None = None,
+        agent: AgentAccess | None = None,
     ) -> AsyncIterator[StreamEvent]:
-        """Yield the answer of the first model and profile that can give one.
+        """Yield the answer of the first model and profile that can give one; with `agent`,
+        its own key and endpoint take the place of the house's and server's for its provider.
 
         Raises ContextOverflow (compact and retry), BadModelRequest (no model would accept
         the request), or AllModelsFailed naming every attempt."""
@@ -119,13 +126,17 @@ class ModelRouter:
         seconds = deadline_seconds or self.deadline_seconds
         attempts: list[AttemptRecord] = []
         for model in chain:
+            if agent is not None:
+                model = agent.route(model, self.outbound)
             name = str(model.ref)
             refusal = check_context_window(model.info)
             if refusal is not None:
                 attempts.append(AttemptRecord(name, "-", refusal, 0.0))
                 continue
+            own = agent.profiles(model) if agent is not None else None
             profiles = self.book.order(
-                await self.keys.profiles(model.provider, house_id), pinned_profile
+                own if own is not None else await self.keys.profiles(model.provider, house_id),
+                pinned_profile,
             )
             if not profiles:
                 attempts.append(
@@ -192,6 +203,7 @@ class ModelRouter:
         house_id: str | None = None,
         pinned_profile: str | None = None,
         deadline_seconds: float | None = None,
+        agent: AgentAccess | None = None,
     ) -> Completion:
         """The whole answer at once, through the same fallback chain as `stream`."""
         answer = Completion()
@@ -202,6 +214,7 @@ class ModelRouter:
             house_id=house_id,
             pinned_profile=pinned_profile,
             deadline_seconds=deadline_seconds,
+            agent=agent,
         ):
             answer.add(event)
         return answer

@@ -8,6 +8,7 @@ from shoal.llm.catalog import Catalog, LLMConfig
 from shoal.llm.keys import DbFailureSink, KeyRing, KeyStore
 from shoal.llm.profiles import Clock, ProfileBook
 from shoal.llm.router import ModelRouter
+from shoal.net.outbound import OutboundPolicy
 
 if TYPE_CHECKING:
     from shoal.config import Settings
@@ -21,14 +22,18 @@ async def build_router(
     keys and shared cooldowns."""
     config = LLMConfig.parse(settings.llm)
     catalog = Catalog(config)
+    outbound = OutboundPolicy.from_settings(settings)
     if db is None:
         return ModelRouter(
-            catalog, KeyRing(), ProfileBook(clock), deadline_seconds=config.deadline_seconds
+            catalog, KeyRing(), ProfileBook(clock), deadline_seconds=config.deadline_seconds,
+            outbound=outbound,
         )
     sink = DbFailureSink(db)
     book = ProfileBook(clock, sink=sink, states=await sink.load())
     keys = KeyRing(store=KeyStore(db, settings.ensure_secret()))
-    return ModelRouter(catalog, keys, book, deadline_seconds=config.deadline_seconds)
+    return ModelRouter(
+        catalog, keys, book, deadline_seconds=config.deadline_seconds, outbound=outbound
+    )
 
 
 def default_chain(settings: Settings) -> list[str]:

@@ -252,3 +252,11 @@ def check_url(url: str) -> str:
     port = f":{parsed.port}" if parsed.port else ""
     host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
     return f"{parsed.scheme}://{host}{port}"
+
+
+def guarded_http_client(policy: OutboundPolicy, timeout: float) -> httpx.AsyncClient:
+    """An httpx client whose every connection passes the address check, for SDKs that take
+    one (a provider endpoint an agent chose); redirects are not followed."""
+    transport = _CheckedTransport(policy, httpx.create_ssl_context())
+    return httpx.AsyncClient(transport=transport, timeout=timeout, trust_env=False,
+                             follow_redirects=False)

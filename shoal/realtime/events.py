@@ -114,14 +114,9 @@ def register_events(shoal: Shoal, gateway: Gateway) -> None:
             raise InvalidInput("status must be a string of at most 200 characters")
         async with shoal.db.read() as session:
             await authorize_room(session, user.id, room_id, Action.POST)
-        await gateway.emit_room(
-            room_id,
-            "agent-thinking",
-            {"agencyId": room_id, "userId": user.id, "username": user.username,
-             "displayName": user.display_name, "thinking": bool(data.get("thinking", True)),
-             "status": status},
-            skip_sid=state.sid,
-        )
+        on = bool(data.get("thinking", True))
+        await gateway.emit_agent_status(room_id, user, "thinking" if on else "idle", status,
+                                        skip_sid=state.sid)
         return {"ok": True}
 
     gateway.on("join-agency", join_agency)

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import redis.asyncio as aioredis
 import socketio
@@ -20,9 +20,13 @@ from shoal.jsontext import check_json, find_flaw
 if TYPE_CHECKING:
     from shoal.auth.tokens import Principal
     from shoal.core import Shoal
+    from shoal.store.tables import User
 
 log = logging.getLogger("shoal.realtime")
 EventHandler = Callable[["SocketState", dict[str, Any]], Awaitable[Any]]
+
+
+AgentStatus = Literal["idle", "thinking", "running"]
 
 
 @dataclass
@@ -135,6 +139,19 @@ class Gateway:
                         ) -> None:
         """Send an event to every socket joined to the room."""
         await self.sio.emit(event, data, room=room_key(room_id), skip_sid=skip_sid)
+
+    async def emit_agent_status(self, room_id: str, agent: User, status: AgentStatus,
+                                detail: str | None = None, skip_sid: str | None = None
+                                ) -> None:
+        """Tell a room what an agent is doing: the contract's `agent-status` (idle, thinking,
+        running; for bots only) and the `agent-thinking` indicator that goes with it."""
+        who = {"agencyId": room_id, "agentId": agent.id, "userId": agent.id,
+               "username": agent.username, "displayName": agent.display_name}
+        await self.emit_room(room_id, "agent-thinking",
+                             {**who, "thinking": status != "idle", "status": detail}, skip_sid)
+        if agent.kind == "bot":
+            await self.emit_room(room_id, "agent-status",
+                                 {**who, "status": status, "detail": detail}, skip_sid)
 
     async def emit_user(self, user_id: str, event: str, data: Any) -> None:
         """Send an event to every socket of one user."""

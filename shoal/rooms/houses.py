@@ -154,5 +154,12 @@ def member_view(member: HouseMember, user: User, online: bool | None = None) -> 
         "type": "agent" if user.kind == "bot" else "user",
     }
     if online is not None:
-        view["online"] = online
+        view["online"] = online or runs_in_shoal(user)
     return view
+
+
+def runs_in_shoal(user: User) -> bool:
+    """Whether Shoal itself runs this member (a builtin bot), so it answers whenever a
+    worker runs, with no socket of its own: it counts as online."""
+    return (user.kind == "bot" and user.deleted_at is None
+            and (user.config or {}).get("runtime", "builtin") == "builtin")

@@ -11,6 +11,7 @@ from shoal.ids import new_id
 if TYPE_CHECKING:
     from shoal.agents.config import BotConfig
     from shoal.core import Shoal
+    from shoal.realtime.gateway import AgentStatus
     from shoal.store.tables import Activation, House, Room, User
 
 OUTCOMES = ("replied", "skipped", "error", "delivered")
@@ -76,11 +77,12 @@ class ActivationContext:
                                                 activation_id=self.activation.id,
                                                 metadata=meta)
 
-    async def thinking(self, on: bool, status: str | None = None) -> None:
-        """Show or clear the room's "is thinking" indicator for the bot."""
-        await self.shoal.gateway.emit_room(self.room.id, "agent-thinking", {
-            "agencyId": self.room.id, "userId": self.bot.id, "username": self.bot.username,
-            "displayName": self.bot.display_name, "thinking": on, "status": status})
+    async def thinking(self, on: bool, status: str | None = None, *,
+                       running: bool = False) -> None:
+        """Show or clear the room's "is thinking" indicator for the bot, and its
+        `agent-status`: running while it runs a tool, else thinking or idle."""
+        state: AgentStatus = "running" if running else ("thinking" if on else "idle")
+        await self.shoal.gateway.emit_agent_status(self.room.id, self.bot, state, status)
 
 
 class Runtime(Protocol):

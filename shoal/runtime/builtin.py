@@ -40,7 +40,7 @@ from shoal.store.tables import Activation
 if TYPE_CHECKING:
     from shoal.commands.registry import Command
     from shoal.core import Shoal
-    from shoal.llm import ToolCall
+    from shoal.llm import AgentAccess, ToolCall
     from shoal.runtime.base import ActivationContext
 
 log = logging.getLogger("shoal.runtime")
@@ -112,6 +112,7 @@ class BuiltinRuntime:
                             defaults.primary, defaults.fallbacks)
         house_models = HouseModels(ctx.house.settings.get("models") or {}, router.catalog)
         resolved = router.resolve_chain(chain, house_models)
+        access = ctx.config.model_access(ctx.bot.id, self.shoal.secrets)
         commands = {c.name: c for c in await allowed_commands(
             self.shoal, ctx.bot, ctx.room.id, ctx.config.tools)}
         tools = [tool_spec(c) for c in commands.values()]
@@ -141,7 +142,7 @@ class BuiltinRuntime:
                                   max_tokens=MAX_TOKENS)
             try:
                 answer = await self._call(request, chain, house_models, ctx.house.id,
-                                          run.text_stream(step))
+                                          run.text_stream(step), access)
             except ContextOverflow:
                 if compacted or len(turns) < 2:
                     raise RunFailed("the conversation is too long for the model") from None
@@ -163,10 +164,11 @@ class BuiltinRuntime:
         raise RunFailed(f"it was still calling tools after {MAX_STEPS} steps")
 
     async def _call(self, request: ChatRequest, chain: list[str], house_models: HouseModels,
-                    house_id: str, on_text: TextSink | None) -> Completion:
+                    house_id: str, on_text: TextSink | None, access: AgentAccess | None
+                    ) -> Completion:
         answer = Completion()
         async for event in self.shoal.models.stream(request, chain, house=house_models,
-                                                    house_id=house_id):
+                                                    house_id=house_id, agent=access):
             answer.add(event)
             if on_text is not None and isinstance(event, TextDelta):
                 await on_text(event.text, answer.text)
@@ -175,7 +177,7 @@ class BuiltinRuntime:
     async def _tool(self, ctx: ActivationContext, commands: dict[str, Command], call: ToolCall,
                     run: ActivationRun) -> str:
         async def execute() -> str:
-            await ctx.thinking(True, f"running /{call.name}")
+            await ctx.thinking(True, f"running /{call.name}", running=True)
             await run.status(f"running /{call.name}")
             return await run_tool(self.shoal, ctx.bot, ctx.room.id, commands, call)
 

@@ -6,13 +6,16 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
-from shoal.sdk._models import Interrupt, Message
+from shoal.sdk._errors import ShoalSDKError
+from shoal.sdk._models import CommandResult, Interrupt, Message
 from shoal.sdk._trace import format_duration
 
 if TYPE_CHECKING:
     from shoal.sdk._agent import Agent
+
+_COMMAND: Any = object()  # no input given: the tool is a slash command Shoal runs
 
 
 class Run:
@@ -44,12 +47,32 @@ class Run:
         """Show what the agent is doing now ("diagnosing...")."""
         await self._send("agent-run-status", {"status": status})
 
-    async def tool_call(self, tool: str, input: Any) -> ToolCall:
-        """Show a running tool card; report its output with `result()`."""
-        call = ToolCall(self, tool)
-        await self._send("agent-run-tool-call", {"toolCallId": call.id, "tool": tool,
-                                                 "input": input, "status": "running"})
-        return call
+    @overload
+    async def tool_call(self, tool: str, *, timeout: float = 15) -> CommandResult: ...
+
+    @overload
+    async def tool_call(self, tool: str, input: Any) -> ToolCall: ...
+
+    async def tool_call(self, tool: str, input: Any = _COMMAND, *, timeout: float = 15
+                        ) -> CommandResult | ToolCall:
+        """With a slash command alone (`tool_call("/get known-issues")`): run it silently,
+        draw its card with the result, and return the result (CommandError, with the card
+        marked as an error, when it fails). With an input (`tool_call("search", {...})`),
+        for a tool the agent runs itself: show a running card; report with `result()`."""
+        if input is not _COMMAND:
+            call = ToolCall(self, tool)
+            await self._send("agent-run-tool-call", {"toolCallId": call.id, "tool": tool,
+                                                     "input": input, "status": "running"})
+            return call
+        text = tool if tool.startswith("/") else f"/{tool}"
+        call = await self.tool_call(text[1:].split(" ", 1)[0], text)
+        try:
+            result = await self._agent.execute_command(text, timeout, room=self.room_id)
+        except ShoalSDKError as exc:
+            await call.result(exc.message, status="error")
+            raise
+        await call.result(result.content)
+        return result
 
     def create_stream(self) -> Stream:
         """A message streamed into the room piece by piece; `finish()` stores it."""

@@ -72,6 +72,8 @@ async def test_rows_come_newest_first_with_their_details_and_filter(
     assert await ids(triggerId="msg-1") == [replied]
     assert await ids(since="2026-03-01T12:02:00Z") == [elsewhere, skipped]
     assert await ids(since="2026-03-01T13:02:00+01:00") == [elsewhere, skipped]
+    since_ms = int(datetime(2026, 3, 1, 12, 2, tzinfo=UTC).timestamp() * 1000)
+    assert await ids(since=str(since_ms)) == [elsewhere, skipped]
     assert await ids(limit=2) == [elsewhere, skipped]
     assert await ids(roomId=house.room_id, limit=1) == [skipped]
 
@@ -87,7 +89,7 @@ async def test_the_limit_defaults_to_50_and_caps_at_200(shoal_server: ShoalServe
     assert len((await house.owner.get(route)).json()) == 50
     assert len((await house.owner.get(route, params={"limit": 200})).json()) == 200
     for bad in ({"limit": 201}, {"limit": 0}, {"since": "yesterday"},
-                {"since": "2026-03-01T12:00:00"}):
+                {"since": "2026-03-01T12:00:00"}, {"since": "9" * 30}, {"since": "-5"}):
         r = await house.owner.get(route, params=bad)
         assert r.status_code == 400 and set(r.json()) == {"error"}, r.text
 

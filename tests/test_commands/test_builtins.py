@@ -186,6 +186,11 @@ async def test_agent_customize_changes_a_setting_for_its_owner_or_an_admin(
     await run(sock, house.room_id, f"/agent customize @{handle} model offline/shoal-offline")
     assert (await agent_config(house.member, agent["id"]))["model"]["fallbacks"] == [
         "offline/shoal-offline", "ollama/llama3.2"]
+    opened = await run(sock, house.room_id, f"/agent customize {handle} prompt_permission closed")
+    assert opened["ok"], opened
+    assert (await agent_config(house.member, agent["id"]))["trigger_policy"] == "closed"
+    await run(sock, house.room_id, f"/agent customize {handle} prompt_permission open")
+    assert (await agent_config(house.member, agent["id"]))["trigger_policy"] == "open"
 
     other = await run(await house.owner.socket(), house.room_id, "/boot Rival")
     assert other["ok"], other

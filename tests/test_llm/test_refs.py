@@ -131,3 +131,11 @@ def test_unknown_models_get_the_default_context_window() -> None:
     )
     assert catalog.info("openai/small").context_window == 20_000
     assert catalog.info("ollama/whatever").context_window == 128_000
+
+
+def test_a_bad_llm_table_is_explained_in_sentences() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        LLMConfig.parse({"deadline_seconds": 0, "providers": {"x": {"kind": "nope"}}})
+    assert refused.value.message == (
+        "invalid configuration: llm.deadline_seconds must be more than 0; "
+        "llm.providers.x.kind must be 'openai', 'anthropic', 'google' or 'offline'")

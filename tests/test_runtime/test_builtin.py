@@ -203,3 +203,40 @@ async def test_a_mention_is_answered_once_through_dispatch_and_the_worker(bench:
     assert reply["sender_id"] == bench.bot_id
     assert reply["content"].startswith(OFFLINE_NOTICE) and "hello there" in reply["content"]
     assert reply["metadata"]["activation_id"]
+
+
+async def test_the_room_sees_the_agent_status_thinking_running_and_idle(
+        bench: Bench, fake: FakeLLMServer) -> None:
+    sock = await bench.house.member.socket()
+    await sock.join(bench.room_id)
+    fake.script(Reply(tool_calls=[FakeToolCall("notes")]), Reply("No notes yet."))
+    await bench.run(await bench.say("Scout, any notes?"))
+    await bot_thinking(sock, bench.bot_id)
+    statuses = [e for e in sock.received("agent-status") if e["agentId"] == bench.bot_id]
+    assert [e["status"] for e in statuses] == ["thinking", "running", "thinking", "idle"]
+    assert statuses[1] == {"agencyId": bench.room_id, "agentId": bench.bot_id,
+                           "userId": bench.bot_id, "username": statuses[1]["username"],
+                           "displayName": "Scout", "status": "running",
+                           "detail": "running /notes"}
+    await sock.close()
+
+
+async def test_builtin_bots_are_online_in_member_lists_without_a_socket(bench: Bench) -> None:
+    members = (await bench.house.member.get(f"/api/agencies/{bench.room_id}/members")).json()
+    assert next(m for m in members if m["id"] == bench.bot_id)["online"] is True
+    registry = (await bench.house.member.get(f"/api/houses/{bench.house.id}/members")).json()
+    assert next(m for m in registry if m["id"] == bench.bot_id)["online"] is True
+    await bench.configure(runtime="sdk")  # an SDK bot is online only while it is connected
+    members = (await bench.house.member.get(f"/api/agencies/{bench.room_id}/members")).json()
+    assert next(m for m in members if m["id"] == bench.bot_id)["online"] is False
+
+
+async def test_an_agent_with_its_own_key_calls_its_provider_with_that_key(
+        bench: Bench, fake: FakeLLMServer) -> None:
+    shoal = bench.server.shoal
+    await bench.configure(model={"primary": "openai/fake-gpt", "fallbacks": []},
+                          llm_provider="openai", llm_api_key=shoal.secrets.encrypt("sk-scout-own"))
+    fake.script(Reply("Paid for by Scout."))
+    outcome = await bench.run(await bench.say("Scout, hello"))
+    assert outcome.outcome == "replied"
+    assert [r.api_key for r in fake.requests] == ["sk-scout-own"]

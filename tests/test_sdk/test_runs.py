@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from shoal.sdk import Agent, Interrupt, Message
+import pytest
+
+from shoal.sdk import Agent, CommandError, Interrupt, Message
 from tests.support import Person, ShoalServer, Socket
 from tests.test_sdk.bots import SdkBot, make_sdk_bot
 
@@ -204,3 +206,29 @@ async def test_a_run_survives_the_agent_reconnecting(shoal_server: ShoalServer) 
         assert view["status"] == "completed"
         assert [e["status"] for e in view["transcript"] if e["type"] == "status"] == [
             "before", "after"]
+
+
+async def test_tool_call_with_a_command_alone_runs_it_silently_and_draws_its_card(
+        shoal_server: ShoalServer) -> None:
+    async with scene(shoal_server) as s:
+        saved = await s.watcher.call("send-message", {
+            "agencyId": s.trigger.agency_id, "content": "/save known-issues the cache leaks"})
+        assert saved["ok"], saved
+        run = await s.agent.start_run(s.trigger, name="diagnose")
+        notes = await run.tool_call("/get known-issues")
+        assert notes.ok and notes.content == "known-issues: the cache leaks"
+        with pytest.raises(CommandError):
+            await run.tool_call("/no-such-command")
+        await run.complete("diagnosed")
+
+        entries = (await transcript(s.person, run.id))["transcript"]
+        calls = [e for e in entries if e["type"] == "tool-call"]
+        results = [e for e in entries if e["type"] == "tool-result"]
+        assert [(c["tool"], c["input"]) for c in calls] == [
+            ("get", "/get known-issues"), ("no-such-command", "/no-such-command")]
+        assert [(r["toolCallId"], r["status"]) for r in results] == [
+            (calls[0]["toolCallId"], "done"), (calls[1]["toolCallId"], "error")]
+        assert results[0]["output"] == "known-issues: the cache leaks"
+        # Silent: the room got the card, not a message with the command's answer.
+        assert not [m for m in s.watcher.received("message") if "cache leaks" in m["content"]
+                    and m["sender_id"] == s.bot.id]

@@ -50,7 +50,7 @@ async def agent(ctx: CommandContext) -> CommandResult:
         raise Forbidden("only the agent's owner or a house admin may customize it")
     value = parse_setting(key, _unquoted(ctx.args["value"]), load_config(bot.config))
     await edit_bot_config(ctx.shoal.db, ctx.shoal.secrets, ctx.shoal.models.catalog, bot.id,
-                          {key: value})
+                          {key: value}, ctx.shoal.models.outbound)
     return CommandResult(f"{ctx.invoker.display_name} set {key} of {bot.display_name}.",
                          metadata={"agent": {"id": bot.id}, "key": key})
 

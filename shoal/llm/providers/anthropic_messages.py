@@ -17,6 +17,7 @@ from shoal.llm.providers.base import (
     parse_arguments,
 )
 from shoal.llm.types import Finish, FinishReason, TextDelta, ToolCall, ToolCallEvent, Usage
+from shoal.net.outbound import AddressRefused
 
 if TYPE_CHECKING:
     from shoal.llm.refs import ResolvedModel
@@ -36,14 +37,15 @@ class AnthropicMessagesAdapter:
     """Speaks the Messages API; one SDK client per (base URL, key), reused across calls."""
 
     def __init__(self) -> None:
-        self._clients = ClientCache(lambda base_url, key, timeout: anthropic.AsyncAnthropic(
-            api_key=key, base_url=base_url, max_retries=0, timeout=timeout))
+        self._clients = ClientCache(lambda base_url, key, timeout, http: anthropic.AsyncAnthropic(
+            api_key=key, base_url=base_url, max_retries=0, timeout=timeout, http_client=http))
 
     async def stream(
         self, model: ResolvedModel, request: ChatRequest, credential: Credential, timeout: float
     ) -> AsyncIterator[ProviderEvent]:
         """Call the model and yield its answer as normalized events."""
-        client = self._clients.get(model.provider.base_url, credential.api_key or "unused", timeout)
+        client = self._clients.get(model.provider.base_url, credential.api_key or "unused", timeout,
+                                   model.guard)
         kwargs = _request_kwargs(model, request)
         try:
             if not request.stream:
@@ -64,6 +66,8 @@ class AnthropicMessagesAdapter:
             raise ProviderFailure(FailureKind.TIMEOUT, "the provider timed out") from None
         except anthropic.APIConnectionError as exc:
             raise ProviderFailure(FailureKind.UNAVAILABLE, f"connection failed: {exc}") from None
+        except AddressRefused as exc:  # an agent's own endpoint, refused by the outbound guard
+            raise ProviderFailure(FailureKind.UNAVAILABLE, exc.message) from None
         except (anthropic.APIError, ValueError, KeyError) as exc:
             raise ProviderFailure(FailureKind.UNAVAILABLE, f"malformed answer: {exc}") from None
 

@@ -10,7 +10,10 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+import httpx
+
 from shoal.llm.errors import FailureKind, ProviderFailure
+from shoal.net.outbound import OutboundPolicy, guarded_http_client
 
 if TYPE_CHECKING:
     from shoal.llm.refs import ResolvedModel
@@ -130,16 +133,22 @@ C = TypeVar("C")
 
 
 class ClientCache(Generic[C]):
-    """One SDK client per (base URL, key, timeout), made on first use and reused, so calls
-    share connection pools. `make` builds a client with the SDK's own retries off."""
+    """One SDK client per (base URL, key, timeout, guard), made on first use and reused, so
+    calls share connection pools. `make` builds a client with the SDK's own retries off; with
+    a guard it gets an HTTP client whose connections pass the outbound address check."""
 
-    def __init__(self, make: Callable[[str | None, str, float], C]) -> None:
+    def __init__(self, make: Callable[[str | None, str, float, httpx.AsyncClient | None], C]
+                 ) -> None:
         self._make = make
-        self._clients: dict[tuple[str | None, str, float], C] = {}
+        self._clients: dict[tuple[str | None, str, float, OutboundPolicy | None], C] = {}
 
-    def get(self, base_url: str | None, key: str, timeout: float) -> C:
+    def get(self, base_url: str | None, key: str, timeout: float,
+            guard: OutboundPolicy | None = None) -> C:
         """The client for these settings."""
-        client = self._clients.get((base_url, key, timeout))
-        if client is None:
-            client = self._clients[(base_url, key, timeout)] = self._make(base_url, key, timeout)
-        return client
+        found = self._clients.get((base_url, key, timeout, guard))
+        if found is None:
+            http = guarded_http_client(guard, timeout) if guard is not None else None
+            found = self._clients[(base_url, key, timeout, guard)] = self._make(
+                base_url, key, timeout, http)
+        return found
+

@@ -35,7 +35,8 @@ class GoogleGenAIAdapter:
 
     def __init__(self) -> None:
         # No retry_options means one attempt: the fallback layer owns retries.
-        self._clients = ClientCache(lambda base_url, key, timeout: genai.Client(
+        # Agents' own endpoints (guarded) are only for OpenAI-compatible servers such as Ollama.
+        self._clients = ClientCache(lambda base_url, key, timeout, _http: genai.Client(
             api_key=key, vertexai=False,
             http_options=types.HttpOptions(base_url=base_url, timeout=int(timeout * 1000))))
 

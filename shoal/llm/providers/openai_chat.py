@@ -18,6 +18,7 @@ from shoal.llm.providers.base import (
     parse_arguments,
 )
 from shoal.llm.types import Finish, FinishReason, TextDelta, ToolCall, ToolCallEvent, Usage
+from shoal.net.outbound import AddressRefused
 
 if TYPE_CHECKING:
     from shoal.llm.refs import ResolvedModel
@@ -37,14 +38,15 @@ class OpenAIChatAdapter:
 
     def __init__(self) -> None:
         # max_retries=0: the fallback layer decides what to retry and where.
-        self._clients = ClientCache(lambda base_url, key, timeout: openai.AsyncOpenAI(
-            api_key=key, base_url=base_url, max_retries=0, timeout=timeout))
+        self._clients = ClientCache(lambda base_url, key, timeout, http: openai.AsyncOpenAI(
+            api_key=key, base_url=base_url, max_retries=0, timeout=timeout, http_client=http))
 
     async def stream(
         self, model: ResolvedModel, request: ChatRequest, credential: Credential, timeout: float
     ) -> AsyncIterator[ProviderEvent]:
         """Call the model and yield its answer as normalized events."""
-        client = self._clients.get(model.provider.base_url, credential.api_key or "unused", timeout)
+        client = self._clients.get(model.provider.base_url, credential.api_key or "unused", timeout,
+                                   model.guard)
         kwargs = _request_kwargs(model, request)
         try:
             if not request.stream:
@@ -67,6 +69,8 @@ class OpenAIChatAdapter:
             raise ProviderFailure(FailureKind.TIMEOUT, "the provider timed out") from None
         except openai.APIConnectionError as exc:
             raise ProviderFailure(FailureKind.UNAVAILABLE, f"connection failed: {exc}") from None
+        except AddressRefused as exc:  # an agent's own endpoint, refused by the outbound guard
+            raise ProviderFailure(FailureKind.UNAVAILABLE, exc.message) from None
         except (openai.APIError, ValueError, KeyError) as exc:
             raise ProviderFailure(FailureKind.UNAVAILABLE, f"malformed answer: {exc}") from None
 
