@@ -97,7 +97,7 @@ class MessageAppender:
         accepted: dict[str, tuple[Room, list[tuple[Append, Any]]]] = {}
         access_cache: dict[tuple[str, str], Any] = {}
         answered = await self._already_answered(session, batch)
-        leases = await self._leases_held(session, batch)
+        leases: dict[str | None, str | None] = await self._leases_held(session, batch)
         replying: set[str] = set()
         for job in batch:
             try:
@@ -146,7 +146,7 @@ class MessageAppender:
         return {m.activation_id: m for m in found if m.activation_id}
 
     async def _leases_held(self, session: AsyncSession, batch: list[Append]
-                           ) -> dict[str, str | None]:
+                           ) -> dict[str | None, str | None]:
         """Who holds the lease of each running activation a worker replies to. The rows stay
         locked until the reply commits, so a lease cannot pass to another worker meanwhile."""
         ids = sorted({job.draft.activation_id for job in batch
