@@ -1,10 +1,13 @@
-"""How much time the model layer adds to a streamed completion.
+"""How much time the model layer adds to a streamed completion, and how fast a cancel stops one.
 
 Starts the fake provider in a separate process, then streams the same 200-token answer N times
 through `ModelRouter.stream` and through a bare `openai` SDK client, interleaved, in one run.
-Prints per-call times, the overhead per call and the ratio. Never fails on a time.
+Prints per-call times, the overhead per call and the ratio. Then cancels M slow streams after
+their first delta, through each path alike, and prints the cancel latency (from `cancel()` to the
+consumer's task having ended) at p50 and p99, the bare SDK being the baseline. Never fails on a
+time.
 
-Usage: .venv/bin/python bench/llm_overhead.py [--calls 200]
+Usage: .venv/bin/python bench/llm_overhead.py [--calls 200] [--cancels 200]
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 import openai
@@ -76,7 +81,82 @@ async def through_sdk(client: openai.AsyncOpenAI) -> int:
     return count
 
 
-async def main(calls: int, warmup: int) -> None:
+async def cancel_latency(stream: AsyncIterator[Any], is_delta: Callable[[Any], bool]) -> float:
+    """Seconds from cancelling a consumer mid-stream (after its first delta) to its end."""
+    first = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in stream:
+            if is_delta(event):
+                first.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(first.wait(), 10)
+    started = time.perf_counter()
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    return time.perf_counter() - started
+
+
+def layer_delta(event: Any) -> bool:  # noqa: ANN401
+    return isinstance(event, TextDelta)
+
+
+def sdk_delta(chunk: Any) -> bool:  # noqa: ANN401
+    return bool(chunk.choices and chunk.choices[0].delta.content)
+
+
+async def bench_cancel(
+    url: str,
+    router: ModelRouter,
+    client: openai.AsyncOpenAI,
+    request: ChatRequest,
+    rounds: int,
+    warmup: int,
+) -> None:
+    async with httpx.AsyncClient() as http:
+        slow = {"text": ANSWER, "chunk_delay": 0.01}  # about 2 s if read to the end
+        await http.post(f"{url}/_fake/script", json=[slow] * (2 * (rounds + warmup)))
+    layer: list[float] = []
+    bare: list[float] = []
+    for i in range(rounds + warmup):
+
+        async def via_sdk() -> float:
+            stream = await client.chat.completions.create(
+                model="bench", messages=[{"role": "user", "content": PROMPT}], stream=True
+            )
+            return await cancel_latency(stream, sdk_delta)
+
+        jobs = [
+            (
+                "layer",
+                lambda: cancel_latency(router.stream(request, ["openai/bench"]), layer_delta),
+            ),
+            ("sdk", via_sdk),
+        ]
+        for name, job in jobs if i % 2 == 0 else reversed(jobs):
+            latency = await job()
+            if i >= warmup:
+                (layer if name == "layer" else bare).append(latency)
+    ms = 1000.0
+    print(f"cancel mid-stream, {rounds} streams each (from cancel() to the task's end):")
+    for name, samples in (("bare openai SDK", bare), ("through shoal.llm", layer)):
+        print(
+            f"{name:<17} p50 {percentile(samples, 0.5) * ms:7.3f} ms   "
+            f"p99 {percentile(samples, 0.99) * ms:7.3f} ms"
+        )
+    print("target: under 100 ms at p99")
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def main(calls: int, warmup: int, cancels: int) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -113,10 +193,16 @@ async def main(calls: int, warmup: int) -> None:
                 assert deltas == TOKENS, f"{name} got {deltas} deltas"
                 if i >= warmup:
                     (layer if name == "layer" else bare).append(elapsed)
+        report_overhead(url, layer, bare)
+        await bench_cancel(url, router, client, request, cancels, warmup)
         await client.close()
     finally:
         server.terminate()
         server.wait(10)
+
+
+def report_overhead(url: str, layer: list[float], bare: list[float]) -> None:
+    calls = len(layer)
     ms = 1000.0
     med_layer, med_bare = statistics.median(layer) * ms, statistics.median(bare) * ms
     mean_layer, mean_bare = statistics.fmean(layer) * ms, statistics.fmean(bare) * ms
@@ -134,5 +220,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--cancels", type=int, default=200)
     args = parser.parse_args()
-    asyncio.run(main(args.calls, args.warmup))
+    asyncio.run(main(args.calls, args.warmup, args.cancels))

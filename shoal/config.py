@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from shoal.errors import InvalidInput
 from shoal.net.outbound import parse_networks
@@ -55,12 +55,26 @@ class Settings(BaseModel):
     custom_command_timeout_seconds: float = Field(15, gt=0)  # a house command's webhook
     webhook_retention_days: int = Field(30, ge=1)  # finished webhook deliveries kept in the log
     hook_messages_per_minute: int = Field(60, ge=1)  # per hook and process
+    # Workers: how many activations one worker process runs at once; a running activation's
+    # lease, renewed while it runs, so another worker takes a crashed worker's queue soon.
+    worker_concurrency: int = Field(8, ge=1)
+    worker_lease_seconds: float = Field(15, gt=0)
+    worker_lease_renew_seconds: float = Field(5, gt=0)
 
     @field_validator("outbound_allowed_networks")
     @classmethod
     def _networks_parse(cls, value: str) -> str:
         parse_networks(value)
         return value
+
+    @model_validator(mode="after")
+    def _lease_renewed_in_time(self) -> Settings:
+        if self.worker_lease_renew_seconds >= self.worker_lease_seconds:
+            raise ValueError(
+                f"worker_lease_renew_seconds ({self.worker_lease_renew_seconds:g}) must be "
+                f"shorter than worker_lease_seconds ({self.worker_lease_seconds:g}), so that a "
+                "running activation's lease is renewed before it runs out")
+        return self
 
     @property
     def allowed_origins(self) -> list[str]:
@@ -123,3 +137,4 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     except ValidationError as exc:
         problems = describe_errors(exc.errors(), subject="the configuration", limit=20)
         raise InvalidInput(f"invalid configuration: {problems}") from None
+

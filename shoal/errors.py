@@ -44,6 +44,11 @@ class Conflict(ShoalError):
     status = 409
 
 
+class LeaseLost(Conflict):
+    """A worker whose lease on an activation ran out (another worker now runs it) tried to
+    post the activation's reply; it is refused so only the lease holder answers."""
+
+
 class TooLarge(ShoalError):
     """A body, content or metadata beyond its size cap."""
 

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shoal.errors import Conflict, NotFound, ShoalError
+from shoal.errors import Conflict, LeaseLost, NotFound, ShoalError
 from shoal.rooms.access import Access, Action, authorize, room_access
 from shoal.rooms.messages import Draft, Sender, append_messages, message_view
-from shoal.store.tables import Message, Room
+from shoal.store.tables import Activation, Message, Room
 from shoal.webhooks.emit import messages_created
 
 if TYPE_CHECKING:
@@ -131,6 +131,7 @@ class MessageAppender:
         accepted: dict[str, tuple[Room, list[tuple[Append, Any]]]] = {}
         access_cache: dict[tuple[str, str], Any] = {}
         answered = await self._already_answered(session, batch)
+        leases: dict[str | None, str | None] = await self._leases_held(session, batch)
         replying: set[str] = set()
         for job in batch:
             try:
@@ -140,6 +141,11 @@ class MessageAppender:
                 _fail_all([job], exc)
                 continue
             activation_id = job.draft.activation_id
+            if job.draft.lease_owner and leases.get(activation_id) != job.draft.lease_owner:
+                job.done.set_exception(LeaseLost(
+                    "this worker's lease on the activation ran out and another worker runs "
+                    "it now; the reply was not posted"))
+                continue
             if activation_id in answered:
                 _succeed(job, message_view(answered[activation_id], room, Sender(
                     job.draft.sender.user, handle, job.draft.sender.name)))
@@ -172,6 +178,21 @@ class MessageAppender:
             return {}
         found = await session.scalars(select(Message).where(Message.activation_id.in_(ids)))
         return {m.activation_id: m for m in found if m.activation_id}
+
+    async def _leases_held(self, session: AsyncSession, batch: list[Append]
+                           ) -> dict[str | None, str | None]:
+        """Who holds the lease of each running activation a worker replies to. The rows stay
+        locked until the reply commits, so a lease cannot pass to another worker meanwhile."""
+        ids = sorted({job.draft.activation_id for job in batch
+                      if job.draft.activation_id and job.draft.lease_owner})
+        if not ids:
+            return {}
+        query = (select(Activation.id, Activation.lease_owner)
+                 .where(Activation.id.in_(ids), Activation.status == "running")
+                 .order_by(Activation.id))
+        if not self.db.is_sqlite:  # SQLite runs one write transaction at a time anyway
+            query = query.with_for_update()
+        return {row.id: row.lease_owner for row in await session.execute(query)}
 
     async def _authorize(self, session: AsyncSession, job: Append,
                          cache: dict[tuple[str, str], Access]) -> tuple[Room, Access | None]:

@@ -62,11 +62,14 @@ class Chat:
         *,
         activation_id: str,
         metadata: object = None,
+        lease_owner: str | None = None,
     ) -> dict[str, Any]:
         """A bot answers an activation. A second reply to the same activation (a retried
-        run) returns the first instead of posting again."""
+        run) returns the first instead of posting again. With `lease_owner` (a worker's run),
+        the reply is refused with LeaseLost unless that worker still holds the lease."""
         draft = Draft(Sender(bot), check_content(content, self.limits), "chat",
-                      member_metadata(metadata, self.limits), activation_id=activation_id)
+                      member_metadata(metadata, self.limits), activation_id=activation_id,
+                      lease_owner=lease_owner)
         return await self.appender.append(room_id, draft, check=True)
 
     async def post_system(

@@ -151,6 +151,8 @@ class Draft:
     type: str = "chat"
     metadata: dict[str, Any] = field(default_factory=dict)
     activation_id: str | None = None  # set on a bot's reply; at most one message per activation
+    # Set on a reply from a worker's run: posted only while that worker holds the lease.
+    lease_owner: str | None = None
 
 
 async def append_messages(session: AsyncSession, appends: list[tuple[Room, list[Draft]]]

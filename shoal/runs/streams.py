@@ -91,9 +91,11 @@ class StreamRelay:
         await self.runs.shoal.gateway.emit_room(stream.room_id, "agent-run-stream", payload)
 
     async def finish(self, run_id: str, agent: User, message_id: str, content: str | None,
-                     metadata: dict[str, Any]) -> dict[str, Any]:
+                     metadata: dict[str, Any], *, lease_owner: str | None = None
+                     ) -> dict[str, Any]:
         """Post the stream's final content once as the agent's message with `run_id` in its
-        metadata, record it, and return the stored message."""
+        metadata, record it, and return the stored message. A worker's run passes its
+        `lease_owner`: the reply is posted only while that worker holds the lease."""
         stream = self._streams.pop((run_id, message_id), None)
         if stream is not None:
             self._cancel(stream)
@@ -104,7 +106,8 @@ class StreamRelay:
         chat = self.runs.shoal.chat
         if run.activation_id is not None:
             message = await chat.post_reply(agent, run.room_id, final, metadata=meta,
-                                            activation_id=run.activation_id)
+                                            activation_id=run.activation_id,
+                                            lease_owner=lease_owner)
         else:
             message = await chat.post(agent, run.room_id, final, metadata=meta)
         async with self.runs.ordered(run_id), self.runs.shoal.db.write() as session:

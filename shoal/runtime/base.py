@@ -47,6 +47,7 @@ class ActivationContext:
     trigger: dict[str, Any] | None  # the message that woke it, as the wire shows it
     inputs: list[dict[str, Any]] = field(default_factory=list)  # trigger plus collected ones
     interrupted: asyncio.Event = field(default_factory=asyncio.Event)
+    lease_owner: str | None = None  # the worker running it; its reply needs the lease
 
     def loop_guard(self) -> dict[str, Any]:
         """The loop guard a reply carries: the trigger's interaction, one hop further."""
@@ -75,7 +76,7 @@ class ActivationContext:
         meta = {**(metadata or {}), **self.reply_metadata()}
         return await self.shoal.chat.post_reply(self.bot, self.room.id, content,
                                                 activation_id=self.activation.id,
-                                                metadata=meta)
+                                                metadata=meta, lease_owner=self.lease_owner)
 
     async def thinking(self, on: bool, status: str | None = None, *,
                        running: bool = False) -> None:

@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from shoal.errors import ShoalError
+from shoal.errors import LeaseLost, ShoalError
 from shoal.llm import (
     CHECK_IN_PROMPT,
     AllModelsFailed,
@@ -92,6 +92,8 @@ class BuiltinRuntime:
             outcome = await self._run(ctx, tally, run)
         except RunFailed as exc:
             outcome = await self._fail(ctx, tally, str(exc))
+        except LeaseLost as exc:  # another worker runs it now and answers for it
+            outcome = tally.outcome("error", error=exc.message)
         except ShoalError as exc:
             outcome = await self._fail(ctx, tally, _short(exc))
         except Exception:

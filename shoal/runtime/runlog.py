@@ -100,7 +100,7 @@ class ActivationRun:
         """Post the answer as the run's streamed message (the activation's one reply)."""
         assert self.run_id is not None
         return await self.runs.streams.finish(self.run_id, self.ctx.bot, self._stream_id(step),
-                                              text, metadata)
+                                              text, metadata, lease_owner=self.ctx.lease_owner)
 
     def _stream_id(self, step: int) -> str:
         return f"{self.ctx.activation.id}-{step}"

@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from shoal.crypto import sign
-from shoal.errors import ShoalError
+from shoal.errors import LeaseLost, ShoalError
 from shoal.jsontext import UnusableText
 from shoal.llm import is_silent
 from shoal.net.outbound import DEFAULT_TIMEOUT, Outbound, OutboundPolicy
@@ -81,6 +81,8 @@ class WebhookRuntime:
         try:
             reply = await ctx.reply(content,
                                     metadata=metadata if isinstance(metadata, dict) else None)
+        except LeaseLost as exc:  # another worker runs it now and answers for it
+            return Outcome("error", error=exc.message)
         except ShoalError as exc:
             return await self._fail(ctx, f"its reply was refused: {exc.message}")
         return Outcome("replied", reply_message_id=reply["id"])

@@ -1,21 +1,24 @@
 """The worker: claims activations from the table and runs them.
 
-Claims are leases: a worker that dies leaves a lease that expires, and the activation is retried
-once, then marked as an error. At most one activation per bot runs at a time (a partial unique
-index enforces it across processes); a global limit bounds how many run at once.
+Claims are leases, short and renewed while the run lasts: a worker that dies leaves a lease
+that expires within seconds, and another worker retries the activation once, then marks it as
+an error. Only the lease holder may post the reply or record the outcome (fencing). At most one
+activation per bot runs at a time (a partial unique index enforces it across processes); a
+per-process limit (`worker_concurrency`) bounds how many run at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -26,6 +29,7 @@ from shoal.dispatch.gates import (
     spoke_recently,
     tokens_used_since,
 )
+from shoal.errors import LeaseLost
 from shoal.ids import new_id
 from shoal.rooms.messages import message_with_sender
 from shoal.runtime.activations import prune_activations
@@ -38,22 +42,24 @@ if TYPE_CHECKING:
 log = logging.getLogger("shoal.runtime")
 MAX_ATTEMPTS = 2  # the first run and one retry after a lost lease
 PRUNE_EVERY = timedelta(hours=1)
-RECOVER_EVERY = timedelta(seconds=5)  # how often expired leases are looked for
 
 
 class Worker:
     """Runs activations in this process; any number of workers may share a database."""
 
-    def __init__(self, shoal: Shoal, runtimes: dict[str, Runtime], *, concurrency: int = 8,
-                 lease: timedelta = timedelta(seconds=120), poll_seconds: float = 1.0,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, shoal: Shoal, runtimes: dict[str, Runtime], *,
+                 lease: timedelta | None = None, renew_seconds: float | None = None,
+                 poll_seconds: float = 1.0, clock: Callable[[], datetime] = utcnow) -> None:
+        settings = shoal.settings
         self.shoal = shoal
         self.runtimes = runtimes
-        self.concurrency = concurrency
-        self.lease = lease
+        self.concurrency = settings.worker_concurrency
+        self.lease = lease or timedelta(seconds=settings.worker_lease_seconds)
+        # Also how often expired leases are looked for.
+        self.renew_seconds = renew_seconds or settings.worker_lease_renew_seconds
         self.poll_seconds = poll_seconds
         self.clock = clock
-        self.name = f"{socket.gethostname()}:{new_id()[-12:]}"
+        self.name = lease_owner_name()
         self.running: dict[str, ActivationContext] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -101,7 +107,8 @@ class Worker:
 
     async def _tick(self) -> int:
         now = self.clock()
-        if self._recovered_at is None or now - self._recovered_at >= RECOVER_EVERY:
+        if (self._recovered_at is None
+                or now - self._recovered_at >= timedelta(seconds=self.renew_seconds)):
             self._recovered_at = now
             await self._recover_expired()
             await self._prune_old()
@@ -134,17 +141,27 @@ class Worker:
                 Activation.status == "pending", Activation.available_at <= self.clock()))))
 
     async def _recover_expired(self) -> None:
-        """Leases that ran out belong to a worker that died: retry once, then give up."""
+        """Leases that ran out belong to a worker that died or stalled: retry once, then give
+        up. Each takeover is logged and kept in the activation's payload (`lease_expired`)."""
         now = self.clock()
-        expired = and_(Activation.status == "running", Activation.lease_expires_at < now)
+        query = (select(Activation)
+                 .where(Activation.status == "running", Activation.lease_expires_at < now)
+                 .order_by(Activation.created_at, Activation.id))
+        if not self.shoal.db.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
         async with self.shoal.db.write() as session:
-            await session.execute(
-                update(Activation).where(expired, Activation.attempts >= MAX_ATTEMPTS)
-                .values(status="done", outcome="error", finished_at=now, lease_owner=None,
-                        error="the worker running it stopped twice"))
-            await session.execute(
-                update(Activation).where(expired, Activation.attempts < MAX_ATTEMPTS)
-                .values(status="pending", lease_owner=None, lease_expires_at=None))
+            for row in (await session.scalars(query)).all():
+                log.warning("the lease of activation %s held by %s expired at %s; %s",
+                            row.id, row.lease_owner, row.lease_expires_at,
+                            "retrying it" if row.attempts < MAX_ATTEMPTS else "giving up")
+                row.payload = {**(row.payload or {}), "lease_expired": {
+                    "owner": row.lease_owner, "at": now.isoformat()}}
+                if row.attempts >= MAX_ATTEMPTS:
+                    row.status, row.outcome, row.finished_at = "done", "error", now
+                    row.error = "the worker running it stopped twice"
+                else:
+                    row.status = "pending"
+                row.lease_owner, row.lease_expires_at = None, None
 
     async def _prune_old(self) -> None:
         """Forget finished activations past the retention period, once an hour."""
@@ -181,7 +198,7 @@ class Worker:
             select(Activation)
             .where(Activation.status == "pending", Activation.available_at <= now,
                    ~exists().where(busy.bot_id == Activation.bot_id, busy.status == "running"))
-            .order_by(Activation.created_at).limit(slots * 4)
+            .order_by(Activation.created_at, Activation.id).limit(slots * 4)
         )
         if not self.shoal.db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
@@ -233,13 +250,16 @@ class Worker:
             else:
                 self.running[row.id] = ctx
                 outcome = await self._gate(ctx) or await self._run_runtime(ctx)
+        except LeaseLost as exc:
+            outcome = Outcome("error", error=exc.message)
         except Exception as exc:
             log.exception("activation %s failed", row.id)
             outcome = Outcome("error", error=f"internal error: {type(exc).__name__}")
         finally:
             keeper.cancel()
             self.running.pop(row.id, None)
-        await self._finish(row.id, outcome, int((time.perf_counter() - started) * 1000))
+        if not await self._finish(row.id, outcome, int((time.perf_counter() - started) * 1000)):
+            return  # the worker that took it over tells the listeners
         for listener in self.on_finish:
             try:
                 await listener(row, outcome)
@@ -253,14 +273,24 @@ class Worker:
         return await runtime.run(ctx)
 
     async def _keep_lease(self, activation_id: str) -> None:
-        """Extend the lease while the run is alive, so only a dead worker's lease expires."""
+        """Renew the lease while the run is alive, so only a dead worker's lease expires.
+        Stops once the lease is lost: the run's reply will then be refused."""
         while True:
-            await asyncio.sleep(self.lease.total_seconds() / 3)
-            async with self.shoal.db.write() as session:
-                await session.execute(
-                    update(Activation).where(Activation.id == activation_id,
-                                             Activation.lease_owner == self.name)
-                    .values(lease_expires_at=self.clock() + self.lease))
+            await asyncio.sleep(self.renew_seconds)
+            try:
+                async with self.shoal.db.write() as session:
+                    renewed = await session.execute(
+                        update(Activation).where(Activation.id == activation_id,
+                                                 Activation.status == "running",
+                                                 Activation.lease_owner == self.name)
+                        .values(lease_expires_at=self.clock() + self.lease))
+            except Exception:  # the next round tries again, while the lease lasts
+                log.exception("renewing the lease of activation %s failed", activation_id)
+                continue
+            if not renewed.rowcount:  # type: ignore[attr-defined]
+                log.warning("worker %s lost the lease of activation %s; another worker "
+                            "runs it now", self.name, activation_id)
+                return
 
     async def _context(self, row: Activation, collected: list[str]) -> ActivationContext | None:
         async with self.shoal.db.read() as session:
@@ -275,7 +305,7 @@ class Worker:
                 if message is not None:
                     inputs.append(await message_with_sender(session, message, room))
         return ActivationContext(self.shoal, row, bot, load_config(bot.config), room, house,
-                                 inputs[0] if inputs else None, inputs)
+                                 inputs[0] if inputs else None, inputs, lease_owner=self.name)
 
     async def _gate(self, ctx: ActivationContext) -> Outcome | None:
         """The checks before a run: the daily budget for every trigger; for ambient ones the
@@ -298,16 +328,31 @@ class Worker:
             return Outcome("skipped", skip_reason="relevance", **cost)
         return None
 
-    async def _finish(self, activation_id: str, outcome: Outcome, duration_ms: int) -> None:
+    async def _finish(self, activation_id: str, outcome: Outcome, duration_ms: int) -> bool:
+        """Record the outcome, only while this worker holds the lease (says whether it did);
+        `lease_owner` stays as the record of which worker ran it."""
         async with self.shoal.db.write() as session:
-            await session.execute(
+            finished = await session.execute(
                 update(Activation)
-                .where(Activation.id == activation_id, Activation.lease_owner == self.name)
+                .where(Activation.id == activation_id, Activation.status == "running",
+                       Activation.lease_owner == self.name)
                 .values(status="done", outcome=outcome.outcome,
                         skip_reason=outcome.skip_reason, model=outcome.model,
                         input_tokens=outcome.input_tokens, output_tokens=outcome.output_tokens,
                         error=outcome.error, reply_message_id=outcome.reply_message_id,
-                        duration_ms=duration_ms, finished_at=self.clock(), lease_owner=None,
+                        duration_ms=duration_ms, finished_at=self.clock(),
                         lease_expires_at=None))
+        if not finished.rowcount:  # type: ignore[attr-defined]
+            log.warning("worker %s lost the lease of activation %s before it finished; its "
+                        "outcome (%s) is not recorded", self.name, activation_id,
+                        outcome.outcome)
+            return False
         # The bot is free again: its next waiting trigger can start.
         self.wake()
+        return True
+
+
+def lease_owner_name() -> str:
+    """This worker's name in the leases it holds: host, process id and a random part (one
+    process may run several workers), within the column's 64 characters."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{new_id()[-12:]}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -84,3 +85,8 @@ async def room_messages(server: ShoalServer, house: House) -> list[dict[str, Any
     r = await house.owner.get(f"/api/agencies/{house.room_id}/messages",
                               params={"after_seq": 0, "limit": 100})
     return r.json()  # type: ignore[no-any-return]
+
+
+# Two worker processes need a database that several processes share.
+collect_ignore = [] if os.environ.get("SHOAL_TEST_DATABASE_URL") else [
+    "test_worker_processes.py"]

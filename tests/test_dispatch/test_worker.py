@@ -1,15 +1,27 @@
-"""The worker: leases and retries, busy policies, ambient gates and the daily budget."""
+"""The worker: leases (renewed, taken over, fenced) and retries, busy policies, ambient gates
+and the daily budget."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import logging
+import os
+import re
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from shoal.config import load_settings
+from shoal.core import Shoal
+from shoal.errors import InvalidInput, LeaseLost, ShoalError
+from shoal.runtime.base import ActivationContext, Outcome
+from shoal.runtime.worker import Worker
 from shoal.store.tables import Activation, User, utcnow
-from tests.support import ShoalServer, make_house
+from tests.support import House, ShoalServer, make_house
 from tests.test_dispatch.conftest import ScriptedRuntime, activations, make_bot, room_messages
 
 
@@ -208,3 +220,162 @@ async def test_the_daily_token_budget_stops_a_bot(shoal_server: ShoalServer,
     rows = await activations(shoal_server, bot["id"])
     assert [(a.outcome, a.skip_reason) for a in rows] == [
         ("replied", None), ("replied", None), ("skipped", "budget")]
+
+
+class Recording(ScriptedRuntime):
+    """A scripted runtime that keeps what its replies were refused with."""
+
+    def __init__(self, answer: str) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.reply = lambda ctx: answer
+        self.refused: list[ShoalError] = []
+
+    async def run(self, ctx: ActivationContext) -> Outcome:
+        try:
+            return await super().run(ctx)
+        except ShoalError as exc:
+            self.refused.append(exc)
+            raise
+
+
+@pytest.fixture
+async def workers(shoal_server: ShoalServer) -> AsyncIterator[Callable[..., Worker]]:
+    """Workers the test drives tick by tick on the test's clock, with the shared worker
+    stopped meanwhile so that nothing else claims."""
+    shared = shoal_server.shoal.worker
+    await shared.stop()
+    made: list[Worker] = []
+
+    def make(runtime: ScriptedRuntime, **options: Any) -> Worker:
+        worker = Worker(shoal_server.shoal, {"builtin": runtime},  # type: ignore[dict-item]
+                        lease=timedelta(seconds=15), clock=shared.clock, **options)
+        made.append(worker)
+        return worker
+
+    yield make
+    for worker in made:
+        await worker.stop()
+    await shared.start()
+
+
+async def the_activation(server: ShoalServer, bot: dict[str, str]) -> Activation:
+    rows = await activations(server, bot["id"])
+    assert len(rows) == 1
+    return rows[0]
+
+
+async def bot_replies(server: ShoalServer, house: House, bot: dict[str, str]) -> list[str]:
+    return [m["content"] for m in await room_messages(server, house)
+            if m["sender_id"] == bot["id"]]
+
+
+async def test_a_running_activation_keeps_its_lease_while_it_runs(
+    shoal_server: ShoalServer, clock: list, workers: Callable[..., Worker],  # type: ignore[type-arg]
+) -> None:
+    house = await make_house(shoal_server)
+    bot = await make_bot(shoal_server, house)
+    slow, idle = Recording("done at last"), Recording("never")
+    running = workers(slow, renew_seconds=0.01)
+    other = workers(idle, renew_seconds=1)
+    await post(house.member, house.room_id, f"@{bot['handle']} a long task")
+    assert await running.tick() == 1
+    clock[0] += timedelta(seconds=10)
+    renewed_until = clock[0] + timedelta(seconds=15)
+
+    async def renewed() -> bool:
+        row = await the_activation(shoal_server, bot)
+        return row.lease_expires_at is not None and row.lease_expires_at >= renewed_until
+    await wait_until(renewed)
+    clock[0] += timedelta(seconds=10)  # past the end of the lease it was claimed with
+    assert await other.tick() == 0
+    row = await the_activation(shoal_server, bot)
+    assert (row.status, row.lease_owner) == ("running", running.name)
+    slow.gate.set()  # type: ignore[union-attr]
+    await running.drain()
+    row = await the_activation(shoal_server, bot)
+    assert (row.outcome, row.attempts, row.lease_owner) == ("replied", 1, running.name)
+    assert "lease_expired" not in row.payload and idle.runs == []
+    assert await bot_replies(shoal_server, house, bot) == ["done at last"]
+
+
+async def test_an_expired_lease_is_taken_over_and_answered_once(
+    shoal_server: ShoalServer, clock: list, workers: Callable[..., Worker],  # type: ignore[type-arg]
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    house = await make_house(shoal_server)
+    bot = await make_bot(shoal_server, house)
+    doomed, survivor_runtime = Recording("from the dead worker"), Recording("from the survivor")
+    survivor_runtime.gate.set()  # type: ignore[union-attr]
+    dead = workers(doomed)
+    survivor = workers(survivor_runtime, renew_seconds=1)
+    await post(house.member, house.room_id, f"@{bot['handle']} are you there?")
+    assert await dead.tick() == 1
+    await wait_until(lambda: asyncio.sleep(0, len(doomed.runs) == 1))
+    await dead.stop()  # it dies mid-run: no outcome, no renewal, its lease left to run out
+    clock[0] += timedelta(seconds=14)
+    assert await survivor.tick() == 0  # the lease still holds
+    clock[0] += timedelta(seconds=2)
+    with caplog.at_level(logging.WARNING, logger="shoal.runtime"):
+        assert await survivor.tick() == 1
+    assert any("expired" in r.getMessage() and dead.name in r.getMessage()
+               for r in caplog.records)
+    await survivor.drain()
+    row = await the_activation(shoal_server, bot)
+    assert (row.outcome, row.attempts, row.lease_owner) == ("replied", 2, survivor.name)
+    assert row.payload["lease_expired"]["owner"] == dead.name
+    assert await bot_replies(shoal_server, house, bot) == ["from the survivor"]
+
+
+async def test_a_worker_that_lost_its_lease_cannot_post_the_reply(
+    shoal_server: ShoalServer, clock: list, workers: Callable[..., Worker],  # type: ignore[type-arg]
+) -> None:
+    house = await make_house(shoal_server)
+    bot = await make_bot(shoal_server, house)
+    stalled_runtime, taker_runtime = Recording("from the stalled worker"), Recording("from me")
+    stalled = workers(stalled_runtime, renew_seconds=3600)  # alive, but it never renews
+    taker = workers(taker_runtime, renew_seconds=1)
+    await post(house.member, house.room_id, f"@{bot['handle']} hello")
+    assert await stalled.tick() == 1
+    await wait_until(lambda: asyncio.sleep(0, len(stalled_runtime.runs) == 1))
+    clock[0] += timedelta(seconds=16)
+    assert await taker.tick() == 1
+    await wait_until(lambda: asyncio.sleep(0, len(taker_runtime.runs) == 1))
+    stalled_runtime.gate.set()  # type: ignore[union-attr]
+    await stalled.drain()
+    assert [type(e) for e in stalled_runtime.refused] == [LeaseLost]
+    assert await bot_replies(shoal_server, house, bot) == []
+    row = await the_activation(shoal_server, bot)
+    assert (row.status, row.lease_owner) == ("running", taker.name)
+    taker_runtime.gate.set()  # type: ignore[union-attr]
+    await taker.drain()
+    row = await the_activation(shoal_server, bot)
+    assert (row.outcome, row.lease_owner) == ("replied", taker.name)
+    assert await bot_replies(shoal_server, house, bot) == ["from me"]
+
+
+@pytest.mark.parametrize(("values", "problem"), [
+    ({"worker_lease_seconds": "4", "worker_lease_renew_seconds": "5"},
+     "worker_lease_renew_seconds (5) must be shorter than worker_lease_seconds (4)"),
+    ({"worker_lease_seconds": "3"},  # the renewal's default, 5 s, would come too late
+     "worker_lease_renew_seconds (5) must be shorter than worker_lease_seconds (3)"),
+    ({"worker_concurrency": "0"}, "worker_concurrency: Input should be greater than"),
+    ({"worker_lease_renew_seconds": "0"}, "worker_lease_renew_seconds: Input should be greater"),
+])
+def test_worker_settings_that_cannot_work_are_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, values: dict[str, str], problem: str,
+) -> None:
+    for name, value in values.items():
+        monkeypatch.setenv(f"SHOAL_{name.upper()}", value)
+    with pytest.raises(InvalidInput, match=re.escape(problem)):
+        load_settings()
+
+
+def test_the_worker_takes_its_concurrency_and_lease_from_the_settings(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path, secret="s", worker_concurrency=3,
+                             worker_lease_seconds=4, worker_lease_renew_seconds=1)
+    worker = Shoal(settings).worker
+    assert (worker.concurrency, worker.lease, worker.renew_seconds) == (
+        3, timedelta(seconds=4), 1)
+    host, pid, _ = worker.name.split(":")
+    assert (host, int(pid)) == (socket.gethostname()[:40], os.getpid())

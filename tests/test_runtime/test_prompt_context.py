@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,15 +102,15 @@ def test_the_guard_drops_the_oldest_turns_and_starts_with_a_user_turn() -> None:
     assert guard_context(turns, 1) == turns[-1:]
 
 
-def test_prompt_and_context_for_fifty_messages_take_well_under_two_ms() -> None:
-    views = [view(i, f"message {i} about the launch window " * 5,
+def test_fifty_messages_make_fifty_turns_in_order_under_one_prompt() -> None:
+    # How long this takes is measured by bench/dispatch.py ("prompt + context"), not here.
+    views = [view(i, f"message {i} about the launch window",
                   "scout" if i % 3 == 0 else "alice",
-                  sender_id="bot-1" if i % 3 == 0 else "id-alice") for i in range(50)]
+                  sender_id="bot-1" if i % 3 == 0 else "id-alice") for i in range(1, 51)]
     config = BotConfig(system_prompt="You are Scout.")
-    best = float("inf")
-    for _ in range(20):
-        started = time.perf_counter()
-        build_system_prompt(HOUSE, BOT, config, TOOLS, room=ROOM, model="m")
-        guard_context(build_context(views, "bot-1"), 100_000)
-        best = min(best, time.perf_counter() - started)
-    assert best < 0.002
+    prompt = build_system_prompt(HOUSE, BOT, config, TOOLS, room=ROOM, model="m")
+    turns = guard_context(build_context(views, "bot-1"), 100_000)
+    assert prompt.count("You are Scout.") == 1
+    assert [(t.role, t.content) for t in turns] == [
+        ("assistant", f"message {i} about the launch window") if i % 3 == 0
+        else ("user", f"@alice: message {i} about the launch window") for i in range(1, 51)]

@@ -1,0 +1,169 @@
+"""Two real worker processes on PostgreSQL, one of them killed mid-run (collected only when
+SHOAL_TEST_DATABASE_URL is set: SQLite is one process's database)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiohttp import web
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from shoal.config import normalize_database_url
+from shoal.store.tables import Activation
+from tests.receiver import receiver
+from tests.support import ShoalServer, make_house, make_settings, reset_postgres, serve
+from tests.test_dispatch.conftest import activations, make_bot, room_messages
+
+JOBS = 20
+LEASE_SECONDS = 4
+
+
+async def fresh_database() -> str:
+    """A database of its own next to the test database, emptied: the suite's shared server
+    runs a worker of its own on the test database, and it must not claim these runs."""
+    url = make_url(normalize_database_url(os.environ["SHOAL_TEST_DATABASE_URL"]))
+    name = f"{url.database}_workers"
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        exists = await conn.scalar(
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+        )
+        if not exists:
+            await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    await engine.dispose()
+    own = url.set(database=name).render_as_string(hide_password=False)
+    await reset_postgres(own)
+    return own
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[ShoalServer]:
+    """An HTTP-only Shoal (role api): the runs happen in the worker processes."""
+    url = await fresh_database()
+    settings = make_settings(tmp_path / "api", "postgres", database_url=url, role="api")
+    async for server in serve(settings):
+        await server.bootstrap()
+        yield server
+
+
+def start_worker(server: ShoalServer, tmp: Path, name: str) -> tuple[subprocess.Popen[bytes], Path]:
+    """`shoal serve --role worker`, as an operator starts one, with a short lease."""
+    settings = server.shoal.settings
+    env = {
+        **os.environ,
+        "SHOAL_DATABASE_URL": settings.resolved_database_url,
+        "SHOAL_SECRET": settings.ensure_secret(),
+        "SHOAL_DATA_DIR": str(tmp / name),
+        "SHOAL_OUTBOUND_ALLOW_PRIVATE": "true",
+        "SHOAL_LOG_LEVEL": "info",
+        "SHOAL_WORKER_LEASE_SECONDS": str(LEASE_SECONDS),
+        "SHOAL_WORKER_LEASE_RENEW_SECONDS": "1",
+    }
+    env.pop("SHOAL_CONFIG", None)
+    env.pop("SHOAL_REDIS_URL", None)
+    log = tmp / f"{name}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "shoal", "serve", "--role", "worker"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return proc, log
+
+
+@pytest.fixture
+def worker_processes(
+    api: ShoalServer, tmp_path: Path
+) -> Iterator[list[tuple[subprocess.Popen[bytes], Path]]]:
+    started = [start_worker(api, tmp_path, f"worker{i}") for i in (1, 2)]
+    yield started
+    for proc, _ in started:
+        if proc.poll() is None:
+            proc.terminate()
+        proc.wait(timeout=30)
+
+
+async def wait_until(condition: Any, timeout: float = 120) -> None:  # noqa: ANN401
+    async with asyncio.timeout(timeout):
+        while not await condition():
+            await asyncio.sleep(0.1)
+
+
+async def test_a_killed_worker_s_queue_is_taken_over_and_each_mention_answered_once(
+    api: ShoalServer,
+    worker_processes: list[tuple[subprocess.Popen[bytes], Path]],
+) -> None:
+    house = await make_house(api)
+    held, release = asyncio.Event(), asyncio.Event()
+    victim_job = f"job {JOBS // 4}"
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        body = json.loads(await request.read())
+        job = body["message"]["content"].split(" ", 2)[-1]  # "@a @b job 7" -> "job 7"
+        if (
+            body["agent"]["username"] == first["username"]
+            and job == victim_job
+            and not held.is_set()
+        ):
+            held.set()  # this run is the one whose worker dies
+            await release.wait()
+        await asyncio.sleep(0.05)
+        return web.json_response({"content": f"{body['agent']['username']} did {job}"})
+
+    async with receiver(answer) as hook:
+        config = {"runtime": "webhook", "response_webhook_url": hook.url + "/agent"}
+        first = await make_bot(api, house, **config)
+        second = await make_bot(api, house, **config)
+        for i in range(JOBS):  # a burst: both bots mentioned in every message
+            r = await house.member.post(
+                f"/api/agencies/{house.room_id}/messages",
+                {"content": f"@{first['handle']} @{second['handle']} job {i}"},
+            )
+            assert r.status_code == 201, r.text
+        await asyncio.wait_for(held.wait(), 120)
+        [victim_row] = [a for a in await activations(api, first["id"]) if a.status == "running"]
+        victim_owner = victim_row.lease_owner
+        assert victim_owner is not None
+        by_pid = {str(proc.pid): (proc, log) for proc, log in worker_processes}
+        victim, _ = by_pid.pop(victim_owner.split(":")[1])
+        [(survivor, survivor_log)] = by_pid.values()
+        os.kill(victim.pid, signal.SIGKILL)
+        assert victim.wait(timeout=30) == -signal.SIGKILL
+        release.set()
+
+        async def all_done() -> bool:
+            rows = [a for b in (first, second) for a in await activations(api, b["id"])]
+            return len(rows) == 2 * JOBS and all(a.status == "done" for a in rows)
+
+        await wait_until(all_done)
+
+    for bot in (first, second):
+        replies = sorted(
+            m["content"] for m in await room_messages(api, house) if m["sender_id"] == bot["id"]
+        )
+        assert replies == sorted(f"{bot['username']} did job {i}" for i in range(JOBS))
+        assert {a.outcome for a in await activations(api, bot["id"])} == {"replied"}
+    async with api.shoal.db.read() as session:
+        taken = await session.get(Activation, victim_row.id)
+    assert taken is not None
+    assert taken.payload["lease_expired"]["owner"] == victim_owner
+    assert taken.attempts == 2
+    assert taken.lease_owner.split(":")[1] == str(survivor.pid)
+    # The survivor took the dead worker's place: whatever was left ran there.
+    later = [
+        a for a in await activations(api, first["id"]) if a.created_at >= victim_row.created_at
+    ]
+    assert {a.lease_owner.split(":")[1] for a in later} == {str(survivor.pid)}
+    assert f"held by {victim_owner} expired" in survivor_log.read_text()
