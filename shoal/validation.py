@@ -87,7 +87,8 @@ def describe_error(error: Mapping[str, Any], subject: str = "the request body") 
     kind = str(error.get("type", ""))
     if kind == "json_invalid":
         return "the request body is not valid JSON"
-    where = field_name(error.get("loc", ())) or subject
+    field = field_name(error.get("loc", ()))
+    where = field or subject
     ctx = error.get("ctx") or {}
     if kind in _WITH_CONTEXT:
         return f"{where} {_WITH_CONTEXT[kind](ctx)}"
@@ -95,7 +96,7 @@ def describe_error(error: Mapping[str, Any], subject: str = "the request body") 
         return f"{where} {_KINDS[kind]}"
     if kind in ("value_error", "assertion_error") and "error" in ctx:
         # A validator of ours raised it; its text is already written for the user.
-        return f"{where}: {ctx['error']}"
+        return f"{field}: {ctx['error']}" if field else str(ctx["error"])
     return f"{where} is not valid"
 
 

@@ -359,8 +359,8 @@ async def test_a_worker_that_lost_its_lease_cannot_post_the_reply(
      "worker_lease_renew_seconds (5) must be shorter than worker_lease_seconds (4)"),
     ({"worker_lease_seconds": "3"},  # the renewal's default, 5 s, would come too late
      "worker_lease_renew_seconds (5) must be shorter than worker_lease_seconds (3)"),
-    ({"worker_concurrency": "0"}, "worker_concurrency: Input should be greater than"),
-    ({"worker_lease_renew_seconds": "0"}, "worker_lease_renew_seconds: Input should be greater"),
+    ({"worker_concurrency": "0"}, "worker_concurrency must be at least 1"),
+    ({"worker_lease_renew_seconds": "0"}, "worker_lease_renew_seconds must be more than 0"),
 ])
 def test_worker_settings_that_cannot_work_are_refused_at_start(
     monkeypatch: pytest.MonkeyPatch, values: dict[str, str], problem: str,
