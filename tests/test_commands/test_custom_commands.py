@@ -224,6 +224,10 @@ async def test_a_slow_webhook_times_out(loopback: ShoalServer,
                                               "object"),
     (200, {"content": "ok", "type": "shout"}, "/standup: the webhook answered type 'shout'; "
                                               "the type is one of tool_result, system, chat"),
+    # JSON may spell a lone surrogate; no store or reader can take it.
+    (200, '{"content": "ok", "metadata": {"x": ["\\udfff"]}}',
+     "/standup: the webhook's answer was refused: metadata.x[0] holds a lone UTF-16 "
+     "surrogate (\\udfff), which is not Unicode text"),
 ])
 async def test_failed_and_malformed_answers_are_errors_for_the_invoker(
         loopback: ShoalServer, status: int, body: Any, error: str) -> None:

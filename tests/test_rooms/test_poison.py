@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+import socketio
+import sqlalchemy as sa
 
 from shoal.errors import InvalidInput
 from shoal.rooms.messages import Draft, Sender
 from shoal.store.tables import User
-from tests.support import ShoalServer, make_house
+from tests.support import ShoalServer, make_house, make_settings, serve
 
 SURROGATE_CONTENT = b'{"content": "bad \\udfff text"}'
 SURROGATE_METADATA = b'{"content": "fine", "metadata": {"x": "\\udfff"}}'
@@ -156,6 +161,58 @@ async def test_the_same_connection_serves_again_after_refused_requests(
         assert status == 201, answer
     finally:
         writer.close()
+
+
+@pytest.fixture
+async def sqlite_server(tmp_path: Path) -> AsyncIterator[ShoalServer]:
+    """A Shoal on SQLite alone: only there could an older version have stored a lone
+    surrogate (ASCII-escaped inside JSON); PostgreSQL's JSONB never accepted one."""
+    async for server in serve(make_settings(tmp_path, "sqlite")):
+        await server.bootstrap()
+        yield server
+
+
+async def test_an_old_row_holding_a_lone_surrogate_reads_back_with_a_replacement_character(
+    sqlite_server: ShoalServer,
+) -> None:
+    house = await make_house(sqlite_server)
+    r = await house.member.post(
+        f"/api/agencies/{house.room_id}/messages", {"content": "from an older version"}
+    )
+    assert r.status_code == 201, r.text
+    # Written as an older Shoal wrote metadata: json.dumps, which escapes the surrogate.
+    async with sqlite_server.shoal.db.engine.begin() as conn:
+        await conn.execute(
+            sa.text("UPDATE messages SET metadata = :meta WHERE id = :id"),
+            {"meta": '{"note": "bad \\udfff end", "bad \\ud800": 1}', "id": r.json()["id"]},
+        )
+    r = await house.member.get(f"/api/agencies/{house.room_id}/messages")
+    assert r.status_code == 200, r.text
+    [message] = r.json()
+    assert message["content"] == "from an older version"
+    assert message["metadata"] == {"note": "bad \ufffd end", "bad \ufffd": 1}
+
+
+async def test_a_handshake_with_unusable_auth_is_refused_and_others_still_connect(
+    shoal_server: ShoalServer,
+) -> None:
+    house = await make_house(shoal_server)
+    refusals: list[Any] = []
+    client = socketio.AsyncClient(reconnection=False)
+    client.on("connect_error", refusals.append)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await client.connect(
+            shoal_server.url,
+            auth={"token": house.member.token + "\udfff"},
+            transports=["websocket"],
+            wait_timeout=10,
+        )
+    assert any("auth.token" in str(r) and "surrogate" in str(r) for r in refusals), refusals
+    sock = await house.member.socket()
+    await sock.join(house.room_id)
+    ack = await sock.call("send-message", {"agencyId": house.room_id, "content": "still on"})
+    assert ack.get("ok") is not False, ack
+    await sock.close()
 
 
 def deep(levels: int) -> Any:

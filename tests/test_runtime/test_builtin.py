@@ -85,6 +85,17 @@ async def test_the_silent_token_posts_nothing(bench: Bench, fake: FakeLLMServer)
     assert await bench.messages_after(trigger["seq"]) == []
 
 
+async def test_unusable_text_from_the_model_is_cleaned_before_it_is_stored(
+        bench: Bench, fake: FakeLLMServer) -> None:
+    # The provider's JSON spells a lone surrogate and a NUL; the reply is kept, cleaned.
+    fake.script(Reply("half \udfff a pair, a nul \x00 here"))
+    trigger = await bench.say("Scout, say something odd")
+    outcome = await bench.run(trigger)
+    assert outcome.outcome == "replied"
+    [reply] = await bench.messages_after(trigger["seq"])
+    assert reply["content"] == "half \ufffd a pair, a nul  here"
+
+
 async def test_an_edit_takes_effect_on_the_next_activation(bench: Bench, fake: FakeLLMServer
                                                            ) -> None:
     await bench.configure(model={"primary": "openai/fake-gpt"},

@@ -130,6 +130,25 @@ async def test_error_answers_are_shown_in_the_room(bench: Bench) -> None:
             assert await failure_notice(bench, trigger, await run(bench, trigger)) == error
 
 
+async def test_an_answer_holding_unusable_text_fails_naming_the_field(bench: Bench) -> None:
+    # JSON may spell a lone surrogate; json_response would not, so the body is written raw.
+    async def unusable(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=b'{"content": "found \\udfff it"}',
+                            content_type="application/json")
+
+    async with receiver(unusable) as hook:
+        await webhook_bot(bench, hook.url)
+        trigger = await bench.say("find it")
+        outcome = await run(bench, trigger)
+    assert await failure_notice(bench, trigger, outcome) == (
+        "the webhook's answer was refused: content holds a lone UTF-16 surrogate (\\udfff), "
+        "which is not Unicode text")
+    # Nothing of the answer was stored, and the whole history still reads.
+    r = await bench.house.member.get(f"/api/agencies/{bench.room_id}/messages")
+    assert r.status_code == 200, r.text
+    assert "found" not in r.text
+
+
 async def test_a_slow_endpoint_times_out(bench: Bench) -> None:
     async def slow(request: web.Request) -> web.StreamResponse:
         await asyncio.sleep(3)

@@ -93,6 +93,14 @@ async def test_refusals_are_sdk_errors(shoal_server: ShoalServer) -> None:
         await agent.close()
 
 
+async def test_a_token_holding_unusable_text_gets_the_servers_answer(
+        shoal_server: ShoalServer) -> None:
+    # The login is sent ASCII-escaped, so the server, not the client's encoder, answers.
+    with pytest.raises(RequestError, match="agentToken holds a lone UTF-16 surrogate") as caught:
+        await Agent(shoal_server.url, "shb_pasted\udfffwrong").connect()
+    assert caught.value.status == 400
+
+
 async def test_command_acks_silent_and_visible(shoal_server: ShoalServer) -> None:
     bot = await make_sdk_bot(shoal_server)
     async with Agent(shoal_server.url, bot.token) as agent:
