@@ -41,6 +41,9 @@ class Settings(BaseModel):
     log_level: str = "info"
     llm: dict[str, Any] = Field(default_factory=dict)  # the [llm] table: see shoal.llm.LLMConfig
     cors_origins: str = ""  # comma-separated origins allowed besides the server's own
+    # Proxies (comma-separated addresses or CIDRs, or *) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed; by default none, so clients cannot choose their address.
+    forwarded_allow_ips: str = ""
     # Outbound HTTP (agent webhooks and the like) reaches public addresses only, unless the
     # operator allows every address or lists internal networks (comma-separated CIDRs).
     outbound_allow_private: bool = False
@@ -59,6 +62,13 @@ class Settings(BaseModel):
     @classmethod
     def _networks_parse(cls, value: str) -> str:
         parse_networks(value)
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        if value.strip() != "*":
+            parse_networks(value)
         return value
 
     @property

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 import uvicorn
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shoal.app import create_app
+from shoal.app import create_app, server_config
 from shoal.bootstrap import ensure_home
 from shoal.config import Settings, normalize_database_url
 from shoal.core import Shoal
@@ -201,8 +201,9 @@ def make_settings(tmp: Path, backend: str, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-async def serve(settings: Settings) -> AsyncIterator[ShoalServer]:
-    """Run Shoal with uvicorn on a free loopback port for the duration of the block."""
+async def serve(settings: Settings, **options: Any) -> AsyncIterator[ShoalServer]:
+    """Run Shoal with uvicorn, configured as `shoal serve` does, on a free loopback port for
+    the duration of the block; `options` override uvicorn settings (`access_log=True`)."""
     shoal = Shoal(settings)
     app = create_app(settings, shoal)
     sock = socket.socket()
@@ -212,8 +213,9 @@ async def serve(settings: Settings) -> AsyncIterator[ShoalServer]:
     port = sock.getsockname()[1]
     # A bounded shutdown: a test that fails with a socket still open reports its failure
     # instead of waiting forever for the connection to close.
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
-                                           timeout_graceful_shutdown=5))
+    server = uvicorn.Server(server_config(settings, app, **{
+        "log_level": "warning", "access_log": False, "lifespan": "on",
+        "timeout_graceful_shutdown": 5, **options}))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():
