@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import socketio
 import sqlalchemy as sa
 import uvicorn
@@ -244,3 +245,26 @@ class Clock:
     def advance(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
         return self.now
+
+
+def fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> None:
+    """Make the named hosts resolve to these addresses; other names resolve as usual."""
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+
+    async def getaddrinfo(host: str, port: Any, *args: Any, **kw: Any) -> list[Any]:
+        if host not in answers:
+            return await real(host, port, *args, **kw)
+        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "",
+                 (a, int(port))) for a in answers[host]]
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+
+
+# The internal addresses an outbound URL may not name, in the forms people (and attackers) use.
+INTERNAL_URLS = [
+    "http://127.0.0.1/hook", "http://[::1]/hook", "http://0.0.0.0/hook",
+    "http://169.254.169.254/latest/meta-data/", "http://localhost:8080/hook",
+    "http://2130706433/hook", "http://127.1/hook", "http://[::ffff:127.0.0.1]/hook",
+    "http://0x7f000001/hook",
+]
