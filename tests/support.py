@@ -247,9 +247,11 @@ class Clock:
         return self.now
 
 
-def fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> None:
-    """Make the named hosts resolve to these addresses; other names resolve as usual."""
-    loop = asyncio.get_running_loop()
+def fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]],
+             loop: asyncio.AbstractEventLoop | None = None) -> None:
+    """Make the named hosts resolve to these addresses on `loop` (the running one by
+    default); other names resolve as usual."""
+    loop = loop or asyncio.get_running_loop()
     real = loop.getaddrinfo
 
     async def getaddrinfo(host: str, port: Any, *args: Any, **kw: Any) -> list[Any]:
