@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import socketio
+import uvicorn
 from fastapi import FastAPI
 
 from shoal import __version__
@@ -16,6 +17,7 @@ from shoal.api.errors import ErrorBoundary, install_error_handlers
 from shoal.api.limits import BodySizeLimit
 from shoal.config import Settings
 from shoal.core import Shoal
+from shoal.logs import uvicorn_log_config
 from shoal.web import WebApp
 
 
@@ -49,3 +51,19 @@ def create_app(settings: Settings, shoal: Shoal | None = None) -> Any:
     wrapped = ErrorBoundary(BodySizeLimit(JsonTextCheck(app), settings.max_body_bytes))
     wrapped.shoal = shoal  # type: ignore[attr-defined]
     return wrapped
+
+
+def server_config(settings: Settings, app: Any, **options: Any) -> uvicorn.Config:
+    """How uvicorn serves Shoal: its log lines redacted, and `X-Forwarded-For` believed only
+    from the proxies in `forwarded_allow_ips` (by default from nobody, not even loopback,
+    so a client cannot pick its own address and dodge per-client limits)."""
+    proxies = settings.forwarded_allow_ips.strip()
+    defaults: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "log_config": uvicorn_log_config(),
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or None,
+    }
+    return uvicorn.Config(app, **{**defaults, **options})

@@ -42,6 +42,9 @@ class Settings(BaseModel):
     log_level: str = "info"
     llm: dict[str, Any] = Field(default_factory=dict)  # the [llm] table: see shoal.llm.LLMConfig
     cors_origins: str = ""  # comma-separated origins allowed besides the server's own
+    # Proxies (comma-separated addresses or CIDRs, or *) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed; by default none, so clients cannot choose their address.
+    forwarded_allow_ips: str = ""
     # Outbound HTTP (agent webhooks and the like) reaches public addresses only, unless the
     # operator allows every address or lists internal networks (comma-separated CIDRs).
     outbound_allow_private: bool = False
@@ -75,6 +78,13 @@ class Settings(BaseModel):
                 f"shorter than worker_lease_seconds ({self.worker_lease_seconds:g}), so that a "
                 "running activation's lease is renewed before it runs out")
         return self
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        if value.strip() != "*":
+            parse_networks(value)
+        return value
 
     @property
     def allowed_origins(self) -> list[str]:

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import socketio
 import sqlalchemy as sa
 import uvicorn
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shoal.app import create_app
+from shoal.app import create_app, server_config
 from shoal.bootstrap import ensure_home
 from shoal.config import Settings, normalize_database_url
 from shoal.core import Shoal
@@ -201,8 +202,9 @@ def make_settings(tmp: Path, backend: str, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-async def serve(settings: Settings) -> AsyncIterator[ShoalServer]:
-    """Run Shoal with uvicorn on a free loopback port for the duration of the block."""
+async def serve(settings: Settings, **options: Any) -> AsyncIterator[ShoalServer]:
+    """Run Shoal with uvicorn, configured as `shoal serve` does, on a free loopback port for
+    the duration of the block; `options` override uvicorn settings (`access_log=True`)."""
     shoal = Shoal(settings)
     app = create_app(settings, shoal)
     sock = socket.socket()
@@ -212,8 +214,9 @@ async def serve(settings: Settings) -> AsyncIterator[ShoalServer]:
     port = sock.getsockname()[1]
     # A bounded shutdown: a test that fails with a socket still open reports its failure
     # instead of waiting forever for the connection to close.
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
-                                           timeout_graceful_shutdown=5))
+    server = uvicorn.Server(server_config(settings, app, **{
+        "log_level": "warning", "access_log": False, "lifespan": "on",
+        "timeout_graceful_shutdown": 5, **options}))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():
@@ -242,3 +245,28 @@ class Clock:
     def advance(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
         return self.now
+
+
+def fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]],
+             loop: asyncio.AbstractEventLoop | None = None) -> None:
+    """Make the named hosts resolve to these addresses on `loop` (the running one by
+    default); other names resolve as usual."""
+    loop = loop or asyncio.get_running_loop()
+    real = loop.getaddrinfo
+
+    async def getaddrinfo(host: str, port: Any, *args: Any, **kw: Any) -> list[Any]:
+        if host not in answers:
+            return await real(host, port, *args, **kw)
+        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "",
+                 (a, int(port))) for a in answers[host]]
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+
+
+# The internal addresses an outbound URL may not name, in the forms people (and attackers) use.
+INTERNAL_URLS = [
+    "http://127.0.0.1/hook", "http://[::1]/hook", "http://0.0.0.0/hook",
+    "http://169.254.169.254/latest/meta-data/", "http://localhost:8080/hook",
+    "http://2130706433/hook", "http://127.1/hook", "http://[::ffff:127.0.0.1]/hook",
+    "http://0x7f000001/hook",
+]

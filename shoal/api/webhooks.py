@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shoal.api.deps import PrincipalDep, ShoalDep
 from shoal.core import Shoal
 from shoal.errors import Forbidden, InvalidInput
+from shoal.net.outbound import OutboundPolicy
 from shoal.rooms.access import RANK, Action, authorize, authorize_room, house_access
 from shoal.webhooks.events import event_catalog
 from shoal.webhooks.log import DEFAULT_LOG, MAX_LOG, delivery_log
@@ -90,7 +91,8 @@ async def _create(shoal: Shoal, scope: Scope, creator_id: str, body: Subscriptio
     async with shoal.db.write() as session:
         house_id, room_id = await scope(session)
         sub, secret = await create_subscription(
-            session, shoal.secrets, house_id=house_id, room_id=room_id, creator_id=creator_id,
+            session, shoal.secrets, OutboundPolicy.from_settings(shoal.settings),
+            house_id=house_id, room_id=room_id, creator_id=creator_id,
             url=body.url, events=body.events, secret=body.secret,
             description=body.description, enabled=body.enabled)
     return subscription_view(sub, secret)
@@ -100,7 +102,8 @@ async def _update(shoal: Shoal, scope: Scope, subscription_id: str, body: Subscr
                   ) -> dict[str, Any]:
     async with shoal.db.write() as session:
         house_id, room_id = await scope(session)
-        changes = check_changes(body.model_dump(exclude_unset=True))
+        changes = check_changes(body.model_dump(exclude_unset=True),
+                                OutboundPolicy.from_settings(shoal.settings))
         sub = await get_subscription(session, house_id, room_id, subscription_id)
         sub = await update_subscription(session, shoal.secrets, sub, changes)
     return subscription_view(sub)

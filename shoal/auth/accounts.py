@@ -11,7 +11,8 @@ from shoal.errors import Conflict, InvalidInput
 from shoal.rooms.mentions import slugify
 from shoal.store.tables import User
 
-USERNAME = re.compile(r"^[A-Za-z0-9_-]{2,24}$")
+# ASCII only: a username is a handle, and no letter of another script may pass for one.
+USERNAME = re.compile(r"[A-Za-z0-9_-]{2,24}")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 MAX_DISPLAY_NAME = 64
@@ -19,7 +20,7 @@ MAX_DISPLAY_NAME = 64
 
 def check_username(username: object) -> str:
     """A valid username, or InvalidInput saying what the rule is."""
-    if not isinstance(username, str) or not USERNAME.match(username):
+    if not isinstance(username, str) or not USERNAME.fullmatch(username):
         raise InvalidInput("username must be 2-24 characters of letters, digits, _ and -")
     return username
 

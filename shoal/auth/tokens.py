@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.crypto import hash_token, new_token
-from shoal.errors import InvalidInput, NotFound, Unauthorized
+from shoal.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from shoal.store.tables import Token, User, iso, utcnow
 
 # The prefix tells a leaked token's kind at a glance (and lets secret scanners find it).
@@ -18,6 +18,10 @@ PREFIXES = {"session": "shs", "pat": "shp", "bot": "shb", "agent": "sha"}
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 _EXPIRY = re.compile(r"^(\d{1,5})([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+UNVERIFIED_BOT = (
+    "this agent is not verified yet: its owner or a house admin must verify it before its "
+    "token can be used"
+)
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,8 @@ async def issue_token(
 
 
 async def find_token(session: AsyncSession, plaintext: str) -> tuple[Token, User]:
-    """The live token and its user for a presented token, or Unauthorized."""
+    """The live token and its user for a presented token: Unauthorized when it is unknown,
+    revoked or expired, Forbidden while it belongs to a bot nobody has verified yet."""
     row = (
         await session.execute(
             select(Token, User)
@@ -89,6 +94,8 @@ async def find_token(session: AsyncSession, plaintext: str) -> tuple[Token, User
         raise Unauthorized("token has expired")
     if user.deleted_at is not None:
         raise Unauthorized("account no longer exists")
+    if user.kind == "bot" and not user.verified:
+        raise Forbidden(UNVERIFIED_BOT)
     return token, user
 
 

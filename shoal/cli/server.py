@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import socket
 from pathlib import Path
@@ -14,7 +13,7 @@ import typer
 import uvicorn
 from rich.table import Table
 
-from shoal.app import create_app
+from shoal.app import create_app, server_config
 from shoal.bootstrap import ensure_demo_agent, ensure_home
 from shoal.cli.common import (
     ConfigOption,
@@ -27,6 +26,7 @@ from shoal.cli.common import (
 from shoal.config import Settings
 from shoal.core import Shoal
 from shoal.llm import OFFLINE_MODEL
+from shoal.logs import configure_logging
 from shoal.store import Database
 from shoal.store.migrate import current_revision, head_revision
 
@@ -35,16 +35,15 @@ DEMO_OWNER = "owner"
 
 def serve_app(settings: Settings, access_log: bool) -> None:
     """Run the ASGI app with uvicorn until interrupted."""
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, access_log=access_log)
+    configure_logging(settings.log_level)
+    server = uvicorn.Server(server_config(settings, create_app(settings), access_log=access_log))
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
 
 
 def run_background(settings: Settings) -> None:
     """Run a process without HTTP (a worker or a scheduler) until interrupted."""
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
 
     async def work() -> None:
         shoal = Shoal(settings)

@@ -3,18 +3,16 @@ share (names like built-ins' and never a built-in's, an http(s) webhook, who may
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from shoal.commands.tables import CustomCommand
 from shoal.errors import Conflict, InvalidInput, NotFound, ShoalError
-from shoal.net.outbound import check_url
+from shoal.net.outbound import check_destination
 from shoal.store.tables import iso, utcnow
 
 if TYPE_CHECKING:
@@ -69,23 +67,16 @@ def check_name(name: str, registry: CommandRegistry) -> str:
 
 
 def check_webhook_url(url: str, policy: OutboundPolicy) -> str:
-    """An http(s) URL with a host; an IP address this server may not call is refused now
-    (a host name is checked on every call, when it is resolved)."""
+    """An http(s) URL with a host that the outbound policy lets Shoal call (see
+    `check_destination`: a host name is checked again on every call, when it is resolved)."""
     url = url.strip()
     if not url or len(url) > MAX_URL or any(ch.isspace() for ch in url):
         raise InvalidInput(f"webhook_url must be an http(s) URL of at most {MAX_URL} "
                            "characters, without spaces")
     try:
-        check_url(url)
+        check_destination(url, policy, "webhook_url")
     except ShoalError as exc:
-        raise InvalidInput(f"webhook_url: {exc.message}") from None
-    try:
-        address = ipaddress.ip_address(httpx.URL(url).host)
-    except ValueError:
-        return url
-    if not policy.permits(address):
-        raise InvalidInput("webhook_url points to a private, loopback or other internal "
-                           "address, which this server does not call")
+        raise InvalidInput(exc.message) from None
     return url
 
 

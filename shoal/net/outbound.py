@@ -1,6 +1,8 @@
 """Every HTTP call Shoal makes to an address someone else chose (agent webhooks, webhook
 commands, subscriptions) goes through `Outbound`: http(s) only, no private, loopback or
 link-local targets unless the operator allows them, a hard timeout and a response size cap.
+A URL that is stored to be called later is checked when it is saved too (`check_destination`):
+an address written in any form a resolver reads, or a name of the local host, is refused then.
 
 The address check cannot be dodged by DNS: the connection layer resolves the host itself,
 refuses the call if *any* resolved address is refused, and then connects to one of the checked
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import re
 import socket
 import ssl
 from collections.abc import Iterable
@@ -260,3 +263,53 @@ def guarded_http_client(policy: OutboundPolicy, timeout: float) -> httpx.AsyncCl
     transport = _CheckedTransport(policy, httpx.create_ssl_context())
     return httpx.AsyncClient(transport=transport, timeout=timeout, trust_env=False,
                              follow_redirects=False)
+
+
+INTERNAL_ADDRESS = ("points to a private, loopback or other internal address, which Shoal does "
+                    "not call unless the operator allows it (outbound_allow_private or "
+                    "outbound_allowed_networks)")
+_LOOPBACK = (ipaddress.IPv4Address("127.0.0.1"), ipaddress.IPv6Address("::1"))
+_IPV4_PART = re.compile(r"0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*")
+
+
+def check_destination(url: str, policy: OutboundPolicy, field: str = "the URL") -> str:
+    """The URL's origin, as `check_url` gives it, or AddressRefused (naming `field`) when the
+    URL names an address the policy refuses: an IP literal in any form (`127.1`, `2130706433`,
+    `0x7f000001`, `[::ffff:127.0.0.1]`) or `localhost`. Other host names are checked each time
+    they are resolved, when the URL is called, so no DNS answer is trusted for later."""
+    try:
+        origin = check_url(url)
+    except AddressRefused as exc:
+        raise AddressRefused(f"{field}: {exc.message}") from None
+    host = httpx.URL(url).host
+    if not all(policy.permits(address) for address in literal_addresses(host)):
+        raise AddressRefused(f"{field} {INTERNAL_ADDRESS}")
+    return origin
+
+
+def literal_addresses(host: str) -> tuple[IPAddress, ...]:
+    """The addresses a host stands for without asking DNS: an IP address written as any
+    resolver reads it, the loopback addresses for `localhost` and `*.localhost` (RFC 6761),
+    and nothing for any other name."""
+    name = host.rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return _LOOPBACK
+    try:
+        return (ipaddress.ip_address(name),)
+    except ValueError:
+        pass
+    address = _legacy_ipv4(name)
+    return (address,) if address is not None else ()
+
+
+def _legacy_ipv4(name: str) -> ipaddress.IPv4Address | None:
+    # inet_aton's forms, which getaddrinfo accepts: 1 to 4 parts, each decimal, 0x-hex or
+    # 0-led octal, the last one filling the remaining bytes (127.1, 2130706433, 0x7f000001).
+    parts = name.split(".")
+    if not 1 <= len(parts) <= 4 or not all(_IPV4_PART.fullmatch(p) for p in parts):
+        return None
+    *head, last = [int(p, 16) if p[:2] in ("0x", "0X") else int(p, 8 if p[0] == "0" else 10)
+                   for p in parts]
+    if any(n > 255 for n in head) or last >= 256 ** (4 - len(head)):
+        return None
+    return ipaddress.IPv4Address(sum(n << (8 * (3 - i)) for i, n in enumerate(head)) + last)

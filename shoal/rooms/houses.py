@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.errors import InvalidInput, NotFound
 from shoal.rooms.access import ROLES
-from shoal.rooms.mentions import MAX_HANDLE_LENGTH, slugify
+from shoal.rooms.mentions import MAX_HANDLE_LENGTH, normalize_handle, slugify
 from shoal.store.tables import House, HouseMember, User, iso
 from shoal.webhooks.queue import queue_event
 
@@ -82,7 +82,7 @@ async def add_house_member(
 
 async def member_by_handle(session: AsyncSession, house_id: str, handle: str) -> User | None:
     """The house member written as this @handle (or as their username)."""
-    handle = handle.lstrip("@").lower()
+    handle = normalize_handle(handle.lstrip("@"))
     return await session.scalar(
         select(User)
         .join(HouseMember, HouseMember.user_id == User.id)

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
+from shoal.rooms.mentions import mentions
 from shoal.sdk._models import Message
 
 DEFAULT_MAX_HOPS = 20
 
 
 def should_respond(msg: Message, handle: str) -> bool:
-    """Whether `msg` mentions `@handle`; `@larry` does not match `@larry_loobster`."""
-    name = handle.lstrip("@")
-    if not name:
-        return False
-    pattern = rf"(^|[^a-z0-9_-])@{re.escape(name)}(?![a-z0-9_-])"
-    return re.search(pattern, msg.content, re.IGNORECASE) is not None
+    """Whether `msg` mentions `@handle`, by the server's own rule; `@larry` does not match
+    `@larry_loobster`."""
+    return mentions(msg.content, handle.lstrip("@"))
 
 
 def create_loop_guard_metadata(previous_msg: Message | None = None,

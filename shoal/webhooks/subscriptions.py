@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.crypto import SecretBox
 from shoal.errors import Conflict, InvalidInput, NotFound
-from shoal.net.outbound import AddressRefused, check_url
+from shoal.net.outbound import AddressRefused, OutboundPolicy, check_destination
 from shoal.scheduler.tables import Schedule
 from shoal.store.tables import iso, utcnow
 from shoal.webhooks.events import EVENT_TYPES
@@ -23,17 +24,18 @@ MIN_SECRET, MAX_SECRET = 16, 256
 MAX_PER_SCOPE = 25  # subscriptions per room, and house-wide ones per house
 
 
-def check_url_field(url: object) -> str:
-    """An http(s) URL with a host, within its size cap."""
+def check_url_field(url: object, policy: OutboundPolicy) -> str:
+    """An http(s) URL with a host, within its size cap, that the outbound policy lets Shoal
+    call: an internal address is refused now, not at the first delivery."""
     if not isinstance(url, str) or not url.strip():
         raise InvalidInput("url is required")
     url = url.strip()
     if len(url) > MAX_URL:
         raise InvalidInput(f"url must be at most {MAX_URL} characters")
     try:
-        check_url(url)
-    except AddressRefused:
-        raise InvalidInput("url must be an http:// or https:// URL with a host") from None
+        check_destination(url, policy, "url")
+    except AddressRefused as exc:
+        raise InvalidInput(exc.message) from None
     return url
 
 
@@ -93,12 +95,13 @@ async def get_subscription(session: AsyncSession, house_id: str, room_id: str | 
     return sub
 
 
-async def create_subscription(session: AsyncSession, box: SecretBox, *, house_id: str,
-                              room_id: str | None, creator_id: str | None, url: object,
-                              events: object, secret: object = None, description: object = None,
-                              enabled: bool = True) -> tuple[Subscription, str | None]:
+async def create_subscription(session: AsyncSession, box: SecretBox, policy: OutboundPolicy,
+                              *, house_id: str, room_id: str | None, creator_id: str | None,
+                              url: object, events: object, secret: object = None,
+                              description: object = None, enabled: bool = True
+                              ) -> tuple[Subscription, str | None]:
     """A new subscription, and its secret when Shoal generated it (to be shown once)."""
-    url, events = check_url_field(url), check_events(events)
+    url, events = check_url_field(url, policy), check_events(events)
     generated = new_secret() if secret is None else None
     plain = generated or check_secret(secret)
     description = check_description(description)
@@ -121,10 +124,11 @@ async def create_subscription(session: AsyncSession, box: SecretBox, *, house_id
     return sub, generated
 
 
-def check_changes(changes: dict[str, Any]) -> dict[str, Any]:
+def check_changes(changes: dict[str, Any], policy: OutboundPolicy) -> dict[str, Any]:
     """The fields of a change, each checked (`secret` still in the clear)."""
-    checks = {"url": check_url_field, "events": check_events, "secret": check_secret,
-              "description": check_description}
+    checks: dict[str, Callable[[Any], Any]] = {
+        "url": lambda url: check_url_field(url, policy), "events": check_events,
+        "secret": check_secret, "description": check_description}
     checked = {name: check(changes[name]) for name, check in checks.items() if name in changes}
     if "enabled" in changes:
         if not isinstance(changes["enabled"], bool):

@@ -322,10 +322,13 @@ async def bot_created_only_if_allowed(cell: Cell) -> None:
     assert (cell.ids["name"] in names) == cell.allowed
 
 
-async def bot_still_unverified(cell: Cell) -> None:
+async def bot_verified_only_if_allowed(cell: Cell) -> None:
     r = await cell.world.author.get("/api/agents")
     bot = next(b for b in r.json() if b["id"] == cell.ids["agent_id"])
-    assert bot["status"] == "unverified"
+    assert bot["status"] == ("active" if cell.allowed else "unverified")
+    me = await cell.world.anon.get("/api/auth/me",
+                                   headers=bearer(cell.world.bot_tokens[cell.ids["agent_id"]]))
+    assert me.status_code == (200 if cell.allowed else 403), me.text
 
 
 async def bot_config_changed_only_if_allowed(cell: Cell) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from shoal.crypto import hash_token
 from shoal.store.tables import Token
-from tests.support import ShoalServer, make_settings, serve, unique
+from tests.support import ShoalServer, make_house, make_settings, serve, unique
 
 
 async def test_register_login_and_me(shoal_server: ShoalServer) -> None:
@@ -161,6 +161,36 @@ async def test_logout_revokes_the_session(shoal_server: ShoalServer) -> None:
     person = await shoal_server.register()
     assert (await person.post("/api/auth/logout")).status_code == 200
     assert (await person.get("/api/auth/me")).status_code == 401
+
+
+async def test_an_unverified_bots_token_opens_nothing_until_an_admin_verifies_it(
+        shoal_server: ShoalServer) -> None:
+    house = await make_house(shoal_server)
+    r = await house.member.post("/api/agents", {"name": unique("bot"), "agencyId": house.room_id})
+    assert r.status_code == 201, r.text
+    agent_id, raw = r.json()["agent"]["id"], r.json()["agentToken"]
+    bot = shoal_server.http(raw)
+    refusals = [
+        await bot.get("/api/auth/me"),
+        await bot.post(f"/api/agencies/{house.room_id}/messages", json={"content": "hi"}),
+        await bot.get(f"/api/agencies/{house.room_id}/messages"),
+        await shoal_server.http().post("/api/auth/agent", json={"agentToken": raw}),
+    ]
+    for refused in refusals:
+        assert refused.status_code == 403, refused.text
+        assert "owner or a house admin must verify it" in refused.json()["error"]
+    with pytest.raises(socketio.exceptions.ConnectionError, match="must verify it"):
+        await shoal_server.socket(raw)
+    history = (await house.owner.get(f"/api/agencies/{house.room_id}/messages")).json()
+    assert "hi" not in [m["content"] for m in history]
+
+    # A house admin who does not own the bot may verify it, as the README says.
+    r = await house.admin.post(f"/api/agents/{agent_id}/verify")
+    assert r.status_code == 200 and r.json()["agent"]["status"] == "active", r.text
+    assert (await bot.get("/api/auth/me")).json()["id"] == agent_id
+    sock = await shoal_server.socket(raw)
+    assert (await sock.join(house.room_id))["ok"]
+    await sock.close()
 
 
 async def test_bot_token_opens_an_agent_session_once_verified(shoal_server: ShoalServer) -> None:

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from shoal.commands.tables import CustomCommand
 from tests.receiver import receiver
-from tests.support import House, ShoalServer, make_house
+from tests.support import INTERNAL_URLS, House, ShoalServer, fake_dns, make_house
 
 SECRET = "cmd-secret-0123456789"
 
@@ -248,21 +248,27 @@ async def test_failed_and_malformed_answers_are_errors_for_the_invoker(
     assert await history(house) == []
 
 
-async def test_internal_addresses_are_refused_unless_allowed(shoal_server: ShoalServer) -> None:
+async def test_internal_addresses_are_refused_unless_allowed(
+    shoal_server: ShoalServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     house = await make_house(shoal_server)
-    async with receiver(answering(200, {"content": "should not be reached"})) as hook:
-        r = await house.owner.post(f"/api/custom-commands/{house.room_id}/commands",
-                                   {"name": "standup", "webhook_url": hook.url})
-        assert r.status_code == 400
+    base = f"/api/custom-commands/{house.room_id}/commands"
+    changed = await register(house, "https://example.com/standup", name="changed")
+    for url in INTERNAL_URLS:
+        r = await house.owner.post(base, {"name": "standup", "webhook_url": url})
+        assert r.status_code == 400, (url, r.text)
         assert "private, loopback or other internal address" in r.json()["error"]
-        # A host name is only resolved when the command runs: localhost is loopback.
-        port = hook.url.rsplit(":", 1)[1]
-        await register(house, f"http://localhost:{port}/cmd")
+        r = await house.owner.patch(f"{base}/{changed['id']}", {"webhook_url": url})
+        assert r.status_code == 400 and "internal address" in r.json()["error"], (url, r.text)
+    async with receiver(answering(200, {"content": "should not be reached"})) as hook:
+        # Any other host name is resolved when the command runs, and refused then.
+        fake_dns(monkeypatch, {"rebound.example": ["127.0.0.1"]})
+        await register(house, f"http://rebound.example:{hook.url.rsplit(':', 1)[1]}/cmd")
         ack = await run(house, "member", "/standup")
         r = await house.member.post(f"/api/agencies/{house.room_id}/messages",
                                     {"content": "/standup"})
     assert ack["ok"] is False
-    assert ack["error"].startswith("/standup failed: localhost resolves to a private")
+    assert ack["error"].startswith("/standup failed: rebound.example resolves to a private")
     assert r.status_code == 502 and r.json()["error"] == ack["error"]
     assert hook.requests == []
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
-from typing import Any
 
 import pytest
 from aiohttp import web
@@ -20,8 +18,9 @@ from shoal.net import (
     OutboundTimeout,
     ResponseTooLarge,
 )
-from shoal.net.outbound import parse_networks
+from shoal.net.outbound import check_destination, parse_networks
 from tests.receiver import receiver
+from tests.support import INTERNAL_URLS, fake_dns
 
 STRICT = Outbound(OutboundPolicy())
 LOOPBACK_ALLOWED = Outbound(OutboundPolicy(allowed_networks=parse_networks("127.0.0.0/8")))
@@ -90,20 +89,6 @@ async def test_a_host_name_that_cannot_be_resolved_is_an_outbound_error() -> Non
     too_long_label = "a" * 64  # DNS labels are at most 63 characters
     with pytest.raises(OutboundError, match="could not be resolved"):
         await STRICT.request("GET", f"http://{too_long_label}.example/")
-
-
-def fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> None:
-    """Make the named hosts resolve to these addresses; other names resolve as usual."""
-    loop = asyncio.get_running_loop()
-    real = loop.getaddrinfo
-
-    async def getaddrinfo(host: str, port: Any, *args: Any, **kw: Any) -> list[Any]:
-        if host not in answers:
-            return await real(host, port, *args, **kw)
-        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "",
-                 (a, int(port))) for a in answers[host]]
-
-    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
 
 
 async def test_a_name_with_any_internal_address_is_refused(
@@ -203,3 +188,19 @@ def test_every_special_range_is_internal() -> None:
         assert not policy.permits(ipaddress.ip_address(text)), text
     for text in ("93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"):
         assert policy.permits(ipaddress.ip_address(text)), text
+
+
+@pytest.mark.parametrize("url", INTERNAL_URLS)
+def test_a_stored_url_naming_an_internal_address_is_refused_unless_allowed(url: str) -> None:
+    with pytest.raises(AddressRefused, match="internal address.*outbound_allow_private"):
+        check_destination(url, OutboundPolicy())
+    assert check_destination(url, OutboundPolicy(allow_private=True)).startswith("http://")
+
+
+def test_public_addresses_and_host_names_pass_the_stored_url_check() -> None:
+    # A host name is not resolved here: it is checked when it is called (the tests above).
+    for url in ("https://93.184.216.34/x", "https://hooks.example/x", "http://[2606:4700::1]/",
+                "https://localhost.example.com/x"):
+        assert check_destination(url, OutboundPolicy())
+    assert check_destination("http://10.1.2.3/", OutboundPolicy(
+        allowed_networks=parse_networks("10.0.0.0/8"))) == "http://10.1.2.3"

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
-from tests.support import unique
+from tests.support import fake_dns, unique
 from tests.test_web.conftest import Page, WebServer, login_with_token
 from tests.test_web.test_manage import page_screenshot, shown_secret
 
@@ -100,17 +101,25 @@ def test_heartbeats_and_cron_jobs_show_their_next_and_last_runs(new_page, web: W
     page_screenshot(page, "manage-settings-schedules")
 
 
-def test_a_webhook_subscription_and_its_delivery_log(new_page, web: WebServer) -> None:
+def test_a_webhook_subscription_and_its_delivery_log(new_page, web: WebServer,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     owner = web.owner_token()
     page = settings_page(new_page, web, owner)
     subs = page.locator("section#s-webhooks")
     subs.locator("summary:has-text('New subscription')").click()
-    # A loopback address: the outbound guard refuses it, so each attempt is logged as refused.
-    url = f"http://127.0.0.1:9/{unique('events')}"
-    subs.locator("input[name=sub_url]").fill(url)
+    form = subs.locator("form[aria-label='New subscription']")
+    # A loopback address written out is refused at once, with the rule.
+    subs.locator("input[name=sub_url]").fill("http://127.0.0.1:9/events")
     subs.locator("select[name=sub_scope]").select_option(web.lobby_id)
     assert subs.locator("input[name=sub_event][value='message.created']").is_checked()
-    subs.locator("form[aria-label='New subscription'] button[type=submit]").click()
+    form.locator("button[type=submit]").click()
+    form.locator(".m-status.m-error:has-text('internal address')").wait_for()
+    # A name that resolves to loopback: the outbound guard refuses each attempt when it
+    # resolves the name, so each attempt is logged as refused.
+    fake_dns(monkeypatch, {"rebound.example": ["127.0.0.1"]}, loop=web.loop)
+    url = f"http://rebound.example:9/{unique('events')}"
+    subs.locator("input[name=sub_url]").fill(url)
+    form.locator("button[type=submit]").click()
     secret = shown_secret(page, "Signing secret of the new subscription")
     assert secret
     item = subs.locator(f"details.m-subscription:has-text('{url}')")

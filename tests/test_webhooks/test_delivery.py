@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from aiohttp import web
 from sqlalchemy import select
 
 from shoal.scheduler.service import Fired, set_due
 from shoal.scheduler.tables import Schedule
 from tests.receiver import Answer, receiver
-from tests.support import ShoalServer, make_house, unique
+from tests.support import ShoalServer, fake_dns, make_house, unique
 from tests.test_webhooks.conftest import (
     Hooked,
     deliveries,
@@ -108,12 +109,18 @@ async def test_four_attempts_in_all_then_the_delivery_fails(hooked: Hooked) -> N
     assert log[0]["last_error"] == "HTTP 503"
 
 
-async def test_a_private_address_is_refused_unless_allowed(shoal_server: ShoalServer) -> None:
-    """The shared server keeps the default policy, and its own scheduler sends."""
+async def test_a_name_that_resolves_to_a_private_address_is_refused_when_sent(
+    shoal_server: ShoalServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The shared server keeps the default policy, and its own scheduler sends. A host name is
+    not resolved when subscribed (literal internal addresses are refused then), so the check
+    that counts is the one made when the name is resolved to send."""
     house = await make_house(shoal_server)
     path = room_path(house.room_id)
     async with receiver() as hook:
-        sub = await subscribe(house.owner, path, hook.url, ["message.created"])
+        fake_dns(monkeypatch, {"rebound.example": ["127.0.0.1"]})
+        url = f"http://rebound.example:{hook.url.rsplit(':', 1)[1]}/"
+        sub = await subscribe(house.owner, path, url, ["message.created"])
         await house.member.post(f"/api/agencies/{house.room_id}/messages", {"content": "hi"})
 
         async def attempted() -> bool:
@@ -124,7 +131,7 @@ async def test_a_private_address_is_refused_unless_allowed(shoal_server: ShoalSe
         assert hook.requests == []
     attempt = (await deliveries(house.owner, path, sub["id"]))[0]["attempts"][0]
     assert attempt["status_code"] is None
-    assert attempt["error"].startswith("refused: 127.0.0.1 resolves to a private")
+    assert attempt["error"].startswith("refused: rebound.example resolves to a private")
     assert (await house.owner.delete(f"{path}/{sub['id']}")).status_code == 200
 
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from shoal.core import Shoal
+from shoal.net.outbound import OutboundPolicy
 from shoal.rooms.houses import create_house
 from shoal.rooms.rooms import create_room
 from shoal.store import migrate
@@ -51,7 +52,8 @@ async def test_deliveries_commit_with_the_change_and_wake_the_scheduler_after(
         assert await queue_event(session, "agency.updated", room=room, agency={}) == 0
     assert woken == []
     async with shoal.db.write() as session:
-        sub, _ = await create_subscription(session, shoal.secrets, house_id=house.id,
+        sub, _ = await create_subscription(session, shoal.secrets, OutboundPolicy(),
+                                           house_id=house.id,
                                            room_id=room.id, creator_id=None,
                                            url="https://example.com/", events=["agency.updated"])
     async with shoal.db.write() as session:

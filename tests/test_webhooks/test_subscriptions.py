@@ -8,7 +8,7 @@ import pytest
 
 from shoal.webhooks.tables import Subscription
 from tests.receiver import receiver
-from tests.support import ShoalServer, make_house
+from tests.support import INTERNAL_URLS, ShoalServer, make_house
 from tests.test_webhooks.conftest import (
     Hooked,
     deliveries,
@@ -138,6 +138,34 @@ async def test_bad_subscriptions_are_refused_with_the_reason(
                                 "enabled": False})
     r = await house.owner.patch(f"{room_path(house.room_id)}/{r.json()['id']}", body)
     assert r.status_code == 400 and error in r.json()["error"], r.text
+
+
+async def test_internal_addresses_are_refused_when_subscribed_or_changed(
+    shoal_server: ShoalServer,
+) -> None:
+    house = await make_house(shoal_server)
+    sub = (await house.owner.post(room_path(house.room_id), {
+        "url": "https://example.com/hook", "events": ["message.created"], "enabled": False,
+    })).json()
+    for url in INTERNAL_URLS:
+        for path in (room_path(house.room_id), house_path(house)):
+            r = await house.owner.post(path, {"url": url, "events": ["message.created"]})
+            assert r.status_code == 400, (url, r.text)
+            assert "internal address" in r.json()["error"], url
+            assert "outbound_allow_private" in r.json()["error"], url
+        r = await house.owner.patch(f"{room_path(house.room_id)}/{sub['id']}", {"url": url})
+        assert r.status_code == 400 and "internal address" in r.json()["error"], (url, r.text)
+    listed = (await house.owner.get(room_path(house.room_id))).json()
+    assert [s["url"] for s in listed] == ["https://example.com/hook"]
+
+
+async def test_internal_addresses_are_accepted_when_the_operator_allows_them(
+    hooked: Hooked,
+) -> None:
+    house = await make_house(hooked.server)
+    for url in INTERNAL_URLS:
+        await subscribe(house.owner, room_path(house.room_id), url, ["message.created"],
+                        enabled=False)
 
 
 async def test_a_room_holds_a_bounded_number_of_subscriptions(shoal_server: ShoalServer

@@ -81,8 +81,8 @@ export async function mount(root, ctx) {
 
 function accessCard(ctx, entry, botId) {
   const card = section('bot-access', 'Access',
-    'An SDK or webhook bot logs in with its token at POST /api/auth/agent once its owner has '
-    + 'verified it.');
+    'An SDK or webhook bot logs in with its token at POST /api/auth/agent once its owner or a '
+    + 'house admin has verified it.');
   const id = encodeURIComponent(botId);
   const status = statusLine();
   const verifyBox = h('div', { class: 'm-verify' });
@@ -91,12 +91,11 @@ function accessCard(ctx, entry, botId) {
 
   const drawVerify = (state) => {
     entry.bot.status = state;
-    const mine = entry.bot.owner_id === ctx.user.id;
+    // The card is drawn only for those who may manage the bot: its owner and house admins.
     replace(verifyBox, h('p', null, 'Status: ', badge(state, state === 'active' ? 'ok' : 'warn'), ' ',
       state === 'active' ? 'verified: its token can log in.'
-        : mine ? 'not verified yet: its token cannot log in.'
-          : 'not verified yet: only its owner can verify it.'),
-    state !== 'active' && mine ? actionButton('Verify bot', async () => {
+        : 'not verified yet: its token cannot log in.'),
+    state !== 'active' ? actionButton('Verify bot', async () => {
       const r = await ctx.api('POST', `/api/agents/${id}/verify`);
       drawVerify(r.agent.status);
       status.ok('Verified.');
