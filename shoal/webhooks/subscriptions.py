@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.crypto import SecretBox
 from shoal.errors import Conflict, InvalidInput, NotFound
-from shoal.net.outbound import AddressRefused, OutboundPolicy, check_destination
+from shoal.net.outbound import AddressRefused, OutboundPolicy, check_destination, check_url
 from shoal.scheduler.tables import Schedule
 from shoal.store.tables import iso, utcnow
 from shoal.webhooks.events import EVENT_TYPES
@@ -32,6 +32,10 @@ def check_url_field(url: object, policy: OutboundPolicy) -> str:
     url = url.strip()
     if len(url) > MAX_URL:
         raise InvalidInput(f"url must be at most {MAX_URL} characters")
+    try:
+        check_url(url)
+    except AddressRefused:
+        raise InvalidInput("url must be an http:// or https:// URL with a host") from None
     try:
         check_destination(url, policy, "url")
     except AddressRefused as exc:
