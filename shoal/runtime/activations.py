@@ -40,6 +40,7 @@ def activation_view(row: Activation) -> dict[str, Any]:
         "started_at": iso(row.started_at),
         "finished_at": iso(row.finished_at),
         "reply_message_id": row.reply_message_id,
+        "interaction_id": row.interaction_id,
     }
 
 
