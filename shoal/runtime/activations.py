@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, exists, or_, select
 
-from shoal.store.tables import Activation, HouseMember, Room, RoomMember, iso, utcnow
+from shoal.store.tables import (
+    Activation,
+    HouseMember,
+    Interaction,
+    Room,
+    RoomMember,
+    iso,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,12 +88,16 @@ async def list_activations(
 
 
 async def prune_activations(db: Database, older_than: timedelta) -> int:
-    """Delete finished activations created longer ago than `older_than`; returns how many.
-    Pending and running ones are work still to do and stay whatever their age."""
+    """Delete finished activations created longer ago than `older_than`, and interactions
+    none of whose activations is left; returns how many activations went. Pending and
+    running ones are work still to do and stay whatever their age."""
     cutoff = utcnow() - older_than
     async with db.write() as session:
         result = await session.execute(
             delete(Activation).where(Activation.status == "done",
                                      Activation.created_at < cutoff)
         )
+        await session.execute(delete(Interaction).where(
+            Interaction.created_at < cutoff,
+            ~exists().where(Activation.interaction_id == Interaction.id)))
     return int(result.rowcount or 0)
