@@ -58,7 +58,9 @@ class Dispatcher:
         waking = await self._planned(session, appended)
         if not waking:
             return 0
-        woken = await already_woken(session, [message.id for _, message, _, _ in waking])
+        woken = await already_woken(session, {p.bot.id for *_, planned in waking
+                                              for p in planned},
+                                    [message.id for _, message, _, _ in waking])
         waking = [(room, message, sender, [p for p in planned
                                            if (p.bot.id, message.id) not in woken])
                   for room, message, sender, planned in waking]

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, event, select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.ids import new_id
@@ -166,8 +166,10 @@ async def _interaction_of_agent(
         found = await session.scalar(mine.where(Activation.interaction_id == named).limit(1))
         if found:
             return found
-    running_first = case((Activation.status == "running", 0), else_=1)
-    return await session.scalar(mine.order_by(running_first, Activation.created_at.desc()).limit(1))
+    running = await session.scalar(mine.where(Activation.status == "running"))
+    if running:
+        return running
+    return await session.scalar(mine.order_by(Activation.created_at.desc()).limit(1))
 
 
 async def _lock(session: AsyncSession, ids: set[str]) -> dict[str, Interaction]:

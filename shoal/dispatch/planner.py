@@ -98,9 +98,9 @@ def hears_ambiently(bot: Bot, message: Message, sender: User | None) -> bool:
     """Ambient bots hear people and hooks; another agent's message only if they opt in."""
     if bot.config.trigger_mode != "ambient":
         return False
-    if sender is None:
+    if message.sender_id is None:
         return isinstance(message.meta.get("hook"), dict)
-    return sender.kind != "bot" or bot.config.ambient_on_agents
+    return sender is None or sender.kind != "bot" or bot.config.ambient_on_agents
 
 
 def plan_message(message: Message, room: Room, bots: list[Bot], sender: User | None,
@@ -136,11 +136,13 @@ def plan_message(message: Message, room: Room, bots: list[Bot], sender: User | N
     return planned
 
 
-async def already_woken(session: AsyncSession, message_ids: list[str]) -> set[tuple[str, str]]:
+async def already_woken(session: AsyncSession, bot_ids: set[str], message_ids: list[str]
+                        ) -> set[tuple[str, str]]:
     """(bot, message) pairs that already have an activation: a bot answers a message once,
     whatever path woke it, and a message dispatched again wakes nobody twice."""
     rows = await session.execute(select(Activation.bot_id, Activation.trigger_message_id)
-                                 .where(Activation.trigger_message_id.in_(message_ids)))
+                                 .where(Activation.bot_id.in_(sorted(bot_ids)),
+                                        Activation.trigger_message_id.in_(message_ids)))
     return {(bot_id, message_id) for bot_id, message_id in rows.tuples() if message_id}
 
 
