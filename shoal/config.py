@@ -50,6 +50,9 @@ class Settings(BaseModel):
     outbound_allow_private: bool = False
     outbound_allowed_networks: str = ""
     activation_retention_days: int = Field(30, ge=1)
+    # How many agent replies one message by a person, a hook or a schedule may wake in all,
+    # however the chains of replies branch; a house may set its own (1-1000).
+    interaction_budget: int = Field(20, ge=1, le=1000)
     # Runs: an agent that left comes back within the grace period or its run ends as error;
     # a run ends as timed_out after its time limit; every process sweeps this often.
     run_disconnect_grace_seconds: float = Field(30, gt=0)

@@ -14,6 +14,7 @@ from shoal.commands.registry import CommandRegistry
 from shoal.config import Settings
 from shoal.crypto import SecretBox
 from shoal.dispatch.dispatcher import Dispatcher
+from shoal.dispatch.interactions import Notice, stopped_notice
 from shoal.hooks.inbound import HookService
 from shoal.llm import ModelRouter, build_router
 from shoal.realtime.events import register_events
@@ -51,7 +52,7 @@ class Shoal:
         self.commands.add_house_source(HouseCommands(self.db, settings))
         self.gateway = Gateway(self)
         register_events(self, self.gateway)
-        self.dispatcher = Dispatcher()
+        self.dispatcher = Dispatcher(interaction_budget=settings.interaction_budget)
         self.chat = Chat(self.db, self.gateway, self.limits, self.dispatcher)
         self.hooks = HookService(self)
         self.runs = RunService(self)
@@ -60,6 +61,7 @@ class Shoal:
         self.worker = Worker(self, {"builtin": BuiltinRuntime(self),
                                     "webhook": WebhookRuntime(self), "sdk": SdkRuntime(self)})
         self.dispatcher.on_work(self.worker.wake)
+        self.dispatcher.on_notice(self._post_stopped_notice)
         self.scheduler = Scheduler(self.db, settings)
         self.webhooks = Webhooks(self)
         self.scheduler.handle("delivery", advance=self.webhooks.advance, fire=self.webhooks.fire)
@@ -93,6 +95,13 @@ class Shoal:
         await self.chat.appender.stop()
         await self.gateway.stop()
         await self.db.dispose()
+
+    async def _post_stopped_notice(self, notice: Notice) -> None:
+        """Tell a room that its agents stopped because their interaction's budget is spent."""
+        await self.chat.post_system(
+            notice.room_id, stopped_notice(notice.replies), sender_name="Shoal",
+            metadata={"interaction_budget": {"interaction_id": notice.interaction_id,
+                                             "replies": notice.replies}})
 
     async def authenticate(self, token: str) -> Principal:
         """The principal a bearer token stands for, or Unauthorized."""

@@ -81,6 +81,7 @@ class BotConfig(BaseModel):
     model: ModelChoice = Field(default_factory=ModelChoice)
     system_prompt: str = Field("", max_length=20_000)
     trigger_mode: TriggerMode = "mention"
+    ambient_on_agents: bool = False  # an ambient bot also hears other agents' messages
     trigger_policy: TriggerPolicy = "open"
     trigger_whitelist: list[str] = Field(default_factory=list)
     busy_policy: BusyPolicy = "queue"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from shoal.api.deps import PrincipalDep, ShoalDep
 from shoal.auth.tokens import parse_expiry
+from shoal.dispatch.interactions import MAX_BUDGET, house_budget
 from shoal.errors import Forbidden, InvalidInput, NotFound
 from shoal.rooms.access import RANK, ROLES, Action, authorize_house
 from shoal.rooms.houses import (
@@ -22,8 +23,11 @@ from shoal.rooms.houses import (
 )
 from shoal.rooms.invites import create_invite, invite_view, redeem_invite, revoke_invite
 from shoal.rooms.rooms import room_view, visible_rooms
-from shoal.store.tables import HouseMember, Invite, RoomMember
+from shoal.store.tables import House, HouseMember, Invite, RoomMember
 from shoal.webhooks.emit import member_event, role_changed
+
+if TYPE_CHECKING:
+    from shoal.core import Shoal
 
 router = APIRouter(prefix="/api/houses", tags=["houses"])
 
@@ -36,6 +40,8 @@ class HouseBody(BaseModel):
 class HouseUpdateBody(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=64)
     description: str | None = Field(None, max_length=4000)
+    # Agent replies one message may wake in all; null returns to the server's default.
+    interaction_budget: Any = None
 
 
 class RoleBody(BaseModel):
@@ -84,13 +90,14 @@ async def show_house(house_id: str, principal: PrincipalDep, shoal: ShoalDep) ->
     """One house."""
     async with shoal.db.read() as session:
         access = await authorize_house(session, principal.id, house_id, Action.VIEW_HOUSE)
-        return house_view(await get_house(session, house_id), access.role)
+        house = await get_house(session, house_id)
+    return _with_settings(house_view(house, access.role), house, shoal)
 
 
 @router.patch("/{house_id}")
 async def update_house(house_id: str, body: HouseUpdateBody, principal: PrincipalDep,
                        shoal: ShoalDep) -> dict[str, Any]:
-    """Rename a house or change its description (its owners)."""
+    """Rename a house, change its description or its interaction budget (its owners)."""
     async with shoal.db.write() as session:
         access = await authorize_house(session, principal.id, house_id, Action.MANAGE_HOUSE)
         house = await get_house(session, house_id)
@@ -98,7 +105,26 @@ async def update_house(house_id: str, body: HouseUpdateBody, principal: Principa
             house.name = body.name.strip() or house.name
         if body.description is not None:
             house.description = body.description
-    return house_view(house, access.role)
+        if "interaction_budget" in body.model_fields_set:
+            house.settings = _set_interaction_budget(house.settings, body.interaction_budget)
+    return _with_settings(house_view(house, access.role), house, shoal)
+
+
+def _set_interaction_budget(settings: dict[str, Any], value: Any) -> dict[str, Any]:
+    """The house settings with a new interaction budget (None: the server's default)."""
+    updated = {k: v for k, v in (settings or {}).items() if k != "interaction_budget"}
+    if value is None:
+        return updated
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BUDGET:
+        raise InvalidInput(f"interaction_budget must be a whole number from 1 to {MAX_BUDGET}, "
+                           "or null for the server's default")
+    return {**updated, "interaction_budget": value}
+
+
+def _with_settings(view: dict[str, Any], house: House, shoal: Shoal) -> dict[str, Any]:
+    """A house's view with the agent settings that apply in it."""
+    return {**view, "interaction_budget": house_budget(house.settings or {},
+                                                        shoal.settings.interaction_budget)}
 
 
 @router.get("/{house_id}/members")

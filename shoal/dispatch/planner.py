@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.agents.config import BotConfig, load_config, may_trigger
+from shoal.dispatch.interactions import BUDGET_SKIP, Ledger
 from shoal.ids import new_id
 from shoal.store.tables import Activation, HouseMember, Message, Room, RoomMember, User
 
@@ -75,6 +76,15 @@ def system_kind(message: Message) -> str:
     return "cron" if isinstance(message.meta.get("cron"), dict) else "hook"
 
 
+def scheduled_for(message: Message) -> str | None:
+    """The one agent a schedule's prompt is addressed to (None if it is no such prompt)."""
+    cron = message.meta.get("cron")
+    if isinstance(cron, dict) and isinstance(cron.get(CRON_RUN_FOR), str):
+        return str(cron[CRON_RUN_FOR])
+    bot_id = message.meta.get("heartbeat_bot_id")
+    return bot_id if message.meta.get("heartbeat") is True and isinstance(bot_id, str) else None
+
+
 def cron_run_of(message: Message, bot_id: str) -> str | None:
     """The cron job a system message prompts the bot for, if it is such a prompt."""
     cron = message.meta.get("cron")
@@ -84,29 +94,40 @@ def cron_run_of(message: Message, bot_id: str) -> str | None:
     return None
 
 
-def plan_message(message: Message, room: Room, bots: list[Bot], sender_role: str | None,
-                 sender_username: str | None) -> list[Planned]:
+def hears_ambiently(bot: Bot, message: Message, sender: User | None) -> bool:
+    """Ambient bots hear people and hooks; another agent's message only if they opt in."""
+    if bot.config.trigger_mode != "ambient":
+        return False
+    if message.sender_id is None:
+        return isinstance(message.meta.get("hook"), dict)
+    return sender is None or sender.kind != "bot" or bot.config.ambient_on_agents
+
+
+def plan_message(message: Message, room: Room, bots: list[Bot], sender: User | None,
+                 sender_role: str | None) -> list[Planned]:
     """The activations one message calls for: mentioned bots, the bot of a DM and ambient
     bots; never the author; recorded skips for loop-guard and permission refusals."""
     from_system = message.sender_id is None
     if from_system and message.meta.get("error") is True:
         return []  # a runtime's failure notice must not wake the bot it names again
     guarded = not from_system and loop_guard_blocks(message.meta)
+    addressee = scheduled_for(message) if from_system else None
     planned = []
     for bot in bots:
-        if bot.id == message.sender_id:
+        if bot.id == message.sender_id or addressee not in (None, bot.id):
             continue
         if bot.id in message.mentions:
             kind = system_kind(message) if from_system else "mention"
         elif room.is_dm and not from_system:
             kind = "dm"
-        elif bot.config.trigger_mode == "ambient" and not from_system:
+        elif hears_ambiently(bot, message, sender):
             kind = "ambient"
         else:
             continue
         if guarded:
             planned.append(Planned(bot, kind, "loop_guard"))
-        elif not from_system and not may_trigger(bot.config, sender_role, sender_username):
+        elif not from_system and not may_trigger(bot.config, sender_role,
+                                                 sender.username if sender else None):
             if kind != "ambient":  # ambient bots simply do not hear people they ignore
                 planned.append(Planned(bot, kind, "permission"))
         else:
@@ -115,15 +136,27 @@ def plan_message(message: Message, room: Room, bots: list[Bot], sender_role: str
     return planned
 
 
+async def already_woken(session: AsyncSession, bot_ids: set[str], message_ids: list[str]
+                        ) -> set[tuple[str, str]]:
+    """(bot, message) pairs that already have an activation: a bot answers a message once,
+    whatever path woke it, and a message dispatched again wakes nobody twice."""
+    rows = await session.execute(select(Activation.bot_id, Activation.trigger_message_id)
+                                 .where(Activation.bot_id.in_(sorted(bot_ids)),
+                                        Activation.trigger_message_id.in_(message_ids)))
+    return {(bot_id, message_id) for bot_id, message_id in rows.tuples() if message_id}
+
+
 async def activation_rows(session: AsyncSession, message: Message, room: Room,
                           planned: list[Planned], now: datetime,
-                          ambient: dict[tuple[str, str], dict[str, Any]]
+                          ambient: dict[tuple[str, str], dict[str, Any]], ledger: Ledger
                           ) -> tuple[int, list[dict[str, Any]]]:
     """The rows to insert for the planned activations (with `insert_ignoring_duplicates`).
     Ambient triggers of a bot in a room within the debounce window fold into the pending
     activation instead, which now points at the newest message: how many did is returned
     beside the rows. `ambient` holds the ambient rows of this transaction not yet inserted,
-    by (bot, room), so those fold too."""
+    by (bot, room), so those fold too. Every new wake is counted against the message's
+    interaction in `ledger`; once that is spent, the wake is recorded as skipped."""
+    interaction_id = ledger.interaction_of(message.id).id
     moved_count = 0
     rows = []
     for plan in planned:
@@ -141,15 +174,19 @@ async def activation_rows(session: AsyncSession, message: Message, room: Room,
             if moved.rowcount:  # type: ignore[attr-defined]
                 moved_count += 1
                 continue
-        skipped = plan.skip_reason is not None
+        skip_reason = plan.skip_reason
+        if skip_reason is None and not ledger.charge(message):
+            skip_reason = BUDGET_SKIP
+        skipped = skip_reason is not None
         row = {
             "bot_id": plan.bot.id, "house_id": room.house_id, "room_id": room.id,
             "trigger_message_id": message.id, "trigger_kind": plan.kind,
             "status": "done" if skipped else "pending",
-            "outcome": "skipped" if skipped else None, "skip_reason": plan.skip_reason,
+            "outcome": "skipped" if skipped else None, "skip_reason": skip_reason,
             "available_at": now + AMBIENT_DEBOUNCE if plan.kind == "ambient" else now,
             "created_at": now, "finished_at": now if skipped else None,
             "payload": {"cron_job_id": plan.cron_job_id} if plan.cron_job_id else {},
+            "interaction_id": interaction_id,
         }
         rows.append(row)
         if plan.kind == "ambient" and not skipped:

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, exists, or_, select
 
-from shoal.store.tables import Activation, HouseMember, Room, RoomMember, iso, utcnow
+from shoal.store.tables import (
+    Activation,
+    HouseMember,
+    Interaction,
+    Room,
+    RoomMember,
+    iso,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +48,7 @@ def activation_view(row: Activation) -> dict[str, Any]:
         "started_at": iso(row.started_at),
         "finished_at": iso(row.finished_at),
         "reply_message_id": row.reply_message_id,
+        "interaction_id": row.interaction_id,
     }
 
 
@@ -79,12 +88,16 @@ async def list_activations(
 
 
 async def prune_activations(db: Database, older_than: timedelta) -> int:
-    """Delete finished activations created longer ago than `older_than`; returns how many.
-    Pending and running ones are work still to do and stay whatever their age."""
+    """Delete finished activations created longer ago than `older_than`, and interactions
+    none of whose activations is left; returns how many activations went. Pending and
+    running ones are work still to do and stay whatever their age."""
     cutoff = utcnow() - older_than
     async with db.write() as session:
         result = await session.execute(
             delete(Activation).where(Activation.status == "done",
                                      Activation.created_at < cutoff)
         )
+        await session.execute(delete(Interaction).where(
+            Interaction.created_at < cutoff,
+            ~exists().where(Activation.interaction_id == Interaction.id)))
     return int(result.rowcount or 0)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 OUTCOMES = ("replied", "skipped", "error", "delivered")
 SKIP_REASONS = ("cooldown", "relevance", "dedup", "loop_guard", "permission", "budget",
-                "silent", "collected", "interrupted")
+                "silent", "collected", "interrupted", "interaction_budget")
 TRIGGER_KINDS = ("mention", "ambient", "dm", "hook", "heartbeat", "cron", "subagent", "crew",
                  "direct")
 
@@ -50,15 +50,17 @@ class ActivationContext:
     lease_owner: str | None = None  # the worker running it; its reply needs the lease
 
     def loop_guard(self) -> dict[str, Any]:
-        """The loop guard a reply carries: the trigger's interaction, one hop further."""
+        """The loop guard a reply carries: the activation's interaction, one hop further than
+        the trigger."""
         guard = (self.trigger or {}).get("metadata", {}).get("loop_guard")
+        interaction_id = self.activation.interaction_id
         if isinstance(guard, dict) and isinstance(guard.get("hop"), int):
-            return {"interaction_id": guard.get("interaction_id") or new_id(),
+            return {"interaction_id": interaction_id or guard.get("interaction_id") or new_id(),
                     "hop": guard["hop"] + 1,
                     "max_hops": guard.get("max_hops", self.config.max_hops),
                     "status": "active"}
-        return {"interaction_id": new_id(), "hop": 1, "max_hops": self.config.max_hops,
-                "status": "active"}
+        return {"interaction_id": interaction_id or new_id(), "hop": 1,
+                "max_hops": self.config.max_hops, "status": "active"}
 
     def reply_metadata(self) -> dict[str, Any]:
         """What every reply of this activation carries: its loop guard and activation id

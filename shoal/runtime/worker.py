@@ -244,8 +244,12 @@ class Worker:
         started = time.perf_counter()
         keeper = asyncio.create_task(self._keep_lease(row.id))
         try:
-            ctx = await self._context(row, collected)
-            if ctx is None:
+            # A retry of a run that answered before its worker died closes as replied.
+            posted = await self._reply_already_posted(row.id)
+            ctx = None if posted else await self._context(row, collected)
+            if posted is not None:
+                outcome = Outcome("replied", reply_message_id=posted)
+            elif ctx is None:
                 outcome = Outcome("error", error="the bot, room or trigger no longer exists")
             else:
                 self.running[row.id] = ctx
@@ -291,6 +295,12 @@ class Worker:
                 log.warning("worker %s lost the lease of activation %s; another worker "
                             "runs it now", self.name, activation_id)
                 return
+
+    async def _reply_already_posted(self, activation_id: str) -> str | None:
+        """The id of the reply this activation already posted, if it did."""
+        async with self.shoal.db.read() as session:
+            return await session.scalar(select(Message.id)
+                                        .where(Message.activation_id == activation_id))
 
     async def _context(self, row: Activation, collected: list[str]) -> ActivationContext | None:
         async with self.shoal.db.read() as session:

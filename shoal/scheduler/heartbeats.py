@@ -139,6 +139,7 @@ class HeartbeatKind:
         try:
             await self.shoal.chat.post_system(
                 beat.room_id, f"@{handle} {beat.prompt}", sender_name=SENDER_NAME,
-                metadata={"heartbeat": True, "heartbeat_id": beat.id})
+                metadata={"heartbeat": True, "heartbeat_id": beat.id,
+                          "heartbeat_bot_id": beat.bot_id})
         except ShoalError as exc:
             log.warning("heartbeat %s could not post: %s", beat.id, exc.message)

@@ -253,12 +253,31 @@ class Activation(Base):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     reply_message_id: Mapped[str | None] = mapped_column(String(36))
+    # The interaction whose budget this wake was counted against (see Interaction).
+    interaction_id: Mapped[str | None] = mapped_column(String(36))
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     available_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Interaction(Base):
+    """Everything that follows from one message by a person, a hook or a schedule: the agent
+    wakes it may still cause (`budget`), those it caused (`used`), and whether the room was
+    told that its agents stopped."""
+
+    __tablename__ = "interactions"
+
+    id: Mapped[str] = _id_column()
+    house_id: Mapped[str] = mapped_column(ForeignKey("houses.id", ondelete="CASCADE"))
+    room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    origin_message_id: Mapped[str] = mapped_column(String(36), unique=True)
+    budget: Mapped[int] = mapped_column(Integer)
+    used: Mapped[int] = mapped_column(Integer, default=0)
+    notice_posted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class Note(Base):

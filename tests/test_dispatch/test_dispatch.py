@@ -101,8 +101,10 @@ async def test_two_bots_answering_each_other_stop_at_the_hop_limit(
     shoal_server: ShoalServer, scripted: ScriptedRuntime,
 ) -> None:
     house = await make_house(shoal_server)
-    a = await make_bot(shoal_server, house, trigger_mode="ambient", max_hops=6)
-    b = await make_bot(shoal_server, house, trigger_mode="ambient", max_hops=6)
+    # Mention bots: an ambient one would also wake on the person's message, and that wake
+    # counts against the interaction's budget, which is never more than max_hops.
+    a = await make_bot(shoal_server, house, max_hops=6)
+    b = await make_bot(shoal_server, house, max_hops=6)
     partner = {a["id"]: b["handle"], b["id"]: a["handle"]}
     scripted.reply = lambda ctx: f"@{partner[ctx.bot.id]} your turn"
     await house.member.post(f"/api/agencies/{house.room_id}/messages",

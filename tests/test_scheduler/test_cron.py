@@ -360,6 +360,7 @@ async def test_a_scheduled_run_of_an_sdk_agent_is_recorded_as_the_jobs_run(
     async with shoal.db.read() as session:
         woken = {a.bot_id: a for a in await session.scalars(select(Activation).where(
             Activation.trigger_message_id == prompt["id"]))}
-    # The job's run is its agent's; another agent the prompt mentions is merely woken.
+    # The job's run is its agent's; a schedule wakes only the agent it is for, not another
+    # agent its prompt names.
     assert woken[bot_id].payload == {"cron_job_id": job.id}
-    assert woken[other_id].payload.get("cron_job_id") is None
+    assert other_id not in woken
