@@ -9,6 +9,7 @@ import hmac
 import json
 from typing import Any
 
+import pytest
 from aiohttp import web
 from sqlalchemy import select
 
@@ -18,6 +19,7 @@ from shoal.runtime.sdk import SdkRuntime
 from shoal.runtime.webhook import WebhookRuntime
 from shoal.store.tables import Activation, User
 from tests.receiver import receiver
+from tests.support import fake_dns
 from tests.test_runtime.conftest import Bench
 
 SECRET = "whsec-test-0123456789"
@@ -29,7 +31,13 @@ def answering(status: int, body: Any) -> Any:
     return answer
 
 
+# The receiver lives on 127.0.0.1, which a bot's URL may not name; the bot is given a host name
+# that resolves there while the runtime runs (as a DNS name could).
+AGENT_HOST = "scout.example"
+
+
 async def webhook_bot(bench: Bench, url: str, secret: str | None = SECRET) -> None:
+    url = url.replace("127.0.0.1", AGENT_HOST)
     patch: dict[str, Any] = {"runtime": "webhook", "response_webhook_url": url + "/agent",
                              "system_prompt": "You are Scout, terse.",
                              "description": "finds things"}
@@ -46,7 +54,9 @@ async def run(bench: Bench, trigger: dict[str, Any], *, loopback: bool = True,
         runtime.outbound = Outbound(OutboundPolicy(allow_private=True))
     runtime.timeout = timeout
     ctx = await bench.context(trigger)
-    outcome = await runtime.run(ctx)
+    with pytest.MonkeyPatch.context() as patch:
+        fake_dns(patch, {AGENT_HOST: ["127.0.0.1"]})
+        outcome = await runtime.run(ctx)
     async with bench.server.shoal.db.write() as session:  # done, as the worker records it
         row = await session.get(Activation, ctx.activation.id)
         assert row is not None
@@ -159,7 +169,7 @@ async def test_a_slow_endpoint_times_out(bench: Bench) -> None:
         trigger = await bench.say("quick question")
         outcome = await run(bench, trigger, timeout=0.3)
     error = await failure_notice(bench, trigger, outcome)
-    assert error == f"{hook.url} did not answer within 0.3 s"
+    assert error == f"{hook.url.replace('127.0.0.1', AGENT_HOST)} did not answer within 0.3 s"
 
 
 async def test_a_private_address_is_refused_unless_the_operator_allows_it(
@@ -170,7 +180,7 @@ async def test_a_private_address_is_refused_unless_the_operator_allows_it(
         trigger = await bench.say("hello")
         outcome = await run(bench, trigger, loopback=False)
         assert hook.requests == []
-    assert "127.0.0.1 resolves to a private, loopback or other internal address" in (
+    assert f"{AGENT_HOST} resolves to a private, loopback or other internal address" in (
         await failure_notice(bench, trigger, outcome))
 
 
