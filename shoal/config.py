@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -11,7 +12,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from shoal.errors import InvalidInput
-from shoal.net.outbound import parse_networks
 from shoal.validation import describe_errors
 
 ENV_PREFIX = "SHOAL_"
@@ -151,3 +151,17 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         problems = describe_errors(exc.errors(), subject="the configuration", limit=20)
         raise InvalidInput(f"invalid configuration: {problems}") from None
 
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str) -> tuple[IPNetwork, ...]:
+    """Comma-separated CIDRs (`10.0.0.0/8, fd00::/8`); ValueError names a bad one."""
+    networks = []
+    for part in (p.strip() for p in text.split(",")):
+        if part:
+            try:
+                networks.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                raise ValueError(f"{part!r} is not a network like 10.0.0.0/8") from None
+    return tuple(networks)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import httpcore
 import httpx
 
+from shoal.config import IPNetwork, parse_networks
 from shoal.errors import UpstreamError
 from shoal.jsontext import parse_json
 
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("shoal.net")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 DEFAULT_TIMEOUT = 15.0
 DEFAULT_MAX_BYTES = 1024 * 1024
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
@@ -95,18 +95,6 @@ def _is_public(address: IPAddress) -> bool:
     # `is_global` is False for private, loopback, link-local, reserved, unspecified and shared
     # (CGNAT) space; multicast is checked apart because parts of it count as global.
     return address.is_global and not address.is_multicast
-
-
-def parse_networks(text: str) -> tuple[IPNetwork, ...]:
-    """Comma-separated CIDRs (`10.0.0.0/8, fd00::/8`); ValueError names a bad one."""
-    networks = []
-    for part in (p.strip() for p in text.split(",")):
-        if part:
-            try:
-                networks.append(ipaddress.ip_network(part, strict=False))
-            except ValueError:
-                raise ValueError(f"{part!r} is not a network like 10.0.0.0/8") from None
-    return tuple(networks)
 
 
 @dataclass(frozen=True)
