@@ -65,12 +65,15 @@ class ToolPolicy(BaseModel):
 
     def allows(self, tool: str) -> bool:
         """Whether the bot may call this tool at all."""
-        matches = lambda patterns: any(fnmatch.fnmatchcase(tool, p) for p in patterns)  # noqa: E731
-        return matches(self.allow) and not matches(self.deny)
+        return _matches(tool, self.allow) and not _matches(tool, self.deny)
 
     def needs_approval(self, tool: str) -> bool:
         """Whether a call of this tool waits for a person's approval."""
-        return any(fnmatch.fnmatchcase(tool, p) for p in self.approval)
+        return _matches(tool, self.approval)
+
+
+def _matches(tool: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(tool, p) for p in patterns)
 
 
 class BotConfig(BaseModel):

@@ -63,7 +63,8 @@ async def check_models(session: AsyncSession, catalog: Catalog, bot_id: str,
         select(House).join(HouseMember, HouseMember.house_id == House.id)
         .where(HouseMember.user_id == bot_id)
     )).all()
-    allowlists = [HouseModels(h.settings.get("models") or {}, catalog) for h in houses]
+    allowlists: list[HouseModels | None] = [
+        HouseModels(h.settings.get("models") or {}, catalog) for h in houses]
     providers = set()
     for ref in refs:
         for allowlist in allowlists or [None]:

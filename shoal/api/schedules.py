@@ -3,7 +3,7 @@ answers as /heartbeat and /cron)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -36,6 +36,7 @@ from shoal.scheduler.timing import parse_interval
 from shoal.store.tables import Room
 
 router = APIRouter(prefix="/api", tags=["schedules"])
+Schedule = TypeVar("Schedule", Heartbeat, CronJob)
 
 
 class HeartbeatBody(BaseModel):
@@ -76,8 +77,8 @@ async def _room_for_admin(session: AsyncSession, user_id: str, room_id: str) -> 
     return access.room
 
 
-async def _owned(session: AsyncSession, user_id: str, table: type[Heartbeat] | type[CronJob],
-                 row_id: str) -> Any:
+async def _owned(session: AsyncSession, user_id: str, table: type[Schedule], row_id: str
+                 ) -> Schedule:
     row = await session.get(table, row_id)
     if row is None:
         raise NotFound(f"{'heartbeat' if table is Heartbeat else 'cron job'} not found")

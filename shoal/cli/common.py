@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -47,7 +47,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         fail(exc.message)
 
 
-def fail(message: str) -> Any:
+def fail(message: str) -> NoReturn:
     """Print an error and stop the command."""
     err_console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(1)

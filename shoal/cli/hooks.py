@@ -47,7 +47,7 @@ async def _hook(db: Database, house: House, wanted: str) -> Hook:
             or_(Hook.id == wanted, Hook.name == wanted)))
     if hook is None:
         fail(f"{house.name} has no live hook {wanted!r}")
-    return hook  # type: ignore[return-value]
+    return hook
 
 
 @hook_app.command("create")

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from shoal.ids import new_id
 from shoal.store.tables import Activation, House, Interaction, Message, Room, User
@@ -38,8 +39,9 @@ def agent_author(message: Message, sender: User | None) -> str | None:
     if sender is not None:
         return sender.id if sender.kind == "bot" else None
     invoker = message.meta.get("invoked_by")
-    if isinstance(invoker, dict) and isinstance(invoker.get("id"), str):
-        return invoker["id"]  # a person's command output opens a fresh interaction below
+    invoker_id = invoker.get("id") if isinstance(invoker, dict) else None
+    if isinstance(invoker_id, str):
+        return invoker_id  # a person's command output opens a fresh interaction below
     return None
 
 
@@ -88,12 +90,12 @@ class Ledger:
         if not self.notices:
             return
         notices = list(self.notices)
-        event.listen(
-            session.sync_session,
-            "after_commit",
-            lambda _session: [post(n) for n in notices],
-            once=True,
-        )
+
+        def post_all(_session: Session) -> None:
+            for notice in notices:
+                post(notice)
+
+        event.listen(session.sync_session, "after_commit", post_all, once=True)
 
 
 async def open_ledger(

@@ -66,7 +66,8 @@ def loop_guard_blocks(metadata: dict[str, Any]) -> bool:
     hop, max_hops = guard.get("hop"), guard.get("max_hops", 20)
     if isinstance(hop, int) and isinstance(max_hops, int) and hop >= max_hops:
         return True
-    return guard.get("status", "active") != "active"
+    status: object = guard.get("status", "active")
+    return status != "active"
 
 
 def system_kind(message: Message) -> str:

@@ -4,7 +4,7 @@ each read, so a server that trickles bytes forever would never time out without 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from shoal.llm.errors import FailureKind, ProviderFailure
 from shoal.llm.types import ProviderEvent
@@ -31,7 +31,7 @@ class _Deadline:
 
 async def within_deadline(
     events: AsyncIterator[ProviderEvent], seconds: float
-) -> AsyncIterator[ProviderEvent]:
+) -> AsyncGenerator[ProviderEvent, None]:
     """Yield from a provider stream, failing with a timeout once `seconds` have passed.
     Closing or cancelling this iterator closes the provider stream at once."""
     deadline = _Deadline(seconds)

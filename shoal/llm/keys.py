@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import time
 from collections.abc import Mapping
@@ -81,7 +82,7 @@ class KeyStore:
         if result.rowcount == 0:  # type: ignore[attr-defined]
             raise NotFound(f"no stored key with id {key_id}")
 
-    async def profiles(self) -> list[AuthProfile]:
+    async def profiles(self) -> builtins.list[AuthProfile]:  # `list` here is the method
         """Every stored key as an auth profile, decrypted for use, never for display."""
         async with self.db.read() as session:
             rows = (

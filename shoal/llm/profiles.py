@@ -109,13 +109,15 @@ class FailureSink(Protocol):
 def cooldown_seconds(consecutive_failures: int) -> float:
     """min(1 h, 60 s x 5^(n-1)) after the n-th consecutive failure."""
     n = max(1, consecutive_failures)
-    return min(COOLDOWN_MAX_S, COOLDOWN_BASE_S * 5 ** (n - 1))
+    growth: int = 5 ** (n - 1)  # typeshed types int ** int as Any: a negative power is a float
+    return min(COOLDOWN_MAX_S, COOLDOWN_BASE_S * growth)
 
 
 def billing_disable_seconds(billing_failures: int) -> float:
     """min(24 h, 5 h x 2^(n-1)) after the n-th billing failure."""
     n = max(1, billing_failures)
-    return min(BILLING_MAX_S, BILLING_BASE_S * 2 ** (n - 1))
+    growth: int = 2 ** (n - 1)
+    return min(BILLING_MAX_S, BILLING_BASE_S * growth)
 
 
 class ProfileBook:

@@ -247,10 +247,11 @@ def presence(state: SocketState, room_id: str, online: bool) -> dict[str, Any]:
 
 
 def _handshake_token(environ: dict[str, Any], auth: Any) -> str | None:
-    if isinstance(auth, dict) and isinstance(auth.get("token"), str):
-        return auth["token"]
+    token = auth.get("token") if isinstance(auth, dict) else None
+    if isinstance(token, str):
+        return token
     # Never from the query string: URLs end up in access logs.
-    header = environ.get("HTTP_AUTHORIZATION", "")
+    header: str = environ.get("HTTP_AUTHORIZATION", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
     return None

@@ -114,7 +114,7 @@ async def visible_rooms(
     )
     if house_id is not None:
         query = query.where(Room.house_id == house_id)
-    return [row.tuple() for row in await session.execute(query)]  # type: ignore[misc]
+    return [row.tuple() for row in await session.execute(query)]
 
 
 async def room_members(session: AsyncSession, room: Room) -> list[tuple[HouseMember, User]]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import delete, exists, or_, select
+from sqlalchemy import CursorResult, delete, exists, or_, select
 
 from shoal.store.tables import (
     Activation,
@@ -93,10 +93,11 @@ async def prune_activations(db: Database, older_than: timedelta) -> int:
     running ones are work still to do and stay whatever their age."""
     cutoff = utcnow() - older_than
     async with db.write() as session:
-        result = await session.execute(
+        # A DELETE's result is a CursorResult; the session types it as any Result.
+        result = cast("CursorResult[Any]", await session.execute(
             delete(Activation).where(Activation.status == "done",
                                      Activation.created_at < cutoff)
-        )
+        ))
         await session.execute(delete(Interaction).where(
             Interaction.created_at < cutoff,
             ~exists().where(Activation.interaction_id == Interaction.id)))

@@ -61,7 +61,7 @@ async def fetch_context(ctx: ActivationContext, limit: int = CONTEXT_MESSAGES
                         ) -> tuple[list[dict[str, Any]], list[EarlierRun]]:
     """The room's messages up to the newest input (oldest first) and the bot's earlier runs
     here that used tools. Messages after the trigger are left out: the answer is to it."""
-    newest = (ctx.inputs or [ctx.trigger])[-1] if (ctx.inputs or ctx.trigger) else None
+    newest = ctx.inputs[-1] if ctx.inputs else (ctx.trigger or None)
     async with ctx.shoal.db.read() as session:
         if newest is None:
             views = await history(session, ctx.room, limit=limit)
@@ -102,8 +102,8 @@ def build_context(views: Sequence[Mapping[str, Any]], bot_id: str,
     for view in views:
         if view["deleted"]:
             continue
-        own = view["sender_id"] == bot_id
-        run = by_activation.pop(_activation_of(view), None) if own else None
+        own_activation = _activation_of(view) if view["sender_id"] == bot_id else None
+        run = by_activation.pop(own_activation, None) if own_activation is not None else None
         if run is not None:
             turns.extend(run.turns)
         turns.append(message_turn(view, bot_id))

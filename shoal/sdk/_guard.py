@@ -46,7 +46,8 @@ def should_respond_with_guard(msg: Message, handle: str) -> bool:
     hop, max_hops = guard.get("hop"), guard.get("max_hops")
     if isinstance(hop, int) and isinstance(max_hops, int) and hop >= max_hops:
         return False
-    return guard.get("status", "active") == "active"
+    status: object = guard.get("status", "active")
+    return status == "active"
 
 
 def _loop_guard(msg: Message) -> dict[str, Any] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anthropic
 
@@ -37,8 +37,11 @@ class AnthropicMessagesAdapter:
     """Speaks the Messages API; one SDK client per (base URL, key), reused across calls."""
 
     def __init__(self) -> None:
+        # The SDK is typed for httpx2's client. It gets none today: only an agent's Ollama
+        # endpoint is guarded, and that goes through the OpenAI adapter.
         self._clients = ClientCache(lambda base_url, key, timeout, http: anthropic.AsyncAnthropic(
-            api_key=key, base_url=base_url, max_retries=0, timeout=timeout, http_client=http))
+            api_key=key, base_url=base_url, max_retries=0, timeout=timeout,
+            http_client=cast(Any, http)))
 
     async def stream(
         self, model: ResolvedModel, request: ChatRequest, credential: Credential, timeout: float

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import openai
 
@@ -37,9 +37,11 @@ class OpenAIChatAdapter:
     """Speaks Chat Completions; one SDK client per (base URL, key), reused across calls."""
 
     def __init__(self) -> None:
-        # max_retries=0: the fallback layer decides what to retry and where.
+        # max_retries=0: the fallback layer decides what to retry and where. The SDK is typed
+        # for httpx2's client and drives the guarded httpx one the same way (an Ollama endpoint).
         self._clients = ClientCache(lambda base_url, key, timeout, http: openai.AsyncOpenAI(
-            api_key=key, base_url=base_url, max_retries=0, timeout=timeout, http_client=http))
+            api_key=key, base_url=base_url, max_retries=0, timeout=timeout,
+            http_client=cast(Any, http)))
 
     async def stream(
         self, model: ResolvedModel, request: ChatRequest, credential: Credential, timeout: float
