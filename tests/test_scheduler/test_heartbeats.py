@@ -13,7 +13,6 @@ from shoal.auth.accounts import create_bot
 from shoal.core import Shoal
 from shoal.rooms.houses import add_house_member
 from shoal.rooms.messages import history
-from shoal.runtime.builtin import BuiltinRuntime
 from shoal.scheduler.heartbeats import HeartbeatKind, set_enabled, set_heartbeat
 from shoal.scheduler.service import Scheduler, due_times
 from shoal.scheduler.tables import Heartbeat
@@ -21,6 +20,7 @@ from shoal.store.tables import Activation, Room, User
 from shoal.store.tables import House as HouseRow
 from tests.support import Clock, ShoalServer, Socket, make_house, unique
 from tests.support import House as PeopleHouse
+from tests.test_runtime.conftest import builtin_runtime
 from tests.test_scheduler.conftest import BACKENDS
 
 POSTGRES = [b for b in BACKENDS if b == "postgres"]
@@ -164,7 +164,7 @@ async def test_a_due_beat_mentions_the_agent_and_a_quiet_agent_posts_nothing(
     bot_id, handle = await add_bot(shoal_server, house)
     worker = shoal.worker
     saved = dict(worker.runtimes)
-    worker.runtimes["builtin"] = BuiltinRuntime(shoal)
+    worker.runtimes["builtin"] = builtin_runtime(shoal)
     clock = Clock(shoal.scheduler.clock())
     scheduler = Scheduler(shoal.db, shoal.settings, clock=clock)
     kind = HeartbeatKind(shoal)
