@@ -56,7 +56,8 @@ class Shoal:
         register_events(self, self.gateway)
         self.dispatcher = Dispatcher(interaction_budget=settings.interaction_budget)
         self.chat = Chat(self.db, self.gateway, self.limits, self.dispatcher)
-        self.hooks = HookService(self)
+        self.hooks = HookService(self.db, self.chat, self.gateway, self.secrets, self.limits,
+                                 per_minute=settings.hook_messages_per_minute)
         self.runs = RunService(self)
         register_run_events(self, self.gateway)
         self.models: ModelRouter  # built in start(): it reads stored keys and cooldowns
