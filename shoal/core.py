@@ -73,9 +73,9 @@ class Shoal:
         self.scheduler = Scheduler(self.db, settings)
         self.webhooks = Webhooks(self)
         self.scheduler.handle("delivery", advance=self.webhooks.advance, fire=self.webhooks.fire)
-        heartbeats = HeartbeatKind(self)
+        heartbeats = HeartbeatKind(self.db, self.chat)
         self.scheduler.handle("heartbeat", advance=heartbeats.advance, fire=heartbeats.fire)
-        self.cron = CronKind(self)
+        self.cron = CronKind(self.db, self.chat, self.scheduler, self.worker.wake)
         self.scheduler.handle("cron", advance=self.cron.advance, fire=self.cron.fire)
         self.worker.on_finish.append(self.cron.finished)
 

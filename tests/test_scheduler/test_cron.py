@@ -124,7 +124,7 @@ async def test_every_form_of_the_command_gets_its_answer(shoal_server: ShoalServ
 def cron_scheduler(shoal: Shoal, clock: Clock) -> Scheduler:
     """A scheduler of cron jobs alone, on the test's clock."""
     scheduler = Scheduler(shoal.db, shoal.settings, clock=clock)
-    kind = CronKind(shoal)
+    kind = CronKind(shoal.db, shoal.chat, shoal.scheduler, shoal.worker.wake)
     scheduler.handle("cron", advance=kind.advance, fire=kind.fire)
     return scheduler
 

@@ -167,7 +167,7 @@ async def test_a_due_beat_mentions_the_agent_and_a_quiet_agent_posts_nothing(
     worker.runtimes["builtin"] = builtin_runtime(shoal)
     clock = Clock(shoal.scheduler.clock())
     scheduler = Scheduler(shoal.db, shoal.settings, clock=clock)
-    kind = HeartbeatKind(shoal)
+    kind = HeartbeatKind(shoal.db, shoal.chat)
     scheduler.handle("heartbeat", advance=kind.advance, fire=kind.fire)
     watcher = await house.member.socket()
     await watcher.join(house.room_id)
@@ -220,7 +220,7 @@ async def _scheduled_beat(shoal: Shoal, clock: Clock, interval: int) -> tuple[Sc
                                    interval_seconds=interval, created_by=owner.id,
                                    now=clock.now)
     scheduler = Scheduler(shoal.db, shoal.settings, clock=clock)
-    kind = HeartbeatKind(shoal)
+    kind = HeartbeatKind(shoal.db, shoal.chat)
     scheduler.handle("heartbeat", advance=kind.advance, fire=kind.fire)
     return scheduler, beat.id
 
@@ -280,7 +280,7 @@ async def test_two_schedulers_on_one_database_fire_each_beat_once(shoal: Shoal, 
         beats = [await _scheduled_beat(shoal, clock, 60) for _ in range(20)]
         first = beats[0][0]
         second = Scheduler(other.db, other.settings, clock=clock)
-        kind = HeartbeatKind(other)
+        kind = HeartbeatKind(other.db, other.chat)
         second.handle("heartbeat", advance=kind.advance, fire=kind.fire)
         for _ in range(3):  # three due times
             clock.advance(seconds=60)
