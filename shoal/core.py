@@ -71,7 +71,7 @@ class Shoal:
         self.dispatcher.on_work(self.worker.wake)
         self.dispatcher.on_notice(self._post_stopped_notice)
         self.scheduler = Scheduler(self.db, settings)
-        self.webhooks = Webhooks(self)
+        self.webhooks = Webhooks(self.db, self.chat, self.secrets, settings, self.scheduler)
         self.scheduler.handle("delivery", advance=self.webhooks.advance, fire=self.webhooks.fire)
         heartbeats = HeartbeatKind(self.db, self.chat)
         self.scheduler.handle("heartbeat", advance=heartbeats.advance, fire=heartbeats.fire)
