@@ -58,7 +58,7 @@ class Worker:
         self.db = db
         self.settings = settings
         self.runtimes = runtimes
-        self.chat = chat  # where a run's reply goes, and its status
+        self.chat = chat  # an activation's reply goes to the chat, its status to the gateway
         self.gateway = gateway
         self.models = models  # asked at each relevance question: the router is built at start
         self.concurrency = settings.worker_concurrency
