@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from functools import partial
 
 from shoal.auth.passwords import Passwords
 from shoal.auth.ratelimit import AttemptLimiter
@@ -11,6 +12,7 @@ from shoal.auth.tokens import Principal, find_token, needs_last_used_update, tou
 from shoal.commands.builtins import register_builtins
 from shoal.commands.custom import HouseCommands
 from shoal.commands.registry import CommandRegistry
+from shoal.commands.runner import run_parsed
 from shoal.config import Settings
 from shoal.crypto import SecretBox
 from shoal.dispatch.dispatcher import Dispatcher
@@ -54,20 +56,26 @@ class Shoal:
         register_events(self, self.gateway)
         self.dispatcher = Dispatcher(interaction_budget=settings.interaction_budget)
         self.chat = Chat(self.db, self.gateway, self.limits, self.dispatcher)
-        self.hooks = HookService(self)
+        self.hooks = HookService(self.db, self.chat, self.gateway, self.secrets, self.limits,
+                                 per_minute=settings.hook_messages_per_minute)
         self.runs = RunService(self)
         register_run_events(self, self.gateway)
         self.models: ModelRouter  # built in start(): it reads stored keys and cooldowns
-        self.worker = Worker(self, {"builtin": BuiltinRuntime(self),
-                                    "webhook": WebhookRuntime(self), "sdk": SdkRuntime(self)})
+        builtin = BuiltinRuntime(self.db, self.chat, self.runs, self.commands,
+                                 partial(run_parsed, self, post_result=False),
+                                 lambda: self.models, self.secrets, settings)
+        webhook = WebhookRuntime(self.db, self.chat, self.secrets, settings)
+        self.worker = Worker(self.db, settings,
+                             {"builtin": builtin, "webhook": webhook, "sdk": SdkRuntime()},
+                             chat=self.chat, gateway=self.gateway, models=lambda: self.models)
         self.dispatcher.on_work(self.worker.wake)
         self.dispatcher.on_notice(self._post_stopped_notice)
         self.scheduler = Scheduler(self.db, settings)
-        self.webhooks = Webhooks(self)
+        self.webhooks = Webhooks(self.db, self.chat, self.secrets, settings, self.scheduler)
         self.scheduler.handle("delivery", advance=self.webhooks.advance, fire=self.webhooks.fire)
-        heartbeats = HeartbeatKind(self)
+        heartbeats = HeartbeatKind(self.db, self.chat)
         self.scheduler.handle("heartbeat", advance=heartbeats.advance, fire=heartbeats.fire)
-        self.cron = CronKind(self)
+        self.cron = CronKind(self.db, self.chat, self.scheduler, self.worker.wake)
         self.scheduler.handle("cron", advance=self.cron.advance, fire=self.cron.fire)
         self.worker.on_finish.append(self.cron.finished)
 

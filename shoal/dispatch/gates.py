@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from shoal.store.tables import Activation, Message, User
 
 if TYPE_CHECKING:
     from shoal.agents.config import BotConfig
-    from shoal.core import Shoal
+    from shoal.llm import ModelRouter
     from shoal.store.tables import House
 
 log = logging.getLogger("shoal.dispatch")
@@ -43,24 +44,25 @@ def spoke_recently(bot_id: str, recent: list[tuple[Message, str]]) -> bool:
     return any(m.sender_id == bot_id for m, _ in recent)
 
 
-def relevance_model(shoal: Shoal, house: House) -> str:
-    """The house's cheap model for YES/NO relevance questions."""
-    config = LLMConfig.parse(shoal.settings.llm)
-    return str(house.settings.get("relevance_model") or shoal.settings.llm.get("relevance_model")
+def relevance_model(llm: Mapping[str, Any], house: House) -> str:
+    """The house's cheap model for YES/NO relevance questions (`llm`: the settings' [llm])."""
+    config = LLMConfig.parse(llm)
+    return str(house.settings.get("relevance_model") or llm.get("relevance_model")
                or config.primary)
 
 
-async def judged_relevant(shoal: Shoal, house: House, bot: User, config: BotConfig,
-                          recent: list[tuple[Message, str]]) -> tuple[bool, dict[str, Any]]:
+async def judged_relevant(models: ModelRouter, llm: Mapping[str, Any], house: House, bot: User,
+                          config: BotConfig, recent: list[tuple[Message, str]]
+                          ) -> tuple[bool, dict[str, Any]]:
     """The relevance gate: ask the house's relevance model whether the recent conversation
     concerns the bot. Returns the verdict and what the question cost."""
     profile = "\n".join(p for p in (f"You are {bot.display_name} (@{bot.username}).",
                                     config.description, config.system_prompt) if p)
     transcript = "\n".join(f"{who}: {m.content}" for m, who in recent)
-    model = relevance_model(shoal, house)
-    answer = await shoal.models.complete(
+    model = relevance_model(llm, house)
+    answer = await models.complete(
         build_relevance_request(profile, transcript), [model],
-        house=HouseModels(house.settings.get("models", {}), shoal.models.catalog),
+        house=HouseModels(house.settings.get("models", {}), models.catalog),
         house_id=house.id)
     usage = answer.usage
     cost = {"model": answer.model or model,

@@ -27,7 +27,11 @@ from shoal.store.tables import Room
 from shoal.webhooks.queue import queue_event
 
 if TYPE_CHECKING:
-    from shoal.core import Shoal
+    from shoal.crypto import SecretBox
+    from shoal.realtime.gateway import Gateway
+    from shoal.rooms.chat import Chat
+    from shoal.rooms.messages import Limits
+    from shoal.store import Database
 
 KEY_HEADERS = ("x-crustocean-hook-key", "x-shoal-hook-key")
 
@@ -47,23 +51,28 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
 class HookService:
     """Posts and edits hook messages and runs the receivers; one per process."""
 
-    def __init__(self, shoal: Shoal) -> None:
-        self.shoal = shoal
-        self.per_minute = shoal.settings.hook_messages_per_minute
-        self.limiter = AttemptLimiter(self.per_minute)
+    def __init__(self, db: Database, chat: Chat, gateway: Gateway, secrets: SecretBox,
+                 limits: Limits, *, per_minute: int) -> None:
+        self.db = db
+        self.chat = chat
+        self.gateway = gateway
+        self.secrets = secrets
+        self.limits = limits
+        self.per_minute = per_minute
+        self.limiter = AttemptLimiter(per_minute)
 
     async def authenticate(self, headers: Mapping[str, str]) -> Hook:
         """The live hook whose key the request carries, or Unauthorized."""
         key = presented_key(headers)
         if key is None:
             raise Unauthorized("hook key required: send X-Crustocean-Hook-Key: <key>")
-        async with self.shoal.db.read() as session:
+        async with self.db.read() as session:
             return await hook_by_key(session, key)
 
     async def post(self, hook: Hook, room_ref: str | None, content: object, *,
                    type: object = None, metadata: object = None) -> dict[str, Any]:
         """Post into one of the hook's rooms as the hook; returns the stored message."""
-        limits = self.shoal.limits
+        limits = self.limits
         text = check_content(content, limits)
         meta = {**check_metadata(metadata, limits), "hook": {"id": hook.id, "name": hook.name}}
         return await self._append(hook, await self._room(hook, room_ref), text,
@@ -72,11 +81,11 @@ class HookService:
     async def edit(self, hook: Hook, message_id: str, content: object,
                    metadata: object = None) -> dict[str, Any]:
         """Replace the content (and metadata, if given) of a message this hook posted."""
-        limits = self.shoal.limits
+        limits = self.limits
         text = check_content(content, limits)
         meta = check_metadata(metadata, limits) if metadata is not None else None
         self._count(hook)
-        async with self.shoal.db.write() as session:
+        async with self.db.write() as session:
             message = await get_message(session, message_id)
             posted_by = message.meta.get("hook") if message.sender_id is None else None
             if not isinstance(posted_by, dict) or posted_by.get("id") != hook.id:
@@ -90,14 +99,14 @@ class HookService:
             await edit_message(session, message, room.house_id, text, meta)
             view = await message_with_sender(session, message, room)
             await queue_event(session, "message.updated", room=room, message=view)
-        await self.shoal.gateway.emit_room(room.id, "message-edited", edited_event(view))
+        await self.gateway.emit_room(room.id, "message-edited", edited_event(view))
         return view
 
     async def receive(self, hook_id: str, source_name: str, headers: Mapping[str, str],
                       body: bytes, room_ref: str | None) -> dict[str, Any]:
         """Check a delivery from GitHub, Sentry or any sender, and post what it says."""
         source = SOURCES[source_name]
-        async with self.shoal.db.read() as session:
+        async with self.db.read() as session:
             hook = await session.get(Hook, hook_id)
         if hook is None:
             raise NotFound("hook not found")
@@ -118,7 +127,7 @@ class HookService:
                 raise Unauthorized("invalid hook key")
             return
         try:
-            secret = self.shoal.secrets.decrypt(hook.secret)
+            secret = self.secrets.decrypt(hook.secret)
         except ValueError:
             raise Unauthorized("this hook's secret can no longer be read (the server secret "
                                "changed); set it again") from None
@@ -141,7 +150,7 @@ class HookService:
         if not content.strip():
             raise InvalidInput("nothing to post: the hook has no template and the delivery has "
                                "no content, text, message or title field")
-        cap = self.shoal.limits.max_content_chars
+        cap = self.limits.max_content_chars
         return content if len(content) <= cap else content[:cap - 1] + "…"
 
     def _metadata(self, hook: Hook, delivery: Delivery) -> dict[str, Any]:
@@ -150,13 +159,13 @@ class HookService:
                  "event": delivery.event, "delivery_id": delivery.delivery_id}
         try:
             return check_metadata({"hook": {**about, "payload": delivery.payload}},
-                                  self.shoal.limits)
+                                  self.limits)
         except (TooLarge, InvalidInput):
             return {"hook": {**about, "payload_omitted": True}}
 
     async def _room(self, hook: Hook, room_ref: str | None) -> Room:
         """The hook's room a request names (by id or slug), or its only room."""
-        async with self.shoal.db.read() as session:
+        async with self.db.read() as session:
             rooms = (await session.scalars(select(Room).where(Room.id.in_(hook.room_ids)))).all()
         if room_ref is None:
             if len(rooms) == 1:
@@ -181,5 +190,5 @@ class HookService:
                       metadata: dict[str, Any]) -> dict[str, Any]:
         """Post as the hook, within its rate."""
         self._count(hook)
-        return await self.shoal.chat.post_system(room.id, content, sender_name=hook.name,
+        return await self.chat.post_system(room.id, content, sender_name=hook.name,
                                                  type=kind, metadata=metadata)

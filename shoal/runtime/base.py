@@ -10,8 +10,8 @@ from shoal.ids import new_id
 
 if TYPE_CHECKING:
     from shoal.agents.config import BotConfig
-    from shoal.core import Shoal
-    from shoal.realtime.gateway import AgentStatus
+    from shoal.realtime.gateway import AgentStatus, Gateway
+    from shoal.rooms.chat import Chat
     from shoal.store.tables import Activation, House, Room, User
 
 OUTCOMES = ("replied", "skipped", "error", "delivered")
@@ -36,9 +36,11 @@ class Outcome:
 
 @dataclass
 class ActivationContext:
-    """One activation, ready to run: the bot's current record, where and why it woke."""
+    """One activation, ready to run: the bot's current record, where and why it woke, and
+    where its reply and its status go."""
 
-    shoal: Shoal
+    chat: Chat
+    gateway: Gateway
     activation: Activation
     bot: User
     config: BotConfig
@@ -76,16 +78,16 @@ class ActivationContext:
                     ) -> dict[str, Any]:
         """Post the bot's reply: once per activation however often this is called."""
         meta = {**(metadata or {}), **self.reply_metadata()}
-        return await self.shoal.chat.post_reply(self.bot, self.room.id, content,
-                                                activation_id=self.activation.id,
-                                                metadata=meta, lease_owner=self.lease_owner)
+        return await self.chat.post_reply(self.bot, self.room.id, content,
+                                          activation_id=self.activation.id,
+                                          metadata=meta, lease_owner=self.lease_owner)
 
     async def thinking(self, on: bool, status: str | None = None, *,
                        running: bool = False) -> None:
         """Show or clear the room's "is thinking" indicator for the bot, and its
         `agent-status`: running while it runs a tool, else thinking or idle."""
         state: AgentStatus = "running" if running else ("thinking" if on else "idle")
-        await self.shoal.gateway.emit_agent_status(self.room.id, self.bot, state, status)
+        await self.gateway.emit_agent_status(self.room.id, self.bot, state, status)
 
 
 class Runtime(Protocol):

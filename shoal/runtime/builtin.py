@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -38,10 +39,15 @@ from shoal.runtime.tools import allowed_commands, run_tool, tool_spec
 from shoal.store.tables import Activation
 
 if TYPE_CHECKING:
-    from shoal.commands.registry import Command
-    from shoal.core import Shoal
-    from shoal.llm import AgentAccess, ToolCall
+    from shoal.commands.registry import Command, CommandRegistry
+    from shoal.config import Settings
+    from shoal.crypto import SecretBox
+    from shoal.llm import AgentAccess, ModelRouter, ToolCall
+    from shoal.rooms.chat import Chat
+    from shoal.runs.service import RunService
     from shoal.runtime.base import ActivationContext
+    from shoal.runtime.tools import RunCommand
+    from shoal.store import Database
 
 log = logging.getLogger("shoal.runtime")
 
@@ -80,13 +86,22 @@ class Tally:
 class BuiltinRuntime:
     """Runs `builtin` bots: prompt, context, model, tool loop, one reply."""
 
-    def __init__(self, shoal: Shoal) -> None:
-        self.shoal = shoal
+    def __init__(self, db: Database, chat: Chat, runs: RunService, commands: CommandRegistry,
+                 run_command: RunCommand, models: Callable[[], ModelRouter],
+                 secrets: SecretBox, settings: Settings) -> None:
+        self.db = db
+        self.chat = chat
+        self.runs = runs
+        self.commands = commands
+        self.run_command = run_command
+        self.models = models  # asked at each run: the process builds its router at start
+        self.secrets = secrets
+        self.settings = settings
 
     async def run(self, ctx: ActivationContext) -> Outcome:
         """Run one activation; a failure becomes a short message in the room, never a raise."""
         tally = Tally()
-        run = ActivationRun(ctx)
+        run = ActivationRun(self.runs, ctx)
         try:
             await ctx.thinking(True, "thinking")
             outcome = await self._run(ctx, tally, run)
@@ -108,21 +123,21 @@ class BuiltinRuntime:
         return outcome
 
     async def _run(self, ctx: ActivationContext, tally: Tally, run: ActivationRun) -> Outcome:
-        router = self.shoal.models
-        defaults = LLMConfig.parse(self.shoal.settings.llm)
+        router = self.models()
+        defaults = LLMConfig.parse(self.settings.llm)
         chain = model_chain(ctx.config.model.primary, ctx.config.model.fallbacks,
                             defaults.primary, defaults.fallbacks)
         house_models = HouseModels(ctx.house.settings.get("models") or {}, router.catalog)
         resolved = router.resolve_chain(chain, house_models)
-        access = ctx.config.model_access(ctx.bot.id, self.shoal.secrets)
+        access = ctx.config.model_access(ctx.bot.id, self.secrets)
         commands = {c.name: c for c in await allowed_commands(
-            self.shoal, ctx.bot, ctx.room.id, ctx.config.tools)}
+            self.db, self.commands, ctx.bot, ctx.room.id, ctx.config.tools)}
         tools = [tool_spec(c) for c in commands.values()]
         system = build_system_prompt(ctx.house, ctx.bot, ctx.config, tools, room=ctx.room,
                                      model=str(resolved[0].ref))
         payload = ctx.activation.payload or {}
         # A cron turn is an isolated session: the prompt alone, unless it asked for the room.
-        views, runs = ([], []) if payload.get("isolated") else await fetch_context(ctx)
+        views, runs = ([], []) if payload.get("isolated") else await fetch_context(self.db, ctx)
         # Without tools to declare, earlier tool turns would make some providers refuse.
         turns = build_context(views, ctx.bot.id, runs if tools else ())
         if ctx.trigger is None and not ctx.inputs:
@@ -143,7 +158,7 @@ class BuiltinRuntime:
             request = ChatRequest([*turns, *tally.tool_turns], system, tools,
                                   max_tokens=MAX_TOKENS)
             try:
-                answer = await self._call(request, chain, house_models, ctx.house.id,
+                answer = await self._call(router, request, chain, house_models, ctx.house.id,
                                           run.text_stream(step), access)
             except ContextOverflow:
                 if compacted or len(turns) < 2:
@@ -165,12 +180,12 @@ class BuiltinRuntime:
             await run.status("thinking")
         raise RunFailed(f"it was still calling tools after {MAX_STEPS} steps")
 
-    async def _call(self, request: ChatRequest, chain: list[str], house_models: HouseModels,
-                    house_id: str, on_text: TextSink | None, access: AgentAccess | None
-                    ) -> Completion:
+    async def _call(self, router: ModelRouter, request: ChatRequest, chain: list[str],
+                    house_models: HouseModels, house_id: str, on_text: TextSink | None,
+                    access: AgentAccess | None) -> Completion:
         answer = Completion()
-        async for event in self.shoal.models.stream(request, chain, house=house_models,
-                                                    house_id=house_id, agent=access):
+        async for event in router.stream(request, chain, house=house_models,
+                                         house_id=house_id, agent=access):
             answer.add(event)
             if on_text is not None and isinstance(event, TextDelta):
                 await on_text(event.text, answer.text)
@@ -181,7 +196,7 @@ class BuiltinRuntime:
         async def execute() -> str:
             await ctx.thinking(True, f"running /{call.name}", running=True)
             await run.status(f"running /{call.name}")
-            return await run_tool(self.shoal, ctx.bot, ctx.room.id, commands, call)
+            return await run_tool(self.run_command, ctx.bot, ctx.room.id, commands, call)
 
         return await run.tool(call, ctx.config.tools.needs_approval(call.name), execute)
 
@@ -192,7 +207,7 @@ class BuiltinRuntime:
             return tally.outcome("skipped", skip_reason="silent")
         if not text:
             raise RunFailed("the model gave an empty answer")
-        limit = self.shoal.limits.max_content_chars
+        limit = self.settings.max_content_chars
         if len(text) > limit:
             text = text[: limit - 1] + "…"
         if (ctx.activation.payload or {}).get("deliver") is False:
@@ -205,7 +220,7 @@ class BuiltinRuntime:
         return tally.outcome("replied", reply_message_id=posted["id"])
 
     async def _keep_output(self, ctx: ActivationContext, text: str) -> None:
-        async with self.shoal.db.write() as session:
+        async with self.db.write() as session:
             row = await session.get(Activation, ctx.activation.id)
             if row is not None:
                 row.payload = {**(row.payload or {}), "output": text}
@@ -215,7 +230,7 @@ class BuiltinRuntime:
                     ctx.bot.username, ctx.room.id, reason)
         try:
             # No @handle here: a system message mentioning the bot would wake it again.
-            await self.shoal.chat.post_system(
+            await self.chat.post_system(
                 ctx.room.id, f"{ctx.bot.display_name} could not answer: {reason}",
                 sender_name=ctx.bot.display_name,
                 metadata={"error": True, "activation_id": ctx.activation.id})
@@ -228,7 +243,7 @@ class BuiltinRuntime:
         # Merged into the stored payload, whatever the worker keeps there. Losing them only
         # costs the next activation some memory, so a failure here is logged, not raised.
         try:
-            async with self.shoal.db.write() as session:
+            async with self.db.write() as session:
                 row = await session.get(Activation, ctx.activation.id)
                 if row is not None:
                     row.payload = {**(row.payload or {}), "tool_turns": turns_to_json(turns)}

@@ -15,6 +15,7 @@ from shoal.store.tables import Activation
 
 if TYPE_CHECKING:
     from shoal.runtime.base import ActivationContext
+    from shoal.store import Database
 
 CONTEXT_MESSAGES = 50
 EARLIER_RUNS = 5  # how many of the bot's previous activations in the room lend tool turns
@@ -57,12 +58,12 @@ def turns_from_json(raw: object) -> list[ChatMessage]:
     return turns
 
 
-async def fetch_context(ctx: ActivationContext, limit: int = CONTEXT_MESSAGES
+async def fetch_context(db: Database, ctx: ActivationContext, limit: int = CONTEXT_MESSAGES
                         ) -> tuple[list[dict[str, Any]], list[EarlierRun]]:
     """The room's messages up to the newest input (oldest first) and the bot's earlier runs
     here that used tools. Messages after the trigger are left out: the answer is to it."""
     newest = ctx.inputs[-1] if ctx.inputs else (ctx.trigger or None)
-    async with ctx.shoal.db.read() as session:
+    async with db.read() as session:
         if newest is None:
             views = await history(session, ctx.room, limit=limit)
         else:

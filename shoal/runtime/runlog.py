@@ -13,6 +13,7 @@ from shoal.errors import Conflict
 
 if TYPE_CHECKING:
     from shoal.llm import ToolCall
+    from shoal.runs.service import RunService
     from shoal.runtime.base import ActivationContext, Outcome
 
 DENIED = "denied"
@@ -23,9 +24,9 @@ UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.:-]")
 class ActivationRun:
     """The run of one builtin activation; nothing is recorded until `open` is called."""
 
-    def __init__(self, ctx: ActivationContext) -> None:
+    def __init__(self, runs: RunService, ctx: ActivationContext) -> None:
         self.ctx = ctx
-        self.runs = ctx.shoal.runs
+        self.runs = runs
         self.run_id: str | None = None
         self._seen = 0  # the seq of the last interrupt taken
 

@@ -4,19 +4,11 @@ so the log is complete."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from shoal.runtime.base import ActivationContext, Outcome
-
-if TYPE_CHECKING:
-    from shoal.core import Shoal
 
 
 class SdkRuntime:
     """Runs bots whose runtime is `sdk`: nothing to run, only to record."""
-
-    def __init__(self, shoal: Shoal) -> None:
-        self.shoal = shoal
 
     async def run(self, ctx: ActivationContext) -> Outcome:
         """The message already reached the bot's socket; record the delivery."""

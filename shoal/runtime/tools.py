@@ -4,19 +4,21 @@ commands are tools too, in that house."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from shoal.commands.parser import ParsedCommand
-from shoal.commands.runner import run_parsed
 from shoal.llm import ToolCall, ToolSpec
 from shoal.rooms.access import room_access
 
 if TYPE_CHECKING:
     from shoal.agents.config import ToolPolicy
-    from shoal.commands.registry import Command
-    from shoal.core import Shoal
+    from shoal.commands.registry import Command, CommandRegistry
+    from shoal.store import Database
     from shoal.store.tables import User
+
+# Runs a parsed command as the bot in a room, posting nothing; answers with the command's ack.
+RunCommand = Callable[["User", str, ParsedCommand], Awaitable[dict[str, Any]]]
 
 MAX_RESULT_CHARS = 4000  # a tool result is context for the next call, not an archive
 
@@ -34,12 +36,12 @@ def tool_spec(command: Command) -> ToolSpec:
     return ToolSpec(command.name, f"{command.description} Usage: {command.usage}", schema)
 
 
-async def allowed_commands(shoal: Shoal, bot: User, room_id: str, policy: ToolPolicy
-                           ) -> list[Command]:
+async def allowed_commands(db: Database, registry: CommandRegistry, bot: User, room_id: str,
+                           policy: ToolPolicy) -> list[Command]:
     """The commands the bot may call here: its policy allows them and its role may run them."""
-    async with shoal.db.read() as session:
+    async with db.read() as session:
         access = await room_access(session, bot.id, room_id)
-    return [c for c in await shoal.commands.available(access.house_id)
+    return [c for c in await registry.available(access.house_id)
             if policy.allows(c.name) and access.allows(c.action)]
 
 
@@ -76,13 +78,13 @@ def command_text(parsed: ParsedCommand) -> str:
     return f"/{parsed.name} {parsed.raw_args}".rstrip()
 
 
-async def run_tool(shoal: Shoal, bot: User, room_id: str, commands: Mapping[str, Command],
-                   call: ToolCall) -> str:
+async def run_tool(run_command: RunCommand, bot: User, room_id: str,
+                   commands: Mapping[str, Command], call: ToolCall) -> str:
     """Run one tool call as the bot, posting nothing; the ack's content or error as text."""
     command = commands.get(call.name)
     if command is None:
         return f"error: there is no tool named {call.name!r}"
     parsed = parse_call(command, call.arguments)
-    ack = await run_parsed(shoal, bot, room_id, parsed, post_result=False)
+    ack = await run_command(bot, room_id, parsed)
     text = str(ack["content"]) if ack.get("ok") else f"error: {ack.get('error')}"
     return text if len(text) <= MAX_RESULT_CHARS else text[:MAX_RESULT_CHARS] + "…"

@@ -19,7 +19,10 @@ from shoal.runtime.base import ActivationContext, Outcome
 from shoal.store.tables import iso, utcnow
 
 if TYPE_CHECKING:
-    from shoal.core import Shoal
+    from shoal.config import Settings
+    from shoal.crypto import SecretBox
+    from shoal.rooms.chat import Chat
+    from shoal.store import Database
 
 log = logging.getLogger("shoal.runtime.webhook")
 
@@ -30,9 +33,11 @@ MAX_ERROR_CHARS = 300
 class WebhookRuntime:
     """Runs bots whose runtime is `webhook`; never raises for the endpoint's failures."""
 
-    def __init__(self, shoal: Shoal) -> None:
-        self.shoal = shoal
-        self.outbound = Outbound(OutboundPolicy.from_settings(shoal.settings))
+    def __init__(self, db: Database, chat: Chat, secrets: SecretBox, settings: Settings) -> None:
+        self.db = db
+        self.chat = chat
+        self.secrets = secrets
+        self.outbound = Outbound(OutboundPolicy.from_settings(settings))
         self.timeout = DEFAULT_TIMEOUT
 
     async def run(self, ctx: ActivationContext) -> Outcome:
@@ -43,7 +48,7 @@ class WebhookRuntime:
         secret = None
         if ctx.config.response_webhook_secret:
             try:
-                secret = self.shoal.secrets.decrypt(ctx.config.response_webhook_secret)
+                secret = self.secrets.decrypt(ctx.config.response_webhook_secret)
             except ValueError:
                 return await self._fail(ctx, "its webhook secret can no longer be decrypted "
                                              "(the server secret changed); set it again")
@@ -88,7 +93,7 @@ class WebhookRuntime:
         return Outcome("replied", reply_message_id=reply["id"])
 
     async def _payload(self, ctx: ActivationContext) -> dict[str, Any]:
-        async with self.shoal.db.read() as session:
+        async with self.db.read() as session:
             recent = await history(session, ctx.room, limit=RECENT_MESSAGES)
         return {
             "event": "activation",
@@ -117,7 +122,7 @@ class WebhookRuntime:
         # wake anyone (least of all this bot, whose failure would repeat forever).
         text = f"{ctx.bot.display_name} could not answer: {error}".replace("@", "\uff20")
         try:
-            await self.shoal.chat.post_system(ctx.room.id, text, metadata={
+            await self.chat.post_system(ctx.room.id, text, metadata={
                 "agent_error": {"agent_id": ctx.bot.id, "activation_id": ctx.activation.id}})
         except ShoalError:
             log.warning("could not post the error of activation %s", ctx.activation.id)

@@ -37,7 +37,11 @@ from shoal.runtime.base import ActivationContext, Outcome, Runtime
 from shoal.store.tables import Activation, House, Message, Room, User, utcnow
 
 if TYPE_CHECKING:
-    from shoal.core import Shoal
+    from shoal.config import Settings
+    from shoal.llm import ModelRouter
+    from shoal.realtime.gateway import Gateway
+    from shoal.rooms.chat import Chat
+    from shoal.store import Database
 
 log = logging.getLogger("shoal.runtime")
 MAX_ATTEMPTS = 2  # the first run and one retry after a lost lease
@@ -47,12 +51,16 @@ PRUNE_EVERY = timedelta(hours=1)
 class Worker:
     """Runs activations in this process; any number of workers may share a database."""
 
-    def __init__(self, shoal: Shoal, runtimes: dict[str, Runtime], *,
+    def __init__(self, db: Database, settings: Settings, runtimes: dict[str, Runtime], *,
+                 chat: Chat, gateway: Gateway, models: Callable[[], ModelRouter],
                  lease: timedelta | None = None, renew_seconds: float | None = None,
                  poll_seconds: float = 1.0, clock: Callable[[], datetime] = utcnow) -> None:
-        settings = shoal.settings
-        self.shoal = shoal
+        self.db = db
+        self.settings = settings
         self.runtimes = runtimes
+        self.chat = chat  # an activation's reply goes to the chat, its status to the gateway
+        self.gateway = gateway
+        self.models = models  # asked at each relevance question: the router is built at start
         self.concurrency = settings.worker_concurrency
         self.lease = lease or timedelta(seconds=settings.worker_lease_seconds)
         # Also how often expired leases are looked for.
@@ -136,7 +144,7 @@ class Worker:
                 await asyncio.sleep(0.01)
 
     async def _has_runnable(self) -> bool:
-        async with self.shoal.db.read() as session:
+        async with self.db.read() as session:
             return bool(await session.scalar(select(exists().where(
                 Activation.status == "pending", Activation.available_at <= self.clock()))))
 
@@ -147,9 +155,9 @@ class Worker:
         query = (select(Activation)
                  .where(Activation.status == "running", Activation.lease_expires_at < now)
                  .order_by(Activation.created_at, Activation.id))
-        if not self.shoal.db.is_sqlite:
+        if not self.db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
-        async with self.shoal.db.write() as session:
+        async with self.db.write() as session:
             for row in (await session.scalars(query)).all():
                 log.warning("the lease of activation %s held by %s expired at %s; %s",
                             row.id, row.lease_owner, row.lease_expires_at,
@@ -169,8 +177,8 @@ class Worker:
         if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
             return
         self._pruned_at = now
-        days = self.shoal.settings.activation_retention_days
-        pruned = await prune_activations(self.shoal.db, timedelta(days=days))
+        days = self.settings.activation_retention_days
+        pruned = await prune_activations(self.db, timedelta(days=days))
         if pruned:
             log.info("pruned %d activations older than %d days", pruned, days)
 
@@ -181,7 +189,7 @@ class Worker:
                       if ctx.config.busy_policy == "interrupt" and not ctx.interrupted.is_set()}
         if not candidates:
             return
-        async with self.shoal.db.read() as session:
+        async with self.db.read() as session:
             waiting = set((await session.scalars(select(Activation.bot_id).where(
                 Activation.status == "pending", Activation.bot_id.in_(list(candidates)),
                 Activation.available_at <= self.clock()))).all())
@@ -200,11 +208,11 @@ class Worker:
                    ~exists().where(busy.bot_id == Activation.bot_id, busy.status == "running"))
             .order_by(Activation.created_at, Activation.id).limit(slots * 4)
         )
-        if not self.shoal.db.is_sqlite:
+        if not self.db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
         claimed: list[tuple[Activation, list[str]]] = []
         bots: set[str] = set()
-        async with self.shoal.db.write() as session:
+        async with self.db.write() as session:
             for row in (await session.scalars(query)).all():
                 if row.bot_id in bots:
                     continue
@@ -282,7 +290,7 @@ class Worker:
         while True:
             await asyncio.sleep(self.renew_seconds)
             try:
-                async with self.shoal.db.write() as session:
+                async with self.db.write() as session:
                     renewed = await session.execute(
                         update(Activation).where(Activation.id == activation_id,
                                                  Activation.status == "running",
@@ -298,12 +306,12 @@ class Worker:
 
     async def _reply_already_posted(self, activation_id: str) -> str | None:
         """The id of the reply this activation already posted, if it did."""
-        async with self.shoal.db.read() as session:
+        async with self.db.read() as session:
             return await session.scalar(select(Message.id)
                                         .where(Message.activation_id == activation_id))
 
     async def _context(self, row: Activation, collected: list[str]) -> ActivationContext | None:
-        async with self.shoal.db.read() as session:
+        async with self.db.read() as session:
             bot = await session.get(User, row.bot_id)
             room = await session.get(Room, row.room_id)
             house = await session.get(House, row.house_id)
@@ -314,15 +322,16 @@ class Worker:
                 message = await session.get(Message, message_id) if message_id else None
                 if message is not None:
                     inputs.append(await message_with_sender(session, message, room))
-        return ActivationContext(self.shoal, row, bot, load_config(bot.config), room, house,
-                                 inputs[0] if inputs else None, inputs, lease_owner=self.name)
+        return ActivationContext(self.chat, self.gateway, row, bot, load_config(bot.config),
+                                 room, house, inputs[0] if inputs else None, inputs,
+                                 lease_owner=self.name)
 
     async def _gate(self, ctx: ActivationContext) -> Outcome | None:
         """The checks before a run: the daily budget for every trigger; for ambient ones the
         cooldown (no model call) and then the relevance question. None means go ahead."""
         budget = ctx.config.daily_token_budget
         now = self.clock()
-        async with self.shoal.db.read() as session:
+        async with self.db.read() as session:
             if budget is not None:
                 midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
                 if await tokens_used_since(session, ctx.bot.id, midnight) >= budget:
@@ -332,8 +341,8 @@ class Worker:
             recent = await recent_messages(session, ctx.room.id, ctx.trigger["seq"])
         if spoke_recently(ctx.bot.id, recent):
             return Outcome("skipped", skip_reason="cooldown")
-        relevant, cost = await judged_relevant(self.shoal, ctx.house, ctx.bot, ctx.config,
-                                               recent)
+        relevant, cost = await judged_relevant(self.models(), self.settings.llm, ctx.house,
+                                               ctx.bot, ctx.config, recent)
         if not relevant:
             return Outcome("skipped", skip_reason="relevance", **cost)
         return None
@@ -341,7 +350,7 @@ class Worker:
     async def _finish(self, activation_id: str, outcome: Outcome, duration_ms: int) -> bool:
         """Record the outcome, only while this worker holds the lease (says whether it did);
         `lease_owner` stays as the record of which worker ran it."""
-        async with self.shoal.db.write() as session:
+        async with self.db.write() as session:
             finished = await session.execute(
                 update(Activation)
                 .where(Activation.id == activation_id, Activation.status == "running",

@@ -5,6 +5,7 @@ answer goes to the room, or nowhere for a silent job."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,9 @@ from shoal.scheduler.timing import (
 from shoal.store.tables import Activation, HouseMember, User, iso, utcnow
 
 if TYPE_CHECKING:
-    from shoal.core import Shoal
+    from shoal.rooms.chat import Chat
+    from shoal.scheduler.service import Scheduler
+    from shoal.store import Database
 
 log = logging.getLogger("shoal.scheduler")
 
@@ -185,8 +188,12 @@ class CronKind:
     """The scheduler's `cron` kind. The turn is queued inside the claim, so a due run is
     recorded exactly once with the schedule's advance, and the worker picks it up."""
 
-    def __init__(self, shoal: Shoal) -> None:
-        self.shoal = shoal
+    def __init__(self, db: Database, chat: Chat, scheduler: Scheduler,
+                 wake_worker: Callable[[], None]) -> None:
+        self.db = db
+        self.chat = chat
+        self.scheduler = scheduler  # its clock (which tests move) and its wake-up
+        self.wake_worker = wake_worker
 
     async def advance(self, session: AsyncSession, rows: list[Schedule], now: datetime) -> None:
         """Queue each due job's turn and move it to its next time (a one-shot to none)."""
@@ -211,8 +218,8 @@ class CronKind:
     async def fire(self, fired: list[Fired]) -> None:
         """Wake this process's worker for the queued turns (other processes poll), and
         prompt SDK agents, which only hear messages, with one that mentions them."""
-        self.shoal.worker.wake()
-        async with self.shoal.db.read() as session:
+        self.wake_worker()
+        async with self.db.read() as session:
             prompts = await _jobs_of_sdk_agents(session, [f.target_id for f in fired])
         for job, handle in prompts:
             if not job.enabled:  # turned off since the claim
@@ -229,25 +236,25 @@ class CronKind:
         agent, so the activation the mention creates counts as the job's run."""
         if handle is None:
             raise InvalidInput("the job's agent is no longer a member of this house")
-        await self.shoal.chat.post_system(
+        await self.chat.post_system(
             job.room_id, f"@{handle} {job.prompt}", sender_name="Cron",
             metadata={"cron": {"id": job.id, CRON_RUN_FOR: job.bot_id}})
 
     async def run_now(self, job: CronJob) -> None:
         """Run the job's turn at once, outside its schedule, as the schedule would: queued
         for the worker, or for an SDK agent a message that mentions it."""
-        async with self.shoal.db.read() as session:
+        async with self.db.read() as session:
             sdk = await _jobs_of_sdk_agents(session, [job.id])
         for sdk_job, handle in sdk:
             await self._prompt_sdk_agent(sdk_job, handle)
-        now = self.shoal.scheduler.clock()
-        async with self.shoal.db.write() as session:
+        now = self.scheduler.clock()
+        async with self.db.write() as session:
             if not sdk:
                 session.add(cron_activation(job))
             stored = await session.get(CronJob, job.id)
             if stored is not None:
                 stored.last_run_at = now
-        self.shoal.worker.wake()
+        self.wake_worker()
 
     async def finished(self, activation: Activation, outcome: Outcome) -> None:
         """Record how a job's turn went, whether the job queued it or it was the mention of
@@ -261,9 +268,9 @@ class CronKind:
         """Record a run of the job by its agent in its room (any other is not its run): a
         one-shot that succeeded turns itself off (one that failed is retried); three errors
         in a row turn a job off and say so in its room."""
-        now = self.shoal.scheduler.clock()
+        now = self.scheduler.clock()
         notice = None
-        async with self.shoal.db.write() as session:
+        async with self.db.write() as session:
             job = await session.get(CronJob, job_id)
             if job is None or (job.bot_id, job.room_id) != (bot_id, room_id):
                 return
@@ -284,12 +291,12 @@ class CronKind:
                     await set_due(session, KIND, job.id, None)
         if notice is not None:
             try:
-                await self.shoal.chat.post_system(job.room_id, notice, sender_name="Cron",
+                await self.chat.post_system(job.room_id, notice, sender_name="Cron",
                                                   metadata={"cron": {"id": job.id},
                                                             "error": True})
             except ShoalError as exc:
                 log.warning("could not say cron job %s was disabled: %s", job.id, exc.message)
-        self.shoal.scheduler.wake()
+        self.scheduler.wake()
 
     async def _disabled_notice(self, session: AsyncSession, job: CronJob) -> str:
         name = await session.scalar(select(User.display_name).where(User.id == job.bot_id))

@@ -19,7 +19,8 @@ from shoal.scheduler.timing import format_interval, next_interval_time
 from shoal.store.tables import HouseMember, iso
 
 if TYPE_CHECKING:
-    from shoal.core import Shoal
+    from shoal.rooms.chat import Chat
+    from shoal.store import Database
 
 log = logging.getLogger("shoal.scheduler")
 
@@ -105,8 +106,9 @@ async def heartbeat_views(session: AsyncSession, beats: list[Heartbeat]) -> list
 class HeartbeatKind:
     """The scheduler's `heartbeat` kind: advance on the interval's rhythm, then post."""
 
-    def __init__(self, shoal: Shoal) -> None:
-        self.shoal = shoal
+    def __init__(self, db: Database, chat: Chat) -> None:
+        self.db = db
+        self.chat = chat
 
     async def advance(self, session: AsyncSession, rows: list[Schedule], now: datetime) -> None:
         """Move each claimed beat to its next time and note when it fired."""
@@ -126,7 +128,7 @@ class HeartbeatKind:
 
     async def fire(self, fired: list[Fired]) -> None:
         """Post each beat's prompt, mentioning its agent; the mention wakes the agent."""
-        async with self.shoal.db.read() as session:
+        async with self.db.read() as session:
             rows = (await session.execute(
                 select(Heartbeat, HouseMember.handle)
                 .join(HouseMember, and_(HouseMember.user_id == Heartbeat.bot_id,
@@ -137,7 +139,7 @@ class HeartbeatKind:
 
     async def _post(self, beat: Heartbeat, handle: str) -> None:
         try:
-            await self.shoal.chat.post_system(
+            await self.chat.post_system(
                 beat.room_id, f"@{handle} {beat.prompt}", sender_name=SENDER_NAME,
                 metadata={"heartbeat": True, "heartbeat_id": beat.id,
                           "heartbeat_bot_id": beat.bot_id})

@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,10 @@ from shoal.webhooks.queue import DELIVERY, queue_for
 from shoal.webhooks.tables import Delivery, DeliveryAttempt, Subscription
 
 if TYPE_CHECKING:
-    from shoal.core import Shoal
+    from shoal.config import Settings
+    from shoal.crypto import SecretBox
+    from shoal.rooms.chat import Chat
+    from shoal.store import Database
 
 log = logging.getLogger("shoal.webhooks")
 
@@ -95,9 +99,14 @@ def signed_headers(body: bytes, secret: str, event: str, delivery_id: str,
 class Deliveries:
     """The `delivery` kind: `advance` leases claimed rows, `fire` sends them."""
 
-    def __init__(self, shoal: Shoal) -> None:
-        self.shoal = shoal
-        self.outbound = Outbound(OutboundPolicy.from_settings(shoal.settings))
+    def __init__(self, db: Database, chat: Chat, secrets: SecretBox, settings: Settings,
+                 clock: Callable[[], datetime]) -> None:
+        self.db = db
+        self.chat = chat
+        self.secrets = secrets
+        self.settings = settings
+        self.clock = clock
+        self.outbound = Outbound(OutboundPolicy.from_settings(settings))
         self.timeout = SEND_TIMEOUT
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
         self._leases: dict[str, datetime] = {}  # schedule id -> the lease this process took
@@ -105,7 +114,7 @@ class Deliveries:
 
     def now(self) -> datetime:
         """The scheduler's clock (tests move it)."""
-        return self.shoal.scheduler.clock()
+        return self.clock()
 
     async def advance(self, session: AsyncSession, rows: list[Schedule], now: datetime) -> None:
         """Lease each claimed delivery; sending it reschedules or removes the row."""
@@ -127,8 +136,8 @@ class Deliveries:
         if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
             return
         self._pruned_at = now
-        days = self.shoal.settings.webhook_retention_days
-        async with self.shoal.db.write() as session:
+        days = self.settings.webhook_retention_days
+        async with self.db.write() as session:
             result = await session.execute(delete(Delivery).where(
                 Delivery.status != "pending", Delivery.finished_at < now - timedelta(days=days)))
         if result.rowcount:  # type: ignore[attr-defined]
@@ -148,7 +157,7 @@ class Deliveries:
 
     async def _renew(self, schedule_id: str, lease: datetime) -> bool:
         """Extend a lease this process still holds; False if it ran out and was taken."""
-        async with self.shoal.db.write() as session:
+        async with self.db.write() as session:
             result = await session.execute(
                 update(Schedule).where(Schedule.id == schedule_id, Schedule.due_at == lease)
                 .values(due_at=self.now() + LEASE))
@@ -156,7 +165,7 @@ class Deliveries:
 
     async def send(self, delivery_id: str) -> None:
         """Make the next attempt of one delivery and record it."""
-        async with self.shoal.db.read() as session:
+        async with self.db.read() as session:
             row = (await session.execute(
                 select(Delivery, Subscription)
                 .join(Subscription, Subscription.id == Delivery.subscription_id)
@@ -166,7 +175,7 @@ class Deliveries:
             return
         delivery, sub = row.tuple()
         try:
-            secret = self.shoal.secrets.decrypt(sub.secret)
+            secret = self.secrets.decrypt(sub.secret)
         except ValueError:
             attempt = Attempt(None, "the secret can no longer be decrypted (the server secret "
                                     "changed); set a new one", 0)
@@ -201,7 +210,7 @@ class Deliveries:
 
     async def _drop(self, delivery_id: str) -> None:
         """A delivery whose subscription is gone or disabled ends without an attempt."""
-        async with self.shoal.db.write() as session:
+        async with self.db.write() as session:
             delivery = await session.get(Delivery, delivery_id)
             if delivery is not None and delivery.status == "pending":
                 delivery.status = "failed"
@@ -211,7 +220,7 @@ class Deliveries:
 
     async def _record(self, delivery_id: str, attempt: Attempt) -> Disabled | None:
         now = self.now()
-        async with self.shoal.db.write() as session:
+        async with self.db.write() as session:
             delivery = await session.get(Delivery, delivery_id)
             if delivery is None or delivery.status != "pending":
                 return None  # deleted with its subscription while we sent
@@ -266,7 +275,7 @@ class Deliveries:
     async def _tell_creator(self, disabled: Disabled) -> None:
         """A system message in the subscription's room (house-wide: the house's oldest public
         room) naming the subscription's creator, so they hear of it."""
-        async with self.shoal.db.read() as session:
+        async with self.db.read() as session:
             room_id = disabled.room_id or await session.scalar(
                 select(Room.id).where(Room.house_id == disabled.house_id,
                                       Room.is_dm.is_(False), Room.is_private.is_(False))
@@ -289,7 +298,7 @@ class Deliveries:
                 f"than 24 hours (last error: {error}). Fix the endpoint, then turn it back on "
                 f'with PATCH {where} {{"enabled": true}}.')
         try:
-            await self.shoal.chat.post_system(room_id, text, sender_name="Webhooks", metadata={
+            await self.chat.post_system(room_id, text, sender_name="Webhooks", metadata={
                 "webhook_subscription": {"id": disabled.subscription_id, "enabled": False}})
         except ShoalError:
             log.warning("could not announce disabling webhook subscription %s",

@@ -9,17 +9,23 @@ from shoal.webhooks.delivery import Deliveries
 from shoal.webhooks.queue import EventQueue
 
 if TYPE_CHECKING:
-    from shoal.core import Shoal
+    from shoal.config import Settings
+    from shoal.crypto import SecretBox
+    from shoal.rooms.chat import Chat
+    from shoal.scheduler.service import Scheduler
+    from shoal.store import Database
 
 
 class Webhooks:
     """Queues events on the scheduler's clock, wakes it after a commit, and sends what it
     fires (register `advance` and `fire` as the scheduler's `delivery` kind)."""
 
-    def __init__(self, shoal: Shoal) -> None:
-        scheduler = shoal.scheduler
+    def __init__(self, db: Database, chat: Chat, secrets: SecretBox, settings: Settings,
+                 scheduler: Scheduler) -> None:
+        # Through the scheduler at each call: tests replace its clock.
         self.queue = EventQueue(clock=lambda: scheduler.clock(), wake=lambda: scheduler.wake())
-        self.queue.attach(shoal.db)
-        self.deliveries = Deliveries(shoal)
+        self.queue.attach(db)
+        self.deliveries = Deliveries(db, chat, secrets, settings,
+                                     clock=lambda: scheduler.clock())
         self.advance = self.deliveries.advance
         self.fire = self.deliveries.fire

@@ -248,7 +248,9 @@ async def workers(shoal_server: ShoalServer) -> AsyncIterator[Callable[..., Work
     made: list[Worker] = []
 
     def make(runtime: ScriptedRuntime, **options: Any) -> Worker:
-        worker = Worker(shoal_server.shoal, {"builtin": runtime},  # type: ignore[dict-item]
+        shoal = shoal_server.shoal
+        worker = Worker(shoal.db, shoal.settings, {"builtin": runtime},  # type: ignore[dict-item]
+                        chat=shoal.chat, gateway=shoal.gateway, models=lambda: shoal.models,
                         lease=timedelta(seconds=15), clock=shared.clock, **options)
         made.append(worker)
         return worker

@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from shoal.agents.config import load_config
 from shoal.auth.accounts import create_bot
+from shoal.commands.runner import run_parsed
 from shoal.llm import Catalog, KeyRing, LLMConfig, ModelConfig, ModelRouter, ProviderConfig
 from shoal.llm.fakeserver import FakeLLMServer
 from shoal.rooms.houses import add_house_member
@@ -22,8 +24,18 @@ from shoal.store.tables import Activation, House, Room, User, utcnow
 from tests.support import House as TestHouse
 from tests.support import ShoalServer, make_house
 
+if TYPE_CHECKING:
+    from shoal.core import Shoal
+
 FAKE_MODEL = "openai/fake-gpt"
 SMALL_MODEL = "openai/fake-small"  # the smallest window the router accepts
+
+
+def builtin_runtime(shoal: Shoal) -> BuiltinRuntime:
+    """A builtin runtime on the server's parts, wired as the server wires its own."""
+    return BuiltinRuntime(shoal.db, shoal.chat, shoal.runs, shoal.commands,
+                          partial(run_parsed, shoal, post_result=False), lambda: shoal.models,
+                          shoal.secrets, shoal.settings)
 
 
 @pytest.fixture(scope="session")
@@ -89,14 +101,15 @@ class Bench:
                 lease_owner="test", lease_expires_at=utcnow() + timedelta(hours=1))
             session.add(activation)
             await session.flush()
-        return ActivationContext(shoal, activation, bot, load_config(bot.config), room, house,
-                                 trigger, [trigger] if trigger else [])
+        return ActivationContext(shoal.chat, shoal.gateway, activation, bot,
+                                 load_config(bot.config), room, house, trigger,
+                                 [trigger] if trigger else [])
 
     async def run(self, trigger: dict[str, Any] | None, ctx: ActivationContext | None = None
                   ) -> Outcome:
         """Run one activation with the builtin runtime and record it as done."""
         ctx = ctx or await self.context(trigger)
-        outcome = await BuiltinRuntime(self.server.shoal).run(ctx)
+        outcome = await builtin_runtime(self.server.shoal).run(ctx)
         async with self.server.shoal.db.write() as session:
             row = await session.get(Activation, ctx.activation.id)
             assert row is not None

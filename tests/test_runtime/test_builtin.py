@@ -8,10 +8,9 @@ import json
 
 from shoal.llm import NO_REPLY, OFFLINE_NOTICE
 from shoal.llm.fakeserver import FakeLLMServer, FakeToolCall, Fault, Reply
-from shoal.runtime.builtin import BuiltinRuntime
 from shoal.store.tables import User
 from tests.support import Socket
-from tests.test_runtime.conftest import SMALL_MODEL, Bench
+from tests.test_runtime.conftest import SMALL_MODEL, Bench, builtin_runtime
 
 
 def sent(fake: FakeLLMServer, index: int) -> str:
@@ -198,7 +197,7 @@ async def test_a_mention_is_answered_once_through_dispatch_and_the_worker(bench:
     await bench.configure(model={"primary": "offline"})
     worker = bench.server.shoal.worker
     saved = dict(worker.runtimes)
-    worker.runtimes["builtin"] = BuiltinRuntime(bench.server.shoal)
+    worker.runtimes["builtin"] = builtin_runtime(bench.server.shoal)
     try:
         async with bench.server.shoal.db.read() as session:
             bot = await session.get(User, bench.bot_id)

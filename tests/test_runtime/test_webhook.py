@@ -49,7 +49,8 @@ async def webhook_bot(bench: Bench, url: str, secret: str | None = SECRET) -> No
 
 async def run(bench: Bench, trigger: dict[str, Any], *, loopback: bool = True,
               timeout: float = 15) -> Outcome:
-    runtime = WebhookRuntime(bench.server.shoal)
+    shoal = bench.server.shoal
+    runtime = WebhookRuntime(shoal.db, shoal.chat, shoal.secrets, shoal.settings)
     if loopback:  # the receiver lives on 127.0.0.1, which the operator allows here
         runtime.outbound = Outbound(OutboundPolicy(allow_private=True))
     runtime.timeout = timeout
@@ -209,5 +210,5 @@ async def test_no_url_is_an_error_and_a_mention_in_an_error_wakes_no_one(
 
 async def test_an_sdk_bot_is_recorded_as_delivered(bench: Bench) -> None:
     ctx = await bench.context(await bench.say("for the sdk bot"))
-    assert (await SdkRuntime(bench.server.shoal).run(ctx)).outcome == "delivered"
+    assert (await SdkRuntime().run(ctx)).outcome == "delivered"
 

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select
 
 from shoal.llm.fakeserver import FakeLLMServer, Fault, Reply
-from shoal.runtime.builtin import BuiltinRuntime
 from shoal.scheduler.cron import CronKind, When, create_job
 from shoal.scheduler.service import Scheduler
 from shoal.scheduler.tables import CronJob
@@ -20,7 +19,12 @@ from shoal.scheduler.timing import next_cron_time
 from shoal.store.tables import Activation
 from tests.support import Clock, ShoalServer, Socket, make_house
 from tests.support import House as PeopleHouse
-from tests.test_runtime.conftest import FAKE_MODEL, fake, fake_server  # noqa: F401
+from tests.test_runtime.conftest import (  # noqa: F401
+    FAKE_MODEL,
+    builtin_runtime,
+    fake,
+    fake_server,
+)
 from tests.test_scheduler.test_heartbeats import add_bot, run
 
 if TYPE_CHECKING:
@@ -61,7 +65,7 @@ async def house(shoal_server: ShoalServer) -> PeopleHouse:
 async def builtin_worker(shoal_server: ShoalServer) -> AsyncIterator[None]:
     worker = shoal_server.shoal.worker
     saved = dict(worker.runtimes)
-    worker.runtimes["builtin"] = BuiltinRuntime(shoal_server.shoal)
+    worker.runtimes["builtin"] = builtin_runtime(shoal_server.shoal)
     yield
     worker.runtimes.clear()
     worker.runtimes.update(saved)
@@ -120,7 +124,7 @@ async def test_every_form_of_the_command_gets_its_answer(shoal_server: ShoalServ
 def cron_scheduler(shoal: Shoal, clock: Clock) -> Scheduler:
     """A scheduler of cron jobs alone, on the test's clock."""
     scheduler = Scheduler(shoal.db, shoal.settings, clock=clock)
-    kind = CronKind(shoal)
+    kind = CronKind(shoal.db, shoal.chat, shoal.scheduler, shoal.worker.wake)
     scheduler.handle("cron", advance=kind.advance, fire=kind.fire)
     return scheduler
 

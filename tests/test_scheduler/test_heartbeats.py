@@ -13,7 +13,6 @@ from shoal.auth.accounts import create_bot
 from shoal.core import Shoal
 from shoal.rooms.houses import add_house_member
 from shoal.rooms.messages import history
-from shoal.runtime.builtin import BuiltinRuntime
 from shoal.scheduler.heartbeats import HeartbeatKind, set_enabled, set_heartbeat
 from shoal.scheduler.service import Scheduler, due_times
 from shoal.scheduler.tables import Heartbeat
@@ -21,6 +20,7 @@ from shoal.store.tables import Activation, Room, User
 from shoal.store.tables import House as HouseRow
 from tests.support import Clock, ShoalServer, Socket, make_house, unique
 from tests.support import House as PeopleHouse
+from tests.test_runtime.conftest import builtin_runtime
 from tests.test_scheduler.conftest import BACKENDS
 
 POSTGRES = [b for b in BACKENDS if b == "postgres"]
@@ -164,10 +164,10 @@ async def test_a_due_beat_mentions_the_agent_and_a_quiet_agent_posts_nothing(
     bot_id, handle = await add_bot(shoal_server, house)
     worker = shoal.worker
     saved = dict(worker.runtimes)
-    worker.runtimes["builtin"] = BuiltinRuntime(shoal)
+    worker.runtimes["builtin"] = builtin_runtime(shoal)
     clock = Clock(shoal.scheduler.clock())
     scheduler = Scheduler(shoal.db, shoal.settings, clock=clock)
-    kind = HeartbeatKind(shoal)
+    kind = HeartbeatKind(shoal.db, shoal.chat)
     scheduler.handle("heartbeat", advance=kind.advance, fire=kind.fire)
     watcher = await house.member.socket()
     await watcher.join(house.room_id)
@@ -220,7 +220,7 @@ async def _scheduled_beat(shoal: Shoal, clock: Clock, interval: int) -> tuple[Sc
                                    interval_seconds=interval, created_by=owner.id,
                                    now=clock.now)
     scheduler = Scheduler(shoal.db, shoal.settings, clock=clock)
-    kind = HeartbeatKind(shoal)
+    kind = HeartbeatKind(shoal.db, shoal.chat)
     scheduler.handle("heartbeat", advance=kind.advance, fire=kind.fire)
     return scheduler, beat.id
 
@@ -280,7 +280,7 @@ async def test_two_schedulers_on_one_database_fire_each_beat_once(shoal: Shoal, 
         beats = [await _scheduled_beat(shoal, clock, 60) for _ in range(20)]
         first = beats[0][0]
         second = Scheduler(other.db, other.settings, clock=clock)
-        kind = HeartbeatKind(other)
+        kind = HeartbeatKind(other.db, other.chat)
         second.handle("heartbeat", advance=kind.advance, fire=kind.fire)
         for _ in range(3):  # three due times
             clock.advance(seconds=60)
