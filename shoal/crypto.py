@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -52,3 +53,18 @@ def mask(secret: str) -> str:
 def sign(secret: str, payload: bytes) -> str:
     """HMAC-SHA256 of a payload, hex."""
     return hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
+
+
+def signed_headers(body: bytes, secret: str | None, event: str = "activation"
+                   ) -> dict[str, str]:
+    """Headers of a call Shoal makes to an agent's or a command's webhook (`event` says
+    which). With a secret: the contract's `X-Crustocean-Signature` (HMAC-SHA256 of the body),
+    and `X-Shoal-Signature` over `timestamp.body`, which lets a receiver refuse replayed calls
+    by their `X-Shoal-Timestamp`."""
+    timestamp = str(int(time.time()))
+    headers = {"Content-Type": "application/json", "User-Agent": "Shoal-Webhook/1",
+               "X-Shoal-Event": event, "X-Shoal-Timestamp": timestamp}
+    if secret is not None:
+        headers["X-Crustocean-Signature"] = sign(secret, body)
+        headers["X-Shoal-Signature"] = "sha256=" + sign(secret, f"{timestamp}.".encode() + body)
+    return headers

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from shoal.commands.parser import ParsedCommand, ParseError, parse_command
 from shoal.commands.registry import CommandResult
+from shoal.crypto import signed_headers
 from shoal.errors import ShoalError, UpstreamError
 from shoal.jsontext import UnusableText
 from shoal.rooms.messages import check_content, check_metadata
-from shoal.runtime.webhook import signed_headers
 from shoal.store.tables import User
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ async def call_webhook(ctx: CommandContext, row: CustomCommand, outbound: Outbou
                                 "another server secret; the house owner must set it again"
                                 ) from None
     body = json.dumps(await command_payload(ctx, row), separators=(",", ":")).encode()
-    headers = {**signed_headers(body, secret), "X-Shoal-Event": "command"}
+    headers = signed_headers(body, secret, event="command")
     try:
         answer = await outbound.request("POST", row.webhook_url, content=body, headers=headers,
                                         timeout=timeout)

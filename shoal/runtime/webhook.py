@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
-from shoal.crypto import sign
+from shoal.crypto import signed_headers
 from shoal.errors import LeaseLost, ShoalError
 from shoal.jsontext import UnusableText
 from shoal.llm import is_silent
@@ -127,16 +126,3 @@ class WebhookRuntime:
         except ShoalError:
             log.warning("could not post the error of activation %s", ctx.activation.id)
         return Outcome("error", error=error)
-
-
-def signed_headers(body: bytes, secret: str | None) -> dict[str, str]:
-    """Headers of a webhook call. With a secret: the contract's `X-Crustocean-Signature`
-    (HMAC-SHA256 of the body), and `X-Shoal-Signature` over `timestamp.body`, which lets a
-    receiver refuse replayed calls by their `X-Shoal-Timestamp`."""
-    timestamp = str(int(time.time()))
-    headers = {"Content-Type": "application/json", "User-Agent": "Shoal-Webhook/1",
-               "X-Shoal-Event": "activation", "X-Shoal-Timestamp": timestamp}
-    if secret is not None:
-        headers["X-Crustocean-Signature"] = sign(secret, body)
-        headers["X-Shoal-Signature"] = "sha256=" + sign(secret, f"{timestamp}.".encode() + body)
-    return headers
