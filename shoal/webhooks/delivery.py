@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +28,6 @@ from shoal.webhooks.tables import Delivery, DeliveryAttempt, Subscription
 if TYPE_CHECKING:
     from shoal.config import Settings
     from shoal.crypto import SecretBox
-    from shoal.rooms.chat import Chat
     from shoal.store import Database
 
 log = logging.getLogger("shoal.webhooks")
@@ -96,10 +95,18 @@ def signed_headers(body: bytes, secret: str, event: str, delivery_id: str,
     }
 
 
+class SystemPoster(Protocol):
+    """Where a disabled subscription is announced: the rooms' system messages."""
+
+    async def post_system(self, room_id: str, content: str, *, sender_name: str = ...,
+                          type: str = ..., metadata: dict[str, Any] | None = ...
+                          ) -> dict[str, Any]: ...
+
+
 class Deliveries:
     """The `delivery` kind: `advance` leases claimed rows, `fire` sends them."""
 
-    def __init__(self, db: Database, chat: Chat, secrets: SecretBox, settings: Settings,
+    def __init__(self, db: Database, chat: SystemPoster, secrets: SecretBox, settings: Settings,
                  clock: Callable[[], datetime]) -> None:
         self.db = db
         self.chat = chat
