@@ -20,6 +20,7 @@ from shoal.llm import ModelRouter, build_router
 from shoal.realtime.events import register_events
 from shoal.realtime.gateway import Gateway
 from shoal.rooms.chat import Chat
+from shoal.rooms.membership import Membership
 from shoal.rooms.messages import Limits
 from shoal.runs.service import RunService
 from shoal.runs.socket import register_run_events
@@ -54,6 +55,7 @@ class Shoal:
         register_events(self, self.gateway)
         self.dispatcher = Dispatcher(interaction_budget=settings.interaction_budget)
         self.chat = Chat(self.db, self.gateway, self.limits, self.dispatcher)
+        self.membership = Membership(self.db, self.gateway)
         self.hooks = HookService(self)
         self.runs = RunService(self)
         register_run_events(self, self.gateway)

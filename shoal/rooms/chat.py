@@ -24,8 +24,8 @@ from shoal.store.tables import User, iso
 from shoal.webhooks.queue import queue_event
 
 if TYPE_CHECKING:
-    from shoal.dispatch.dispatcher import Dispatcher
-    from shoal.realtime.gateway import Gateway
+    from shoal.rooms.appender import ActivationPlanner
+    from shoal.rooms.broadcast import RoomBroadcaster
     from shoal.store.db import Database
 
 
@@ -33,12 +33,12 @@ class Chat:
     """The write side of rooms. Every message, whoever sends it, comes through here so it is
     validated, appended with its seq and broadcast in seq order."""
 
-    def __init__(self, db: Database, gateway: Gateway, limits: Limits,
-                 dispatcher: Dispatcher) -> None:
+    def __init__(self, db: Database, broadcaster: RoomBroadcaster, limits: Limits,
+                 planner: ActivationPlanner) -> None:
         self.db = db
-        self.gateway = gateway
+        self.broadcaster = broadcaster
         self.limits = limits
-        self.appender = MessageAppender(db, gateway, dispatcher)
+        self.appender = MessageAppender(db, broadcaster, planner)
 
     async def post(
         self,
@@ -102,7 +102,7 @@ class Chat:
             assert access.room is not None
             view = await message_with_sender(session, message, access.room)
             await queue_event(session, "message.updated", room=access.room, message=view)
-        await self.gateway.emit_room(message.room_id, "message-edited", edited_event(view))
+        await self.broadcaster.emit_room(message.room_id, "message-edited", edited_event(view))
         return view
 
     async def delete(self, user: User, message_id: str) -> dict[str, Any]:
@@ -115,7 +115,7 @@ class Chat:
             assert access.room is not None
             view = await message_with_sender(session, message, access.room)
             await queue_event(session, "message.deleted", room=access.room, message=view)
-        await self.gateway.emit_room(
+        await self.broadcaster.emit_room(
             message.room_id,
             "message-deleted",
             {"messageId": message.id, "agencyId": message.room_id, "seq": message.seq,

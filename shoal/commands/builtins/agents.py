@@ -10,7 +10,6 @@ from shoal.commands.registry import Arg, Command, CommandContext, CommandResult,
 from shoal.errors import Forbidden
 from shoal.rooms.access import RANK
 from shoal.rooms.houses import add_house_member
-from shoal.rooms.membership import add_member, find_member_by_handle
 from shoal.store.tables import User
 
 
@@ -26,7 +25,7 @@ async def boot(ctx: CommandContext) -> CommandResult:
         bot.config = apply_patch({}, {"runtime": "builtin", "system_prompt": persona},
                                  ctx.shoal.secrets)
         member = await add_house_member(session, ctx.room.house_id, bot, "member")
-    await add_member(ctx.shoal, ctx.room, bot.id)
+    await ctx.shoal.membership.add_member(ctx.room, bot.id)
     # No @handle in the text: a posted mention would wake the new bot at once.
     return CommandResult(
         f"{ctx.invoker.display_name} booted {bot.display_name} into #{ctx.room.slug}; "
@@ -68,7 +67,7 @@ def _unquoted(text: str) -> str:
 
 
 async def _house_bot(ctx: CommandContext, handle: str) -> User:
-    target = await find_member_by_handle(ctx.shoal, ctx.room.house_id, handle)
+    target = await ctx.shoal.membership.find_member_by_handle(ctx.room.house_id, handle)
     if target is None or target.kind != "bot" or target.deleted_at is not None:
         raise UsageError(f"no agent in this house is {handle}")
     return target
