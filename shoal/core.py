@@ -11,6 +11,7 @@ from shoal.auth.tokens import Principal, find_token, needs_last_used_update, tou
 from shoal.commands.builtins import register_builtins
 from shoal.commands.custom import HouseCommands
 from shoal.commands.registry import CommandRegistry
+from shoal.commands.runner import CommandRunner
 from shoal.config import Settings
 from shoal.crypto import SecretBox
 from shoal.dispatch.dispatcher import Dispatcher
@@ -28,6 +29,7 @@ from shoal.runtime.builtin import BuiltinRuntime
 from shoal.runtime.sdk import SdkRuntime
 from shoal.runtime.webhook import WebhookRuntime
 from shoal.runtime.worker import Worker
+from shoal.scheduler.commands import ScheduleControl
 from shoal.scheduler.cron import CronKind
 from shoal.scheduler.heartbeats import HeartbeatKind
 from shoal.scheduler.service import Scheduler
@@ -51,14 +53,22 @@ class Shoal:
         self.commands = CommandRegistry()
         register_builtins(self.commands)
         self.commands.add_house_source(HouseCommands(self.db, settings))
-        self.gateway = Gateway(self)
-        register_events(self, self.gateway)
+        self.gateway = Gateway(self.authenticate, redis_url=settings.redis_url,
+                               redis_prefix=settings.redis_prefix,
+                               allowed_origins=settings.allowed_origins,
+                               max_body_bytes=settings.max_body_bytes)
         self.dispatcher = Dispatcher(interaction_budget=settings.interaction_budget)
         self.chat = Chat(self.db, self.gateway, self.limits, self.dispatcher)
         self.membership = Membership(self.db, self.gateway)
+        # Shoal itself is the handlers' CommandServices: `models` is built only in start().
+        self.command_runner = CommandRunner(self.db, self.commands, self.chat, self)
+        register_events(self.gateway, self.db, self.chat, self.command_runner)
         self.hooks = HookService(self)
-        self.runs = RunService(self)
-        register_run_events(self, self.gateway)
+        self.runs = RunService(self.db, self.gateway, self.chat,
+                               sweep_seconds=settings.run_sweep_seconds,
+                               disconnect_grace_seconds=settings.run_disconnect_grace_seconds,
+                               time_limit_seconds=settings.run_time_limit_seconds)
+        register_run_events(self.gateway, self.runs, self.db, self.limits)
         self.models: ModelRouter  # built in start(): it reads stored keys and cooldowns
         self.worker = Worker(self, {"builtin": BuiltinRuntime(self),
                                     "webhook": WebhookRuntime(self), "sdk": SdkRuntime(self)})
@@ -71,6 +81,7 @@ class Shoal:
         self.scheduler.handle("heartbeat", advance=heartbeats.advance, fire=heartbeats.fire)
         self.cron = CronKind(self)
         self.scheduler.handle("cron", advance=self.cron.advance, fire=self.cron.fire)
+        self.schedules = ScheduleControl(self.db, self.scheduler, self.cron)
         self.worker.on_finish.append(self.cron.finished)
 
     async def start(self) -> None:

@@ -10,7 +10,6 @@ from pydantic import BaseModel
 from shoal.api.deps import PrincipalDep, ShoalDep
 from shoal.auth.accounts import user_by_username
 from shoal.commands.parser import is_command
-from shoal.commands.runner import run_command
 from shoal.core import Shoal
 from shoal.errors import Forbidden, InvalidInput, NotFound
 from shoal.rooms.access import Action, authorize_house, authorize_room, house_access
@@ -155,8 +154,9 @@ async def post_message(agency_id: str, body: PostMessageBody, principal: Princip
                        shoal: ShoalDep) -> dict[str, Any]:
     """Post a message; a slash command runs and answers with its ack (result posted)."""
     if isinstance(body.content, str) and is_command(body.content.strip()):
-        ack = await run_command(shoal, principal.user, agency_id, body.content.strip(),
-                                post_result=True, raise_refusals=True)
+        ack = await shoal.command_runner.run_command(
+            principal.user, agency_id, body.content.strip(), post_result=True,
+            raise_refusals=True)
         if not ack["ok"]:
             raise InvalidInput(ack["error"])
         return ack

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from shoal.commands.parser import ParsedCommand
-from shoal.commands.runner import run_parsed
 from shoal.llm import ToolCall, ToolSpec
 from shoal.rooms.access import room_access
 
@@ -83,6 +82,6 @@ async def run_tool(shoal: Shoal, bot: User, room_id: str, commands: Mapping[str,
     if command is None:
         return f"error: there is no tool named {call.name!r}"
     parsed = parse_call(command, call.arguments)
-    ack = await run_parsed(shoal, bot, room_id, parsed, post_result=False)
+    ack = await shoal.command_runner.run_parsed(bot, room_id, parsed, post_result=False)
     text = str(ack["content"]) if ack.get("ok") else f"error: {ack.get('error')}"
     return text if len(text) <= MAX_RESULT_CHARS else text[:MAX_RESULT_CHARS] + "…"
