@@ -29,7 +29,7 @@ from shoal.runtime.builtin import BuiltinRuntime
 from shoal.runtime.sdk import SdkRuntime
 from shoal.runtime.webhook import WebhookRuntime
 from shoal.runtime.worker import Worker
-from shoal.scheduler.commands import ScheduleControl
+from shoal.scheduler.commands import ScheduleControl, register_schedule_commands
 from shoal.scheduler.cron import CronKind
 from shoal.scheduler.heartbeats import HeartbeatKind
 from shoal.scheduler.service import Scheduler
@@ -52,6 +52,7 @@ class Shoal:
         self.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
         self.commands = CommandRegistry()
         register_builtins(self.commands)
+        register_schedule_commands(self.commands)
         self.commands.add_house_source(HouseCommands(self.db, settings))
         self.gateway = Gateway(self.authenticate, redis_url=settings.redis_url,
                                redis_prefix=settings.redis_prefix,

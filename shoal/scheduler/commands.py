@@ -1,11 +1,13 @@
-"""The scheduler as /cron and /heartbeat use it."""
+"""/cron and /heartbeat: the scheduler's own commands, and the scheduler as they use it."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from shoal.commands.registry import CommandRegistry
 from shoal.errors import NotFound
+from shoal.scheduler import cron_command, heartbeat_command
 from shoal.scheduler.tables import CronJob
 
 if TYPE_CHECKING:
@@ -37,3 +39,10 @@ class ScheduleControl:
         if job is None:
             raise NotFound("cron job not found")
         await self.cron.run_now(job)
+
+
+def register_schedule_commands(registry: CommandRegistry) -> None:
+    """Add /heartbeat and /cron to a registry, as built-ins."""
+    for family in (heartbeat_command, cron_command):
+        for command in family.COMMANDS:
+            registry.register(command)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from shoal.commands.builtins.heartbeat import agent_named, require_admin
 from shoal.commands.parser import ParseError, tokenize
 from shoal.commands.registry import Arg, Command, CommandContext, CommandResult, UsageError
 from shoal.scheduler.cron import (
@@ -16,6 +15,7 @@ from shoal.scheduler.cron import (
     set_job_enabled,
     short_id,
 )
+from shoal.scheduler.heartbeat_command import agent_named, require_admin
 
 ADD_USAGE = ('/cron add @agent "<cron expression>" [--tz Zone] <prompt>, or --every <interval>, '
              "or --at <time> (once); --silent keeps the answer out of the room, --history "
