@@ -34,6 +34,7 @@ from shoal.scheduler.cron import CronKind
 from shoal.scheduler.heartbeats import HeartbeatKind
 from shoal.scheduler.service import Scheduler
 from shoal.store import Database, migrate
+from shoal.webhooks.room_events import WebhookRoomEvents
 from shoal.webhooks.service import Webhooks
 
 log = logging.getLogger("shoal")
@@ -59,8 +60,9 @@ class Shoal:
                                allowed_origins=settings.allowed_origins,
                                max_body_bytes=settings.max_body_bytes)
         self.dispatcher = Dispatcher(interaction_budget=settings.interaction_budget)
-        self.chat = Chat(self.db, self.gateway, self.limits, self.dispatcher)
-        self.membership = Membership(self.db, self.gateway)
+        room_events = WebhookRoomEvents()
+        self.chat = Chat(self.db, self.gateway, self.limits, self.dispatcher, room_events)
+        self.membership = Membership(self.db, self.gateway, room_events)
         # Shoal itself is the handlers' CommandServices: `models` is built only in start().
         self.command_runner = CommandRunner(self.db, self.commands, self.chat, self)
         register_events(self.gateway, self.db, self.chat, self.command_runner)

@@ -15,10 +15,9 @@ from shoal.errors import Conflict, LeaseLost, NotFound, ShoalError
 from shoal.rooms.access import Access, Action, authorize, room_access
 from shoal.rooms.messages import Draft, Sender, append_messages, message_view
 from shoal.store.tables import Activation, Message, Room, User
-from shoal.webhooks.emit import messages_created
 
 if TYPE_CHECKING:
-    from shoal.rooms.broadcast import RoomBroadcaster
+    from shoal.rooms.broadcast import RoomBroadcaster, RoomEvents
     from shoal.store.db import Database
 
 log = logging.getLogger("shoal.rooms")
@@ -69,10 +68,11 @@ class MessageAppender:
     order, so under load the cost of a commit is shared by many messages."""
 
     def __init__(self, db: Database, broadcaster: RoomBroadcaster,
-                 planner: ActivationPlanner) -> None:
+                 planner: ActivationPlanner, events: RoomEvents) -> None:
         self.db = db
         self.broadcaster = broadcaster
         self.planner = planner
+        self.events = events
         self._queue: asyncio.Queue[Append] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
 
@@ -182,7 +182,7 @@ class MessageAppender:
         written = [(job, room, message, access.handle if access else None)
                    for (room, jobs), messages in zip(rooms, appended, strict=True)
                    for (job, access), message in zip(jobs, messages, strict=True)]
-        await messages_created(session, written)
+        await self.events.messages_created(session, written)
         return written, runnable
 
     async def _already_answered(self, session: AsyncSession, batch: list[Append]

@@ -1,9 +1,16 @@
-"""What rooms need from the realtime layer, as narrow protocols the gateway satisfies."""
+"""What rooms need from the layers above them, as narrow protocols: the realtime gateway
+that tells sockets, and the outbox that records events for webhooks."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from shoal.store.tables import Message, Room
 
 
 class RoomBroadcaster(Protocol):
@@ -37,4 +44,24 @@ class MemberBroadcaster(Protocol):
 
     async def remove_user_from_room(self, user_id: str, room_id: str) -> None:
         """Unsubscribe all of a user's sockets from a room they lost access to."""
+        ...
+
+
+class RoomEvents(Protocol):
+    """Where a room write records what happened, inside its transaction (the webhook
+    outbox), so an event is queued exactly when the change commits."""
+
+    async def messages_created(self, session: AsyncSession,
+                               written: Sequence[tuple[Any, Room, Message, str | None]]) -> None:
+        """Messages just appended, each as (its append job, room, message, sender's handle)."""
+        ...
+
+    async def message_changed(self, session: AsyncSession, event: str, room: Room,
+                              view: dict[str, Any]) -> None:
+        """A message was edited or deleted (`message.updated`, `message.deleted`)."""
+        ...
+
+    async def member_changed(self, session: AsyncSession, event: str, room: Room,
+                             user_id: str) -> None:
+        """Someone joined or left the room (`member.joined`, `member.left`)."""
         ...

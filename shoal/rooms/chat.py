@@ -21,11 +21,10 @@ from shoal.rooms.messages import (
     soft_delete,
 )
 from shoal.store.tables import User, iso
-from shoal.webhooks.queue import queue_event
 
 if TYPE_CHECKING:
     from shoal.rooms.appender import ActivationPlanner
-    from shoal.rooms.broadcast import RoomBroadcaster
+    from shoal.rooms.broadcast import RoomBroadcaster, RoomEvents
     from shoal.store.db import Database
 
 
@@ -34,11 +33,12 @@ class Chat:
     validated, appended with its seq and broadcast in seq order."""
 
     def __init__(self, db: Database, broadcaster: RoomBroadcaster, limits: Limits,
-                 planner: ActivationPlanner) -> None:
+                 planner: ActivationPlanner, events: RoomEvents) -> None:
         self.db = db
         self.broadcaster = broadcaster
         self.limits = limits
-        self.appender = MessageAppender(db, broadcaster, planner)
+        self.events = events
+        self.appender = MessageAppender(db, broadcaster, planner, events)
 
     async def post(
         self,
@@ -101,7 +101,7 @@ class Chat:
             await edit_message(session, message, access.house_id, text, meta)
             assert access.room is not None
             view = await message_with_sender(session, message, access.room)
-            await queue_event(session, "message.updated", room=access.room, message=view)
+            await self.events.message_changed(session, "message.updated", access.room, view)
         await self.broadcaster.emit_room(message.room_id, "message-edited", edited_event(view))
         return view
 
@@ -114,7 +114,7 @@ class Chat:
             await soft_delete(session, message)
             assert access.room is not None
             view = await message_with_sender(session, message, access.room)
-            await queue_event(session, "message.deleted", room=access.room, message=view)
+            await self.events.message_changed(session, "message.deleted", access.room, view)
         await self.broadcaster.emit_room(
             message.room_id,
             "message-deleted",

@@ -8,19 +8,20 @@ from shoal.errors import NotFound
 from shoal.rooms.houses import member_by_handle, member_view
 from shoal.rooms.rooms import join_room, leave_room, room_members
 from shoal.store.tables import HouseMember, Room, User
-from shoal.webhooks.emit import member_event
 
 if TYPE_CHECKING:
-    from shoal.rooms.broadcast import MemberBroadcaster
+    from shoal.rooms.broadcast import MemberBroadcaster, RoomEvents
     from shoal.store.db import Database
 
 
 class Membership:
     """Joins, invites and leaves: stored, then told to the room and to the person."""
 
-    def __init__(self, db: Database, broadcaster: MemberBroadcaster) -> None:
+    def __init__(self, db: Database, broadcaster: MemberBroadcaster, events: RoomEvents
+                 ) -> None:
         self.db = db
         self.broadcaster = broadcaster
+        self.events = events
 
     async def members_payload(self, room: Room) -> list[dict[str, Any]]:
         """The room's members as the `members-updated` and members endpoints show them."""
@@ -37,7 +38,7 @@ class Membership:
                 raise NotFound("that user is not a member of this house")
             added = await join_room(session, room.id, user_id)
             if added:
-                await member_event(session, "member.joined", room.house_id, user_id, room=room)
+                await self.events.member_changed(session, "member.joined", room, user_id)
         if added:
             await self.announce_room(user_id, room)
             await self.notify_members(room)
@@ -55,7 +56,7 @@ class Membership:
         async with self.db.write() as session:
             removed = await leave_room(session, room.id, user_id)
             if removed:
-                await member_event(session, "member.left", room.house_id, user_id, room=room)
+                await self.events.member_changed(session, "member.left", room, user_id)
         if removed:
             if room.is_private:
                 await self.broadcaster.remove_user_from_room(user_id, room.id)
