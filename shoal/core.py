@@ -12,7 +12,7 @@ from shoal.auth.tokens import Principal, find_token, needs_last_used_update, tou
 from shoal.commands.builtins import register_builtins
 from shoal.commands.custom import HouseCommands
 from shoal.commands.registry import CommandRegistry
-from shoal.commands.runner import run_parsed
+from shoal.commands.runner import CommandRunner
 from shoal.config import Settings
 from shoal.crypto import SecretBox
 from shoal.dispatch.dispatcher import Dispatcher
@@ -22,6 +22,7 @@ from shoal.llm import ModelRouter, build_router
 from shoal.realtime.events import register_events
 from shoal.realtime.gateway import Gateway
 from shoal.rooms.chat import Chat
+from shoal.rooms.membership import Membership
 from shoal.rooms.messages import Limits
 from shoal.runs.service import RunService
 from shoal.runs.socket import register_run_events
@@ -29,10 +30,12 @@ from shoal.runtime.builtin import BuiltinRuntime
 from shoal.runtime.sdk import SdkRuntime
 from shoal.runtime.webhook import WebhookRuntime
 from shoal.runtime.worker import Worker
+from shoal.scheduler.commands import ScheduleControl, register_schedule_commands
 from shoal.scheduler.cron import CronKind
 from shoal.scheduler.heartbeats import HeartbeatKind
 from shoal.scheduler.service import Scheduler
 from shoal.store import Database, migrate
+from shoal.webhooks.room_events import WebhookRoomEvents
 from shoal.webhooks.service import Webhooks
 
 log = logging.getLogger("shoal")
@@ -51,18 +54,29 @@ class Shoal:
         self.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
         self.commands = CommandRegistry()
         register_builtins(self.commands)
+        register_schedule_commands(self.commands)
         self.commands.add_house_source(HouseCommands(self.db, settings))
-        self.gateway = Gateway(self)
-        register_events(self, self.gateway)
+        self.gateway = Gateway(self.authenticate, redis_url=settings.redis_url,
+                               redis_prefix=settings.redis_prefix,
+                               allowed_origins=settings.allowed_origins,
+                               max_body_bytes=settings.max_body_bytes)
         self.dispatcher = Dispatcher(interaction_budget=settings.interaction_budget)
-        self.chat = Chat(self.db, self.gateway, self.limits, self.dispatcher)
+        room_events = WebhookRoomEvents()
+        self.chat = Chat(self.db, self.gateway, self.limits, self.dispatcher, room_events)
+        self.membership = Membership(self.db, self.gateway, room_events)
+        # Shoal itself is the handlers' CommandServices: `models` is built only in start().
+        self.command_runner = CommandRunner(self.db, self.commands, self.chat, self)
+        register_events(self.gateway, self.db, self.chat, self.command_runner)
         self.hooks = HookService(self.db, self.chat, self.gateway, self.secrets, self.limits,
                                  per_minute=settings.hook_messages_per_minute)
-        self.runs = RunService(self)
-        register_run_events(self, self.gateway)
+        self.runs = RunService(self.db, self.gateway, self.chat,
+                               sweep_seconds=settings.run_sweep_seconds,
+                               disconnect_grace_seconds=settings.run_disconnect_grace_seconds,
+                               time_limit_seconds=settings.run_time_limit_seconds)
+        register_run_events(self.gateway, self.runs, self.db, self.limits)
         self.models: ModelRouter  # built in start(): it reads stored keys and cooldowns
         builtin = BuiltinRuntime(self.db, self.chat, self.runs, self.commands,
-                                 partial(run_parsed, self, post_result=False),
+                                 partial(self.command_runner.run_parsed, post_result=False),
                                  lambda: self.models, self.secrets, settings)
         webhook = WebhookRuntime(self.db, self.chat, self.secrets, settings)
         self.worker = Worker(self.db, settings,
@@ -77,6 +91,7 @@ class Shoal:
         self.scheduler.handle("heartbeat", advance=heartbeats.advance, fire=heartbeats.fire)
         self.cron = CronKind(self.db, self.chat, self.scheduler, self.worker.wake)
         self.scheduler.handle("cron", advance=self.cron.advance, fire=self.cron.fire)
+        self.schedules = ScheduleControl(self.db, self.scheduler, self.cron)
         self.worker.on_finish.append(self.cron.finished)
 
     async def start(self) -> None:

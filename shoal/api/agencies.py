@@ -10,17 +10,10 @@ from pydantic import BaseModel
 from shoal.api.deps import PrincipalDep, ShoalDep
 from shoal.auth.accounts import user_by_username
 from shoal.commands.parser import is_command
-from shoal.commands.runner import run_command
 from shoal.core import Shoal
 from shoal.errors import Forbidden, InvalidInput, NotFound
 from shoal.rooms.access import Action, authorize_house, authorize_room, house_access
 from shoal.rooms.houses import add_house_member, houses_of, member_by_handle
-from shoal.rooms.membership import (
-    add_member,
-    members_payload,
-    notify_members,
-    remove_member,
-)
 from shoal.rooms.messages import DEFAULT_HISTORY, history
 from shoal.rooms.rooms import check_charter, check_room_name, create_room, room_view, visible_rooms
 from shoal.store.tables import MAX_INTEGER, Room, User
@@ -135,7 +128,7 @@ async def agency_members(agency_id: str, principal: PrincipalDep, shoal: ShoalDe
                          ) -> list[dict[str, Any]]:
     """Who is in the room, with role, type and presence."""
     room = await readable_room(shoal, principal.id, agency_id)
-    return await members_payload(shoal, room)
+    return await shoal.membership.members_payload(room)
 
 
 @router.get("/agencies/{agency_id}/messages")
@@ -161,8 +154,9 @@ async def post_message(agency_id: str, body: PostMessageBody, principal: Princip
                        shoal: ShoalDep) -> dict[str, Any]:
     """Post a message; a slash command runs and answers with its ack (result posted)."""
     if isinstance(body.content, str) and is_command(body.content.strip()):
-        ack = await run_command(shoal, principal.user, agency_id, body.content.strip(),
-                                post_result=True, raise_refusals=True)
+        ack = await shoal.command_runner.run_command(
+            principal.user, agency_id, body.content.strip(), post_result=True,
+            raise_refusals=True)
         if not ack["ok"]:
             raise InvalidInput(ack["error"])
         return ack
@@ -189,7 +183,7 @@ async def join_agency(agency_id: str, principal: PrincipalDep, shoal: ShoalDep
                       ) -> dict[str, Any]:
     """Join a public room of one of your houses."""
     room = await readable_room(shoal, principal.id, agency_id)
-    await add_member(shoal, room, principal.id)
+    await shoal.membership.add_member(room, principal.id)
     return {"ok": True, "agency": room_view(room, is_member=True)}
 
 
@@ -198,7 +192,7 @@ async def leave_agency(agency_id: str, principal: PrincipalDep, shoal: ShoalDep
                        ) -> dict[str, Any]:
     """Leave a room."""
     room = await readable_room(shoal, principal.id, agency_id)
-    await remove_member(shoal, room, principal.id)
+    await shoal.membership.remove_member(room, principal.id)
     return {"ok": True}
 
 
@@ -225,7 +219,7 @@ async def add_agent(agency_id: str, body: AddAgentBody, principal: PrincipalDep,
             raise Forbidden("that agent is not in this house; only its owner can bring it in")
         async with shoal.db.write() as session:
             await add_house_member(session, room.house_id, bot, "member")
-    added = await add_member(shoal, room, bot.id)
+    added = await shoal.membership.add_member(room, bot.id)
     if not added:
-        await notify_members(shoal, room)
+        await shoal.membership.notify_members(room)
     return {"ok": True, "added": added, "agentId": bot.id}

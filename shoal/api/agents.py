@@ -18,7 +18,6 @@ from shoal.core import Shoal
 from shoal.errors import Forbidden, NotFound
 from shoal.rooms.access import RANK, Action, authorize_house, authorize_room
 from shoal.rooms.houses import add_house_member
-from shoal.rooms.membership import add_member
 from shoal.store.tables import HouseMember, User, utcnow
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
@@ -79,7 +78,7 @@ async def create_agent(body: CreateAgentBody, principal: PrincipalDep, shoal: Sh
         await add_house_member(session, house_id, bot, "member")
         _, token = await issue_token(session, bot.id, "bot", name="agent token")
     if body.agencyId and access.room is not None:
-        await add_member(shoal, access.room, bot.id)
+        await shoal.membership.add_member(access.room, bot.id)
     return {"agent": agent_view(bot), "agentToken": token}
 
 

@@ -30,6 +30,7 @@ from shoal.commands.registry import CommandRegistry
 from shoal.config import Settings
 from shoal.crypto import SecretBox
 from shoal.net.outbound import OutboundPolicy
+from shoal.scheduler.commands import register_schedule_commands
 
 command_app = typer.Typer(
     help="Manage a house's own slash commands, answered by webhooks. A running server sees "
@@ -43,6 +44,7 @@ PERMISSION_HELP = f"Who may run it: {', '.join(PERMISSIONS)} (closed: the house 
 def _rules(settings: Settings) -> Rules:
     registry = CommandRegistry()
     register_builtins(registry)
+    register_schedule_commands(registry)
     return Rules(registry, SecretBox(settings.ensure_secret()),
                  OutboundPolicy.from_settings(settings))
 

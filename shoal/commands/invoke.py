@@ -34,7 +34,7 @@ async def call_webhook(ctx: CommandContext, row: CustomCommand, outbound: Outbou
     secret = None
     if row.secret:
         try:
-            secret = ctx.shoal.secrets.decrypt(row.secret)
+            secret = ctx.services.secrets.decrypt(row.secret)
         except ValueError:
             raise UpstreamError(f"/{row.name} cannot be signed: its secret was sealed with "
                                 "another server secret; the house owner must set it again"
@@ -74,8 +74,8 @@ def read_answer(ctx: CommandContext, row: CustomCommand, data: Any) -> CommandRe
         raise UpstreamError(f"{where} answered type {str(kind)[:40]!r}; the type is one of "
                             f"{', '.join(RESULT_TYPES)}")
     try:
-        content = check_content(data.get("content"), ctx.shoal.limits)
-        metadata = check_metadata(data.get("metadata"), ctx.shoal.limits)
+        content = check_content(data.get("content"), ctx.services.limits)
+        metadata = check_metadata(data.get("metadata"), ctx.services.limits)
     except ShoalError as exc:
         raise UpstreamError(f"{where} answered an unusable content or metadata: "
                             f"{exc.message}") from None
@@ -96,7 +96,7 @@ async def command_payload(ctx: CommandContext, row: CustomCommand) -> dict[str, 
     positional, flags = _arguments(ctx.parsed)
     creator = None
     if row.created_by is not None:
-        async with ctx.shoal.db.read() as session:
+        async with ctx.services.db.read() as session:
             user = await session.get(User, row.created_by)
         creator = user.username if user is not None else None
     invoker = ctx.invoker

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shoal.commands.parser import ParsedCommand
@@ -11,8 +12,12 @@ from shoal.errors import InvalidInput
 from shoal.rooms.access import Action
 
 if TYPE_CHECKING:
-    from shoal.core import Shoal
+    from shoal.crypto import SecretBox
+    from shoal.llm import ModelRouter
     from shoal.rooms.access import Access
+    from shoal.rooms.membership import Membership
+    from shoal.rooms.messages import Limits
+    from shoal.store.db import Database
     from shoal.store.tables import Room, User
 
 
@@ -39,11 +44,66 @@ class CommandResult:
     sender_name: str | None = None
 
 
+class Schedules(Protocol):
+    """The scheduler as the schedule commands use it: its clock, a nudge, a run on demand."""
+
+    def clock(self) -> datetime:
+        """The scheduler's now."""
+        ...
+
+    def wake(self) -> None:
+        """Look for due schedules now: one was added or changed."""
+        ...
+
+    async def run_cron_job(self, job_id: str) -> None:
+        """Run a cron job's turn at once, outside its schedule."""
+        ...
+
+
+class CommandServices(Protocol):
+    """The services command handlers use, and nothing more."""
+
+    @property
+    def db(self) -> Database:
+        """The database handle."""
+        ...
+
+    @property
+    def secrets(self) -> SecretBox:
+        """Seals and opens stored secrets (webhook secrets, bot keys)."""
+        ...
+
+    @property
+    def limits(self) -> Limits:
+        """Content and metadata size caps."""
+        ...
+
+    @property
+    def commands(self) -> CommandRegistry:
+        """Every command, for /help."""
+        ...
+
+    @property
+    def membership(self) -> Membership:
+        """Room joins and invites that the room hears about."""
+        ...
+
+    @property
+    def models(self) -> ModelRouter:
+        """The model catalog and outbound policy an agent's settings are checked against."""
+        ...
+
+    @property
+    def schedules(self) -> Schedules:
+        """The scheduler, for /cron and /heartbeat."""
+        ...
+
+
 @dataclass
 class CommandContext:
     """Everything a handler gets: who runs it, where, the parsed arguments, the services."""
 
-    shoal: Shoal
+    services: CommandServices
     invoker: User
     room: Room
     access: Access

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shoal.commands.parser import is_command
-from shoal.commands.runner import run_command
 from shoal.errors import InvalidInput
 from shoal.ids import new_id
 from shoal.realtime.gateway import Gateway, SocketState, presence
@@ -16,7 +15,9 @@ from shoal.rooms.rooms import room_members
 from shoal.store.tables import MAX_INTEGER, iso, utcnow
 
 if TYPE_CHECKING:
-    from shoal.core import Shoal
+    from shoal.commands.runner import CommandRunner
+    from shoal.rooms.chat import Chat
+    from shoal.store.db import Database
 
 
 def room_id_of(data: dict[str, Any]) -> str:
@@ -27,8 +28,10 @@ def room_id_of(data: dict[str, Any]) -> str:
     return room_id
 
 
-def register_events(shoal: Shoal, gateway: Gateway) -> None:
-    """Attach every client event handler to the gateway."""
+def register_events(gateway: Gateway, db: Database, chat: Chat, commands: CommandRunner
+                    ) -> None:
+    """Attach every client event handler to the gateway: room joins read `db`, messages go
+    through `chat`, slash commands through `commands`."""
 
     async def join_agency(state: SocketState, data: dict[str, Any]) -> dict[str, Any]:
         room_id = room_id_of(data)
@@ -38,7 +41,7 @@ def register_events(shoal: Shoal, gateway: Gateway) -> None:
             raise InvalidInput(f"lastSeq must be an integer from 0 to {MAX_INTEGER}")
         user = state.principal.user
         async with gateway.room_order(room_id):
-            async with shoal.db.read() as session:
+            async with db.read() as session:
                 access = await authorize_room(session, user.id, room_id, Action.READ)
                 assert access.room is not None
                 members = [
@@ -81,11 +84,12 @@ def register_events(shoal: Shoal, gateway: Gateway) -> None:
         user = state.principal.user
         if isinstance(content, str) and is_command(content.strip()):
             silent = data.get("silent", True) is not False
-            ack = await run_command(shoal, user, room_id, content.strip(), post_result=not silent)
+            ack = await commands.run_command(user, room_id, content.strip(),
+                                             post_result=not silent)
             if not silent and ack.get("ok") and ack.get("ephemeral"):
                 await gateway.sio.emit("message", ephemeral_message(room_id, ack), to=state.sid)
             return ack
-        message = await shoal.chat.post(
+        message = await chat.post(
             user, room_id, content, type=data.get("type"), metadata=data.get("metadata")
         )
         return {"ok": True, "messageId": message["id"], "seq": message["seq"],
@@ -95,15 +99,15 @@ def register_events(shoal: Shoal, gateway: Gateway) -> None:
         message_id = data.get("messageId")
         if not isinstance(message_id, str):
             raise InvalidInput("messageId is required")
-        view = await shoal.chat.edit(state.principal.user, message_id, data.get("content"),
-                                     data.get("metadata"))
+        view = await chat.edit(state.principal.user, message_id, data.get("content"),
+                               data.get("metadata"))
         return {"ok": True, "message": view}
 
     async def delete(state: SocketState, data: dict[str, Any]) -> dict[str, Any]:
         message_id = data.get("messageId")
         if not isinstance(message_id, str):
             raise InvalidInput("messageId is required")
-        await shoal.chat.delete(state.principal.user, message_id)
+        await chat.delete(state.principal.user, message_id)
         return {"ok": True}
 
     async def thinking(state: SocketState, data: dict[str, Any]) -> dict[str, Any]:
@@ -112,7 +116,7 @@ def register_events(shoal: Shoal, gateway: Gateway) -> None:
         status = data.get("status")
         if status is not None and (not isinstance(status, str) or len(status) > 200):
             raise InvalidInput("status must be a string of at most 200 characters")
-        async with shoal.db.read() as session:
+        async with db.read() as session:
             await authorize_room(session, user.id, room_id, Action.POST)
         on = bool(data.get("thinking", True))
         await gateway.emit_agent_status(room_id, user, "thinking" if on else "idle", status,

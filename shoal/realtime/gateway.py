@@ -19,11 +19,11 @@ from shoal.jsontext import check_json, find_flaw
 
 if TYPE_CHECKING:
     from shoal.auth.tokens import Principal
-    from shoal.core import Shoal
     from shoal.store.tables import User
 
 log = logging.getLogger("shoal.realtime")
 EventHandler = Callable[["SocketState", dict[str, Any]], Awaitable[Any]]
+Authenticator = Callable[[str], Awaitable["Principal"]]
 
 
 AgentStatus = Literal["idle", "thinking", "running"]
@@ -41,22 +41,23 @@ class SocketState:
 class Gateway:
     """Wraps python-socketio: socket auth, the contract's events, and emits to rooms/users."""
 
-    def __init__(self, shoal: Shoal) -> None:
+    def __init__(self, authenticate: Authenticator, *, redis_url: str | None,
+                 redis_prefix: str, allowed_origins: list[str], max_body_bytes: int) -> None:
+        """`authenticate` turns a handshake's bearer token into its principal; with a
+        `redis_url`, emits and revocations reach every process sharing it."""
         manager = None
-        settings = shoal.settings
         self._redis: aioredis.Redis | None = None
-        self._revoked_channel = revoked_channel(settings.redis_prefix)
-        if settings.redis_url:
-            manager = socketio.AsyncRedisManager(settings.redis_url,
-                                                 channel=f"{settings.redis_prefix}:socketio")
-            self._redis = aioredis.from_url(settings.redis_url)
+        self._revoked_channel = revoked_channel(redis_prefix)
+        if redis_url:
+            manager = socketio.AsyncRedisManager(redis_url, channel=f"{redis_prefix}:socketio")
+            self._redis = aioredis.from_url(redis_url)
         self._listener: asyncio.Task[None] | None = None
-        self.shoal = shoal
+        self._authenticate = authenticate
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
             client_manager=manager,
-            cors_allowed_origins=shoal.settings.allowed_origins or None,
-            max_http_buffer_size=shoal.settings.max_body_bytes,
+            cors_allowed_origins=allowed_origins or None,
+            max_http_buffer_size=max_body_bytes,
         )
         self.sockets: dict[str, SocketState] = {}
         self._by_token: dict[str, set[str]] = defaultdict(set)
@@ -100,7 +101,7 @@ class Gateway:
                 "authentication required: pass auth.token"
             )
         try:
-            principal = await self.shoal.authenticate(token)
+            principal = await self._authenticate(token)
         except ShoalError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
         self.sockets[sid] = SocketState(sid, principal)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,12 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shoal.errors import Conflict, LeaseLost, NotFound, ShoalError
 from shoal.rooms.access import Access, Action, authorize, room_access
 from shoal.rooms.messages import Draft, Sender, append_messages, message_view
-from shoal.store.tables import Activation, Message, Room
-from shoal.webhooks.emit import messages_created
+from shoal.store.tables import Activation, Message, Room, User
 
 if TYPE_CHECKING:
-    from shoal.dispatch.dispatcher import Dispatcher
-    from shoal.realtime.gateway import Gateway
+    from shoal.rooms.broadcast import RoomBroadcaster, RoomEvents
     from shoal.store.db import Database
 
 log = logging.getLogger("shoal.rooms")
@@ -36,6 +34,20 @@ class Append:
     check: bool
     done: asyncio.Future[dict[str, Any]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class ActivationPlanner(Protocol):
+    """Who answers stored messages: the dispatcher, as the appender sees it."""
+
+    async def plan(self, session: AsyncSession,
+                   appended: list[tuple[Room, list[tuple[Message, User | None, str | None]]]]
+                   ) -> int:
+        """Insert the activations for messages just appended; how many can run now."""
+        ...
+
+    def committed(self, runnable: int) -> None:
+        """The transaction holding `runnable` new activations committed."""
+        ...
 
 
 def _succeed(job: Append, view: dict[str, Any]) -> None:
@@ -55,10 +67,12 @@ class MessageAppender:
     transaction ends is authorized, written and committed together, then broadcast in seq
     order, so under load the cost of a commit is shared by many messages."""
 
-    def __init__(self, db: Database, gateway: Gateway, dispatcher: Dispatcher) -> None:
+    def __init__(self, db: Database, broadcaster: RoomBroadcaster,
+                 planner: ActivationPlanner, events: RoomEvents) -> None:
         self.db = db
-        self.gateway = gateway
-        self.dispatcher = dispatcher
+        self.broadcaster = broadcaster
+        self.planner = planner
+        self.events = events
         self._queue: asyncio.Queue[Append] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
 
@@ -94,13 +108,13 @@ class MessageAppender:
             # Held from seq assignment to broadcast: a socket replaying history on join
             # cannot interleave with these messages.
             for room_id in rooms:
-                await stack.enter_async_context(self.gateway.room_order(room_id))
+                await stack.enter_async_context(self.broadcaster.room_order(room_id))
             for written, runnable in await self._commit_isolated(batch):
-                self.dispatcher.committed(runnable)
+                self.planner.committed(runnable)
                 for job, room, message, handle in written:
                     view = message_view(message, room, Sender(job.draft.sender.user, handle,
                                                               job.draft.sender.name))
-                    await self.gateway.emit_room(room.id, "message", view)
+                    await self.broadcaster.emit_room(room.id, "message", view)
                     _succeed(job, view)
 
     async def _commit_isolated(self, batch: list[Append]) -> list[tuple[list[Any], int]]:
@@ -161,14 +175,14 @@ class MessageAppender:
         rooms = sorted(accepted.values(), key=lambda pair: pair[0].id)
         appended = await append_messages(
             session, [(room, [job.draft for job, _ in jobs]) for room, jobs in rooms])
-        runnable = await self.dispatcher.plan(session, [
+        runnable = await self.planner.plan(session, [
             (room, [(message, job.draft.sender.user, access.role if access else None)
                     for (job, access), message in zip(jobs, messages, strict=True)])
             for (room, jobs), messages in zip(rooms, appended, strict=True)])
         written = [(job, room, message, access.handle if access else None)
                    for (room, jobs), messages in zip(rooms, appended, strict=True)
                    for (job, access), message in zip(jobs, messages, strict=True)]
-        await messages_created(session, written)
+        await self.events.messages_created(session, written)
         return written, runnable
 
     async def _already_answered(self, session: AsyncSession, batch: list[Append]

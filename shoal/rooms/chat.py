@@ -21,11 +21,10 @@ from shoal.rooms.messages import (
     soft_delete,
 )
 from shoal.store.tables import User, iso
-from shoal.webhooks.queue import queue_event
 
 if TYPE_CHECKING:
-    from shoal.dispatch.dispatcher import Dispatcher
-    from shoal.realtime.gateway import Gateway
+    from shoal.rooms.appender import ActivationPlanner
+    from shoal.rooms.broadcast import RoomBroadcaster, RoomEvents
     from shoal.store.db import Database
 
 
@@ -33,12 +32,13 @@ class Chat:
     """The write side of rooms. Every message, whoever sends it, comes through here so it is
     validated, appended with its seq and broadcast in seq order."""
 
-    def __init__(self, db: Database, gateway: Gateway, limits: Limits,
-                 dispatcher: Dispatcher) -> None:
+    def __init__(self, db: Database, broadcaster: RoomBroadcaster, limits: Limits,
+                 planner: ActivationPlanner, events: RoomEvents) -> None:
         self.db = db
-        self.gateway = gateway
+        self.broadcaster = broadcaster
         self.limits = limits
-        self.appender = MessageAppender(db, gateway, dispatcher)
+        self.events = events
+        self.appender = MessageAppender(db, broadcaster, planner, events)
 
     async def post(
         self,
@@ -101,8 +101,8 @@ class Chat:
             await edit_message(session, message, access.house_id, text, meta)
             assert access.room is not None
             view = await message_with_sender(session, message, access.room)
-            await queue_event(session, "message.updated", room=access.room, message=view)
-        await self.gateway.emit_room(message.room_id, "message-edited", edited_event(view))
+            await self.events.message_changed(session, "message.updated", access.room, view)
+        await self.broadcaster.emit_room(message.room_id, "message-edited", edited_event(view))
         return view
 
     async def delete(self, user: User, message_id: str) -> dict[str, Any]:
@@ -114,8 +114,8 @@ class Chat:
             await soft_delete(session, message)
             assert access.room is not None
             view = await message_with_sender(session, message, access.room)
-            await queue_event(session, "message.deleted", room=access.room, message=view)
-        await self.gateway.emit_room(
+            await self.events.message_changed(session, "message.deleted", access.room, view)
+        await self.broadcaster.emit_room(
             message.room_id,
             "message-deleted",
             {"messageId": message.id, "agencyId": message.room_id, "seq": message.seq,

@@ -8,59 +8,69 @@ from shoal.errors import NotFound
 from shoal.rooms.houses import member_by_handle, member_view
 from shoal.rooms.rooms import join_room, leave_room, room_members
 from shoal.store.tables import HouseMember, Room, User
-from shoal.webhooks.emit import member_event
 
 if TYPE_CHECKING:
-    from shoal.core import Shoal
+    from shoal.rooms.broadcast import MemberBroadcaster, RoomEvents
+    from shoal.store.db import Database
 
 
-async def members_payload(shoal: Shoal, room: Room) -> list[dict[str, Any]]:
-    """The room's members as the `members-updated` and members endpoints show them."""
-    async with shoal.db.read() as session:
-        rows = await room_members(session, room)
-    return [member_view(m, u, shoal.gateway.is_online_in(u.id, room.id)) for m, u in rows]
+class Membership:
+    """Joins, invites and leaves: stored, then told to the room and to the person."""
 
+    def __init__(self, db: Database, broadcaster: MemberBroadcaster, events: RoomEvents
+                 ) -> None:
+        self.db = db
+        self.broadcaster = broadcaster
+        self.events = events
 
-async def add_member(shoal: Shoal, room: Room, user_id: str) -> bool:
-    """Add a house member to a room, tell them (`agency-invited`) and the room
-    (`members-updated`); False when they were already in it."""
-    async with shoal.db.write() as session:
-        if await session.get(HouseMember, (room.house_id, user_id)) is None:
-            raise NotFound("that user is not a member of this house")
-        added = await join_room(session, room.id, user_id)
+    async def members_payload(self, room: Room) -> list[dict[str, Any]]:
+        """The room's members as the `members-updated` and members endpoints show them."""
+        async with self.db.read() as session:
+            rows = await room_members(session, room)
+        return [member_view(m, u, self.broadcaster.is_online_in(u.id, room.id))
+                for m, u in rows]
+
+    async def add_member(self, room: Room, user_id: str) -> bool:
+        """Add a house member to a room, tell them (`agency-invited`) and the room
+        (`members-updated`); False when they were already in it."""
+        async with self.db.write() as session:
+            if await session.get(HouseMember, (room.house_id, user_id)) is None:
+                raise NotFound("that user is not a member of this house")
+            added = await join_room(session, room.id, user_id)
+            if added:
+                await self.events.member_changed(session, "member.joined", room, user_id)
         if added:
-            await member_event(session, "member.joined", room.house_id, user_id, room=room)
-    if added:
-        await shoal.gateway.emit_user(
+            await self.announce_room(user_id, room)
+            await self.notify_members(room)
+        return added
+
+    async def announce_room(self, user_id: str, room: Room) -> None:
+        """Tell a user's sockets about a room they may now enter (`agency-invited`)."""
+        await self.broadcaster.emit_user(
             user_id, "agency-invited",
             {"agencyId": room.id, "agency": {"id": room.id, "name": room.name, "slug": room.slug}},
         )
-        await notify_members(shoal, room)
-    return added
 
-
-async def remove_member(shoal: Shoal, room: Room, user_id: str) -> bool:
-    """Take a user out of a room's members; a private room's sockets stop hearing it."""
-    async with shoal.db.write() as session:
-        removed = await leave_room(session, room.id, user_id)
+    async def remove_member(self, room: Room, user_id: str) -> bool:
+        """Take a user out of a room's members; a private room's sockets stop hearing it."""
+        async with self.db.write() as session:
+            removed = await leave_room(session, room.id, user_id)
+            if removed:
+                await self.events.member_changed(session, "member.left", room, user_id)
         if removed:
-            await member_event(session, "member.left", room.house_id, user_id, room=room)
-    if removed:
-        if room.is_private:
-            await shoal.gateway.remove_user_from_room(user_id, room.id)
-        await notify_members(shoal, room)
-    return removed
+            if room.is_private:
+                await self.broadcaster.remove_user_from_room(user_id, room.id)
+            await self.notify_members(room)
+        return removed
 
+    async def notify_members(self, room: Room) -> None:
+        """Send the room its current member list."""
+        await self.broadcaster.emit_room(
+            room.id, "members-updated",
+            {"agencyId": room.id, "members": await self.members_payload(room)},
+        )
 
-async def notify_members(shoal: Shoal, room: Room) -> None:
-    """Send the room its current member list."""
-    await shoal.gateway.emit_room(
-        room.id, "members-updated",
-        {"agencyId": room.id, "members": await members_payload(shoal, room)},
-    )
-
-
-async def find_member_by_handle(shoal: Shoal, house_id: str, handle: str) -> User | None:
-    """The house member with this @handle (or username)."""
-    async with shoal.db.read() as session:
-        return await member_by_handle(session, house_id, handle)
+    async def find_member_by_handle(self, house_id: str, handle: str) -> User | None:
+        """The house member with this @handle (or username)."""
+        async with self.db.read() as session:
+            return await member_by_handle(session, house_id, handle)

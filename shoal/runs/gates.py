@@ -16,6 +16,7 @@ from shoal.store.tables import House, Message, User, utcnow
 
 if TYPE_CHECKING:
     from shoal.runs.service import Recorded, RunService
+    from shoal.store.db import Database
 
 DECISIONS = ("approve", "deny")
 DEFAULT_TIMEOUT = 120.0
@@ -28,8 +29,9 @@ Key = tuple[str, str]
 class PermissionGates:
     """Pending requests of live runs: one timer each, and futures for in-process waiters."""
 
-    def __init__(self, runs: RunService) -> None:
+    def __init__(self, runs: RunService, db: Database) -> None:
         self.runs = runs
+        self.db = db
         self._timers: dict[Key, asyncio.Task[None]] = {}
         self._waiters: dict[Key, asyncio.Future[bool]] = {}
 
@@ -38,7 +40,7 @@ class PermissionGates:
         """Ask the room to approve an action; the run waits for permission meanwhile."""
         if not 0 < timeout <= MAX_TIMEOUT:
             raise InvalidInput(f"timeout must be more than 0 and at most {MAX_TIMEOUT:.0f} s")
-        async with self.runs.ordered(run_id), self.runs.shoal.db.write() as session:
+        async with self.runs.ordered(run_id), self.db.write() as session:
             run = await self.runs.own_live_run(session, run_id, agent.id)
             if await session.get(RunPermission, (run_id, permission_id)) is not None:
                 raise Conflict("this permissionId was already requested in this run")
@@ -62,7 +64,7 @@ class PermissionGates:
                 try:
                     return await asyncio.wait_for(asyncio.shield(future), POLL_SECONDS)
                 except TimeoutError:
-                    async with self.runs.shoal.db.read() as session:
+                    async with self.db.read() as session:
                         row = await session.get(RunPermission, key)
                     if row is None or row.decision is not None:
                         return row is not None and row.decision == "approve"
@@ -74,7 +76,7 @@ class PermissionGates:
         """Record a decision (decider None: the request timed out) and tell the agent."""
         if decision not in DECISIONS:
             raise InvalidInput("decision must be approve or deny")
-        async with self.runs.ordered(run_id), self.runs.shoal.db.write() as session:
+        async with self.runs.ordered(run_id), self.db.write() as session:
             run = await session.get(Run, run_id, populate_existing=True)
             if run is None:
                 raise NotFound("run not found")
@@ -153,7 +155,7 @@ class PermissionGates:
             RunPermission.decision.is_(None), Run.status.in_(LIVE_STATUSES))
         if run_id is not None:
             query = query.where(RunPermission.run_id == run_id)
-        async with self.runs.shoal.db.read() as session:
+        async with self.db.read() as session:
             rows = list(await session.scalars(query))
         for row in rows:
             if row.requested_at + timedelta(seconds=row.timeout_seconds) <= now:

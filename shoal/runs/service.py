@@ -25,7 +25,9 @@ from shoal.runs.views import WIRE_EVENTS, elapsed_ms, event_view, wire_payload
 from shoal.store.tables import User, utcnow
 
 if TYPE_CHECKING:
-    from shoal.core import Shoal
+    from shoal.realtime.gateway import Gateway
+    from shoal.rooms.chat import Chat
+    from shoal.store.db import Database
 
 log = logging.getLogger("shoal.runs")
 RUN_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -47,11 +49,19 @@ class RunService:
     """Every run event, whether from an SDK agent's socket, the REST API or the builtin
     runtime, is checked, stored with its seq and broadcast here."""
 
-    def __init__(self, shoal: Shoal) -> None:
-        self.shoal = shoal
+    def __init__(self, db: Database, gateway: Gateway, chat: Chat, *, sweep_seconds: float,
+                 disconnect_grace_seconds: float, time_limit_seconds: float) -> None:
+        """Events are stored in `db` and told through `gateway`; a stream's final content
+        is posted through `chat`. The sweep ends runs whose agent left for longer than the
+        grace, or that outlived their time limit."""
+        self.db = db
+        self.gateway = gateway
+        self._sweep_seconds = sweep_seconds
+        self._grace = timedelta(seconds=disconnect_grace_seconds)
+        self._time_limit = timedelta(seconds=time_limit_seconds)
         self._order: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self.streams = StreamRelay(self)
-        self.gates = PermissionGates(self)
+        self.streams = StreamRelay(self, db, gateway, chat)
+        self.gates = PermissionGates(self, db)
         self._sweeper: asyncio.Task[None] | None = None
 
     @asynccontextmanager
@@ -69,7 +79,7 @@ class RunService:
         run_id = run_id or new_id()
         if not RUN_ID.fullmatch(run_id):
             raise InvalidInput("runId must be 1-64 letters, digits or _.:-")
-        async with self.ordered(run_id), self.shoal.db.write() as session:
+        async with self.ordered(run_id), self.db.write() as session:
             existing = await session.get(Run, run_id)
             if existing is not None:
                 if existing.agent_id != agent.id or existing.room_id != room_id:
@@ -93,7 +103,7 @@ class RunService:
     async def add(self, run_id: str, agent_id: str, type: str, data: dict[str, Any]
                   ) -> Recorded:
         """Append an event from the run's own agent to a live run."""
-        async with self.ordered(run_id), self.shoal.db.write() as session:
+        async with self.ordered(run_id), self.db.write() as session:
             run = await self.own_live_run(session, run_id, agent_id)
             recorded = await self._store(session, run, type, data)
             await self.broadcast(recorded)
@@ -103,7 +113,7 @@ class RunService:
                      data: dict[str, Any], status: str) -> Recorded:
         """End a live run (by its agent, or by Shoal when agent_id is None) with its last
         event; a run someone asked to stop ends as interrupted."""
-        async with self.ordered(run_id), self.shoal.db.write() as session:
+        async with self.ordered(run_id), self.db.write() as session:
             run = await self.own_live_run(session, run_id, agent_id)
             if run.stop_requested and status in ("completed", "error"):
                 status = "interrupted"
@@ -155,10 +165,10 @@ class RunService:
         run = recorded.run
         event = WIRE_EVENTS[recorded.type]
         if to_agent:
-            await self.shoal.gateway.emit_room_and_user(run.room_id, run.agent_id, event,
+            await self.gateway.emit_room_and_user(run.room_id, run.agent_id, event,
                                                         recorded.payload)
         else:
-            await self.shoal.gateway.emit_room(run.room_id, event, recorded.payload)
+            await self.gateway.emit_room(run.room_id, event, recorded.payload)
 
     async def interrupt(self, run_id: str, user: User, action: str, message: str | None = None
                         ) -> dict[str, Any]:
@@ -167,7 +177,7 @@ class RunService:
             raise InvalidInput("action must be stop or adjust")
         if action == "adjust" and not message:
             raise InvalidInput("adjust needs a message")
-        async with self.ordered(run_id), self.shoal.db.write() as session:
+        async with self.ordered(run_id), self.db.write() as session:
             run = await session.get(Run, run_id, populate_existing=True)
             if run is None:
                 raise NotFound("run not found")
@@ -184,7 +194,7 @@ class RunService:
 
     async def interrupts_after(self, run_id: str, after_seq: int) -> list[dict[str, Any]]:
         """Interrupts since a seq, for in-process agents that look at model boundaries."""
-        async with self.shoal.db.read() as session:
+        async with self.db.read() as session:
             rows = await session.scalars(
                 select(RunEvent).where(RunEvent.run_id == run_id, RunEvent.seq > after_seq,
                                        RunEvent.type == "interrupt").order_by(RunEvent.seq))
@@ -210,7 +220,7 @@ class RunService:
         """Sweep now and then for the rest of the process's life."""
         async def loop() -> None:
             while True:
-                await asyncio.sleep(self.shoal.settings.run_sweep_seconds)
+                await asyncio.sleep(self._sweep_seconds)
                 try:
                     await self.sweep()
                 except Exception:
@@ -229,22 +239,19 @@ class RunService:
         """Keep runs of agents connected here alive, decide expired permission requests as
         deny, and end runs whose agent left beyond the grace period or whose time is up."""
         now = now or utcnow()
-        settings = self.shoal.settings
-        online = self.shoal.gateway.online_users()
-        async with self.shoal.db.write() as session:
+        online = self.gateway.online_users()
+        async with self.db.write() as session:
             if online:
                 await session.execute(
                     update(Run).where(Run.status.in_(LIVE_STATUSES), Run.agent_id.in_(online))
                     .values(last_seen_at=now))
             runs = list(await session.scalars(select(Run).where(Run.status.in_(LIVE_STATUSES))))
         await self.gates.expire(now)
-        grace = timedelta(seconds=settings.run_disconnect_grace_seconds)
-        limit = timedelta(seconds=settings.run_time_limit_seconds)
         for run in runs:
-            if run.started_at + limit < now:
+            if run.started_at + self._time_limit < now:
                 await self._end_quietly(run.id, "timed_out",
                                         "the run passed its time limit without ending")
-            elif run.activation_id is None and run.last_seen_at + grace < now:
+            elif run.activation_id is None and run.last_seen_at + self._grace < now:
                 # Builtin runs have no socket; the worker's lease covers them.
                 await self._end_quietly(run.id, "error",
                                         "the agent disconnected and did not come back")

@@ -17,7 +17,8 @@ from shoal.runs.service import RUN_ID, RunService
 from shoal.store.tables import MAX_INTEGER
 
 if TYPE_CHECKING:
-    from shoal.core import Shoal
+    from shoal.rooms.messages import Limits
+    from shoal.store.db import Database
 
 MAX_TEXT = 2_000
 
@@ -53,10 +54,10 @@ def json_of(value: Any, limit: int, key: str) -> Any:
     return value
 
 
-def register_run_events(shoal: Shoal, gateway: Gateway) -> None:
-    """Attach the run events to the gateway."""
-    runs: RunService = shoal.runs
-    limit = shoal.limits.max_metadata_bytes
+def register_run_events(gateway: Gateway, runs: RunService, db: Database, limits: Limits
+                        ) -> None:
+    """Attach the run events to the gateway; fields are checked against `limits`."""
+    limit = limits.max_metadata_bytes
     # python-socketio handles each event in its own task; taking this lock before the
     # first await keeps one socket's run events in the order the agent sent them.
     order: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -113,14 +114,14 @@ def register_run_events(shoal: Shoal, gateway: Gateway) -> None:
 
     async def stream(state: SocketState, data: dict[str, Any]) -> dict[str, Any]:
         run_id, message_id = run_id_of(data), run_id_of(data, "messageId")
-        content = text_of(data, "content", limit=shoal.limits.max_content_chars)
+        content = text_of(data, "content", limit=limits.max_content_chars)
         if data.get("done") is True:
             message = await runs.streams.finish(run_id, state.principal.user, message_id,
-                                                content, check_metadata(data.get("metadata"),
-                                                                        shoal.limits))
+                                                content,
+                                                check_metadata(data.get("metadata"), limits))
             return {"ok": True, "runId": run_id, "messageId": message["id"],
                     "message": message}
-        delta = text_of(data, "delta", limit=shoal.limits.max_content_chars) or ""
+        delta = text_of(data, "delta", limit=limits.max_content_chars) or ""
         await runs.streams.push(run_id, state.principal.user, message_id, delta, content)
         return {"ok": True, "runId": run_id}
 
@@ -161,7 +162,7 @@ def register_run_events(shoal: Shoal, gateway: Gateway) -> None:
         if isinstance(after, bool) or not isinstance(after, int) \
                 or not 0 <= after <= MAX_INTEGER:
             raise InvalidInput(f"afterSeq must be an integer from 0 to {MAX_INTEGER}")
-        async with shoal.db.read() as session:
+        async with db.read() as session:
             run = await runs.get(session, run_id_of(data), state.principal.id)
             found = await runs.events_after(session, run.id, after)
         return {"ok": True, "runId": run.id, "status": run.status, "events": found}

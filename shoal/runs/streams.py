@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING, Any
 from shoal.store.tables import User
 
 if TYPE_CHECKING:
+    from shoal.realtime.gateway import Gateway
+    from shoal.rooms.chat import Chat
     from shoal.runs.service import RunService
+    from shoal.store.db import Database
 
 RELAY_SECONDS = 0.04  # at most one relayed event per stream in this window
 CHECKPOINT_SECONDS = 1.0  # the transcript keeps the content so far this often
@@ -34,8 +37,11 @@ class StreamRelay:
     """Streams by (run, messageId). The first delta and the checkpoints are stored events;
     the deltas between are only relayed, merged so a room sees ~25 events a second at most."""
 
-    def __init__(self, runs: RunService) -> None:
+    def __init__(self, runs: RunService, db: Database, gateway: Gateway, chat: Chat) -> None:
         self.runs = runs
+        self.db = db
+        self.gateway = gateway
+        self.chat = chat
         self._streams: dict[tuple[str, str], Stream] = {}
 
     async def push(self, run_id: str, agent: User, message_id: str, delta: str,
@@ -88,7 +94,7 @@ class StreamRelay:
                    "seq": stream.seq, "t": int((time.monotonic() - stream.started) * 1000)}
         stream.pending = ""
         stream.relayed_at = time.monotonic()
-        await self.runs.shoal.gateway.emit_room(stream.room_id, "agent-run-stream", payload)
+        await self.gateway.emit_room(stream.room_id, "agent-run-stream", payload)
 
     async def finish(self, run_id: str, agent: User, message_id: str, content: str | None,
                      metadata: dict[str, Any], *, lease_owner: str | None = None
@@ -100,17 +106,17 @@ class StreamRelay:
         if stream is not None:
             self._cancel(stream)
         final = content if content is not None else (stream.content if stream else "")
-        async with self.runs.shoal.db.read() as session:
+        async with self.db.read() as session:
             run = await self.runs.own_live_run(session, run_id, agent.id)
         meta = {**metadata, "run_id": run_id}
-        chat = self.runs.shoal.chat
+        chat = self.chat
         if run.activation_id is not None:
             message = await chat.post_reply(agent, run.room_id, final, metadata=meta,
                                             activation_id=run.activation_id,
                                             lease_owner=lease_owner)
         else:
             message = await chat.post(agent, run.room_id, final, metadata=meta)
-        async with self.runs.ordered(run_id), self.runs.shoal.db.write() as session:
+        async with self.runs.ordered(run_id), self.db.write() as session:
             run = await self.runs.own_live_run(session, run_id, agent.id)
             recorded = await self.runs.record(session, run, "stream-end", {
                 "messageId": message_id, "content": final, "done": True, "metadata": meta,

@@ -8,6 +8,7 @@ from typing import Any
 
 from shoal.commands.builtins import register_builtins
 from shoal.commands.registry import CommandRegistry
+from shoal.scheduler.commands import register_schedule_commands
 from tests.support import ShoalServer, make_house, unique
 
 
@@ -18,6 +19,7 @@ async def run(sock, room_id: str, text: str) -> dict:  # type: ignore[no-untyped
 def test_every_command_has_help_texts_and_a_test() -> None:
     registry = CommandRegistry()
     register_builtins(registry)
+    register_schedule_commands(registry)
     tested = Path(__file__).read_text()
     for command in registry.all():
         assert command.description and command.description.endswith(".")

@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import update
 
-from shoal.commands.runner import run_command
 from shoal.store.tables import Activation, User, utcnow
 from tests.support import House, ShoalServer, make_house
 from tests.test_dispatch.conftest import ScriptedRuntime, activations, make_bot, room_messages
@@ -175,8 +174,8 @@ async def test_a_schedule_and_a_bots_command_output_count_as_they_should(
     async with shoal.db.read() as session:
         agent = await session.get(User, a["id"])
     assert agent is not None
-    ack = await run_command(
-        shoal, agent, house.room_id, f"/echo @{b['handle']} your turn", post_result=True
+    ack = await shoal.command_runner.run_command(
+        agent, house.room_id, f"/echo @{b['handle']} your turn", post_result=True
     )
     assert ack["ok"], ack
     await shoal.worker.drain()

@@ -12,6 +12,7 @@ from shoal.llm import NO_REPLY, ChatMessage, ToolCall
 from shoal.runtime.context import EarlierRun, build_context, guard_context, turn_tokens
 from shoal.runtime.prompt import build_system_prompt
 from shoal.runtime.tools import tool_spec
+from shoal.scheduler.commands import register_schedule_commands
 from shoal.store.tables import House, Room, User
 
 HOUSE = House(name="Acme", description="Acme builds rockets. Be precise.")
@@ -20,6 +21,7 @@ ROOM = Room(slug="launch")
 NOW = datetime(2025, 3, 4, 5, 6, tzinfo=UTC)
 REGISTRY = CommandRegistry()
 register_builtins(REGISTRY)
+register_schedule_commands(REGISTRY)
 TOOLS = [tool_spec(c) for c in REGISTRY.all()]
 
 

@@ -10,7 +10,6 @@ from shoal.commands.registry import Arg, Command, CommandContext, CommandResult,
 from shoal.errors import Forbidden
 from shoal.rooms.access import RANK
 from shoal.rooms.houses import add_house_member
-from shoal.rooms.membership import add_member, find_member_by_handle
 from shoal.store.tables import User
 
 
@@ -21,12 +20,12 @@ async def boot(ctx: CommandContext) -> CommandResult:
     persona = ctx.flags.get("persona", "")
     if persona is True:
         raise UsageError('--persona needs a text, e.g. --persona "You review pull requests."')
-    async with ctx.shoal.db.write() as session:
+    async with ctx.services.db.write() as session:
         bot = await create_bot(session, ctx.args["name"], ctx.invoker.id, verified=True)
         bot.config = apply_patch({}, {"runtime": "builtin", "system_prompt": persona},
-                                 ctx.shoal.secrets)
+                                 ctx.services.secrets)
         member = await add_house_member(session, ctx.room.house_id, bot, "member")
-    await add_member(ctx.shoal, ctx.room, bot.id)
+    await ctx.services.membership.add_member(ctx.room, bot.id)
     # No @handle in the text: a posted mention would wake the new bot at once.
     return CommandResult(
         f"{ctx.invoker.display_name} booted {bot.display_name} into #{ctx.room.slug}; "
@@ -49,8 +48,9 @@ async def agent(ctx: CommandContext) -> CommandResult:
     if bot.owner_id != ctx.invoker.id and RANK.get(ctx.access.role or "", 0) < RANK["admin"]:
         raise Forbidden("only the agent's owner or a house admin may customize it")
     value = parse_setting(key, _unquoted(ctx.args["value"]), load_config(bot.config))
-    await edit_bot_config(ctx.shoal.db, ctx.shoal.secrets, ctx.shoal.models.catalog, bot.id,
-                          {key: value}, ctx.shoal.models.outbound)
+    services = ctx.services
+    await edit_bot_config(services.db, services.secrets, services.models.catalog, bot.id,
+                          {key: value}, services.models.outbound)
     return CommandResult(f"{ctx.invoker.display_name} set {key} of {bot.display_name}.",
                          metadata={"agent": {"id": bot.id}, "key": key})
 
@@ -68,7 +68,7 @@ def _unquoted(text: str) -> str:
 
 
 async def _house_bot(ctx: CommandContext, handle: str) -> User:
-    target = await find_member_by_handle(ctx.shoal, ctx.room.house_id, handle)
+    target = await ctx.services.membership.find_member_by_handle(ctx.room.house_id, handle)
     if target is None or target.kind != "bot" or target.deleted_at is not None:
         raise UsageError(f"no agent in this house is {handle}")
     return target

@@ -16,7 +16,7 @@ from shoal.rooms.access import Action
 async def show_help(ctx: CommandContext) -> CommandResult:
     """List every command of this house, or explain one."""
     name = ctx.args.get("command")
-    registry = ctx.shoal.commands
+    registry = ctx.services.commands
     if name is None:
         return CommandResult(listing(await registry.available(ctx.room.house_id)),
                              ephemeral=True)

@@ -23,7 +23,7 @@ def _key(ctx: CommandContext) -> str:
 
 async def list_notes(ctx: CommandContext) -> CommandResult:
     """Show the room's note keys."""
-    async with ctx.shoal.db.read() as session:
+    async with ctx.services.db.read() as session:
         keys = (await session.scalars(
             select(Note.key).where(Note.room_id == ctx.room.id).order_by(Note.key)
         )).all()
@@ -39,7 +39,7 @@ async def save_note(ctx: CommandContext) -> CommandResult:
     key, value = _key(ctx), ctx.args["value"]
     if len(value) > MAX_VALUE:
         raise UsageError(f"a note holds at most {MAX_VALUE} characters")
-    async with ctx.shoal.db.write() as session:
+    async with ctx.services.db.write() as session:
         note = await session.get(Note, (ctx.room.id, key))
         if note is None:
             session.add(Note(room_id=ctx.room.id, key=key, value=value,
@@ -52,7 +52,7 @@ async def save_note(ctx: CommandContext) -> CommandResult:
 async def get_note(ctx: CommandContext) -> CommandResult:
     """Show the value stored under a key."""
     key = _key(ctx)
-    async with ctx.shoal.db.read() as session:
+    async with ctx.services.db.read() as session:
         note = await session.get(Note, (ctx.room.id, key))
     if note is None:
         raise UsageError(f"there is no note {key}; /notes lists them")
@@ -62,7 +62,7 @@ async def get_note(ctx: CommandContext) -> CommandResult:
 async def clear_note(ctx: CommandContext) -> CommandResult:
     """Delete a note."""
     key = _key(ctx)
-    async with ctx.shoal.db.write() as session:
+    async with ctx.services.db.write() as session:
         note = await session.get(Note, (ctx.room.id, key))
         if note is None:
             raise UsageError(f"there is no note {key}; /notes lists them")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from shoal.commands.registry import Arg, Command, CommandContext, CommandResult, UsageError
 from shoal.rooms.access import Action, authorize
-from shoal.rooms.membership import add_member, find_member_by_handle, members_payload
 from shoal.rooms.rooms import create_room
 
 
 async def who(ctx: CommandContext) -> CommandResult:
     """List the room's members with role and presence."""
-    members = await members_payload(ctx.shoal, ctx.room)
+    members = await ctx.services.membership.members_payload(ctx.room)
     lines = [
         f"@{m['handle']} ({m['type']}, {m['role']}){' - online' if m['online'] else ''}"
         for m in members
@@ -25,23 +24,21 @@ async def agency(ctx: CommandContext) -> CommandResult:
         raise UsageError(f"unknown action {ctx.args['action']!r}; the action is create")
     authorize(ctx.access, Action.CREATE_ROOM)
     private = ctx.flags.get("private") is True
-    async with ctx.shoal.db.write() as session:
+    async with ctx.services.db.write() as session:
         room = await create_room(session, ctx.room.house_id, ctx.args["name"], ctx.invoker.id,
                                  is_private=private)
-    await ctx.shoal.gateway.emit_user(
-        ctx.invoker.id, "agency-invited",
-        {"agencyId": room.id, "agency": {"id": room.id, "name": room.name, "slug": room.slug}},
-    )
+    await ctx.services.membership.announce_room(ctx.invoker.id, room)
     return CommandResult(f"Created room #{room.slug}.",
                          metadata={"agency": {"id": room.id, "slug": room.slug}})
 
 
 async def invite(ctx: CommandContext) -> CommandResult:
     """Add a member of the house to this room."""
-    target = await find_member_by_handle(ctx.shoal, ctx.room.house_id, ctx.args["handle"])
+    membership = ctx.services.membership
+    target = await membership.find_member_by_handle(ctx.room.house_id, ctx.args["handle"])
     if target is None:
         raise UsageError(f"no one in this house is {ctx.args['handle']}")
-    added = await add_member(ctx.shoal, ctx.room, target.id)
+    added = await membership.add_member(ctx.room, target.id)
     if not added:
         return CommandResult(f"@{target.username} is already in #{ctx.room.slug}.",
                              ephemeral=True)

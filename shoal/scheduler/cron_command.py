@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from shoal.commands.builtins.heartbeat import agent_named, require_admin
 from shoal.commands.parser import ParseError, tokenize
 from shoal.commands.registry import Arg, Command, CommandContext, CommandResult, UsageError
 from shoal.scheduler.cron import (
@@ -16,6 +15,7 @@ from shoal.scheduler.cron import (
     set_job_enabled,
     short_id,
 )
+from shoal.scheduler.heartbeat_command import agent_named, require_admin
 
 ADD_USAGE = ('/cron add @agent "<cron expression>" [--tz Zone] <prompt>, or --every <interval>, '
              "or --at <time> (once); --silent keeps the answer out of the room, --history "
@@ -72,8 +72,8 @@ async def cron(ctx: CommandContext) -> CommandResult:
     ref = ctx.parsed.positional[1] if len(ctx.parsed.positional) > 1 else ""
     if not ref:
         raise UsageError(f"give the job's id: /cron {action} <id> (see /cron list)")
-    now = ctx.shoal.scheduler.clock()
-    async with ctx.shoal.db.write() as session:
+    now = ctx.services.schedules.clock()
+    async with ctx.services.db.write() as session:
         job = await find_job(session, ctx.room.house_id, ref)
         name = f"Cron job {short_id(job)}"
         if action == "remove":
@@ -87,8 +87,8 @@ async def cron(ctx: CommandContext) -> CommandResult:
             await set_job_enabled(session, job, action == "enable", now)
             answer = f"{name} {action}d."
     if action == "run-now":
-        await ctx.shoal.cron.run_now(job)
-    ctx.shoal.scheduler.wake()
+        await ctx.services.schedules.run_cron_job(job.id)
+    ctx.services.schedules.wake()
     return CommandResult(answer, metadata={"cron": {"id": job.id}})
 
 
@@ -107,14 +107,14 @@ async def _add(ctx: CommandContext) -> CommandResult:
         expression, rest = rest[0], rest[1:]
     when = When(expression=expression, every=str(every) if every else None,
                 at=str(at) if at else None, timezone=str(options.get("tz") or "UTC"))
-    async with ctx.shoal.db.write() as session:
+    async with ctx.services.db.write() as session:
         job = await create_job(
             session, house_id=ctx.room.house_id, room_id=ctx.room.id, bot_id=agent.id,
             when=when, prompt=" ".join(rest), deliver=options.get("silent") is not True,
             with_history=options.get("history") is True, created_by=ctx.invoker.id,
-            now=ctx.shoal.scheduler.clock())
+            now=ctx.services.schedules.clock())
         [view] = await job_views(session, [job])
-    ctx.shoal.scheduler.wake()
+    ctx.services.schedules.wake()
     where = "here" if job.deliver else "silently"
     return CommandResult(
         f"Cron job {short_id(job)} added: {agent.display_name} runs {describe_schedule(job)}, "
@@ -122,7 +122,7 @@ async def _add(ctx: CommandContext) -> CommandResult:
 
 
 async def _list(ctx: CommandContext) -> CommandResult:
-    async with ctx.shoal.db.read() as session:
+    async with ctx.services.db.read() as session:
         views = await job_views(session, await house_jobs(session, ctx.room.house_id))
     if not views:
         return CommandResult("No cron jobs in this house. Add one: " + ADD_USAGE,

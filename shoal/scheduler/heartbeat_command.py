@@ -31,7 +31,7 @@ async def agent_named(ctx: CommandContext, handle: str) -> User:
     """The agent the command names with its @handle."""
     if not handle.startswith("@"):
         raise UsageError(f"name the agent with its @handle, not {handle!r}")
-    async with ctx.shoal.db.read() as session:
+    async with ctx.services.db.read() as session:
         return await schedulable_agent(session, ctx.room, handle)
 
 
@@ -44,9 +44,9 @@ async def heartbeat(ctx: CommandContext) -> CommandResult:
     agent = await agent_named(ctx, ctx.args["agent"])
     setting = ctx.args.get("setting", "")
     word = setting.lower()
-    now = ctx.shoal.scheduler.clock()
+    now = ctx.services.schedules.clock()
     name = agent.display_name
-    async with ctx.shoal.db.write() as session:
+    async with ctx.services.db.write() as session:
         if word in ("off", "on"):
             beat = await find_heartbeat(session, ctx.room.id, agent.id)
             await set_enabled(session, beat, word == "on", now)
@@ -73,13 +73,13 @@ async def heartbeat(ctx: CommandContext) -> CommandResult:
                                 bot_id=agent.id, interval_seconds=seconds,
                                 created_by=ctx.invoker.id, now=now)
             answer = f"Heartbeat set: {name} checks in every {format_interval(seconds)}."
-    ctx.shoal.scheduler.wake()
+    ctx.services.schedules.wake()
     return CommandResult(answer, metadata={"heartbeat": {"agentId": agent.id}})
 
 
 async def _list(ctx: CommandContext) -> CommandResult:
     """The house's heartbeats, every room's, each naming its room."""
-    async with ctx.shoal.db.read() as session:
+    async with ctx.services.db.read() as session:
         rows = (await session.execute(
             select(Heartbeat, Room.slug).join(Room, Room.id == Heartbeat.room_id)
             .where(Heartbeat.house_id == ctx.room.house_id)
