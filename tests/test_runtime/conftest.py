@@ -13,7 +13,6 @@ import pytest
 
 from shoal.agents.config import load_config
 from shoal.auth.accounts import create_bot
-from shoal.commands.runner import run_parsed
 from shoal.llm import Catalog, KeyRing, LLMConfig, ModelConfig, ModelRouter, ProviderConfig
 from shoal.llm.fakeserver import FakeLLMServer
 from shoal.rooms.houses import add_house_member
@@ -34,8 +33,8 @@ SMALL_MODEL = "openai/fake-small"  # the smallest window the router accepts
 def builtin_runtime(shoal: Shoal) -> BuiltinRuntime:
     """A builtin runtime on the server's parts, wired as the server wires its own."""
     return BuiltinRuntime(shoal.db, shoal.chat, shoal.runs, shoal.commands,
-                          partial(run_parsed, shoal, post_result=False), lambda: shoal.models,
-                          shoal.secrets, shoal.settings)
+                          partial(shoal.command_runner.run_parsed, post_result=False),
+                          lambda: shoal.models, shoal.secrets, shoal.settings)
 
 
 @pytest.fixture(scope="session")
