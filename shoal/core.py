@@ -24,18 +24,18 @@ from shoal.realtime.gateway import Gateway
 from shoal.rooms.chat import Chat
 from shoal.rooms.membership import Membership
 from shoal.rooms.messages import Limits
+from shoal.rooms.webhook_events import WebhookRoomEvents
 from shoal.runs.service import RunService
 from shoal.runs.socket import register_run_events
 from shoal.runtime.builtin import BuiltinRuntime
 from shoal.runtime.sdk import SdkRuntime
 from shoal.runtime.webhook import WebhookRuntime
 from shoal.runtime.worker import Worker
-from shoal.scheduler.commands import ScheduleControl, register_schedule_commands
-from shoal.scheduler.cron import CronKind
-from shoal.scheduler.heartbeats import HeartbeatKind
 from shoal.scheduler.service import Scheduler
+from shoal.schedules.commands import ScheduleControl, register_schedule_commands
+from shoal.schedules.cron import CronKind
+from shoal.schedules.heartbeats import HeartbeatKind
 from shoal.store import Database, migrate
-from shoal.webhooks.room_events import WebhookRoomEvents
 from shoal.webhooks.service import Webhooks
 
 log = logging.getLogger("shoal")

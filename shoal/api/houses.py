@@ -23,8 +23,8 @@ from shoal.rooms.houses import (
 )
 from shoal.rooms.invites import create_invite, invite_view, redeem_invite, revoke_invite
 from shoal.rooms.rooms import room_view, visible_rooms
+from shoal.rooms.webhook_events import member_event, role_changed
 from shoal.store.tables import House, HouseMember, Invite, RoomMember
-from shoal.webhooks.emit import member_event, role_changed
 
 if TYPE_CHECKING:
     from shoal.core import Shoal

@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shoal.api.deps import PrincipalDep, ShoalDep
 from shoal.errors import InvalidInput, NotFound
 from shoal.rooms.access import Action, authorize, authorize_house, room_access
-from shoal.scheduler.cron import (
+from shoal.scheduler.tables import CronJob, Heartbeat
+from shoal.scheduler.timing import parse_interval
+from shoal.schedules.cron import (
     When,
     check_prompt,
     create_job,
@@ -22,7 +24,7 @@ from shoal.scheduler.cron import (
     job_views,
     set_job_enabled,
 )
-from shoal.scheduler.heartbeats import (
+from shoal.schedules.heartbeats import (
     MAX_PROMPT_CHARS,
     check_heartbeat_prompt,
     delete_heartbeat,
@@ -30,9 +32,7 @@ from shoal.scheduler.heartbeats import (
     set_enabled,
     set_heartbeat,
 )
-from shoal.scheduler.tables import CronJob, Heartbeat
-from shoal.scheduler.targets import schedulable_agent
-from shoal.scheduler.timing import parse_interval
+from shoal.schedules.targets import schedulable_agent
 from shoal.store.tables import Room
 
 router = APIRouter(prefix="/api", tags=["schedules"])

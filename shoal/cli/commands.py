@@ -30,7 +30,7 @@ from shoal.commands.registry import CommandRegistry
 from shoal.config import Settings
 from shoal.crypto import SecretBox
 from shoal.net.outbound import OutboundPolicy
-from shoal.scheduler.commands import register_schedule_commands
+from shoal.schedules.commands import register_schedule_commands
 
 command_app = typer.Typer(
     help="Manage a house's own slash commands, answered by webhooks. A running server sees "

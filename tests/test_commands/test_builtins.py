@@ -8,7 +8,7 @@ from typing import Any
 
 from shoal.commands.builtins import register_builtins
 from shoal.commands.registry import CommandRegistry
-from shoal.scheduler.commands import register_schedule_commands
+from shoal.schedules.commands import register_schedule_commands
 from tests.support import ShoalServer, make_house, unique
 
 

@@ -12,7 +12,7 @@ from shoal.llm import NO_REPLY, ChatMessage, ToolCall
 from shoal.runtime.context import EarlierRun, build_context, guard_context, turn_tokens
 from shoal.runtime.prompt import build_system_prompt
 from shoal.runtime.tools import tool_spec
-from shoal.scheduler.commands import register_schedule_commands
+from shoal.schedules.commands import register_schedule_commands
 from shoal.store.tables import House, Room, User
 
 HOUSE = House(name="Acme", description="Acme builds rockets. Be precise.")

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from shoal.llm.fakeserver import FakeLLMServer, Fault, Reply
-from shoal.scheduler.cron import CronKind, When, create_job
 from shoal.scheduler.service import Scheduler
 from shoal.scheduler.tables import CronJob
 from shoal.scheduler.timing import next_cron_time
+from shoal.schedules.cron import CronKind, When, create_job
 from shoal.store.tables import Activation
 from tests.support import Clock, ShoalServer, Socket, make_house
 from tests.support import House as PeopleHouse

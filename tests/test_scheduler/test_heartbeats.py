@@ -13,9 +13,9 @@ from shoal.auth.accounts import create_bot
 from shoal.core import Shoal
 from shoal.rooms.houses import add_house_member
 from shoal.rooms.messages import history
-from shoal.scheduler.heartbeats import HeartbeatKind, set_enabled, set_heartbeat
 from shoal.scheduler.service import Scheduler, due_times
 from shoal.scheduler.tables import Heartbeat
+from shoal.schedules.heartbeats import HeartbeatKind, set_enabled, set_heartbeat
 from shoal.store.tables import Activation, Room, User
 from shoal.store.tables import House as HouseRow
 from tests.support import Clock, ShoalServer, Socket, make_house, unique

@@ -7,7 +7,9 @@ from sqlalchemy import select
 from shoal.commands.registry import Arg, Command, CommandContext, CommandResult, UsageError
 from shoal.errors import Forbidden
 from shoal.rooms.access import RANK
-from shoal.scheduler.heartbeats import (
+from shoal.scheduler.tables import Heartbeat
+from shoal.scheduler.timing import format_interval, parse_interval
+from shoal.schedules.heartbeats import (
     MAX_PROMPT_CHARS,
     delete_heartbeat,
     find_heartbeat,
@@ -15,9 +17,7 @@ from shoal.scheduler.heartbeats import (
     set_enabled,
     set_heartbeat,
 )
-from shoal.scheduler.tables import Heartbeat
-from shoal.scheduler.targets import schedulable_agent
-from shoal.scheduler.timing import format_interval, parse_interval
+from shoal.schedules.targets import schedulable_agent
 from shoal.store.tables import Room, User
 
 

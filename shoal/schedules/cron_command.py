@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shoal.commands.parser import ParseError, tokenize
 from shoal.commands.registry import Arg, Command, CommandContext, CommandResult, UsageError
-from shoal.scheduler.cron import (
+from shoal.schedules.cron import (
     When,
     create_job,
     delete_job,
@@ -15,7 +15,7 @@ from shoal.scheduler.cron import (
     set_job_enabled,
     short_id,
 )
-from shoal.scheduler.heartbeat_command import agent_named, require_admin
+from shoal.schedules.heartbeat_command import agent_named, require_admin
 
 ADD_USAGE = ('/cron add @agent "<cron expression>" [--tz Zone] <prompt>, or --every <interval>, '
              "or --at <time> (once); --silent keeps the answer out of the room, --history "

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 from shoal.commands.registry import CommandRegistry
 from shoal.errors import NotFound
-from shoal.scheduler import cron_command, heartbeat_command
 from shoal.scheduler.tables import CronJob
+from shoal.schedules import cron_command, heartbeat_command
 
 if TYPE_CHECKING:
-    from shoal.scheduler.cron import CronKind
     from shoal.scheduler.service import Scheduler
+    from shoal.schedules.cron import CronKind
     from shoal.store.db import Database
 
 

@@ -1,5 +1,6 @@
-"""Events whose payload takes some building: messages appended in a batch, and member events
-(whose member view is loaded only when some subscription wants it)."""
+"""The webhook events of room writes, queued in the write's transaction: messages appended in a
+batch, edits and deletes, and member events (whose member view is loaded only when some
+subscription wants it)."""
 
 from __future__ import annotations
 
@@ -65,3 +66,22 @@ async def role_changed(session: AsyncSession, member: HouseMember, previous: str
     event = "member.promoted" if RANK[member.role] > RANK[previous] else "member.demoted"
     return await member_event(session, event, member.house_id, member.user_id,
                               previous_role=previous, by=by)
+
+
+class WebhookRoomEvents:
+    """Queues the `message.*` and `member.*` events of a room write in its transaction."""
+
+    async def messages_created(self, session: AsyncSession,
+                               written: Sequence[tuple[Any, Room, Message, str | None]]) -> None:
+        """`message.created` for messages just appended."""
+        await messages_created(session, written)
+
+    async def message_changed(self, session: AsyncSession, event: str, room: Room,
+                              view: dict[str, Any]) -> None:
+        """`message.updated` or `message.deleted` for one message's view."""
+        await queue_event(session, event, room=room, message=view)
+
+    async def member_changed(self, session: AsyncSession, event: str, room: Room,
+                             user_id: str) -> None:
+        """`member.joined` or `member.left` for one member of the room's house."""
+        await member_event(session, event, room.house_id, user_id, room=room)
