@@ -93,7 +93,9 @@ def test_a_bot_is_created_and_edited_through_the_pages(new_page, web: WebServer)
     prompt.press("Tab")
     prompt.type("- be brief")
     form.locator("input[name=fallbacks_default]").uncheck()
+    assert not form.locator("input[name=ambient_on_agents]").is_visible()
     form.locator("select[name=trigger_mode]").select_option("ambient")
+    form.locator("input[name=ambient_on_agents]").check()
     form.locator("select[name=busy_policy]").select_option("collect")
     form.locator("input[name=tools_deny]").fill("clearnote, agency*")
     form.locator("input[name=tools_approval]").fill("save")
@@ -105,6 +107,7 @@ def test_a_bot_is_created_and_edited_through_the_pages(new_page, web: WebServer)
     config = web.api(token, "GET", f"/api/agents/{bot_id}/config")["config"]
     assert config["system_prompt"] == "You find things.\n  - be brief"
     assert config["runtime"] == "builtin" and config["trigger_mode"] == "ambient"
+    assert config["ambient_on_agents"] is True
     assert config["model"] == {"primary": "offline/shoal-offline", "fallbacks": []}
     assert config["response_webhook_url"] == "https://example.com/shoal"  # kept
     assert config["busy_policy"] == "collect"

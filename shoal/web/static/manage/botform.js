@@ -35,6 +35,10 @@ export function botForm(ctx, initialBot, initialConfig, models, onSaved) {
   const primary = modelSelect(models, config.model.primary);
   const fallbacks = fallbackEditor(models, config.model.fallbacks);
   const triggerMode = select(TRIGGER_MODES, config.trigger_mode, { name: 'trigger_mode' });
+  const onAgents = h('input', { type: 'checkbox', name: 'ambient_on_agents',
+    checked: config.ambient_on_agents });
+  const onAgentsField = h('label', { class: 'm-check' }, onAgents,
+    ' Also wake on other agents\' messages (otherwise only on people, hooks and schedules)');
   const triggerPolicy = select(TRIGGER_POLICIES, config.trigger_policy, { name: 'trigger_policy' });
   const whitelist = h('input', { name: 'trigger_whitelist', value: config.trigger_whitelist.join(', '),
     placeholder: 'ada, grace' });
@@ -67,9 +71,11 @@ export function botForm(ctx, initialBot, initialConfig, models, onSaved) {
     webhookBox.hidden = runtime.value !== 'webhook';
     modelBox.hidden = runtime.value !== 'builtin';
     whitelistField.hidden = triggerPolicy.value !== 'whitelist';
+    onAgentsField.hidden = triggerMode.value !== 'ambient';
   };
   runtime.addEventListener('change', sync);
   triggerPolicy.addEventListener('change', sync);
+  triggerMode.addEventListener('change', sync);
   sync();
 
   const save = h('button', { type: 'submit', class: 'm-button m-primary' }, 'Save changes');
@@ -85,7 +91,7 @@ export function botForm(ctx, initialBot, initialConfig, models, onSaved) {
     h('fieldset', { class: 'm-fieldset' }, h('legend', null, 'Runtime'), field('Runtime', runtime)),
     modelBox,
     h('fieldset', { class: 'm-fieldset' }, h('legend', null, 'Triggers'),
-      field('Trigger mode', triggerMode), field('Who may wake it', triggerPolicy), whitelistField,
+      field('Trigger mode', triggerMode), onAgentsField, field('Who may wake it', triggerPolicy), whitelistField,
       field('When busy', busy, 'What happens to triggers that arrive while it runs.'),
       h('div', { class: 'm-grid' },
         field('Max hops', maxHops, 'The loop guard: agents stop answering each other after this.'),
@@ -114,6 +120,7 @@ export function botForm(ctx, initialBot, initialConfig, models, onSaved) {
     put('model', model, { primary: findModel(models, config.model.primary) || null,
       fallbacks: oldFallbacks });
     put('trigger_mode', triggerMode.value, config.trigger_mode);
+    put('ambient_on_agents', onAgents.checked, config.ambient_on_agents);
     put('trigger_policy', triggerPolicy.value, config.trigger_policy);
     put('trigger_whitelist', splitList(whitelist.value).map((u) => u.replace(/^@/, '').toLowerCase()),
       config.trigger_whitelist);
