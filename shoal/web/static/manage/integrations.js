@@ -3,7 +3,7 @@
 import { h, replace } from '../dom.js';
 import {
   actionButton, badge, confirmButton, empty, field, form, load, secretOnce, section, select,
-  splitList, statusLine, table, timeText, when,
+  splitList, statusLine, table, timeText,
 } from './common.js';
 
 function adminsOnly(card, who = 'house admins') {
@@ -122,7 +122,7 @@ export function subscriptionsSection({ ctx, houseId, isAdmin, lookups }, id) {
         sub.description ? [h('dt', null, 'Description'), h('dd', null, sub.description)] : null,
         sub.disabled_reason ? [h('dt', null, 'Disabled because'), h('dd', null, sub.disabled_reason)]
           : null,
-        sub.failing_since ? [h('dt', null, 'Failing since'), h('dd', null, when(sub.failing_since))]
+        sub.failing_since ? [h('dt', null, 'Failing since'), h('dd', null, timeText(sub.failing_since))]
           : null),
       h('div', { class: 'm-row-actions' },
         actionButton(sub.enabled ? 'Disable' : 'Enable', async () => {
@@ -147,7 +147,7 @@ export function subscriptionsSection({ ctx, houseId, isAdmin, lookups }, id) {
         String(d.attempt_count),
         d.last_error || (d.last_status_code ? `HTTP ${d.last_status_code}` : '—'),
         timeText(d.created_at),
-        d.next_attempt_at ? timeText(d.next_attempt_at) : '—']), { 'aria-label': 'Deliveries' })
+        d.next_attempt_at ? timeText(d.next_attempt_at, { relative: true }) : '—']), { 'aria-label': 'Deliveries' })
       : empty('Nothing delivered yet.'));
   });
 
