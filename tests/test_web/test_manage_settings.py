@@ -43,6 +43,13 @@ def test_a_hook_is_made_rotated_and_revoked_in_settings(new_page, web: WebServer
     row = hooks.locator(f"table[aria-label=Hooks] tr:has-text('{name}')")
     row.wait_for()
     assert "#lobby" in row.inner_text()
+    state = row.locator("td[data-label=State]")
+    assert state.inner_text() == "active"
+    [made] = [h for h in web.api(web.owner_token(), "GET", f"/api/houses/{web.home_id}/hooks")
+              if h["name"] == name]
+    urls = row.locator("td[data-label=Receivers] code").all_inner_texts()
+    assert urls == [f"{web.url}{path}" for path in made["endpoints"].values()]
+    assert len(urls) == 4  # messages with the key, and the GitHub, Sentry, generic receivers
 
     row.locator("button:has-text('Rotate key')").click()
     row.locator("button:has-text('Old key stops now. Rotate?')").click()
@@ -50,6 +57,8 @@ def test_a_hook_is_made_rotated_and_revoked_in_settings(new_page, web: WebServer
     assert rotated != key
     assert hook_post(web, key, "old key") == 401
     assert hook_post(web, rotated, "new key") == 201
+    expect(state).to_contain_text("active")
+    expect(state).to_contain_text("key rotated")
     page_screenshot(page, "manage-settings-hooks")
 
     row.locator("button:has-text('Revoke')").click()
@@ -57,6 +66,8 @@ def test_a_hook_is_made_rotated_and_revoked_in_settings(new_page, web: WebServer
     hooks.locator(f"table[aria-label=Hooks] tr:has-text('{name}') "
                   ".m-badge:text-is('revoked')").wait_for()
     assert hook_post(web, rotated, "revoked") == 401
+    assert "active" not in state.inner_text()
+    assert row.locator("td[data-label=Receivers]").inner_text() == "—"
     page.reload()
     page.wait_for_selector("table[aria-label=Hooks]")
     assert key not in page.content() and rotated not in page.content()

@@ -22,6 +22,20 @@ function checkedValues(el, name) {
   return [...el.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
 }
 
+/** Every URL a hook receives on: its key's messages endpoint, and GitHub, Sentry, generic. */
+function receivers(hook) {
+  return h('ul', { class: 'm-endpoints' }, Object.entries(hook.endpoints || {}).map(([kind, path]) =>
+    h('li', null, h('span', { class: 'm-muted' }, `${kind} `),
+      h('code', null, new URL(path, location.origin).href))));
+}
+
+/** Active (and when its key was last rotated), or revoked and since when. */
+function hookState(hook) {
+  if (hook.revoked_at) return h('span', null, badge('revoked', 'muted'), ' ', timeText(hook.revoked_at));
+  return h('span', null, badge('active', 'ok'), hook.rotated_at
+    ? [' ', h('span', { class: 'm-small-text' }, 'key rotated ', timeText(hook.rotated_at))] : null);
+}
+
 /** Hooks: an external system posts into rooms with the hook's key. */
 export function hooksSection({ ctx, houseId, isAdmin, lookups }, id) {
   const card = section(id, 'Hooks', 'An inbound endpoint: another system (CI, monitoring, '
@@ -40,24 +54,24 @@ export function hooksSection({ ctx, houseId, isAdmin, lookups }, id) {
     return ctx.api('GET', `/api/houses/${houseId}/hooks`);
   }, (hooks) => {
     const names = new Map(rooms.map((r) => [r.id, r.name]));
-    list.append(hooks.length ? table(['Hook', 'Rooms', 'Created', 'State', ''], hooks.map((hook) => [
-      h('span', null, h('strong', null, hook.name), h('br'),
-        h('code', { class: 'm-small-text' }, hook.endpoints?.messages || '/api/hooks/messages')),
-      hook.room_ids.map((r) => `#${names.get(r) || r}`).join(', ') || '—',
-      timeText(hook.created_at),
-      hook.revoked_at ? badge('revoked', 'muted')
-        : hook.rotated_at ? h('span', null, 'rotated ', timeText(hook.rotated_at)) : 'original',
-      hook.revoked_at ? '' : h('span', { class: 'm-row-actions' },
-        confirmButton('Rotate key', 'Old key stops now. Rotate?', async () => {
-          const r = await ctx.api('POST', `/api/houses/${houseId}/hooks/${hook.id}/rotate`);
-          show(`New key of ${hook.name}`, r);
-          refresh();
-        }, { status }),
-        confirmButton('Revoke', 'Revoke it?', async () => {
-          await ctx.api('DELETE', `/api/houses/${houseId}/hooks/${hook.id}`);
-          refresh();
-        }, { danger: true, status })),
-    ]), { 'aria-label': 'Hooks' }) : empty('No hooks yet.'), status.el);
+    list.append(hooks.length ? table(['Hook', 'Rooms', 'Receivers', 'Created', 'State', ''],
+      hooks.map((hook) => [
+        h('strong', null, hook.name),
+        hook.room_ids.map((r) => `#${names.get(r) || r}`).join(', ') || '—',
+        hook.revoked_at ? '—' : receivers(hook),
+        timeText(hook.created_at),
+        hookState(hook),
+        hook.revoked_at ? '' : h('span', { class: 'm-row-actions' },
+          confirmButton('Rotate key', 'Old key stops now. Rotate?', async () => {
+            const r = await ctx.api('POST', `/api/houses/${houseId}/hooks/${hook.id}/rotate`);
+            show(`New key of ${hook.name}`, r);
+            refresh();
+          }, { status }),
+          confirmButton('Revoke', 'Revoke it?', async () => {
+            await ctx.api('DELETE', `/api/houses/${houseId}/hooks/${hook.id}`);
+            refresh();
+          }, { danger: true, status })),
+      ]), { 'aria-label': 'Hooks' }) : empty('No hooks yet.'), status.el);
     drawForm();
   });
   const formBox = h('div');
