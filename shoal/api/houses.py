@@ -124,7 +124,8 @@ def _set_interaction_budget(settings: dict[str, Any], value: Any) -> dict[str, A
 def _with_settings(view: dict[str, Any], house: House, shoal: Shoal) -> dict[str, Any]:
     """A house's view with the agent settings that apply in it."""
     return {**view, "interaction_budget": house_budget(house.settings or {},
-                                                        shoal.settings.interaction_budget)}
+                                                        shoal.settings.interaction_budget),
+            "timezone": (house.settings or {}).get("timezone") or "UTC"}
 
 
 @router.get("/{house_id}/members")

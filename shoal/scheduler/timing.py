@@ -4,7 +4,9 @@ and computing when they are next due. Everything returned is UTC."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, croniter
@@ -61,6 +63,23 @@ def zone(name: str) -> ZoneInfo:
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidInput(f"unknown time zone {name!r}; use an IANA name such as "
                            "Europe/Berlin or America/New_York") from None
+
+
+def house_zone(settings: Mapping[str, Any] | None) -> ZoneInfo:
+    """A house's time zone (its `timezone` setting); UTC when it has none or an unknown one."""
+    name = (settings or {}).get("timezone") or "UTC"
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def readable_time(value: datetime, tz: ZoneInfo, now: datetime) -> str:
+    """A time as people read it, in a zone it names: `Thu 3 Dec, 17:29 CET`, with the year
+    when it is not this year's. (The web app writes times the same way, in format.js.)"""
+    local = value.astimezone(tz)
+    year = f" {local.year}" if local.year != now.astimezone(tz).year else ""
+    return f"{local:%a} {local.day} {local:%b}{year}, {local:%H:%M} {local.tzname()}"
 
 
 def check_cron(expression: str) -> str:

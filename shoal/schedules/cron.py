@@ -135,13 +135,14 @@ def short_id(job: CronJob) -> str:
     return job.id[-8:]
 
 
-def describe_schedule(job: CronJob) -> str:
-    """The schedule in words: `cron "0 9 * * 1-5" (Europe/Berlin)`, `every 30m`, `at ...`."""
+def describe_schedule(job: CronJob, when: Callable[[datetime], str | None] = iso) -> str:
+    """The schedule in words: `cron "0 9 * * 1-5" (Europe/Berlin)`, `every 30m`, `once at
+    ...` (the time as `when` writes it: ISO unless told)."""
     if job.kind == "cron":
         return f'cron "{job.expression}" ({job.timezone})'
     if job.kind == "every":
         return f"every {format_interval(job.every_seconds or 0)}"
-    return f"once at {iso(job.run_at)}"
+    return f"once at {when(job.run_at) if job.run_at else None}"
 
 
 async def job_views(session: AsyncSession, jobs: list[CronJob]) -> list[dict[str, Any]]:

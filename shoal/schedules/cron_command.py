@@ -15,7 +15,7 @@ from shoal.schedules.cron import (
     set_job_enabled,
     short_id,
 )
-from shoal.schedules.heartbeat_command import agent_named, require_admin
+from shoal.schedules.heartbeat_command import agent_named, house_time, require_admin
 
 ADD_USAGE = ('/cron add @agent "<cron expression>" [--tz Zone] <prompt>, or --every <interval>, '
              "or --at <time> (once); --silent keeps the answer out of the room, --history "
@@ -116,23 +116,28 @@ async def _add(ctx: CommandContext) -> CommandResult:
         [view] = await job_views(session, [job])
     ctx.services.schedules.wake()
     where = "here" if job.deliver else "silently"
+    readable = await house_time(ctx)
     return CommandResult(
-        f"Cron job {short_id(job)} added: {agent.display_name} runs {describe_schedule(job)}, "
-        f"next at {view['next_run_at']}, answering {where}.", metadata={"cron": view})
+        f"Cron job {short_id(job)} added: {agent.display_name} runs "
+        f"{describe_schedule(job, readable)}, next at {readable(view['next_run_at'])}, "
+        f"answering {where}.", metadata={"cron": view})
 
 
 async def _list(ctx: CommandContext) -> CommandResult:
     async with ctx.services.db.read() as session:
-        views = await job_views(session, await house_jobs(session, ctx.room.house_id))
+        jobs = await house_jobs(session, ctx.room.house_id)
+        views = await job_views(session, jobs)
+    readable = await house_time(ctx)
     if not views:
         return CommandResult("No cron jobs in this house. Add one: " + ADD_USAGE,
                              ephemeral=True)
     lines = [f"Cron jobs ({len(views)}):"]
-    for v in views:
-        state = f"next {v['next_run_at']}" if v["enabled"] else "disabled"
-        last = f", last {v['last_run_at']} {v['last_outcome']}" if v["last_run_at"] else ""
-        lines.append(f"  {v['short_id']} @{v['agent_handle']} {v['schedule']} ({state}{last}): "
-                     f"{v['prompt']}")
+    for job, v in zip(jobs, views, strict=True):
+        state = f"next {readable(v['next_run_at'])}" if v["enabled"] else "disabled"
+        last = (f", last {readable(v['last_run_at'])} {v['last_outcome']}"
+                if v["last_run_at"] else "")
+        lines.append(f"  {v['short_id']} @{v['agent_handle']} "
+                     f"{describe_schedule(job, readable)} ({state}{last}): {v['prompt']}")
     return CommandResult("\n".join(lines), ephemeral=True, metadata={"cron_jobs": views})
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from sqlalchemy import select
 
 from shoal.commands.registry import Arg, Command, CommandContext, CommandResult, UsageError
 from shoal.errors import Forbidden
 from shoal.rooms.access import RANK
 from shoal.scheduler.tables import Heartbeat
-from shoal.scheduler.timing import format_interval, parse_interval
+from shoal.scheduler.timing import format_interval, house_zone, parse_interval, readable_time
 from shoal.schedules.heartbeats import (
     MAX_PROMPT_CHARS,
     delete_heartbeat,
@@ -18,7 +21,9 @@ from shoal.schedules.heartbeats import (
     set_heartbeat,
 )
 from shoal.schedules.targets import schedulable_agent
-from shoal.store.tables import Room, User
+from shoal.store.tables import House, Room, User
+
+TimeText = Callable[[datetime | str | None], str]
 
 
 def require_admin(ctx: CommandContext, what: str) -> None:
@@ -33,6 +38,23 @@ async def agent_named(ctx: CommandContext, handle: str) -> User:
         raise UsageError(f"name the agent with its @handle, not {handle!r}")
     async with ctx.services.db.read() as session:
         return await schedulable_agent(session, ctx.room, handle)
+
+
+async def house_time(ctx: CommandContext) -> TimeText:
+    """How the command's answers write times (a datetime or an ISO string): as the house's
+    people read them, in its time zone."""
+    async with ctx.services.db.read() as session:
+        house = await session.get(House, ctx.room.house_id)
+    tz = house_zone(house.settings if house else None)
+    now = ctx.services.schedules.clock()
+
+    def text(value: datetime | str | None) -> str:
+        if value is None:
+            return "never"
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return readable_time(moment, tz, now)
+
+    return text
 
 
 async def heartbeat(ctx: CommandContext) -> CommandResult:
@@ -85,12 +107,13 @@ async def _list(ctx: CommandContext) -> CommandResult:
             .where(Heartbeat.house_id == ctx.room.house_id)
             .order_by(Room.slug, Heartbeat.created_at))).tuples().all()
         views = await heartbeat_views(session, [beat for beat, _ in rows])
+    readable = await house_time(ctx)
     if not views:
         return CommandResult("No heartbeats in this house. Set one: /heartbeat @agent 30m",
                              ephemeral=True)
     lines = [f"Heartbeats ({len(views)}):"]
     for view, (_, slug) in zip(views, rows, strict=True):
-        state = f"next {view['next_run_at']}" if view["enabled"] else "off"
+        state = f"next {readable(view['next_run_at'])}" if view["enabled"] else "off"
         lines.append(f"  @{view['agent_handle']} in #{slug} every {view['interval']} "
                      f"({state}): {view['prompt']}")
     return CommandResult("\n".join(lines), ephemeral=True, metadata={"heartbeats": views})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from shoal.scheduler.tables import CronJob
 from shoal.scheduler.timing import next_cron_time
 from shoal.schedules.cron import CronKind, When, create_job
 from shoal.store.tables import Activation
-from tests.support import Clock, ShoalServer, Socket, make_house
+from tests.support import Clock, ShoalServer, Socket, make_house, set_house_timezone
 from tests.support import House as PeopleHouse
 from tests.test_runtime.conftest import (  # noqa: F401
     FAKE_MODEL,
@@ -119,6 +120,29 @@ async def test_every_form_of_the_command_gets_its_answer(shoal_server: ShoalServ
     member = await house.member.socket()
     denied = await run(member, room, "/cron list")
     assert denied["ok"] is False and "only house admins and owners" in denied["error"]
+
+
+async def test_answers_write_times_as_people_read_them_in_the_houses_zone(
+        shoal_server: ShoalServer, house: PeopleHouse) -> None:
+    await set_house_timezone(shoal_server.shoal, house.id, "Europe/Berlin")
+    _, handle = await add_bot(shoal_server, house, "remind")
+    sock = await house.admin.socket()
+    room = house.room_id
+    once = await run(sock, room, f"/cron add @{handle} --at 2031-07-04T09:30Z Ship it")
+    assert once["ok"], once
+    # 09:30 UTC is 11:30 in Berlin in summer; a time in another year says its year.
+    assert "runs once at Fri 4 Jul 2031, 11:30 CEST, next at Fri 4 Jul 2031, 11:30 CEST" \
+        in once["content"], once["content"]
+    assert once["metadata"]["cron"]["at"] == "2031-07-04T09:30:00.000Z"  # the API keeps ISO
+    every = await run(sock, room, f"/cron add @{handle} --every 1h Check in")
+    assert every["ok"], every
+    listing = (await run(sock, room, "/cron list"))["content"]
+    assert "once at Fri 4 Jul 2031, 11:30 CEST (next Fri 4 Jul 2031, 11:30 CEST)" in listing
+    this_year = re.compile(r"every 1h \(next \w{3} \d{1,2} \w{3}, \d\d:\d\d CES?T\)")
+    assert this_year.search(listing), listing
+    assert (await run(sock, room, f"/heartbeat @{handle} 2h"))["ok"]
+    beats = (await run(sock, room, "/heartbeat"))["content"]
+    assert re.search(r"every 2h \(next \w{3} \d{1,2} \w{3}, \d\d:\d\d CES?T\)", beats), beats
 
 
 def cron_scheduler(shoal: Shoal, clock: Clock) -> Scheduler:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from playwright.sync_api import WebSocketRoute
+from playwright.sync_api import WebSocketRoute, expect
 
 from shoal.store.tables import User
 from tests.support import unique
@@ -363,6 +363,28 @@ def test_on_a_phone_the_sidebar_collapses(new_page, web: WebServer) -> None:
     page.wait_for_selector(".room-header h2:has-text('lobby')")
     page.wait_for_function(
         "() => document.querySelector('.sidebar').getBoundingClientRect().right <= 1")
+
+
+def test_on_a_phone_a_message_shows_its_actions_only_when_asked(new_page,
+                                                               web: WebServer) -> None:
+    token_a, _, _, _, room = pair(web, "tap")
+    for text in ("one", "two", "three"):
+        web.post(token_a, room["id"], text)
+    page: Page = new_page("/", width=390, height=760)
+    login_with_token(page, token_a, f"/rooms/{room['id']}")
+    page.wait_for_selector(".msg:has-text('three')")
+    assert page.locator(".msg button.edit:visible, .msg button.delete:visible").count() == 0
+    two = page.locator(".msg.mine:has-text('two')").get_attribute("data-id")
+    mine = page.locator(f".msg[data-id='{two}']")
+    mine.locator("button.msg-more").click()
+    expect(mine.locator("button.edit")).to_be_visible()
+    expect(mine.locator("button.delete")).to_be_visible()
+    assert page.locator(".msg button.edit:visible").count() == 1  # that message's only
+    screenshot(page, "phone-message-actions")
+    mine.locator("button.edit").click()
+    mine.locator("textarea.edit-area").fill("two, edited")
+    mine.locator("textarea.edit-area").press("Enter")
+    page.wait_for_selector(".msg:has-text('two, edited') .edited")
 
 
 def test_slash_completion_shows_usage_and_runs_the_command(new_page, web: WebServer) -> None:

@@ -288,3 +288,24 @@ def test_the_model_choice_is_the_houses_allowlist(new_page, web: WebServer) -> N
     page.wait_for_selector(".m-status.m-ok:has-text('Saved')")
     config = web.api(token, "GET", f"/api/agents/{bot['agent']['id']}/config")["config"]
     assert config["model"]["primary"] == "openai/gpt-5-mini"
+
+
+def test_the_manage_pages_share_one_width_and_the_prompt_wraps(new_page, web: WebServer) -> None:
+    owner = web.owner_token()
+    bot = web.api(owner, "POST", "/api/agents", {"name": unique("Wide"), "houseId": web.home_id})
+    page: Page = new_page("/", width=1600)  # wider than the pages' content
+    base = f"/house/{web.home_id}"
+    widths = {}
+    for path, ready in ((f"{base}/agents", "table[aria-label='House registry']"),
+                        (f"{base}/agents/{bot['agent']['id']}", "#bot-prompt"),
+                        (f"{base}/settings", "table[aria-label=Members]")):
+        login_with_token(page, owner, path)
+        page.wait_for_selector(ready)
+        widths[path] = page.evaluate("document.querySelector('.manage').offsetWidth")
+    assert len(set(widths.values())) == 1, widths
+
+    page.goto(f"{base}/agents/{bot['agent']['id']}")
+    prompt = page.locator("#bot-prompt")
+    prompt.fill("You are a careful bot. " * 40)  # one long line
+    assert prompt.evaluate("el => el.scrollWidth <= el.clientWidth"), "the prompt scrolls sideways"
+    assert prompt.evaluate("el => getComputedStyle(el).whiteSpace") == "pre-wrap"

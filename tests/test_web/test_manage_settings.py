@@ -4,12 +4,14 @@ and last runs, made and changed through the page."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.support import fake_dns, unique
+from tests.support import fake_dns, set_house_timezone, unique
 from tests.test_web.conftest import Page, WebServer, login_with_token
 from tests.test_web.test_manage import page_screenshot, shown_secret
 
@@ -41,6 +43,13 @@ def test_a_hook_is_made_rotated_and_revoked_in_settings(new_page, web: WebServer
     row = hooks.locator(f"table[aria-label=Hooks] tr:has-text('{name}')")
     row.wait_for()
     assert "#lobby" in row.inner_text()
+    state = row.locator("td[data-label=State]")
+    assert state.inner_text() == "active"
+    [made] = [h for h in web.api(web.owner_token(), "GET", f"/api/houses/{web.home_id}/hooks")
+              if h["name"] == name]
+    urls = row.locator("td[data-label=Receivers] code").all_inner_texts()
+    assert urls == [f"{web.url}{path}" for path in made["endpoints"].values()]
+    assert len(urls) == 4  # messages with the key, and the GitHub, Sentry, generic receivers
 
     row.locator("button:has-text('Rotate key')").click()
     row.locator("button:has-text('Old key stops now. Rotate?')").click()
@@ -48,6 +57,8 @@ def test_a_hook_is_made_rotated_and_revoked_in_settings(new_page, web: WebServer
     assert rotated != key
     assert hook_post(web, key, "old key") == 401
     assert hook_post(web, rotated, "new key") == 201
+    expect(state).to_contain_text("active")
+    expect(state).to_contain_text("key rotated")
     page_screenshot(page, "manage-settings-hooks")
 
     row.locator("button:has-text('Revoke')").click()
@@ -55,6 +66,8 @@ def test_a_hook_is_made_rotated_and_revoked_in_settings(new_page, web: WebServer
     hooks.locator(f"table[aria-label=Hooks] tr:has-text('{name}') "
                   ".m-badge:text-is('revoked')").wait_for()
     assert hook_post(web, rotated, "revoked") == 401
+    assert "active" not in state.inner_text()
+    assert row.locator("td[data-label=Receivers]").inner_text() == "—"
     page.reload()
     page.wait_for_selector("table[aria-label=Hooks]")
     assert key not in page.content() and rotated not in page.content()
@@ -184,3 +197,25 @@ def test_custom_commands_are_added_changed_and_removed(new_page, web: WebServer)
     item.locator(f"button:has-text('Delete /{name}?')").click()
     expect(commands.locator(f"code:text-is('/{name}')")).to_have_count(0)
     assert [c for c in web.api(owner, "GET", path) if c["name"] == name] == []
+
+
+def test_settings_tables_show_times_in_the_houses_zone(new_page, web: WebServer) -> None:
+    token, _ = web.register_api()
+    house = web.api(token, "POST", "/api/houses", {"name": unique("tz")})
+    web.run(set_house_timezone(web.server.shoal, house["id"], "Asia/Kolkata"))
+    invite = web.api(token, "POST", f"/api/houses/{house['id']}/invites",
+                     {"role": "member", "expires": "400d"})
+    page: Page = new_page("/")
+    login_with_token(page, token, f"/house/{house['id']}/settings")
+    row = page.locator("table[aria-label=Invites] tbody tr").first
+    row.wait_for()
+    assert "times in Asia/Kolkata" in page.locator(".m-subtitle").inner_text()
+    [stored] = web.api(token, "GET", f"/api/houses/{house['id']}/invites")
+    for label, iso, year in (("Created", stored["created_at"], False),
+                             ("Expires", invite["expires_at"], True)):
+        cell = row.locator(f"td[data-label={label}] time")
+        assert cell.get_attribute("title") == iso  # the exact time on hover
+        local = datetime.fromisoformat(iso).astimezone(ZoneInfo("Asia/Kolkata"))
+        shown = (f"{local:%a} {local.day} {local:%b}{f' {local.year}' if year else ''}, "
+                 f"{local:%H:%M}")
+        assert cell.inner_text() == shown, label

@@ -164,3 +164,73 @@ def test_a_live_run_card_keeps_its_clock_after_scrolling_away(new_page, web: Web
     page.wait_for_function(
         "shown => document.querySelector('.run-card .run-elapsed').textContent !== shown",
         arg=elapsed)
+
+
+IN_VIEW = """el => {
+  const view = document.querySelector('.timeline').getBoundingClientRect();
+  const box = el.getBoundingClientRect();
+  return box.top >= view.top - 1 && box.bottom <= view.bottom + 1;
+}"""
+NEXT_FRAME = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+
+
+def busy_room(web: WebServer, gated: list[str]) -> tuple[dict[str, Any], dict[str, Any], str,
+                                                          dict[str, Any]]:
+    """A room with a page of history, a bot whose `gated` tools need approval, and a person
+    in it: (room, bot, token, person)."""
+    room = web.api(web.owner_token(), "POST", "/api/agencies", {"name": unique("follow")})
+    bot = gated_bot(web, gated, room["id"])
+    token, user = web.register_api()
+    web.api(token, "POST", f"/api/agencies/{room['id']}/join")
+    post_many(web, user["id"], room["id"], 40)
+    return room, bot, token, user
+
+
+def test_a_reader_at_the_bottom_sees_the_run_card_grow(new_page, web: WebServer) -> None:
+    room, bot, token, _ = busy_room(web, ["notes"])
+    page: Page = new_page("/")
+    login_with_token(page, token, f"/rooms/{room['id']}")
+    page.get_by_text("m40", exact=True).wait_for()
+    page.fill(".composer-input", f"@{bot['username']} please run /notes")
+    page.keyboard.press("Enter")
+    card = page.locator(".run-card").last
+    approve = card.locator(".permission.pending button.approve")
+    approve.wait_for()
+    # The card grew after it was placed: the timeline followed it down to its buttons.
+    page.wait_for_function(IN_VIEW, arg=approve.element_handle())
+    screenshot(page, "run-permission-in-view")
+    approve.click()
+    reply = page.locator(f".msg.agent:has(.handle:has-text('@{bot['username']}'))").last
+    reply.wait_for()
+    page.evaluate(NEXT_FRAME)
+    # Unfolding a finished run's steps keeps a reader at the bottom at the bottom too.
+    reply.locator(".run-ref button:has-text('show steps')").click()
+    outcome = reply.locator(".run-card .run-outcome")
+    outcome.wait_for()
+    page.wait_for_function(IN_VIEW, arg=outcome.element_handle())
+
+
+def test_a_reader_scrolled_up_is_told_a_card_grew_below(new_page, web: WebServer) -> None:
+    room, bot, token, _ = busy_room(web, ["notes"])
+    asker_token, _ = web.register_api()
+    web.api(asker_token, "POST", f"/api/agencies/{room['id']}/join")
+    page: Page = new_page("/")
+    login_with_token(page, token, f"/rooms/{room['id']}")
+    page.get_by_text("m40", exact=True).wait_for()
+    web.post(asker_token, room["id"], f"@{bot['username']} /notes please")
+    card = page.locator(".run-card").last
+    card.locator(".permission-waiting").wait_for()
+    page.evaluate("document.querySelector('.timeline').scrollTop -= 400")
+    page.evaluate(NEXT_FRAME)
+    jump = page.locator(".jump-latest")
+    expect(jump).to_be_hidden()
+
+    web.api(asker_token, "POST", f"/api/runs/{card.get_attribute('data-run-id')}/interrupt",
+            {"action": "adjust", "message": "look at the logs too"})
+    redirect = card.locator(".run-interrupt")
+    redirect.wait_for()
+    expect(jump).to_have_text("New below ↓")
+    assert not redirect.evaluate(IN_VIEW), "the view jumped while the reader was up"
+    jump.click()
+    page.wait_for_function(IN_VIEW, arg=redirect.element_handle())
+    expect(jump).to_be_hidden()

@@ -36,6 +36,51 @@ export function fullTime(iso) {
   return Number.isNaN(date.getTime()) ? '' : date.toLocaleString();
 }
 
+// Times on the management pages are in the open house's time zone (its `timezone`).
+let houseZone = 'UTC';
+
+/** Use this time zone (an IANA name) for the times below; an unknown one means UTC. */
+export function useTimeZone(zone) {
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone: zone });
+    houseZone = zone || 'UTC';
+  } catch {
+    houseZone = 'UTC';
+  }
+}
+
+export function timeZone() {
+  return houseZone;
+}
+
+function parts(date, options) {
+  const format = new Intl.DateTimeFormat('en-GB', { timeZone: houseZone, ...options });
+  return Object.fromEntries(format.formatToParts(date).map((p) => [p.type, p.value]));
+}
+
+/** An ISO time as people read it, in the house's zone: "Thu 3 Dec, 17:29", with the year
+ * when it is not this year's (the server's answers write times the same way). */
+export function readableTime(iso) {
+  const date = new Date(iso);
+  if (!iso || Number.isNaN(date.getTime())) return iso || '—';
+  const p = parts(date, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric',
+    hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  const year = p.year !== parts(new Date(), { year: 'numeric' }).year ? ` ${p.year}` : '';
+  return `${p.weekday} ${p.day} ${p.month}${year}, ${p.hour}:${p.minute}`;
+}
+
+/** An ISO time relative to now: "3 min ago", "in 2 h". */
+export function relativeTime(iso) {
+  if (!iso) return '—';
+  const seconds = Math.round((new Date(iso).getTime() - Date.now()) / 1000);
+  if (Number.isNaN(seconds)) return iso;
+  const size = Math.abs(seconds);
+  if (size < 5) return 'just now'; // also hides small clock differences with the server
+  const [value, unit] = size < 60 ? [size, 's'] : size < 3600 ? [Math.round(size / 60), 'min']
+    : size < 86400 ? [Math.round(size / 3600), 'h'] : [Math.round(size / 86400), 'd'];
+  return seconds < 0 ? `${value} ${unit} ago` : `in ${value} ${unit}`;
+}
+
 /** Milliseconds as "850ms", "4.2s", "3m 05s", "1h 02m". */
 export function duration(ms) {
   if (typeof ms === 'string') return ms;

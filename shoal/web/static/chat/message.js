@@ -119,13 +119,20 @@ function actions(message, ctx) {
   }
   const own = message.sender_id === ctx.me.id && ctx.canPost;
   if (!own && !ctx.canModerate) return null;
-  return h('span', { class: 'msg-actions' },
-    h('button', { type: 'button', class: 'link edit',
-      onclick: (e) => startEdit(e, message, ctx) }, 'Edit'),
-    h('button', {
-      type: 'button', class: 'link delete',
-      onclick: () => { if (confirm('Delete this message?')) ctx.onDelete(message); },
-    }, 'Delete'));
+  // A phone has no hover: there a ⋯ button opens the actions (style.css).
+  const more = h('button', { type: 'button', class: 'icon msg-more', 'aria-expanded': 'false',
+    'aria-label': 'Message actions', onclick: () => {
+      const open = more.closest('.msg').classList.toggle('actions-open');
+      more.setAttribute('aria-expanded', String(open));
+    } }, '⋯');
+  return h('span', { class: 'msg-actions' }, more,
+    h('span', { class: 'msg-action-list' },
+      h('button', { type: 'button', class: 'link edit',
+        onclick: (e) => startEdit(e, message, ctx) }, 'Edit'),
+      h('button', {
+        type: 'button', class: 'link delete',
+        onclick: () => { if (confirm('Delete this message?')) ctx.onDelete(message); },
+      }, 'Delete')));
 }
 
 function startEdit(event, message, ctx) {

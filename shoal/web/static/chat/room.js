@@ -316,6 +316,7 @@ class RoomView {
     this.destroyed = true;
     this.offs.forEach((off) => off());
     this.tracker?.destroy();
+    this.timeline?.destroy();
     for (const t of this.thinking.values()) clearTimeout(t.timer);
     if (this.room?.isMember === false) this.socket.emit('leave-agency', { agencyId: this.roomId });
     this.ws.setOpenRoom(null);

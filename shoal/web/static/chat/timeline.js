@@ -2,6 +2,8 @@
 // page at once. Scrolling up loads older pages and unloads the newest end; scrolling back
 // down loads newer pages and unloads the oldest end, so a long history keeps memory flat.
 // Entries are ordered by a key: a message's seq; a run card sits just after its trigger.
+// When what is shown grows (a run card asks permission, steps unfold), a reader at the bottom
+// stays at the bottom; a reader scrolled up is told something new is below.
 
 import { h } from '../dom.js';
 
@@ -28,6 +30,8 @@ export class Timeline {
     this.loading = false;
     this.unseen = 0;
     this.extra = 0; // tie-breaker for keys of entries without a seq
+    this.pinned = true; // the reader was at the bottom when they last scrolled
+    this.below = 0; // how far the content went on below the view, as last seen
 
     this.top = h('div', { class: 'timeline-edge top' });
     this.bottom = h('div', { class: 'timeline-edge bottom' });
@@ -40,6 +44,15 @@ export class Timeline {
       tabindex: 0 }, this.list);
     this.wrap = h('div', { class: 'timeline-wrap' }, this.el, this.jump);
     this.el.addEventListener('scroll', () => this.onScroll(), { passive: true });
+    // Cards grow without the timeline knowing (permission requests, steps shown), and the
+    // view shrinks when the composer grows: follow both.
+    this.resizes = new ResizeObserver(() => this.onResize());
+    this.resizes.observe(this.list);
+    this.resizes.observe(this.el);
+  }
+
+  destroy() {
+    this.resizes.disconnect();
   }
 
   /** Show the newest page (messages newest first, as the API answers). */
@@ -99,7 +112,7 @@ export class Timeline {
       const known = this.latestSeq;
       this.noteSeq(seq);
       const gap = seq > known + 1 && known > 0; // missed while away
-      if (gap && this.atLatest && !this.nearBottom()) {
+      if (gap && this.atLatest && !this.stuck()) {
         // The reader is up in the history: the gap loads when they scroll down to it.
         this.atLatest = false;
       }
@@ -114,7 +127,7 @@ export class Timeline {
         return true;
       }
     }
-    const stick = this.nearBottom();
+    const stick = this.stuck();
     this.place(this.messageEntry(message));
     if (stick) {
       this.trim('old');
@@ -133,7 +146,7 @@ export class Timeline {
   /** Fetch the messages after `afterSeq` up to `message` (which revealed the gap), then
    * show them all. A failed fetch leaves the gap to the next reconnect's replay. */
   async fillGap(afterSeq, message) {
-    const stick = this.nearBottom();
+    const stick = this.stuck();
     let after = afterSeq;
     try {
       while (after < message.seq - 1) {
@@ -161,7 +174,7 @@ export class Timeline {
     const oldest = this.oldestMessage();
     if (!oldest) return;
     const newest = this.newestSeq;
-    const stick = this.nearBottom();
+    const stick = this.stuck();
     let after = oldest.seq - 1;
     while (after < newest) {
       const page = await this.fetchNewer(after);
@@ -181,7 +194,7 @@ export class Timeline {
   /** Put any element (a run card) at a key; it stays if the window covers the key. */
   placeElement(id, key, el) {
     if (this.byId.has(id)) return;
-    const stick = this.nearBottom();
+    const stick = this.stuck();
     this.place({ key, id, el });
     if (stick) this.scrollToBottom();
   }
@@ -312,24 +325,52 @@ export class Timeline {
     if (anchor && anchor.el.isConnected) {
       this.el.scrollTop += anchor.el.getBoundingClientRect().top - before;
     }
+    this.below = this.distanceBelow(); // pages loaded on purpose are not news
+  }
+
+  distanceBelow() {
+    const el = this.el;
+    return el.scrollHeight - el.scrollTop - el.clientHeight;
   }
 
   nearBottom() {
-    const el = this.el;
-    return el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_PX;
+    return this.distanceBelow() < NEAR_PX;
+  }
+
+  /** Whether new content should keep the reader at the bottom: they were there before it
+   * came (content that grew since may already have pushed the bottom away). */
+  stuck() {
+    return this.pinned || this.nearBottom();
   }
 
   scrollToBottom() {
     this.el.scrollTop = this.el.scrollHeight;
+    this.pinned = true;
+    this.below = 0;
   }
 
   showJump() {
     this.jump.hidden = false;
-    this.jump.textContent = this.unseen > 0 ? `${this.unseen} new ↓` : 'Latest ↓';
+    this.jump.textContent = this.unseen > 0 ? `${this.unseen} new ↓`
+      : this.atLatest ? 'New below ↓' : 'Latest ↓';
+  }
+
+  /** Something shown grew, or the view changed size. */
+  onResize() {
+    if (!this.el.isConnected) return;
+    if (this.pinned && this.atLatest) {
+      this.scrollToBottom();
+      return;
+    }
+    const below = this.distanceBelow();
+    if (below > this.below + 1 && this.atLatest) this.showJump();
+    this.below = below;
   }
 
   onScroll() {
-    if (this.atLatest && this.nearBottom() && this.unseen) {
+    this.pinned = this.nearBottom();
+    this.below = this.distanceBelow();
+    if (this.atLatest && this.pinned) {
       this.unseen = 0;
       this.jump.hidden = true;
     }

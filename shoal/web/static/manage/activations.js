@@ -1,7 +1,7 @@
 // A bot's activation log: filters (room, outcome, since), one expandable entry per
 // activation with its trigger, outcome, skip reason, model, tokens, duration and error.
 import { h, replace } from '../dom.js';
-import { badge, duration, empty, errorText, link, select, timeText, when } from './common.js';
+import { badge, duration, empty, errorText, link, select, timeText } from './common.js';
 
 const OUTCOMES = [['', 'Any outcome'], ['replied', 'Replied'], ['skipped', 'Skipped'],
   ['error', 'Error'], ['delivered', 'Delivered'], ['pending', 'Pending or running']];
@@ -100,7 +100,7 @@ function entry(ctx, a, roomNames, open) {
   const details = h('details', { class: 'm-activation', role: 'listitem', open: open.has(a.id),
     dataset: { id: a.id, outcome: a.outcome || 'pending' } },
   h('summary', null,
-    h('span', { class: 'm-a-when' }, timeText(a.created_at)),
+    h('span', { class: 'm-a-when' }, timeText(a.created_at, { relative: true })),
     h('span', { class: 'm-a-room' }, roomName ? `#${roomName}` : 'a room'),
     h('span', { class: 'm-a-kind' }, a.trigger_kind),
     outcomeBadge(a),
@@ -118,9 +118,9 @@ function entry(ctx, a, roomNames, open) {
     item('Tokens', tokens(a)),
     item('Duration', duration(a.duration_ms)),
     item('Attempts', String(a.attempts ?? 0)),
-    item('Created', when(a.created_at)),
-    item('Started', when(a.started_at)),
-    item('Finished', when(a.finished_at)),
+    item('Created', timeText(a.created_at)),
+    item('Started', timeText(a.started_at)),
+    item('Finished', timeText(a.finished_at)),
     a.reply_message_id ? item('Reply', h('code', null, a.reply_message_id)) : null,
     a.error ? item('Error', h('pre', { class: 'm-pre m-error-text' }, a.error)) : null));
   details.addEventListener('toggle', () => {

@@ -108,7 +108,7 @@ function accessCard(ctx, entry, botId) {
       const live = rows.filter((t) => !t.revoked_at);
       tokens.append(rows.length ? table(['Token', 'Created', 'Last used', 'State'],
         rows.slice(0, 10).map((t) => [t.kind === 'bot' ? 'Agent token' : 'Agent session',
-          timeText(t.created_at), t.last_used_at ? timeText(t.last_used_at) : 'never',
+          timeText(t.created_at), t.last_used_at ? timeText(t.last_used_at, { relative: true }) : 'never',
           t.revoked_at ? badge('revoked', 'muted') : badge('live', 'ok')]),
         { 'aria-label': 'Tokens' }) : empty('No tokens.'),
       h('div', { class: 'm-actions' },

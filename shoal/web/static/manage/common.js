@@ -2,6 +2,7 @@
 // shown once with a copy button, two-step confirmations, times and durations.
 import { ApiError } from '../api.js';
 import { append, h, replace } from '../dom.js';
+import { readableTime, relativeTime, useTimeZone } from '../format.js';
 
 export const ROLES = ['guest', 'member', 'admin', 'owner'];
 
@@ -10,28 +11,13 @@ export function rank(role) {
   return ROLES.indexOf(role);
 }
 
-/** An ISO time as the reader's local date and time, or a dash. */
-export function when(iso) {
+/**
+ * A time cell: the time as people read it in the house's zone ("Thu 3 Dec, 17:29"), or with
+ * `relative` how far off it is ("in 2 h"), for next and last runs; the exact time on hover.
+ */
+export function timeText(iso, { relative = false } = {}) {
   if (!iso) return '—';
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
-}
-
-/** An ISO time relative to now: "3 min ago", "in 2 h". */
-export function relative(iso) {
-  if (!iso) return '—';
-  const seconds = Math.round((new Date(iso).getTime() - Date.now()) / 1000);
-  if (Number.isNaN(seconds)) return iso;
-  const size = Math.abs(seconds);
-  if (size < 5) return 'just now'; // also hides small clock differences with the server
-  const [value, unit] = size < 60 ? [size, 's'] : size < 3600 ? [Math.round(size / 60), 'min']
-    : size < 86400 ? [Math.round(size / 3600), 'h'] : [Math.round(size / 86400), 'd'];
-  return seconds < 0 ? `${value} ${unit} ago` : `in ${value} ${unit}`;
-}
-
-/** A time cell: relative text with the exact local time on hover. */
-export function timeText(iso) {
-  return h('time', { datetime: iso || '', title: when(iso) }, relative(iso));
+  return h('time', { datetime: iso, title: iso }, relative ? relativeTime(iso) : readableTime(iso));
 }
 
 /** Milliseconds as "41 ms" or "2.3 s". */
@@ -294,7 +280,9 @@ export function link(ctx, path, text, attrs = {}) {
 /** The house and the caller's role in it, or a page-wide message when it cannot be read. */
 export async function loadHouse(ctx, page) {
   try {
-    return await ctx.api('GET', `/api/houses/${encodeURIComponent(ctx.params.houseId)}`);
+    const house = await ctx.api('GET', `/api/houses/${encodeURIComponent(ctx.params.houseId)}`);
+    useTimeZone(house.timezone);
+    return house;
   } catch (err) {
     append(page, h('div', { class: 'm-card' }, h('h1', null, 'House not available'),
       unavailable(err)));

@@ -3,7 +3,7 @@
 import { h, replace } from '../dom.js';
 import {
   actionButton, badge, confirmButton, empty, field, form, load, secretOnce, section, select,
-  splitList, statusLine, table, timeText, when,
+  splitList, statusLine, table, timeText,
 } from './common.js';
 
 function adminsOnly(card, who = 'house admins') {
@@ -20,6 +20,20 @@ function roomChecks(rooms, name, checked = []) {
 
 function checkedValues(el, name) {
   return [...el.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
+}
+
+/** Every URL a hook receives on: its key's messages endpoint, and GitHub, Sentry, generic. */
+function receivers(hook) {
+  return h('ul', { class: 'm-endpoints' }, Object.entries(hook.endpoints || {}).map(([kind, path]) =>
+    h('li', null, h('span', { class: 'm-muted' }, `${kind} `),
+      h('code', null, new URL(path, location.origin).href))));
+}
+
+/** Active (and when its key was last rotated), or revoked and since when. */
+function hookState(hook) {
+  if (hook.revoked_at) return h('span', null, badge('revoked', 'muted'), ' ', timeText(hook.revoked_at));
+  return h('span', null, badge('active', 'ok'), hook.rotated_at
+    ? [' ', h('span', { class: 'm-small-text' }, 'key rotated ', timeText(hook.rotated_at))] : null);
 }
 
 /** Hooks: an external system posts into rooms with the hook's key. */
@@ -40,24 +54,24 @@ export function hooksSection({ ctx, houseId, isAdmin, lookups }, id) {
     return ctx.api('GET', `/api/houses/${houseId}/hooks`);
   }, (hooks) => {
     const names = new Map(rooms.map((r) => [r.id, r.name]));
-    list.append(hooks.length ? table(['Hook', 'Rooms', 'Created', 'State', ''], hooks.map((hook) => [
-      h('span', null, h('strong', null, hook.name), h('br'),
-        h('code', { class: 'm-small-text' }, hook.endpoints?.messages || '/api/hooks/messages')),
-      hook.room_ids.map((r) => `#${names.get(r) || r}`).join(', ') || '—',
-      timeText(hook.created_at),
-      hook.revoked_at ? badge('revoked', 'muted')
-        : hook.rotated_at ? h('span', null, 'rotated ', timeText(hook.rotated_at)) : 'original',
-      hook.revoked_at ? '' : h('span', { class: 'm-row-actions' },
-        confirmButton('Rotate key', 'Old key stops now. Rotate?', async () => {
-          const r = await ctx.api('POST', `/api/houses/${houseId}/hooks/${hook.id}/rotate`);
-          show(`New key of ${hook.name}`, r);
-          refresh();
-        }, { status }),
-        confirmButton('Revoke', 'Revoke it?', async () => {
-          await ctx.api('DELETE', `/api/houses/${houseId}/hooks/${hook.id}`);
-          refresh();
-        }, { danger: true, status })),
-    ]), { 'aria-label': 'Hooks' }) : empty('No hooks yet.'), status.el);
+    list.append(hooks.length ? table(['Hook', 'Rooms', 'Receivers', 'Created', 'State', ''],
+      hooks.map((hook) => [
+        h('strong', null, hook.name),
+        hook.room_ids.map((r) => `#${names.get(r) || r}`).join(', ') || '—',
+        hook.revoked_at ? '—' : receivers(hook),
+        timeText(hook.created_at),
+        hookState(hook),
+        hook.revoked_at ? '' : h('span', { class: 'm-row-actions' },
+          confirmButton('Rotate key', 'Old key stops now. Rotate?', async () => {
+            const r = await ctx.api('POST', `/api/houses/${houseId}/hooks/${hook.id}/rotate`);
+            show(`New key of ${hook.name}`, r);
+            refresh();
+          }, { status }),
+          confirmButton('Revoke', 'Revoke it?', async () => {
+            await ctx.api('DELETE', `/api/houses/${houseId}/hooks/${hook.id}`);
+            refresh();
+          }, { danger: true, status })),
+      ]), { 'aria-label': 'Hooks' }) : empty('No hooks yet.'), status.el);
     drawForm();
   });
   const formBox = h('div');
@@ -122,7 +136,7 @@ export function subscriptionsSection({ ctx, houseId, isAdmin, lookups }, id) {
         sub.description ? [h('dt', null, 'Description'), h('dd', null, sub.description)] : null,
         sub.disabled_reason ? [h('dt', null, 'Disabled because'), h('dd', null, sub.disabled_reason)]
           : null,
-        sub.failing_since ? [h('dt', null, 'Failing since'), h('dd', null, when(sub.failing_since))]
+        sub.failing_since ? [h('dt', null, 'Failing since'), h('dd', null, timeText(sub.failing_since))]
           : null),
       h('div', { class: 'm-row-actions' },
         actionButton(sub.enabled ? 'Disable' : 'Enable', async () => {
@@ -147,7 +161,7 @@ export function subscriptionsSection({ ctx, houseId, isAdmin, lookups }, id) {
         String(d.attempt_count),
         d.last_error || (d.last_status_code ? `HTTP ${d.last_status_code}` : '—'),
         timeText(d.created_at),
-        d.next_attempt_at ? timeText(d.next_attempt_at) : '—']), { 'aria-label': 'Deliveries' })
+        d.next_attempt_at ? timeText(d.next_attempt_at, { relative: true }) : '—']), { 'aria-label': 'Deliveries' })
       : empty('Nothing delivered yet.'));
   });
 

@@ -34,7 +34,8 @@ export async function mount(root, ctx) {
     ['heartbeats', 'Heartbeats', heartbeatsSection],
     ['cron', 'Cron jobs', cronSection],
   ];
-  page.append(pageHeader('House settings', `${house.name} · you are ${house.role}`, [
+  page.append(pageHeader('House settings',
+    `${house.name} · you are ${house.role} · times in ${house.timezone || 'UTC'}`, [
     link(ctx, `${base}/agents`, 'Agents'),
     link(ctx, `${base}/settings`, 'Settings', { 'aria-current': 'page' }),
   ]), h('nav', { class: 'm-toc', 'aria-label': 'Sections' },
