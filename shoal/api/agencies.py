@@ -13,9 +13,10 @@ from shoal.commands.parser import is_command
 from shoal.core import Shoal
 from shoal.errors import Forbidden, InvalidInput, NotFound
 from shoal.rooms.access import Action, authorize_house, authorize_room, house_access
+from shoal.rooms.bindings import binding_of, visible_room_views
 from shoal.rooms.houses import add_house_member, houses_of, member_by_handle
 from shoal.rooms.messages import DEFAULT_HISTORY, history
-from shoal.rooms.rooms import check_charter, check_room_name, create_room, room_view, visible_rooms
+from shoal.rooms.rooms import check_charter, check_room_name, create_room, room_view
 from shoal.store.tables import MAX_INTEGER, Room, User
 from shoal.webhooks.queue import queue_event
 
@@ -44,6 +45,10 @@ class PostMessageBody(BaseModel):
 class EditMessageBody(BaseModel):
     content: Any = None
     metadata: Any = None
+
+
+class BindingBody(BaseModel):
+    agent: str | None
 
 
 class AddAgentBody(BaseModel):
@@ -77,8 +82,7 @@ async def list_agencies(principal: PrincipalDep, shoal: ShoalDep,
                         houseId: str | None = None) -> list[dict[str, Any]]:
     """Rooms the caller can see, with whether they joined."""
     async with shoal.db.read() as session:
-        rows = await visible_rooms(session, principal.id, houseId)
-    return [room_view(r, is_member=m, member_count=n) for r, m, n in rows]
+        return await visible_room_views(session, principal.id, houseId)
 
 
 @router.post("/agencies", status_code=201)
@@ -96,9 +100,11 @@ async def create_agency(body: CreateAgencyBody, principal: PrincipalDep, shoal: 
 @router.get("/agencies/{agency_id}")
 async def get_agency(agency_id: str, principal: PrincipalDep, shoal: ShoalDep
                      ) -> dict[str, Any]:
-    """One room."""
-    room = await readable_room(shoal, principal.id, agency_id)
-    return room_view(room)
+    """One room, with the agent it is bound to (`binding`, or null)."""
+    async with shoal.db.read() as session:
+        access = await authorize_room(session, principal.id, agency_id, Action.READ)
+        assert access.room is not None
+        return room_view(access.room, binding=await binding_of(session, access.room))
 
 
 @router.patch("/agencies/{agency_id}")
@@ -117,10 +123,20 @@ async def update_agency(agency_id: str, body: UpdateAgencyBody, principal: Princ
             if room.is_dm:
                 raise InvalidInput("a DM stays private")
             room.is_private = body.isPrivate
-        await queue_event(session, "agency.updated", room=room, agency=room_view(room),
-                          by=principal.id)
-    await shoal.gateway.emit_room(agency_id, "agency-updated", room_view(room))
-    return room_view(room)
+        view = room_view(room, binding=await binding_of(session, room))
+        await queue_event(session, "agency.updated", room=room, agency=view, by=principal.id)
+    await shoal.gateway.emit_room(agency_id, "agency-updated", view)
+    return view
+
+
+@router.put("/agencies/{agency_id}/binding")
+async def bind_agency(agency_id: str, body: BindingBody, principal: PrincipalDep,
+                      shoal: ShoalDep) -> dict[str, Any]:
+    """Bind the room to one of its house's agents (`agent`: @handle, username or id), which
+    then answers every person's message here unmentioned; `null` unbinds (room admins)."""
+    room = await readable_room(shoal, principal.id, agency_id, Action.MODERATE)
+    binding = await shoal.membership.bind(room, body.agent, principal.id)
+    return room_view(room, binding=binding.view)
 
 
 @router.get("/agencies/{agency_id}/members")
@@ -184,7 +200,9 @@ async def join_agency(agency_id: str, principal: PrincipalDep, shoal: ShoalDep
     """Join a public room of one of your houses."""
     room = await readable_room(shoal, principal.id, agency_id)
     await shoal.membership.add_member(room, principal.id)
-    return {"ok": True, "agency": room_view(room, is_member=True)}
+    async with shoal.db.read() as session:
+        binding = await binding_of(session, room)
+    return {"ok": True, "agency": room_view(room, is_member=True, binding=binding)}
 
 
 @router.post("/agencies/{agency_id}/leave")

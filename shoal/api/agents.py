@@ -17,6 +17,7 @@ from shoal.auth.tokens import Principal, issue_token, revoke_tokens_of
 from shoal.core import Shoal
 from shoal.errors import Forbidden, NotFound
 from shoal.rooms.access import RANK, Action, authorize_house, authorize_room
+from shoal.rooms.bindings import unbind_agent
 from shoal.rooms.houses import add_house_member
 from shoal.store.tables import HouseMember, User, utcnow
 
@@ -139,12 +140,14 @@ async def new_agent_token(agent_id: str, principal: PrincipalDep, shoal: ShoalDe
 @router.delete("/{agent_id}")
 async def delete_agent(agent_id: str, principal: PrincipalDep, shoal: ShoalDep
                        ) -> dict[str, Any]:
-    """Delete a bot: its tokens stop working and its sockets close; its messages stay."""
+    """Delete a bot: its tokens stop working, its sockets close and the rooms bound to it are
+    unbound; its messages stay."""
     bot = await manageable_bot(shoal, principal, agent_id)
     async with shoal.db.write() as session:
         row = await session.get(User, bot.id)
         assert row is not None
         row.deleted_at = utcnow()
+        await unbind_agent(session, bot.id)
         revoked = await revoke_tokens_of(session, bot.id, ("bot", "agent", "session", "pat"))
     await shoal.gateway.disconnect_tokens(revoked)
     return {"ok": True}

@@ -13,6 +13,7 @@ from shoal.auth.tokens import parse_expiry
 from shoal.dispatch.interactions import MAX_BUDGET, house_budget
 from shoal.errors import Forbidden, InvalidInput, NotFound
 from shoal.rooms.access import RANK, ROLES, Action, authorize_house
+from shoal.rooms.bindings import unbind_agent, visible_room_views
 from shoal.rooms.houses import (
     create_house,
     get_house,
@@ -22,7 +23,6 @@ from shoal.rooms.houses import (
     member_view,
 )
 from shoal.rooms.invites import create_invite, invite_view, redeem_invite, revoke_invite
-from shoal.rooms.rooms import room_view, visible_rooms
 from shoal.rooms.webhook_events import member_event, role_changed
 from shoal.store.tables import House, HouseMember, Invite, RoomMember
 
@@ -145,8 +145,7 @@ async def list_house_rooms(house_id: str, principal: PrincipalDep, shoal: ShoalD
     """The house's rooms the caller can see."""
     async with shoal.db.read() as session:
         await authorize_house(session, principal.id, house_id, Action.VIEW_HOUSE)
-        rows = await visible_rooms(session, principal.id, house_id)
-    return [room_view(r, is_member=m, member_count=n) for r, m, n in rows]
+        return await visible_room_views(session, principal.id, house_id)
 
 
 @router.patch("/{house_id}/members/{user_id}")
@@ -187,6 +186,7 @@ async def remove_house_member(house_id: str, user_id: str, principal: PrincipalD
         await member_event(session, "member.left" if user_id == principal.id else "member.kicked",
                            house_id, user_id, by=principal.id)
         await session.delete(member)
+        await unbind_agent(session, user_id, house_id=house_id)
         rooms = (await session.scalars(
             select(RoomMember).where(RoomMember.user_id == user_id)
         )).all()

@@ -104,10 +104,19 @@ def hears_ambiently(bot: Bot, message: Message, sender: User | None) -> bool:
     return sender is None or sender.kind != "bot" or bot.config.ambient_on_agents
 
 
+def answers_as_bound(bot: Bot, room: Room, message: Message, sender: User | None) -> bool:
+    """The room's bound agent answers a person's message that mentions no one else; never an
+    agent's or a system message (so bound agents cannot loop)."""
+    return (room.bound_agent_id == bot.id and message.sender_id is not None
+            and sender is not None and sender.kind != "bot" and message.type != "system"
+            and not message.mentions)
+
+
 def plan_message(message: Message, room: Room, bots: list[Bot], sender: User | None,
                  sender_role: str | None) -> list[Planned]:
-    """The activations one message calls for: mentioned bots, the bot of a DM and ambient
-    bots; never the author; recorded skips for loop-guard and permission refusals."""
+    """The activations one message calls for: mentioned bots, the bot of a DM, the room's
+    bound agent and ambient bots; never the author; recorded skips for loop-guard and
+    permission refusals."""
     from_system = message.sender_id is None
     if from_system and message.meta.get("error") is True:
         return []  # a runtime's failure notice must not wake the bot it names again
@@ -121,6 +130,8 @@ def plan_message(message: Message, room: Room, bots: list[Bot], sender: User | N
             kind = system_kind(message) if from_system else "mention"
         elif room.is_dm and not from_system:
             kind = "dm"
+        elif answers_as_bound(bot, room, message, sender):
+            kind = "binding"
         elif hears_ambiently(bot, message, sender):
             kind = "ambient"
         else:

@@ -1,12 +1,14 @@
-"""Room membership changes that the room hears about: joins, invites, leaves."""
+"""Room membership changes that the room hears about: joins, invites, leaves, and the agent a
+room is bound to."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from shoal.errors import NotFound
+from shoal.rooms.bindings import Binding, bind_room, unbind_agent
 from shoal.rooms.houses import member_by_handle, member_view
-from shoal.rooms.rooms import join_room, leave_room, room_members
+from shoal.rooms.rooms import join_room, leave_room, room_members, room_view
 from shoal.store.tables import HouseMember, Room, User
 
 if TYPE_CHECKING:
@@ -56,12 +58,25 @@ class Membership:
         async with self.db.write() as session:
             removed = await leave_room(session, room.id, user_id)
             if removed:
+                await unbind_agent(session, user_id, room_id=room.id)
                 await self.events.member_changed(session, "member.left", room, user_id)
         if removed:
             if room.is_private:
                 await self.broadcaster.remove_user_from_room(user_id, room.id)
             await self.notify_members(room)
         return removed
+
+    async def bind(self, room: Room, agent_ref: str | None, by_user_id: str) -> Binding:
+        """Bind the room to an agent of its house (None unbinds; see `bind_room`), then tell
+        the room (`agency-updated`), and the agent if it joined the room for this."""
+        async with self.db.write() as session:
+            binding = await bind_room(session, room, agent_ref, by_user_id)
+        if binding.joined and binding.agent is not None:
+            await self.announce_room(binding.agent.id, room)
+            await self.notify_members(room)
+        await self.broadcaster.emit_room(room.id, "agency-updated",
+                                         room_view(room, binding=binding.view))
+        return binding
 
     async def notify_members(self, room: Room) -> None:
         """Send the room its current member list."""

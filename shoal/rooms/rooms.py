@@ -187,9 +187,10 @@ async def dms_of(session: AsyncSession, user_id: str) -> list[tuple[Room, User]]
     return [row.tuple() for row in rows]
 
 
-def room_view(room: Room, *, is_member: bool | None = None, member_count: int | None = None
-              ) -> dict[str, Any]:
-    """A room as the API shows it (the contract's agency object, plus house and seq)."""
+def room_view(room: Room, *, is_member: bool | None = None, member_count: int | None = None,
+              binding: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A room as the API shows it (the contract's agency object, plus house, seq and the
+    agent it is bound to: `binding`, see shoal.rooms.bindings)."""
     view: dict[str, Any] = {
         "id": room.id,
         "slug": room.slug,
@@ -201,6 +202,7 @@ def room_view(room: Room, *, is_member: bool | None = None, member_count: int | 
         "house_id": room.house_id,
         "last_seq": room.last_seq,
         "created_at": iso(room.created_at),
+        "binding": binding,
     }
     if is_member is not None:
         view["isMember"] = is_member

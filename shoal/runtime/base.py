@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 OUTCOMES = ("replied", "skipped", "error", "delivered")
 SKIP_REASONS = ("cooldown", "relevance", "dedup", "loop_guard", "permission", "budget",
                 "silent", "collected", "interrupted", "interaction_budget")
-TRIGGER_KINDS = ("mention", "ambient", "dm", "hook", "heartbeat", "cron", "subagent", "crew",
-                 "direct")
+TRIGGER_KINDS = ("mention", "ambient", "dm", "binding", "hook", "heartbeat", "cron", "subagent",
+                 "crew", "direct")
 
 
 @dataclass

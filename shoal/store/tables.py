@@ -164,6 +164,10 @@ class Room(Base):
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The house agent that answers every person's message here unmentioned (shoal.rooms.
+    # bindings). No foreign key: users are never deleted as rows, and adding one would make
+    # SQLite copy the rooms table; reads ignore an agent that was deleted or left the house.
+    bound_agent_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class RoomMember(Base):

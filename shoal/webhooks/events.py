@@ -18,7 +18,7 @@ EVENT_TYPES: dict[str, str] = {
     "member.promoted": "someone's house role went up (agencyId null)",
     "member.demoted": "someone's house role went down (agencyId null)",
     "agency.created": "a room was created",
-    "agency.updated": "a room's name, charter or privacy changed",
+    "agency.updated": "a room's name, charter, privacy or bound agent changed",
     "invite.created": "a house invite was created (agencyId null)",
     "invite.redeemed": "someone used a house invite (agencyId null)",
 }

@@ -78,6 +78,7 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
                                                      "metadata": {"k": 1}},
     ("PATCH", "/api/messages/{message_id}"): {"content": "hi", "metadata": {"k": 1}},
     ("POST", "/api/agencies/{agency_id}/agents"): {"agentId": "{agent_id}"},
+    ("PUT", "/api/agencies/{agency_id}/binding"): {"agent": "{agent_id}"},
     ("POST", "/api/houses"): {"name": "House", "description": "ours"},
     ("PATCH", "/api/houses/{house_id}"): {"name": "House", "description": "ours"},
     ("PATCH", "/api/houses/{house_id}/members/{user_id}"): {"role": "member"},

@@ -222,3 +222,32 @@ async def test_schedules_are_for_admins(shoal_server: ShoalServer) -> None:
     member = await house.member.socket()
     refused = await run(member, house.room_id, "/heartbeat")
     assert refused["ok"] is False and "only house admins and owners" in refused["error"]
+
+
+async def test_bind_and_unbind_a_room_to_an_agent(shoal_server: ShoalServer) -> None:
+    house = await make_house(shoal_server)
+    admin = await house.admin.socket()
+    booted = await run(await house.owner.socket(), house.room_id, '/boot "Front Desk"')
+    handle = booted["metadata"]["agent"]["handle"]
+    member = await run(await house.member.socket(), house.room_id, f"/bind @{handle}")
+    assert member["ok"] is False and "your role (member) may not moderate" in member["error"]
+    unknown = await run(admin, house.room_id, "/bind @no-such-desk")
+    assert unknown["ok"] is False and "no agent in this house is @no-such-desk" in unknown["error"]
+    assert (await run(admin, house.room_id, "/unbind"))["content"] == (
+        f"#{(await house.admin.get(f'/api/agencies/{house.room_id}')).json()['slug']} is not "
+        "bound to an agent.")
+
+    bound = await run(admin, house.room_id, f"/bind @{handle}")
+    assert bound["ok"], bound
+    assert "now answers every message here without being mentioned" in bound["content"]
+    assert "@" not in bound["content"]  # a posted mention would wake the agent
+    assert bound["metadata"]["binding"]["handle"] == handle
+    room = (await house.guest.get(f"/api/agencies/{house.room_id}")).json()
+    assert room["binding"]["handle"] == handle
+    who = await run(await house.guest.socket(), house.room_id, "/who")
+    assert f"Bound to @{handle}: it answers every message here." in who["content"]
+
+    unbound = await run(admin, house.room_id, "/unbind")
+    assert unbound["ok"] and "answers here only when mentioned" in unbound["content"]
+    assert (await house.guest.get(f"/api/agencies/{house.room_id}")).json()["binding"] is None
+    assert "Bound to" not in (await run(admin, house.room_id, "/who"))["content"]

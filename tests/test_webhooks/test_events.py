@@ -145,3 +145,27 @@ async def test_messages_a_hook_posts_and_edits_send_events(hooked: Hooked) -> No
         await hooked.run_due()
         events = sorted((e["event"], e["message"]["content"]) for e in received(hook))
     assert events == [("message.created", "build started"), ("message.updated", "build passed")]
+
+
+async def test_binding_a_room_sends_agency_updated(hooked: Hooked) -> None:
+    house = await make_house(hooked.server)
+    r = await house.owner.post("/api/agents", {"name": unique("Desk "), "houseId": house.id})
+    agent = r.json()["agent"]
+    binding = f"/api/agencies/{house.room_id}/binding"
+    async with receiver() as hook:
+        await subscribe(house.owner, room_path(house.room_id), hook.url,
+                        ["agency.updated", "member.joined"], secret=SECRET)
+        await house.admin.http.put(binding, json={"agent": agent["username"]})
+        await house.admin.http.put(binding, json={"agent": agent["username"]})  # no change
+        await house.admin.http.put(binding, json={"agent": None})
+        await hooked.run_due()
+        events = received(hook)
+    # Deliveries go out concurrently: their order of arrival is not theirs to keep.
+    shown = {"id": agent["id"], "username": agent["username"],
+             "handle": agent["username"].lower()}
+    updates = [e for e in events if e["event"] == "agency.updated"]
+    bindings = [e["agency"]["binding"] for e in updates]
+    assert len(bindings) == 2 and shown in bindings and None in bindings
+    assert all(e["by"] == house.admin.id for e in updates)
+    [joined] = [e for e in events if e["event"] == "member.joined"]
+    assert joined["member"]["id"] == agent["id"] and joined["agencyId"] == house.room_id

@@ -1,21 +1,26 @@
-"""/who, /agency create, /invite: rooms and the people and bots in them."""
+"""/who, /agency create, /invite, /bind, /unbind: rooms and the people and bots in them."""
 
 from __future__ import annotations
 
 from shoal.commands.registry import Arg, Command, CommandContext, CommandResult, UsageError
 from shoal.rooms.access import Action, authorize
+from shoal.rooms.bindings import binding_of
 from shoal.rooms.rooms import create_room
 
 
 async def who(ctx: CommandContext) -> CommandResult:
     """List the room's members with role and presence."""
     members = await ctx.services.membership.members_payload(ctx.room)
+    async with ctx.services.db.read() as session:
+        binding = await binding_of(session, ctx.room)
     lines = [
         f"@{m['handle']} ({m['type']}, {m['role']}){' - online' if m['online'] else ''}"
         for m in members
     ]
+    if binding is not None:
+        lines.append(f"Bound to @{binding['handle']}: it answers every message here.")
     return CommandResult(f"In #{ctx.room.slug}:\n" + "\n".join(lines), ephemeral=True,
-                         metadata={"members": members})
+                         metadata={"members": members, "binding": binding})
 
 
 async def agency(ctx: CommandContext) -> CommandResult:
@@ -46,10 +51,38 @@ async def invite(ctx: CommandContext) -> CommandResult:
                          f"#{ctx.room.slug}.")
 
 
+async def bind(ctx: CommandContext) -> CommandResult:
+    """Bind this room to an agent of the house: it answers every message unmentioned."""
+    binding = await ctx.services.membership.bind(ctx.room, ctx.args["agent"], ctx.invoker.id)
+    assert binding.agent is not None and binding.view is not None
+    # No @handle in the text: a posted mention would wake the agent.
+    return CommandResult(
+        f"{ctx.invoker.display_name} bound #{ctx.room.slug} to {binding.agent.display_name}: "
+        "it now answers every message here without being mentioned.",
+        metadata={"binding": binding.view})
+
+
+async def unbind(ctx: CommandContext) -> CommandResult:
+    """Unbind this room: its agent answers only when mentioned again."""
+    async with ctx.services.db.read() as session:
+        bound = await binding_of(session, ctx.room)
+    if bound is None:
+        return CommandResult(f"#{ctx.room.slug} is not bound to an agent.", ephemeral=True)
+    await ctx.services.membership.bind(ctx.room, None, ctx.invoker.id)
+    return CommandResult(
+        f"{ctx.invoker.display_name} unbound #{ctx.room.slug} from {bound['handle']}, which "
+        "now answers here only when mentioned.", metadata={"binding": None, "unbound": bound})
+
+
 COMMANDS = [
     Command("who", "List who is in this room.", who, example="/who", action=Action.READ),
     Command("agency", "Create a new room in this house (--private for a private one).", agency,
             args=(Arg("action"), Arg("name")), example='/agency create "Design Review" --private'),
     Command("invite", "Add a member of this house to this room.", invite,
             args=(Arg("handle"),), example="/invite @archive-bot"),
+    Command("bind", "Bind this room to an agent: it answers every message here without being "
+            "mentioned (room admins).", bind, args=(Arg("agent"),), example="/bind @front-desk",
+            action=Action.MODERATE),
+    Command("unbind", "Unbind this room from its agent (room admins).", unbind,
+            example="/unbind", action=Action.MODERATE),
 ]

@@ -6,6 +6,7 @@ import { api, ApiError, isId } from '../api.js';
 import { h, replace } from '../dom.js';
 import { atLeast } from '../format.js';
 import { RunTracker } from '../runs/live.js';
+import { BindingControl } from './binding.js';
 import { Composer } from './composer.js';
 import { MembersPanel } from './members.js';
 import { renderMessage } from './message.js';
@@ -41,6 +42,11 @@ class RoomView {
     this.room = { ...(this.ws.rooms.get(this.roomId) || {}), ...room };
     this.role = this.ws.house(room.house_id)?.role || 'guest';
     this.canPost = atLeast(this.role, 'member');
+    this.binding = new BindingControl({
+      room: this.room,
+      canBind: atLeast(this.role, 'admin') && !this.room.dm,
+      onChange: (updated) => this.roomUpdated(updated),
+    });
     this.ws.setOpenRoom(this.roomId);
     api('GET', `${base}/commands`).then((list) => {
       this.commands = list;
@@ -98,12 +104,21 @@ class RoomView {
         h('div', { class: 'room-title' },
           h('h2', null, title, room.is_private && !room.dm ? ' 🔒' : ''),
           room.charter ? h('p', { class: 'charter muted' }, room.charter) : null),
+        this.binding.el,
         notMember && this.canPost ? h('button', { type: 'button', class: 'primary small join',
           onclick: () => this.joinRoom() }, 'Join room') : null,
         this.memberToggle),
       h('div', { class: 'room-body' },
         h('div', { class: 'room-main' }, this.timeline.wrap, this.thinkingEl, this.composer.el),
         this.members.el)));
+  }
+
+  /** The room's settings or binding changed: show its new view. */
+  roomUpdated(room) {
+    this.room = { ...this.room, ...room };
+    this.binding.set(this.room);
+    this.render();
+    this.timeline.scrollToBottom();
   }
 
   toggleMembers() {
@@ -215,11 +230,10 @@ class RoomView {
       this.members.set(e.members);
       this.memberToggle.textContent = `Members (${e.members.length})`;
     });
-    on('agency-updated', (room) => {
-      this.room = { ...this.room, ...room };
-      this.render();
-      this.timeline.scrollToBottom();
-    });
+    // A room's own view names it by `id`, not `agencyId`.
+    this.offs.push(this.socket.on('agency-updated', (room) => {
+      if (!this.destroyed && room?.id === this.roomId) this.roomUpdated(room);
+    }));
     this.offs.push(this.socket.on('connect', async () => {
       if (this.destroyed) return;
       await this.join();
