@@ -31,6 +31,7 @@ export class Timeline {
     this.unseen = 0;
     this.extra = 0; // tie-breaker for keys of entries without a seq
     this.pinned = true; // the reader was at the bottom when they last scrolled
+    this.autoTop = null; // where our own last scroll to the bottom left the view
     this.below = 0; // how far the content went on below the view, as last seen
 
     this.top = h('div', { class: 'timeline-edge top' });
@@ -345,6 +346,7 @@ export class Timeline {
 
   scrollToBottom() {
     this.el.scrollTop = this.el.scrollHeight;
+    this.autoTop = this.el.scrollTop;
     this.pinned = true;
     this.below = 0;
   }
@@ -368,7 +370,12 @@ export class Timeline {
   }
 
   onScroll() {
-    this.pinned = this.nearBottom();
+    // The scroll event of our own scroll to the bottom can arrive after the content grew
+    // again; it says nothing about where the reader wants to be.
+    if (this.autoTop === null || Math.abs(this.el.scrollTop - this.autoTop) >= 1) {
+      this.autoTop = null;
+      this.pinned = this.nearBottom();
+    }
     this.below = this.distanceBelow();
     if (this.atLatest && this.pinned) {
       this.unseen = 0;
