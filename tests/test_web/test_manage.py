@@ -6,7 +6,6 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import expect
 
-from shoal.store.tables import House
 from tests.support import unique
 from tests.test_web.conftest import Page, WebServer, login_with_token, register, screenshot
 
@@ -268,14 +267,8 @@ def test_the_model_choice_is_the_houses_allowlist(new_page, web: WebServer) -> N
     token, _ = web.register_api()
     house = web.api(token, "POST", "/api/houses", {"name": unique("lab")})
     bot = web.api(token, "POST", "/api/agents", {"name": unique("Pick"), "houseId": house["id"]})
-
-    async def allow_two_models() -> None:
-        async with web.server.shoal.db.write() as session:
-            row = await session.get(House, house["id"])
-            assert row is not None
-            row.settings = {"models": {"offline": {"alias": "cheap"}, "openai/gpt-5-mini": {}}}
-
-    web.run(allow_two_models())
+    web.api(token, "PATCH", f"/api/houses/{house['id']}/settings",
+            {"models": {"offline": {"alias": "cheap"}, "openai/gpt-5-mini": {}}})
     page: Page = new_page("/")
     login_with_token(page, token, f"/house/{house['id']}/agents/{bot['agent']['id']}")
     primary = page.locator("select[name=model_primary]")
