@@ -206,8 +206,8 @@ def test_house_settings_render_for_the_owner(new_page, web: WebServer) -> None:
     page: Page = new_page("/")
     login_with_token(page, owner, f"/house/{web.home_id}/settings")
     page.wait_for_selector("table[aria-label=Members]")
-    for title in ("House", "Members and roles", "Invites", "Model keys", "Hooks",
-                  "Webhook subscriptions", "Custom commands", "Heartbeats", "Cron jobs"):
+    for title in ("House", "Members and roles", "Invites", "Model keys", "Models and agents",
+                  "Hooks", "Webhook subscriptions", "Custom commands", "Heartbeats", "Cron jobs"):
         assert page.locator(f"section.m-card h2:text-is('{title}')").is_visible(), title
     expect(page.locator(".m-settings >> text=Loading…")).to_have_count(0)
     assert page.locator("section.m-card .m-error").count() == 0
