@@ -2,7 +2,9 @@
 one validator REST, the CLI and first-run setup all go through.
 
 The document is stored in `House.settings` (JSON) with only the keys set explicitly; reading
-fills in the defaults. Adding a key is one `SettingKey` in `KEYS`.
+fills in the defaults. `models` is stored as [ref, entry] pairs: PostgreSQL's JSONB reorders
+an object's keys, and the order of the list matters (the first is the relevance gate's
+fallback). Adding a key is one `SettingKey` in `KEYS`.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class SettingKey:
     min_role: str = "owner"
 
 
-def _models(value: Any, _doc: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]:
+def _models(value: Any, _doc: Mapping[str, Any], catalog: Catalog) -> list[list[Any]]:
     allowed = ("models must be an object of model references, each with an optional alias "
                'and params, e.g. {"anthropic/claude-haiku-4-5": {"alias": "cheap"}}')
     if not isinstance(value, dict):
@@ -75,7 +77,7 @@ def _models(value: Any, _doc: Mapping[str, Any], catalog: Catalog) -> dict[str, 
                                    'parameters, e.g. {"temperature": 0.2}')
             clean["params"] = params
         stored[ref] = clean
-    return stored
+    return [[ref, entry] for ref, entry in stored.items()]
 
 
 def _relevance_model(value: Any, doc: Mapping[str, Any], catalog: Catalog) -> str:
@@ -132,7 +134,9 @@ def settings_view(stored: Mapping[str, Any] | None, default_budget: int) -> dict
     (`default_budget`: the server's interaction budget)."""
     stored = stored or {}
     view = {key.name: deepcopy(stored.get(key.name, key.default)) for key in KEYS.values()}
-    return {**view, "interaction_budget": house_budget(stored, default_budget)}
+    models = view["models"]
+    return {**view, "models": dict(models) if isinstance(models, list) else models,
+            "interaction_budget": house_budget(stored, default_budget)}
 
 
 def check_may_change(role: str | None, changes: Mapping[str, Any]) -> None:

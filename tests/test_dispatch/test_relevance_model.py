@@ -10,6 +10,7 @@ import pytest
 
 from shoal.dispatch.gates import relevance_model
 from shoal.llm import Catalog, KeyRing, ModelRouter, ProfileBook
+from shoal.rooms.house_settings import updated_settings
 from shoal.store.tables import House
 from tests.support import unique
 
@@ -51,3 +52,11 @@ async def test_a_provider_with_a_key_answers_instead_of_the_offline_primary(
                                  ) == "offline/shoal-offline"
     assert await relevance_model(router(GEMINI_API_KEY="g"), {}, House(
         id="house-2", name="Other", settings={})) == "google/gemini-2.5-flash"
+
+
+async def test_the_first_allowed_model_is_the_first_the_owner_listed() -> None:
+    models = router()
+    # Stored as the settings API stores it: in the owner's order, whatever the database.
+    stored = updated_settings({}, {"models": {"sonnet": {}, "gpt-mini": {}, "haiku": {}}},
+                              models.catalog)
+    assert await relevance_model(models, {}, house(**stored)) == "anthropic/claude-sonnet-4-5"
