@@ -12,7 +12,9 @@ from sqlalchemy import func, select
 
 from shoal.auth.accounts import create_bot, create_person
 from shoal.auth.passwords import Passwords
+from shoal.errors import InvalidInput
 from shoal.llm import Catalog, parse_model_ref
+from shoal.rooms.house_settings import updated_settings
 from shoal.rooms.houses import add_house_member, create_house, default_house
 from shoal.rooms.rooms import create_room, join_room
 from shoal.store.db import Database
@@ -75,6 +77,7 @@ class DemoAgent:
 
     handle: str
     model: str
+    relevance_model: str | None = None
 
 
 async def ollama_models(url: str = OLLAMA_TAGS_URL, timeout: float = 0.5) -> list[str]:
@@ -87,6 +90,15 @@ async def ollama_models(url: str = OLLAMA_TAGS_URL, timeout: float = 0.5) -> lis
             return [str(m["name"]) for m in response.json().get("models", []) if m.get("name")]
     except (httpx.HTTPError, ValueError, AttributeError, TypeError, KeyError):
         return []
+
+
+def demo_relevance_model(env: Mapping[str, str]) -> str | None:
+    """With a provider key: that provider's cheapest model, for the relevance question."""
+    alias = next((model for var, model in KEY_MODELS if env.get(var)), None)
+    if alias is None:
+        return None
+    catalog = Catalog(env=env)
+    return catalog.cheapest(parse_model_ref(alias, catalog).provider)
 
 
 async def demo_model(env: Mapping[str, str], ollama_url: str = OLLAMA_TAGS_URL) -> str:
@@ -102,11 +114,19 @@ async def demo_model(env: Mapping[str, str], ollama_url: str = OLLAMA_TAGS_URL) 
 async def ensure_demo_agent(db: Database, env: Mapping[str, str], *,
                             ollama_url: str = OLLAMA_TAGS_URL) -> DemoAgent:
     """Make sure Home's owner has a builtin agent "Helper" in the lobby, mention-triggered,
-    on the best model available now (a later run moves it to a better one)."""
+    on the best model available now (a later run moves it to a better one). With a provider
+    key, Home's relevance model becomes that provider's cheapest model."""
     model = await demo_model(env, ollama_url)
+    relevance = demo_relevance_model(env)
     async with db.write() as session:
         house = await default_house(session)
         assert house is not None, "ensure_home runs first"
+        if relevance is not None:
+            try:
+                house.settings = updated_settings(
+                    house.settings, {"relevance_model": relevance}, Catalog(env=env))
+            except InvalidInput:  # the owner's allowlist leaves it out: theirs to choose
+                relevance = house.settings.get("relevance_model")
         lobby = await session.scalar(
             select(Room).where(Room.house_id == house.id, Room.slug == "lobby"))
         owner_id = await session.scalar(
@@ -126,4 +146,4 @@ async def ensure_demo_agent(db: Database, env: Mapping[str, str], *,
         await add_house_member(session, house.id, bot, "member")
         if lobby is not None:
             await join_room(session, lobby.id, bot.id)
-        return DemoAgent(bot.username, model)
+        return DemoAgent(bot.username, model, relevance)

@@ -23,7 +23,6 @@ from shoal.app import create_app, server_config
 from shoal.bootstrap import ensure_home
 from shoal.config import Settings, normalize_database_url
 from shoal.core import Shoal
-from shoal.store.tables import House as HouseRow
 
 
 def unique(prefix: str = "u") -> str:
@@ -174,15 +173,6 @@ async def make_house(server: ShoalServer) -> House:
     assert r.status_code == 201, r.text
     return House(house_id, r.json()["id"], owner, people["admin"], people["member"],
                  people["guest"])
-
-
-async def set_house_timezone(shoal: Shoal, house_id: str, zone: str) -> None:
-    """Give a house a time zone (an IANA name)."""
-    # settings API: issue 13 §1 (until then, the house's `timezone` setting is written here)
-    async with shoal.db.write() as session:
-        house = await session.get(HouseRow, house_id)
-        assert house is not None
-        house.settings = {**(house.settings or {}), "timezone": zone}
 
 
 async def reset_postgres(url: str) -> None:

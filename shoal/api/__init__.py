@@ -14,6 +14,7 @@ from shoal.api import (
     auth,
     dm,
     hooks,
+    house_settings,
     houses,
     manage,
     room_commands,
@@ -24,8 +25,8 @@ from shoal.api import (
 
 def install_routes(app: FastAPI) -> None:
     """Mount every router, and the health check."""
-    for module in (auth, agents, activations, agencies, dm, hooks, houses, manage, room_commands,
-                   runs, schedules):
+    for module in (auth, agents, activations, agencies, dm, hooks, houses, house_settings, manage,
+                   room_commands, runs, schedules):
         app.include_router(module.router)
 
     @app.get("/api/health", tags=["meta"])

@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from shoal.api.deps import PrincipalDep, ShoalDep
 from shoal.auth.tokens import parse_expiry
-from shoal.dispatch.interactions import MAX_BUDGET, house_budget
+from shoal.dispatch.interactions import house_budget
 from shoal.errors import Forbidden, InvalidInput, NotFound
 from shoal.rooms.access import RANK, ROLES, Action, authorize_house
 from shoal.rooms.bindings import unbind_agent, visible_room_views
+from shoal.rooms.house_settings import updated_settings
 from shoal.rooms.houses import (
     create_house,
     get_house,
@@ -106,19 +107,10 @@ async def update_house(house_id: str, body: HouseUpdateBody, principal: Principa
         if body.description is not None:
             house.description = body.description
         if "interaction_budget" in body.model_fields_set:
-            house.settings = _set_interaction_budget(house.settings, body.interaction_budget)
+            house.settings = updated_settings(
+                house.settings, {"interaction_budget": body.interaction_budget},
+                shoal.models.catalog)
     return _with_settings(house_view(house, access.role), house, shoal)
-
-
-def _set_interaction_budget(settings: dict[str, Any], value: Any) -> dict[str, Any]:
-    """The house settings with a new interaction budget (None: the server's default)."""
-    updated = {k: v for k, v in (settings or {}).items() if k != "interaction_budget"}
-    if value is None:
-        return updated
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BUDGET:
-        raise InvalidInput(f"interaction_budget must be a whole number from 1 to {MAX_BUDGET}, "
-                           "or null for the server's default")
-    return {**updated, "interaction_budget": value}
 
 
 def _with_settings(view: dict[str, Any], house: House, shoal: Shoal) -> dict[str, Any]:

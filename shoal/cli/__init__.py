@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from shoal.cli import accounts, activations, hooks, server
+from shoal.cli import accounts, activations, hooks, house, server
 from shoal.cli import commands as command_commands
 from shoal.cli import models as model_commands
 
@@ -18,6 +18,7 @@ server.register(app)
 accounts.register(app)
 activations.register(app)
 hooks.register(app)
+house.register(app)
 model_commands.register(app)
 command_commands.register(app)
 

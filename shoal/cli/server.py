@@ -80,6 +80,10 @@ def register(app: typer.Typer) -> None:
                           f"(data in {settings.data_dir.resolve()})")
             console.print(f"@{agent.handle} is on {agent.model}: mention it in #lobby",
                           markup=False, highlight=False)
+            if agent.relevance_model:
+                console.print(f"Ambient bots ask {agent.relevance_model} whether a message "
+                              "concerns them (`shoal house set relevance_model` changes it)",
+                              markup=False, highlight=False)
             if agent.model == OFFLINE_MODEL:
                 console.print("  (for a real model, set ANTHROPIC_API_KEY, OPENAI_API_KEY or "
                               "GEMINI_API_KEY, or start Ollama, and run the demo again)",

@@ -11,10 +11,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.llm import (
+    OFFLINE_MODEL,
     HouseModels,
     LLMConfig,
+    UnknownModel,
     build_relevance_request,
+    parse_model_ref,
     parse_relevance_answer,
+    resolve_model,
 )
 from shoal.store.tables import Activation, Message, User
 
@@ -44,11 +48,46 @@ def spoke_recently(bot_id: str, recent: list[tuple[Message, str]]) -> bool:
     return any(m.sender_id == bot_id for m, _ in recent)
 
 
-def relevance_model(llm: Mapping[str, Any], house: House) -> str:
-    """The house's cheap model for YES/NO relevance questions (`llm`: the settings' [llm])."""
+async def relevance_model(models: ModelRouter, llm: Mapping[str, Any], house: House) -> str:
+    """The model the relevance question goes to: the house's `relevance_model`, else the
+    server's `[llm] relevance_model` (when the house allows it), else the house's first
+    allowed model, else the server's primary. When that last one is the offline model but a
+    real provider has a key, that provider's cheapest model answers instead, with a warning:
+    offline is never chosen silently over a configured provider."""
     config = LLMConfig.parse(llm)
-    return str(house.settings.get("relevance_model") or llm.get("relevance_model")
-               or config.primary)
+    allowed = HouseModels(house.settings.get("models") or {}, models.catalog)
+    chosen = house.settings.get("relevance_model")
+    if isinstance(chosen, str) and chosen:
+        return chosen
+    if config.relevance_model and _allows(allowed, config.relevance_model, models):
+        return config.relevance_model
+    if allowed.entries:
+        return next(iter(allowed.entries))
+    primary = config.primary
+    if str(parse_model_ref(primary, models.catalog)) != OFFLINE_MODEL:
+        return primary
+    for spec in models.catalog.providers.values():
+        cheapest = models.catalog.cheapest(spec.name)
+        if spec.needs_key and cheapest and await models.keys.profiles(spec, house.id):
+            if (house.id, cheapest) not in _warned:
+                _warned.add((house.id, cheapest))
+                log.warning("house %s names no relevance model and the server's primary is "
+                            "the offline model, but %s has a key: asking %s instead; set one "
+                            "with `shoal house set relevance_model <model>`", house.id,
+                            spec.name, cheapest)
+            return cheapest
+    return primary
+
+
+_warned: set[tuple[str, str]] = set()  # each substitution is logged once per process
+
+
+def _allows(allowed: HouseModels, ref: str, models: ModelRouter) -> bool:
+    try:
+        resolve_model(ref, models.catalog, allowed)
+    except UnknownModel:
+        return False
+    return True
 
 
 async def judged_relevant(models: ModelRouter, llm: Mapping[str, Any], house: House, bot: User,
@@ -59,7 +98,7 @@ async def judged_relevant(models: ModelRouter, llm: Mapping[str, Any], house: Ho
     profile = "\n".join(p for p in (f"You are {bot.display_name} (@{bot.username}).",
                                     config.description, config.system_prompt) if p)
     transcript = "\n".join(f"{who}: {m.content}" for m, who in recent)
-    model = relevance_model(llm, house)
+    model = await relevance_model(models, llm, house)
     answer = await models.complete(
         build_relevance_request(profile, transcript), [model],
         house=HouseModels(house.settings.get("models", {}), models.catalog),

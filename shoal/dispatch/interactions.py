@@ -7,7 +7,7 @@ interaction's row locked, so processes sharing PostgreSQL count against one numb
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ def stopped_notice(replies: int) -> str:
     return f"Agents stopped after {replies} replies; mention one to go on."
 
 
-def house_budget(settings: dict[str, Any], default: int) -> int:
+def house_budget(settings: Mapping[str, Any], default: int) -> int:
     """The house's interaction budget: its own setting, else the server's."""
     value = settings.get("interaction_budget")
     return value if isinstance(value, int) and 1 <= value <= MAX_BUDGET else default

@@ -36,6 +36,7 @@ class ModelInfo:
     ref: str
     context_window: int = DEFAULT_CONTEXT_TOKENS
     aliases: tuple[str, ...] = ()
+    cheap: bool = False  # its provider's cheapest model: for quick YES/NO questions
 
 
 BUILTIN_PROVIDERS = (
@@ -50,12 +51,12 @@ BUILTIN_PROVIDERS = (
 BUILTIN_MODELS = (
     ModelInfo("anthropic/claude-opus-4-5", 200_000, ("opus",)),
     ModelInfo("anthropic/claude-sonnet-4-5", 200_000, ("sonnet",)),
-    ModelInfo("anthropic/claude-haiku-4-5", 200_000, ("haiku",)),
+    ModelInfo("anthropic/claude-haiku-4-5", 200_000, ("haiku",), cheap=True),
     ModelInfo("openai/gpt-5", 400_000, ("gpt",)),
-    ModelInfo("openai/gpt-5-mini", 400_000, ("gpt-mini",)),
+    ModelInfo("openai/gpt-5-mini", 400_000, ("gpt-mini",), cheap=True),
     ModelInfo("google/gemini-2.5-pro", 1_048_576, ("gemini",)),
-    ModelInfo("google/gemini-2.5-flash", 1_048_576, ("gemini-flash",)),
-    ModelInfo(OFFLINE_MODEL, 128_000, ("offline",)),
+    ModelInfo("google/gemini-2.5-flash", 1_048_576, ("gemini-flash",), cheap=True),
+    ModelInfo(OFFLINE_MODEL, 128_000, ("offline",), cheap=True),
 )
 
 # The SDKs read these themselves; Shoal reads them so the same rule holds for every client.
@@ -80,6 +81,7 @@ class ModelConfig(BaseModel):
 
     context_window: int | None = Field(None, ge=1)
     alias: str | None = None
+    cheap: bool | None = None  # the provider's cheapest model (relevance questions, the demo)
 
 
 class LLMConfig(BaseModel):
@@ -88,6 +90,7 @@ class LLMConfig(BaseModel):
     default_provider: str = "anthropic"
     primary: str = "offline"
     fallbacks: list[str] = Field(default_factory=list)
+    relevance_model: str | None = None  # the cheap model ambient bots' relevance gate asks
     deadline_seconds: float = Field(120.0, gt=0)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
@@ -132,7 +135,8 @@ class Catalog:
             known_model = self.models.get(ref, ModelInfo(ref))
             aliases = known_model.aliases + ((mc.alias,) if mc.alias else ())
             window = mc.context_window or known_model.context_window
-            self.models[ref] = ModelInfo(ref, window, aliases)
+            cheap = known_model.cheap if mc.cheap is None else mc.cheap
+            self.models[ref] = ModelInfo(ref, window, aliases, cheap)
         self.aliases: dict[str, str] = {
             alias.lower(): m.ref for m in self.models.values() for alias in m.aliases
         }
@@ -144,3 +148,8 @@ class Catalog:
     def info(self, ref: str) -> ModelInfo:
         """What is known about a canonical `provider/model`; unknown models get defaults."""
         return self.models.get(ref) or ModelInfo(ref)
+
+    def cheapest(self, provider: str) -> str | None:
+        """The provider's cheapest known model (`cheap` in the catalog), if it names one."""
+        return next((m.ref for m in self.models.values()
+                     if m.cheap and m.ref.partition("/")[0] == provider), None)

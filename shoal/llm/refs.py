@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,11 +64,14 @@ def parse_model_ref(
 
 
 class HouseModels:
-    """A house's `models` map. When it is not empty it is also the house's allowlist."""
+    """A house's `models` map. When it is not empty it is also the house's allowlist. It may
+    come as a mapping or, as house settings store it to keep its order, [ref, entry] pairs."""
 
-    def __init__(self, raw: Mapping[str, Mapping[str, Any] | None], catalog: Catalog) -> None:
+    def __init__(self, raw: Mapping[str, Mapping[str, Any] | None] | Iterable[Sequence[Any]],
+                 catalog: Catalog) -> None:
         self.entries: dict[str, HouseModel] = {}
-        for ref, entry in raw.items():
+        pairs: Iterable[Sequence[Any]] = raw.items() if isinstance(raw, Mapping) else raw
+        for ref, entry in pairs:
             entry = entry or {}
             canonical = str(parse_model_ref(ref, catalog))
             self.entries[canonical] = HouseModel(

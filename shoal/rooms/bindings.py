@@ -90,8 +90,8 @@ async def house_agent(session: AsyncSession, house_id: str, ref: str) -> tuple[U
     return user, member.handle
 
 
-async def bind_room(session: AsyncSession, room: Room, agent_ref: str | None, by_user_id: str
-                    ) -> Binding:
+async def bind_room(session: AsyncSession, room: Room, agent_ref: str | None,
+                    by_user_id: str | None) -> Binding:
     """Bind the room to one of its house's agents (`agent_ref`: @handle, username or id), or
     unbind it (None). An agent not yet in the room joins it. Queues `agency.updated` when the
     binding changes. Authorization is the caller's."""

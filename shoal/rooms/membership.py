@@ -71,12 +71,17 @@ class Membership:
         the room (`agency-updated`), and the agent if it joined the room for this."""
         async with self.db.write() as session:
             binding = await bind_room(session, room, agent_ref, by_user_id)
+        await self.announce_binding(room, binding)
+        return binding
+
+    async def announce_binding(self, room: Room, binding: Binding) -> None:
+        """Tell the room its binding changed (`agency-updated`), and the agent if it joined
+        the room for it. Called after the binding is committed."""
         if binding.joined and binding.agent is not None:
             await self.announce_room(binding.agent.id, room)
             await self.notify_members(room)
         await self.broadcaster.emit_room(room.id, "agency-updated",
                                          room_view(room, binding=binding.view))
-        return binding
 
     async def notify_members(self, room: Room) -> None:
         """Send the room its current member list."""

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from shoal.llm import NO_REPLY, ToolSpec
+from shoal.scheduler.timing import house_zone
 
 if TYPE_CHECKING:
     from shoal.agents.config import BotConfig
@@ -23,6 +24,17 @@ def bot_prompt(bot: User, config: BotConfig) -> str:
     about = f" {config.description.strip()}" if config.description.strip() else ""
     return (f"You are {bot.display_name} (@{bot.username}), an agent in a Shoal chat room."
             f"{about} Answer helpfully and briefly.")
+
+
+def local_time(house: House, now: datetime | None = None) -> str:
+    """The time in the house's time zone, as the prompt shows it: "Tuesday 2025-03-04 07:06
+    Europe/Kyiv (UTC+02:00)", or "... UTC" in a house that keeps UTC."""
+    zone = house_zone(house.settings)
+    when = (now or datetime.now(UTC)).astimezone(zone)
+    if zone.key == "UTC":
+        return f"{when:%A %Y-%m-%d %H:%M} UTC"
+    offset = when.strftime("%z")
+    return f"{when:%A %Y-%m-%d %H:%M} {zone} (UTC{offset[:3]}:{offset[3:]})"
 
 
 def build_system_prompt(
@@ -53,8 +65,7 @@ def build_system_prompt(
         sections.append(
             "## Tools\nThese are the room's slash commands; call them as tools. Their results "
             "come back to you only; nobody else sees them unless you say so.\n" + listing)
-    when = (now or datetime.now(UTC)).astimezone(UTC)
-    sections.append(f"## Current time\n{when:%A %Y-%m-%d %H:%M} UTC")
+    sections.append(f"## Current time\n{local_time(house, now)}")
     if mode == "full":  # a sub-agent answers its parent, who always wants an answer
         sections.append(
             "## Silent replies\nWhen you have nothing useful to add, reply with exactly "

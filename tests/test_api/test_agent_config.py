@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from shoal.store.tables import House as HouseRow
 from tests.support import House, ShoalServer, make_house, unique
 
 
@@ -88,10 +87,9 @@ async def test_a_house_model_map_limits_the_models_its_bots_may_use(
 ) -> None:
     house = await make_house(shoal_server)
     bot = await house_bot(house)
-    async with shoal_server.shoal.db.write() as session:
-        row = await session.get(HouseRow, house.id)
-        assert row is not None
-        row.settings = {"models": {"offline/shoal-offline": {"alias": "cheap"}}}
+    r = await house.owner.patch(f"/api/houses/{house.id}/settings",
+                                {"models": {"offline/shoal-offline": {"alias": "cheap"}}})
+    assert r.status_code == 200, r.text
     route = f"/api/agents/{bot}/config"
     r = await house.member.patch(route, {"model": {"primary": "openai/gpt-5"}})
     assert r.status_code == 400

@@ -82,6 +82,9 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/houses"): {"name": "House", "description": "ours"},
     ("PATCH", "/api/houses/{house_id}"): {"name": "House", "description": "ours"},
     ("PATCH", "/api/houses/{house_id}/members/{user_id}"): {"role": "member"},
+    ("PATCH", "/api/houses/{house_id}/settings"): {
+        "models": {}, "relevance_model": "offline", "run_permission_deciders": "initiator",
+        "timezone": "UTC", "interaction_budget": 20},
     ("POST", "/api/houses/{house_id}/invites"): {"role": "member", "expires": "1d",
                                                  "max_uses": 2},
     ("POST", "/api/houses/join"): {"code": "shi_x"},
@@ -338,6 +341,8 @@ async def test_unknown_ids_are_404(targets: Targets) -> None:
     ("POST", "/api/agencies/{agency_id}/messages", {"content": '/echo "unclosed'}, 400),
     ("PATCH", "/api/messages/{message_id}", {"content": ""}, 400),
     ("PATCH", "/api/agents/{agent_id}/config", {"colour": "red"}, 400),
+    ("PATCH", "/api/houses/{house_id}/settings", {"colour": "red"}, 400),
+    ("PATCH", "/api/houses/{house_id}/settings", {"timezone": "Mars/Olympus"}, 400),
     ("PATCH", "/api/agents/{agent_id}/config", {"role": "x" * 20_001}, 400),
 ], ids=lambda v: v if isinstance(v, str) else None)
 async def test_rules_a_client_can_fix_say_what_is_wrong(

@@ -3,7 +3,7 @@ a bot's tokens."""
 
 from __future__ import annotations
 
-from shoal.store.tables import Activation, House
+from shoal.store.tables import Activation
 from tests.support import ShoalServer, make_house, unique
 
 
@@ -38,10 +38,9 @@ async def test_models_are_the_house_allowlist_or_the_catalog(shoal_server: Shoal
     assert refs["offline/shoal-offline"] == ["offline"] and "openai/gpt-5" in refs
     assert body["default"]["primary"] == "offline"
 
-    async with shoal_server.shoal.db.write() as session:
-        row = await session.get(House, house.id)
-        assert row is not None
-        row.settings = {"models": {"offline": {"alias": "cheap"}}}
+    r = await house.owner.patch(f"/api/houses/{house.id}/settings",
+                                {"models": {"offline": {"alias": "cheap"}}})
+    assert r.status_code == 200, r.text
     body = (await house.member.get(f"/api/houses/{house.id}/models")).json()
     assert body["allowlist"] is True
     assert body["models"] == [{"ref": "offline/shoal-offline", "aliases": ["cheap"]}]

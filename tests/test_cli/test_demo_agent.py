@@ -13,6 +13,7 @@ from sqlalchemy import select
 from shoal.agents.config import load_config
 from shoal.auth.passwords import Passwords
 from shoal.bootstrap import ensure_demo_agent, ensure_home
+from shoal.rooms.houses import default_house
 from shoal.store import Database, migrate
 from shoal.store.tables import HouseMember, Room, RoomMember, User
 
@@ -88,3 +89,20 @@ async def test_helper_joins_the_lobby_on_the_best_model_and_follows_the_environm
     edited = load_config(stored.config)  # type: ignore[union-attr]
     assert edited.system_prompt == "You are terse."
     assert edited.model.primary == "offline/shoal-offline"
+
+
+async def test_with_a_provider_key_the_demo_house_asks_its_cheapest_model_about_relevance(
+        db: Database, closed_port: str) -> None:
+    async def relevance() -> object:
+        async with db.read() as session:
+            return (await default_house(session)).settings.get(  # type: ignore[union-attr]
+                "relevance_model")
+
+    assert (await ensure_demo_agent(db, {}, ollama_url=closed_port)).relevance_model is None
+    assert await relevance() is None
+    for env, cheapest in [({"ANTHROPIC_API_KEY": "a"}, "anthropic/claude-haiku-4-5"),
+                          ({"OPENAI_API_KEY": "o"}, "openai/gpt-5-mini"),
+                          ({"GEMINI_API_KEY": "g"}, "google/gemini-2.5-flash")]:
+        agent = await ensure_demo_agent(db, env, ollama_url=closed_port)
+        assert agent.relevance_model == cheapest
+        assert await relevance() == cheapest

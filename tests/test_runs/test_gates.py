@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
-
-from shoal.store.tables import House
 from tests.test_runs.conftest import Scene, add_agent
 
 
@@ -79,9 +76,9 @@ async def test_only_the_initiator_decides_unless_the_house_allows_admins(scene: 
                          {"runId": run_id, "permissionId": "p", "decision": "approve"})
     assert ack["ok"] is False
     await bot.close()
-    async with scene.server.shoal.db.write() as session:
-        await session.execute(update(House).where(House.id == scene.house.id).values(
-            settings={"run_permission_deciders": "initiator_or_admins"}))
+    r = await scene.house.owner.patch(f"/api/houses/{scene.house.id}/settings",
+                                      {"run_permission_deciders": "initiator_or_admins"})
+    assert r.status_code == 200, r.text
     assert (await scene.house.guest.post(url, {"decision": "approve"})).status_code == 403
     r = await scene.house.admin.post(url, {"decision": "approve"})
     assert r.status_code == 200, r.text

@@ -45,6 +45,15 @@ def test_sections_come_in_order_with_the_house_first() -> None:
     assert positions == sorted(positions)
 
 
+def test_the_current_time_is_shown_in_the_houses_time_zone() -> None:
+    house = House(name="Acme", description="", settings={"timezone": "Asia/Kolkata"})
+    prompt = build_system_prompt(house, BOT, BotConfig(), [], now=NOW)
+    assert "## Current time\nTuesday 2025-03-04 10:36 Asia/Kolkata (UTC+05:30)\n" in prompt
+    house.settings = {"timezone": "America/Los_Angeles"}
+    prompt = build_system_prompt(house, BOT, BotConfig(), [], now=NOW)
+    assert "## Current time\nMonday 2025-03-03 21:06 America/Los_Angeles (UTC-08:00)\n" in prompt
+
+
 def test_minimal_and_none_modes_leave_sections_out() -> None:
     config = BotConfig(description="Keeps the launch checklist.")
     minimal = build_system_prompt(HOUSE, BOT, config, TOOLS, mode="minimal", now=NOW)

@@ -18,7 +18,7 @@ from shoal.scheduler.tables import CronJob
 from shoal.scheduler.timing import next_cron_time
 from shoal.schedules.cron import CronKind, When, create_job
 from shoal.store.tables import Activation
-from tests.support import Clock, ShoalServer, Socket, make_house, set_house_timezone
+from tests.support import Clock, ShoalServer, Socket, make_house
 from tests.support import House as PeopleHouse
 from tests.test_runtime.conftest import (  # noqa: F401
     FAKE_MODEL,
@@ -124,7 +124,8 @@ async def test_every_form_of_the_command_gets_its_answer(shoal_server: ShoalServ
 
 async def test_answers_write_times_as_people_read_them_in_the_houses_zone(
         shoal_server: ShoalServer, house: PeopleHouse) -> None:
-    await set_house_timezone(shoal_server.shoal, house.id, "Europe/Berlin")
+    r = await house.owner.patch(f"/api/houses/{house.id}/settings", {"timezone": "Europe/Berlin"})
+    assert r.status_code == 200, r.text
     _, handle = await add_bot(shoal_server, house, "remind")
     sock = await house.admin.socket()
     room = house.room_id

@@ -6,7 +6,6 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import expect
 
-from shoal.store.tables import House
 from tests.support import unique
 from tests.test_web.conftest import Page, WebServer, login_with_token, register, screenshot
 
@@ -207,8 +206,8 @@ def test_house_settings_render_for_the_owner(new_page, web: WebServer) -> None:
     page: Page = new_page("/")
     login_with_token(page, owner, f"/house/{web.home_id}/settings")
     page.wait_for_selector("table[aria-label=Members]")
-    for title in ("House", "Members and roles", "Invites", "Model keys", "Hooks",
-                  "Webhook subscriptions", "Custom commands", "Heartbeats", "Cron jobs"):
+    for title in ("House", "Members and roles", "Invites", "Model keys", "Models and agents",
+                  "Hooks", "Webhook subscriptions", "Custom commands", "Heartbeats", "Cron jobs"):
         assert page.locator(f"section.m-card h2:text-is('{title}')").is_visible(), title
     expect(page.locator(".m-settings >> text=Loading…")).to_have_count(0)
     assert page.locator("section.m-card .m-error").count() == 0
@@ -268,14 +267,8 @@ def test_the_model_choice_is_the_houses_allowlist(new_page, web: WebServer) -> N
     token, _ = web.register_api()
     house = web.api(token, "POST", "/api/houses", {"name": unique("lab")})
     bot = web.api(token, "POST", "/api/agents", {"name": unique("Pick"), "houseId": house["id"]})
-
-    async def allow_two_models() -> None:
-        async with web.server.shoal.db.write() as session:
-            row = await session.get(House, house["id"])
-            assert row is not None
-            row.settings = {"models": {"offline": {"alias": "cheap"}, "openai/gpt-5-mini": {}}}
-
-    web.run(allow_two_models())
+    web.api(token, "PATCH", f"/api/houses/{house['id']}/settings",
+            {"models": {"offline": {"alias": "cheap"}, "openai/gpt-5-mini": {}}})
     page: Page = new_page("/")
     login_with_token(page, token, f"/house/{house['id']}/agents/{bot['agent']['id']}")
     primary = page.locator("select[name=model_primary]")

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from tests.support import fake_dns, set_house_timezone, unique
+from tests.support import fake_dns, unique
 from tests.test_web.conftest import Page, WebServer, login_with_token
 from tests.test_web.test_manage import page_screenshot, shown_secret
 
@@ -202,7 +202,7 @@ def test_custom_commands_are_added_changed_and_removed(new_page, web: WebServer)
 def test_settings_tables_show_times_in_the_houses_zone(new_page, web: WebServer) -> None:
     token, _ = web.register_api()
     house = web.api(token, "POST", "/api/houses", {"name": unique("tz")})
-    web.run(set_house_timezone(web.server.shoal, house["id"], "Asia/Kolkata"))
+    web.api(token, "PATCH", f"/api/houses/{house['id']}/settings", {"timezone": "Asia/Kolkata"})
     invite = web.api(token, "POST", f"/api/houses/{house['id']}/invites",
                      {"role": "member", "expires": "400d"})
     page: Page = new_page("/")

@@ -1,11 +1,13 @@
-// /house/{houseId}/settings: the house, its members and roles, invites and model keys, then
-// hooks, webhook subscriptions, custom commands, heartbeats and cron jobs. Each section loads
-// on its own, so one that is not available (or not allowed) never breaks the page.
+// /house/{houseId}/settings: the house, its members and roles, invites, model keys, models
+// and agents, then hooks, webhook subscriptions, custom commands, heartbeats and cron jobs.
+// Each section loads on its own, so one that is not available (or not allowed) never breaks
+// the page.
 import { h, replace } from '../dom.js';
 import {
   ROLES, badge, confirmButton, empty, field, form, link, load, loadHouse, pageHeader, rank,
   secretOnce, section, select, statusLine, table, timeText,
 } from './common.js';
+import { modelsSection } from './housemodels.js';
 import { commandsSection, hooksSection, subscriptionsSection } from './integrations.js';
 import { cronSection, heartbeatsSection } from './schedules.js';
 
@@ -28,6 +30,7 @@ export async function mount(root, ctx) {
     ['members', 'Members', membersSection],
     ['invites', 'Invites', invitesSection],
     ['keys', 'Model keys', keysSection],
+    ['models', 'Models and agents', modelsSection],
     ['hooks', 'Hooks', hooksSection],
     ['webhooks', 'Webhooks', subscriptionsSection],
     ['commands', 'Commands', commandsSection],
