@@ -53,7 +53,7 @@ def test_an_owner_edits_models_and_agents_and_a_member_reads_them(new_page,
         "models": {"anthropic/claude-haiku-4-5": {"alias": "quick"}},
         "relevance_model": "anthropic/claude-haiku-4-5",
         "run_permission_deciders": "initiator_or_admins", "timezone": "Europe/Lisbon",
-        "interaction_budget": 8}
+        "interaction_budget": 8, "bindings": {}}
     page_screenshot(page, "manage-settings-models")
 
     page.reload()
@@ -62,7 +62,17 @@ def test_an_owner_edits_models_and_agents_and_a_member_reads_them(new_page,
            ).to_have_value("Europe/Lisbon")
     expect(page.locator("input[name=model_alias]")).to_have_value("quick")
 
+    expect(page.locator("#s-models")).to_contain_text("No room is bound")
+
+    # A room bound to an agent (in its header, or here through the API) is listed for all.
+    room = web.api(owner, "POST", "/api/agencies", {"name": unique("desk"), "houseId": house["id"]})
+    agent = web.api(owner, "POST", "/api/agents", {"name": unique("Desk"),
+                                                   "houseId": house["id"]})["agent"]
+    web.api(owner, "PATCH", route, {"bindings": {room["id"]: agent["username"]}})
     reader = open_section(new_page, web, member, house["id"])
+    bound = reader.locator("table[aria-label='Bound rooms']")
+    expect(bound).to_contain_text(f"#{room['name']}")
+    expect(bound).to_contain_text(f"@{agent['username']}")
     card = reader.locator("#s-models")
     expect(card.locator("text=Only the house's owners can change these.")).to_be_visible()
     assert card.locator("form, input, select, button").count() == 0

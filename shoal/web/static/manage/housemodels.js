@@ -15,8 +15,10 @@ export function modelsSection({ ctx, houseId, isOwner }, id) {
       + 'may set off.'
     : 'Only the house\'s owners can change these.');
   const route = `/api/houses/${houseId}/settings`;
-  const ready = load(card.body, () => ctx.api('GET', route),
-    (doc) => card.body.append(isOwner ? settingsForm(ctx, route, doc) : settingsView(doc)));
+  const ready = load(card.body,
+    () => Promise.all([ctx.api('GET', route), ctx.api('GET', `/api/houses/${houseId}/agencies`)]),
+    ([doc, rooms]) => card.body.append(isOwner ? settingsForm(ctx, route, doc) : settingsView(doc),
+      boundRooms(doc.bindings, rooms)));
   return { el: card.el, ready };
 }
 
@@ -32,6 +34,17 @@ function settingsView(doc) {
         || doc.run_permission_deciders),
       fact('Time zone', doc.timezone),
       fact('Interaction budget', String(doc.interaction_budget))));
+}
+
+/** The rooms bound to an agent (each is set in its room's header, or with /bind). */
+function boundRooms(bindings, rooms) {
+  const names = new Map(rooms.map((r) => [r.id, r.name]));
+  const bound = Object.entries(bindings || {});
+  return h('div', { class: 'm-bound-rooms' }, h('h3', null, 'Rooms bound to an agent'),
+    bound.length ? table(['Room', 'Agent'], bound.map(([id, agent]) => [
+      h('a', { href: `/rooms/${id}` }, `#${names.get(id) || id}`), `@${agent}`,
+    ]), { 'aria-label': 'Bound rooms' })
+      : empty('No room is bound: agents answer where they are mentioned. Bind one from its header.'));
 }
 
 function fact(term, value) {
