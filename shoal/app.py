@@ -22,7 +22,8 @@ from shoal.web import WebApp
 
 
 def create_app(settings: Settings, shoal: Shoal | None = None) -> Any:
-    """The ASGI app: FastAPI under /api and /docs, Socket.IO at /socket.io, the web app at /."""
+    """The ASGI app: FastAPI under /api, Socket.IO at /socket.io, the web app (and the API
+    docs at /docs) at /."""
     shoal = shoal or Shoal(settings)
 
     @asynccontextmanager
@@ -38,7 +39,8 @@ def create_app(settings: Settings, shoal: Shoal | None = None) -> Any:
         version=__version__,
         description="People and AI agents working together in rooms.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # the web app serves the docs page, with its assets
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     api.state.shoal = shoal
