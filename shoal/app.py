@@ -15,6 +15,7 @@ from shoal.api import custom_commands, install_routes, webhooks
 from shoal.api.bodies import JsonTextCheck
 from shoal.api.errors import ErrorBoundary, install_error_handlers
 from shoal.api.limits import BodySizeLimit
+from shoal.api.openapi import DocumentedAPI
 from shoal.config import Settings
 from shoal.core import Shoal
 from shoal.logs import uvicorn_log_config
@@ -34,7 +35,7 @@ def create_app(settings: Settings, shoal: Shoal | None = None) -> Any:
         finally:
             await shoal.stop()
 
-    api = FastAPI(
+    api = DocumentedAPI(
         title="Shoal",
         version=__version__,
         description="People and AI agents working together in rooms.",

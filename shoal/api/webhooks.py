@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.api.deps import PrincipalDep, ShoalDep
+from shoal.api.openapi import errors
 from shoal.core import Shoal
 from shoal.errors import Forbidden, InvalidInput
 from shoal.net.outbound import OutboundPolicy
@@ -136,7 +137,7 @@ async def list_room_subscriptions(agency_id: str, principal: PrincipalDep, shoal
     return await _list(shoal, _room(principal.id, agency_id))
 
 
-@router.post(ROOM, status_code=201)
+@router.post(ROOM, status_code=201, responses=errors(409))
 async def create_room_subscription(agency_id: str, body: SubscriptionBody,
                                    principal: PrincipalDep, shoal: ShoalDep) -> dict[str, Any]:
     """Subscribe a URL to some of the room's events; a generated secret is shown only here."""
@@ -175,7 +176,7 @@ async def list_house_subscriptions(house_id: str, principal: PrincipalDep, shoal
     return await _list(shoal, _house(principal.id, house_id))
 
 
-@router.post(HOUSE, status_code=201)
+@router.post(HOUSE, status_code=201, responses=errors(409))
 async def create_house_subscription(house_id: str, body: SubscriptionBody,
                                     principal: PrincipalDep, shoal: ShoalDep) -> dict[str, Any]:
     """Subscribe a URL to events of the whole house: its public rooms and the house itself."""
