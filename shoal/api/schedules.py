@@ -208,7 +208,7 @@ async def remove_cron_job(job_id: str, principal: PrincipalDep, shoal: ShoalDep
     return {"ok": True}
 
 
-@router.post("/cron-jobs/{job_id}/run", status_code=202)
+@router.post("/cron-jobs/{job_id}/run", status_code=202, responses=errors(400))
 async def run_cron_job(job_id: str, principal: PrincipalDep, shoal: ShoalDep
                        ) -> dict[str, Any]:
     """Run the job's agent turn now, outside its schedule."""

@@ -130,7 +130,8 @@ async def list_event_types() -> dict[str, Any]:
     return event_catalog()
 
 
-@router.get(ROOM)
+# A room scope refuses a DM (400): direct messages send no webhook events.
+@router.get(ROOM, responses=errors(400))
 async def list_room_subscriptions(agency_id: str, principal: PrincipalDep, shoal: ShoalDep
                                   ) -> list[dict[str, Any]]:
     """The room's subscriptions (house admins)."""
@@ -152,7 +153,7 @@ async def update_room_subscription(agency_id: str, subscription_id: str,
     return await _update(shoal, _room(principal.id, agency_id), subscription_id, body)
 
 
-@router.delete(ROOM + "/{subscription_id}")
+@router.delete(ROOM + "/{subscription_id}", responses=errors(400))
 async def delete_room_subscription(agency_id: str, subscription_id: str,
                                    principal: PrincipalDep, shoal: ShoalDep) -> dict[str, Any]:
     """Delete a subscription with its delivery log; pending deliveries are dropped."""

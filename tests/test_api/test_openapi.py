@@ -8,6 +8,7 @@ from typing import Any
 import jsonschema_rs
 
 from tests.support import ShoalServer, make_house, unique
+from tests.test_api.test_permissions import REST_ROWS
 
 METHODS = ("get", "put", "post", "patch", "delete")
 
@@ -44,6 +45,8 @@ async def test_every_operation_declares_its_errors_in_the_error_shape(
     assert {"401", "429"} <= declared["POST", "/api/auth/login"]
     assert {"401", "403", "404", "429"} <= declared["POST", "/api/hooks/{hook_id}/github"]
     assert "409" in declared["POST", "/api/houses/{house_id}/hooks"]
+    assert "400" in declared["POST", "/api/dm/{user_id}"]  # a DM with yourself
+    assert "400" in declared["POST", "/api/cron-jobs/{job_id}/run"]  # a job turned off
     assert declared["GET", "/api/health"] == {"200"}
 
 
@@ -95,3 +98,12 @@ async def test_the_body_rules_declared_are_the_ones_the_server_applies(
         r = await owner.http.request(method, path, json=body)
         assert r.status_code == 400, (method, path, body, r.text)
         assert r.json()["error"].startswith(sentence), (method, path, r.json())
+
+
+async def test_every_status_the_permission_matrix_sees_is_declared(
+        shoal_server: ShoalServer) -> None:
+    declared = {(m, p): set(op["responses"]) for m, p, op in await operations(shoal_server)}
+    undeclared = {(row.method, row.route, str(status)) for row in REST_ROWS
+                  for status in row.expect.values()
+                  if status is not None and str(status) not in declared[row.method, row.route]}
+    assert undeclared == set()
