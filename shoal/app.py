@@ -15,6 +15,7 @@ from shoal.api import custom_commands, install_routes, webhooks
 from shoal.api.bodies import JsonTextCheck
 from shoal.api.errors import ErrorBoundary, install_error_handlers
 from shoal.api.limits import BodySizeLimit
+from shoal.api.openapi import DocumentedAPI
 from shoal.config import Settings
 from shoal.core import Shoal
 from shoal.logs import uvicorn_log_config
@@ -22,7 +23,8 @@ from shoal.web import WebApp
 
 
 def create_app(settings: Settings, shoal: Shoal | None = None) -> Any:
-    """The ASGI app: FastAPI under /api and /docs, Socket.IO at /socket.io, the web app at /."""
+    """The ASGI app: FastAPI under /api, Socket.IO at /socket.io, the web app (and the API
+    docs at /docs) at /."""
     shoal = shoal or Shoal(settings)
 
     @asynccontextmanager
@@ -33,12 +35,13 @@ def create_app(settings: Settings, shoal: Shoal | None = None) -> Any:
         finally:
             await shoal.stop()
 
-    api = FastAPI(
+    api = DocumentedAPI(
         title="Shoal",
         version=__version__,
         description="People and AI agents working together in rooms.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # the web app serves the docs page, with its assets
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     api.state.shoal = shoal

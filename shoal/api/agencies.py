@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shoal.api.deps import PrincipalDep, ShoalDep
+from shoal.api.openapi import NOT_BLANK, checked, errors
 from shoal.auth.accounts import user_by_username
 from shoal.commands.parser import is_command
 from shoal.core import Shoal
@@ -16,23 +17,35 @@ from shoal.rooms.access import Action, authorize_house, authorize_room, house_ac
 from shoal.rooms.bindings import binding_of, visible_room_views
 from shoal.rooms.houses import add_house_member, houses_of, member_by_handle
 from shoal.rooms.messages import DEFAULT_HISTORY, history
-from shoal.rooms.rooms import check_charter, check_room_name, create_room, room_view
+from shoal.rooms.rooms import (
+    MAX_CHARTER,
+    MAX_ROOM_NAME,
+    check_charter,
+    check_room_name,
+    create_room,
+    room_view,
+)
 from shoal.store.tables import MAX_INTEGER, Room, User
 from shoal.webhooks.queue import queue_event
 
 router = APIRouter(prefix="/api", tags=["agencies"])
 
 
+RoomName = Annotated[str, Field(min_length=1, max_length=MAX_ROOM_NAME, pattern=NOT_BLANK),
+                     checked(check_room_name)]
+Charter = Annotated[str, Field(max_length=MAX_CHARTER), checked(check_charter)]
+
+
 class CreateAgencyBody(BaseModel):
-    name: str
-    charter: str | None = None
+    name: RoomName
+    charter: Charter | None = None
     isPrivate: bool = False
     houseId: str | None = None
 
 
 class UpdateAgencyBody(BaseModel):
-    name: str | None = None
-    charter: str | None = None
+    name: RoomName | None = None
+    charter: Charter | None = None
     isPrivate: bool | None = None
 
 
@@ -85,7 +98,7 @@ async def list_agencies(principal: PrincipalDep, shoal: ShoalDep,
         return await visible_room_views(session, principal.id, houseId)
 
 
-@router.post("/agencies", status_code=201)
+@router.post("/agencies", status_code=201, responses=errors(404))
 async def create_agency(body: CreateAgencyBody, principal: PrincipalDep, shoal: ShoalDep
                         ) -> dict[str, Any]:
     """Create a room in the caller's house; the caller joins it."""
@@ -116,9 +129,9 @@ async def update_agency(agency_id: str, body: UpdateAgencyBody, principal: Princ
         room = access.room
         assert room is not None
         if body.name is not None:
-            room.name = check_room_name(body.name)
+            room.name = body.name
         if body.charter is not None:
-            room.charter = check_charter(body.charter)
+            room.charter = body.charter
         if body.isPrivate is not None:
             if room.is_dm:
                 raise InvalidInput("a DM stays private")
@@ -165,7 +178,8 @@ async def agency_messages(
                              after_seq=after_seq, mentions=mentions)
 
 
-@router.post("/agencies/{agency_id}/messages", status_code=201)
+# A slash command answers with its own refusals: a clash (409) or a failed webhook (502).
+@router.post("/agencies/{agency_id}/messages", status_code=201, responses=errors(409, 502))
 async def post_message(agency_id: str, body: PostMessageBody, principal: PrincipalDep,
                        shoal: ShoalDep) -> dict[str, Any]:
     """Post a message; a slash command runs and answers with its ack (result posted)."""

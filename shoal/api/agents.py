@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from shoal.agents.config import load_config
 from shoal.agents.editing import edit_bot_config
 from shoal.api.agencies import home_house_id
 from shoal.api.deps import PrincipalDep, ShoalDep
-from shoal.auth.accounts import create_bot, user_view
+from shoal.api.openapi import NOT_BLANK, checked, errors
+from shoal.auth.accounts import MAX_DISPLAY_NAME, check_bot_name, create_bot, user_view
 from shoal.auth.tokens import Principal, issue_token, revoke_tokens_of
 from shoal.core import Shoal
 from shoal.errors import Forbidden, NotFound
@@ -25,7 +26,8 @@ router = APIRouter(prefix="/api/agents", tags=["agents"])
 
 
 class CreateAgentBody(BaseModel):
-    name: str
+    name: Annotated[str, Field(min_length=1, max_length=MAX_DISPLAY_NAME, pattern=NOT_BLANK),
+                    checked(check_bot_name)]
     role: str | None = None
     agencyId: str | None = None
     houseId: str | None = None
@@ -60,7 +62,7 @@ async def manageable_bot(shoal: Shoal, principal: Principal, bot_id: str) -> Use
     raise NotFound("agent not found")
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=errors(404))
 async def create_agent(body: CreateAgentBody, principal: PrincipalDep, shoal: ShoalDep
                        ) -> dict[str, Any]:
     """Create a bot owned by the caller; its token is in this answer only.

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from shoal.api.deps import PrincipalDep, ShoalDep, client_address
+from shoal.api.openapi import checked, errors
 from shoal.auth.accounts import (
+    MAX_PASSWORD,
+    MIN_PASSWORD,
+    USERNAME,
     check_password,
     check_username,
     create_person,
@@ -33,8 +37,9 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
 class RegisterBody(BaseModel):
-    username: str
-    password: str
+    username: Annotated[str, Field(pattern=f"^{USERNAME.pattern}$"), checked(check_username)]
+    password: Annotated[str, Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD),
+                        checked(check_password)]
     displayName: str | None = None
     inviteCode: str | None = None
 
@@ -62,14 +67,13 @@ async def _session(shoal: ShoalDep, user_id: str, kind: str = "session") -> str:
     return token
 
 
-@router.post("/register", status_code=201)
+@router.post("/register", status_code=201, responses=errors(403, 409, 429))
 async def register(body: RegisterBody, request: Request, shoal: ShoalDep) -> dict[str, Any]:
     """Create an account (open registration, or with an invite code) and log in."""
     shoal.auth_limiter.hit(f"register:{client_address(request)}")
     if not shoal.settings.open_registration and not body.inviteCode:
         raise Forbidden("registration is by invitation: ask a house admin for an invite code")
-    check_username(body.username)
-    password_hash = await shoal.passwords.hash(check_password(body.password))
+    password_hash = await shoal.passwords.hash(body.password)
     async with shoal.db.write() as session:
         user = await create_person(session, body.username, password_hash, body.displayName)
         if body.inviteCode:
@@ -81,7 +85,7 @@ async def register(body: RegisterBody, request: Request, shoal: ShoalDep) -> dic
     return {"token": await _session(shoal, user.id), "user": user_view(user)}
 
 
-@router.post("/login")
+@router.post("/login", responses=errors(401, 429))
 async def login(body: LoginBody, request: Request, shoal: ShoalDep) -> dict[str, Any]:
     """Exchange a username and password for a session token."""
     shoal.auth_limiter.hit(f"login:{client_address(request)}")
@@ -93,7 +97,7 @@ async def login(body: LoginBody, request: Request, shoal: ShoalDep) -> dict[str,
     return {"token": await _session(shoal, user.id), "user": user_view(user)}
 
 
-@router.post("/agent")
+@router.post("/agent", responses=errors(401, 403, 429))
 async def agent_login(body: AgentLoginBody, request: Request, shoal: ShoalDep) -> dict[str, Any]:
     """Exchange a bot token for an agent session; 403 until the bot's owner or a house admin
     verifies it."""

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.api.deps import PrincipalDep, ShoalDep
+from shoal.api.openapi import errors
 from shoal.commands.manage import (
     MAX_DESCRIPTION,
     MAX_SECRET,
@@ -80,7 +81,7 @@ async def list_commands(agency_id: str, principal: PrincipalDep, shoal: ShoalDep
         return [command_view(row) for row in await house_commands(session, house_id)]
 
 
-@router.post("/{agency_id}/commands", status_code=201)
+@router.post("/{agency_id}/commands", status_code=201, responses=errors(409))
 async def new_command(agency_id: str, body: CommandBody, principal: PrincipalDep,
                       shoal: ShoalDep) -> dict[str, Any]:
     """Register a command in the house; `/name` then runs it in every room of the house."""
@@ -94,7 +95,7 @@ async def new_command(agency_id: str, body: CommandBody, principal: PrincipalDep
     return view
 
 
-@router.patch("/{agency_id}/commands/{command_id}")
+@router.patch("/{agency_id}/commands/{command_id}", responses=errors(409))
 async def change_command(agency_id: str, command_id: str, body: CommandUpdateBody,
                          principal: PrincipalDep, shoal: ShoalDep) -> dict[str, Any]:
     """Change a command's name, webhook, description, permission, whitelist or secret."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shoal.auth.tokens import Principal
 from shoal.core import Shoal
@@ -16,19 +17,16 @@ def get_shoal(request: Request) -> Shoal:
     return request.app.state.shoal  # type: ignore[no-any-return]
 
 
-def bearer_token(request: Request) -> str | None:
-    """The token of an `Authorization: Bearer` header, if any."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
+# Reads `Authorization: Bearer <token>` and declares it in the OpenAPI document.
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearer",
+                    description="A session token, personal access token or agent session.")
+CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 
 
-async def get_principal(request: Request) -> Principal:
+async def get_principal(request: Request, credentials: CredentialsDep) -> Principal:
     """The caller, authenticated from their bearer token, or 401."""
-    token = bearer_token(request)
-    if token is None:
+    token = credentials.credentials.strip() if credentials else ""
+    if not token:
         raise Unauthorized("authentication required: send Authorization: Bearer <token>")
     return await get_shoal(request).authenticate(token)
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from shoal.api.deps import PrincipalDep, ShoalDep
+from shoal.api.openapi import errors
 from shoal.auth.accounts import user_view
 from shoal.rooms.rooms import dms_of, open_dm, room_view
 
@@ -21,7 +22,7 @@ async def list_dms(principal: PrincipalDep, shoal: ShoalDep) -> list[dict[str, A
     return [{"agency": room_view(r, is_member=True), "user": user_view(u)} for r, u in rows]
 
 
-@router.post("/{user_id}")
+@router.post("/{user_id}", responses=errors(400))
 async def start_dm(user_id: str, principal: PrincipalDep, shoal: ShoalDep) -> dict[str, Any]:
     """The DM room with a user who shares a house with you, created on first use."""
     async with shoal.db.write() as session:

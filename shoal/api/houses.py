@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from shoal.api.deps import PrincipalDep, ShoalDep
+from shoal.api.openapi import NOT_BLANK, checked
 from shoal.auth.tokens import parse_expiry
 from shoal.dispatch.interactions import house_budget
-from shoal.errors import Forbidden, InvalidInput, NotFound
+from shoal.errors import Forbidden, NotFound
 from shoal.rooms.access import RANK, ROLES, Action, authorize_house
 from shoal.rooms.bindings import unbind_agent, visible_room_views
 from shoal.rooms.house_settings import updated_settings
 from shoal.rooms.houses import (
+    MAX_HOUSE_NAME,
+    check_house_name,
+    check_role,
     create_house,
     get_house,
     house_members,
@@ -23,9 +27,17 @@ from shoal.rooms.houses import (
     houses_of,
     member_view,
 )
-from shoal.rooms.invites import create_invite, invite_view, redeem_invite, revoke_invite
+from shoal.rooms.invites import (
+    INVITE_ROLES,
+    check_invite_role,
+    check_max_uses,
+    create_invite,
+    invite_view,
+    redeem_invite,
+    revoke_invite,
+)
 from shoal.rooms.webhook_events import member_event, role_changed
-from shoal.store.tables import House, HouseMember, Invite, RoomMember
+from shoal.store.tables import MAX_INTEGER, House, HouseMember, Invite, RoomMember
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -34,7 +46,8 @@ router = APIRouter(prefix="/api/houses", tags=["houses"])
 
 
 class HouseBody(BaseModel):
-    name: str
+    name: Annotated[str, Field(min_length=1, max_length=MAX_HOUSE_NAME, pattern=NOT_BLANK),
+                    checked(check_house_name)]
     description: str = Field("", max_length=4000)
 
 
@@ -46,13 +59,14 @@ class HouseUpdateBody(BaseModel):
 
 
 class RoleBody(BaseModel):
-    role: str
+    role: Annotated[str, Field(json_schema_extra={"enum": list(ROLES)}), checked(check_role)]
 
 
 class InviteBody(BaseModel):
-    role: str = "member"
+    role: Annotated[str, Field(json_schema_extra={"enum": list(INVITE_ROLES)}),
+                    checked(check_invite_role)] = "member"
     expires: str | None = None
-    max_uses: int | None = None
+    max_uses: Annotated[int, Field(ge=1, le=MAX_INTEGER), checked(check_max_uses)] | None = None
 
 
 class JoinBody(BaseModel):
@@ -144,8 +158,6 @@ async def list_house_rooms(house_id: str, principal: PrincipalDep, shoal: ShoalD
 async def set_role(house_id: str, user_id: str, body: RoleBody, principal: PrincipalDep,
                    shoal: ShoalDep) -> dict[str, Any]:
     """Change a member's role. Admins manage guests and members; owners manage everyone."""
-    if body.role not in ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
     async with shoal.db.write() as session:
         access = await authorize_house(session, principal.id, house_id, Action.MANAGE_MEMBERS)
         member = await session.get(HouseMember, (house_id, user_id))

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from shoal.api.deps import PrincipalDep, ShoalDep
+from shoal.api.openapi import errors
 from shoal.rooms.access import Action, authorize_room
 from shoal.runs.service import MAX_EVENTS
 from shoal.runs.tables import Run
@@ -53,7 +54,7 @@ async def run_events(
         return await shoal.runs.events_after(session, run.id, after_seq, limit)
 
 
-@router.post("/runs/{run_id}/permissions/{permission_id}")
+@router.post("/runs/{run_id}/permissions/{permission_id}", responses=errors(409))
 async def decide_permission(run_id: str, permission_id: str, body: DecisionBody,
                             principal: PrincipalDep, shoal: ShoalDep) -> dict[str, Any]:
     """Approve or deny a pending request of the run (its initiator, or admins if allowed)."""
@@ -61,7 +62,7 @@ async def decide_permission(run_id: str, permission_id: str, body: DecisionBody,
                                          body.decision, body.message)
 
 
-@router.post("/runs/{run_id}/interrupt")
+@router.post("/runs/{run_id}/interrupt", responses=errors(409))
 async def interrupt_run(run_id: str, body: InterruptBody, principal: PrincipalDep,
                         shoal: ShoalDep) -> dict[str, Any]:
     """Stop the run, or adjust it with a message (anyone who may post in its room)."""

@@ -3,7 +3,7 @@ answers as /heartbeat and /cron)."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -11,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.api.deps import PrincipalDep, ShoalDep
+from shoal.api.openapi import checked, errors
 from shoal.errors import InvalidInput, NotFound
 from shoal.rooms.access import Action, authorize, authorize_house, room_access
 from shoal.scheduler.tables import CronJob, Heartbeat
-from shoal.scheduler.timing import parse_interval
+from shoal.scheduler.timing import INTERVAL, check_interval, parse_interval
 from shoal.schedules.cron import (
     When,
     check_prompt,
@@ -39,14 +40,19 @@ router = APIRouter(prefix="/api", tags=["schedules"])
 Schedule = TypeVar("Schedule", Heartbeat, CronJob)
 
 
+Interval = Annotated[str, Field(max_length=16, pattern=INTERVAL.pattern,
+                                description="60s, 5m, 1h, 6h, 1d ... (60 s to 7 d)"),
+                     checked(check_interval)]
+
+
 class HeartbeatBody(BaseModel):
     agent: str = Field(max_length=100, description="@handle or agent id")
-    interval: str = Field(max_length=16, description="60s, 5m, 1h, 6h, 1d ... (60 s to 7 d)")
+    interval: Interval
     prompt: str | None = Field(None, max_length=MAX_PROMPT_CHARS)
 
 
 class HeartbeatUpdate(BaseModel):
-    interval: str | None = Field(None, max_length=16)
+    interval: Interval | None = None
     prompt: str | None = Field(None, min_length=1, max_length=MAX_PROMPT_CHARS)
     enabled: bool | None = None
 
@@ -117,7 +123,7 @@ async def new_heartbeat(agency_id: str, body: HeartbeatBody, principal: Principa
     return view
 
 
-@router.patch("/heartbeats/{heartbeat_id}")
+@router.patch("/heartbeats/{heartbeat_id}", responses=errors(409))
 async def update_heartbeat(heartbeat_id: str, body: HeartbeatUpdate, principal: PrincipalDep,
                            shoal: ShoalDep) -> dict[str, Any]:
     """Change a heartbeat's interval or prompt, or turn it off or on."""
@@ -202,7 +208,7 @@ async def remove_cron_job(job_id: str, principal: PrincipalDep, shoal: ShoalDep
     return {"ok": True}
 
 
-@router.post("/cron-jobs/{job_id}/run", status_code=202)
+@router.post("/cron-jobs/{job_id}/run", status_code=202, responses=errors(400))
 async def run_cron_job(job_id: str, principal: PrincipalDep, shoal: ShoalDep
                        ) -> dict[str, Any]:
     """Run the job's agent turn now, outside its schedule."""

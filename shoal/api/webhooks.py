@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.api.deps import PrincipalDep, ShoalDep
+from shoal.api.openapi import errors
 from shoal.core import Shoal
 from shoal.errors import Forbidden, InvalidInput
 from shoal.net.outbound import OutboundPolicy
@@ -129,14 +130,15 @@ async def list_event_types() -> dict[str, Any]:
     return event_catalog()
 
 
-@router.get(ROOM)
+# A room scope refuses a DM (400): direct messages send no webhook events.
+@router.get(ROOM, responses=errors(400))
 async def list_room_subscriptions(agency_id: str, principal: PrincipalDep, shoal: ShoalDep
                                   ) -> list[dict[str, Any]]:
     """The room's subscriptions (house admins)."""
     return await _list(shoal, _room(principal.id, agency_id))
 
 
-@router.post(ROOM, status_code=201)
+@router.post(ROOM, status_code=201, responses=errors(409))
 async def create_room_subscription(agency_id: str, body: SubscriptionBody,
                                    principal: PrincipalDep, shoal: ShoalDep) -> dict[str, Any]:
     """Subscribe a URL to some of the room's events; a generated secret is shown only here."""
@@ -151,7 +153,7 @@ async def update_room_subscription(agency_id: str, subscription_id: str,
     return await _update(shoal, _room(principal.id, agency_id), subscription_id, body)
 
 
-@router.delete(ROOM + "/{subscription_id}")
+@router.delete(ROOM + "/{subscription_id}", responses=errors(400))
 async def delete_room_subscription(agency_id: str, subscription_id: str,
                                    principal: PrincipalDep, shoal: ShoalDep) -> dict[str, Any]:
     """Delete a subscription with its delivery log; pending deliveries are dropped."""
@@ -175,7 +177,7 @@ async def list_house_subscriptions(house_id: str, principal: PrincipalDep, shoal
     return await _list(shoal, _house(principal.id, house_id))
 
 
-@router.post(HOUSE, status_code=201)
+@router.post(HOUSE, status_code=201, responses=errors(409))
 async def create_house_subscription(house_id: str, body: SubscriptionBody,
                                     principal: PrincipalDep, shoal: ShoalDep) -> dict[str, Any]:
     """Subscribe a URL to events of the whole house: its public rooms and the house itself."""

@@ -72,13 +72,20 @@ async def create_person(
     return user
 
 
+def check_bot_name(name: object) -> str:
+    """A bot's trimmed name, or InvalidInput."""
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput("name is required")
+    if len(name.strip()) > MAX_DISPLAY_NAME:
+        raise InvalidInput(f"name must be at most {MAX_DISPLAY_NAME} characters")
+    return name.strip()
+
+
 async def create_bot(
     session: AsyncSession, name: str, owner_id: str | None, *, verified: bool = False
 ) -> User:
     """A new bot whose username is the slug of its name, made unique with a number."""
-    name = check_display_name(name, "")
-    if not name:
-        raise InvalidInput("name is required")
+    name = check_bot_name(name)
     base = slugify(name)[:20]
     if len(base) < 2:
         base = f"{base}-bot"

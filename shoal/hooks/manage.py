@@ -21,12 +21,13 @@ from shoal.store.tables import Room, iso, utcnow
 KEY_PREFIX = "shk"
 MAX_ROOMS = 50
 SECRET_CHARS = (8, 256)
+MAX_HOOK_NAME = 64
 
 
 def check_hook_name(name: object) -> str:
     """A hook's name: what its messages show as their sender."""
-    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 64:
-        raise InvalidInput("name must be 1-64 characters")
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > MAX_HOOK_NAME:
+        raise InvalidInput(f"name must be 1-{MAX_HOOK_NAME} characters")
     return name.strip()
 
 

@@ -13,14 +13,28 @@ from shoal.rooms.mentions import MAX_HANDLE_LENGTH, normalize_handle, slugify
 from shoal.store.tables import House, HouseMember, User, iso
 from shoal.webhooks.queue import queue_event
 
+MAX_HOUSE_NAME = 64
+
+
+def check_role(role: object) -> str:
+    """A house role, or InvalidInput naming the roles."""
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
+    return str(role)
+
+
+def check_house_name(name: object) -> str:
+    """A house's trimmed name, or InvalidInput."""
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > MAX_HOUSE_NAME:
+        raise InvalidInput(f"house name must be 1-{MAX_HOUSE_NAME} characters")
+    return name.strip()
+
 
 async def create_house(
     session: AsyncSession, name: str, owner: User | None, *, is_default: bool = False
 ) -> House:
     """A new house, with its owner as first member."""
-    name = (name or "").strip()
-    if not name or len(name) > 64:
-        raise InvalidInput("house name must be 1-64 characters")
+    name = check_house_name(name or "")
     slug = base = slugify(name)
     n = 1
     while await session.scalar(select(House.id).where(House.slug == slug)):
@@ -62,8 +76,7 @@ async def add_house_member(
     session: AsyncSession, house_id: str, user: User, role: str = "member"
 ) -> HouseMember:
     """Make the user a member of the house (idempotent); a bot's handle is its username."""
-    if role not in ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
+    check_role(role)
     existing = await session.get(HouseMember, (house_id, user.id))
     if existing is not None:
         return existing

@@ -15,6 +15,23 @@ from shoal.rooms.houses import add_house_member, member_view
 from shoal.store.tables import MAX_INTEGER, HouseMember, Invite, User, iso, utcnow
 from shoal.webhooks.queue import queue_event
 
+INVITE_ROLES = ("guest", "member", "admin")  # owners are made, not invited
+
+
+def check_invite_role(role: object) -> str:
+    """A role an invite may grant, or InvalidInput."""
+    if role not in INVITE_ROLES:
+        raise InvalidInput("an invite grants guest, member or admin")
+    return str(role)
+
+
+def check_max_uses(max_uses: object) -> int:
+    """How many times an invite may be used, or InvalidInput."""
+    if isinstance(max_uses, bool) or not isinstance(max_uses, int) \
+            or not 1 <= max_uses <= MAX_INTEGER:
+        raise InvalidInput(f"max_uses must be from 1 to {MAX_INTEGER}")
+    return max_uses
+
 
 async def create_invite(
     session: AsyncSession,
@@ -27,14 +44,13 @@ async def create_invite(
     max_uses: int | None = None,
 ) -> tuple[Invite, str]:
     """A new invite; the code is returned once and stored only as a hash."""
-    if role not in RANK or role == "owner":
-        raise InvalidInput("an invite grants guest, member or admin")
+    check_invite_role(role)
     if role == "admin" and creator_role != "owner":
         raise Forbidden("only an owner may invite admins, as only an owner may make them")
     if RANK[role] > RANK[creator_role]:
         raise Forbidden("an invite cannot grant more than your own role")
-    if max_uses is not None and not 1 <= max_uses <= MAX_INTEGER:
-        raise InvalidInput(f"max_uses must be from 1 to {MAX_INTEGER}")
+    if max_uses is not None:
+        check_max_uses(max_uses)
     code = new_token("shi")
     invite = Invite(house_id=house_id, code_hash=hash_token(code), role=role,
                     created_by=creator_id, expires_at=expires_at, max_uses=max_uses)

@@ -38,6 +38,14 @@ def parse_interval(text: str, *, minimum: int = MIN_HEARTBEAT,
     return seconds
 
 
+def check_interval(text: object) -> str:
+    """An interval as written, once `parse_interval` takes it, or InvalidInput."""
+    if not isinstance(text, str):
+        raise InvalidInput("interval must be text like 60s, 5m, 1h, 6h or 1d")
+    parse_interval(text)
+    return text
+
+
 def format_interval(seconds: int) -> str:
     """The largest whole unit: 90 -> 90s, 300 -> 5m, 86400 -> 1d."""
     for unit, size in sorted(UNITS.items(), key=lambda u: -u[1]):

@@ -1,7 +1,8 @@
 """The browser app: static HTML, CSS and ES modules served at `/`, with no build step.
 
-Every GET that is not the API, the docs or Socket.IO answers `index.html`, so the app's own
-router can read paths like `/rooms/{id}` or `/runs/{id}`; files are served under `/static/`.
+Every GET that is not the API or Socket.IO answers `index.html`, so the app's own router can
+read paths like `/rooms/{id}` or `/runs/{id}`; files are served under `/static/`. The API docs
+(Swagger UI) are served at `/docs` the same way, from files in the package: they work offline.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 STATIC_DIR = Path(__file__).parent / "static"
+# The docs page and the script that starts Swagger UI; Swagger UI's own files (Apache-2.0)
+# come from the fastapi-offline package, which ships them for use without a CDN.
+DOCS_DIR = Path(__file__).parent / "docs"
+SWAGGER_UI_FILES = ("fastapi_offline", "static")
 # Paths the API app owns; everything else a browser GETs belongs to the web app.
-API_PREFIXES = ("/api", "/socket.io", "/docs", "/redoc", "/openapi.json")
+API_PREFIXES = ("/api", "/socket.io", "/openapi.json")
 # No script but our own modules: even a markdown bug cannot run a message's script.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
@@ -51,6 +56,10 @@ async def _index(_: Request) -> Response:
     return FileResponse(STATIC_DIR / "index.html", headers=HEADERS, media_type="text/html")
 
 
+async def _docs(_: Request) -> Response:
+    return FileResponse(DOCS_DIR / "index.html", headers=HEADERS, media_type="text/html")
+
+
 class WebApp:
     """ASGI app: the web app's paths go to the static files and the SPA fallback, the rest
     to the API app unchanged (its 404s and 405s stay JSON)."""
@@ -59,6 +68,8 @@ class WebApp:
         self.api = api
         self.web = Starlette(routes=[
             Mount("/static", app=_Static(directory=STATIC_DIR), name="static"),
+            Route("/docs", _docs, methods=["GET", "HEAD"]),
+            Mount("/docs", app=_Static(directory=DOCS_DIR, packages=[SWAGGER_UI_FILES])),
             Route("/{path:path}", _index, methods=["GET", "HEAD"]),
         ])
 

@@ -118,6 +118,10 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/hooks/messages"): {"agencyId": "{agency_id}", "content": "hi",
                                       "type": "chat", "metadata": {"k": 1}},
     ("PATCH", "/api/hooks/messages/{message_id}"): {"content": "hi", "metadata": {"k": 1}},
+    # A delivery is any JSON object its sender signs: no field has a wrong type.
+    ("POST", "/api/hooks/{hook_id}/github"): {},
+    ("POST", "/api/hooks/{hook_id}/sentry"): {},
+    ("POST", "/api/hooks/{hook_id}/generic"): {},
     ("POST", "/api/houses/{house_id}/keys"): {"provider": "openai", "apiKey": "sk-x",
                                               "label": "team"},
     ("PATCH", "/api/agents/{agent_id}"): {"name": "Helper"},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.support import ShoalServer
@@ -38,6 +40,26 @@ async def test_api_docs_and_sockets_are_not_shadowed(shoal_server: ShoalServer) 
     assert all(p.startswith("/api/") for p in paths)
     r = await http.get("/socket.io/", params={"EIO": "4", "transport": "polling"})
     assert r.status_code == 200 and r.text.startswith("0{")
+
+
+async def test_api_docs_are_served_from_the_package(shoal_server: ShoalServer) -> None:
+    http = shoal_server.http()
+    r = await http.get("/docs")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "unsafe-inline" not in csp
+    assert not re.search(r"https?:|//", csp), csp
+    assert "<script>" not in r.text  # every script is a file the policy allows
+    assets = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+    assert {a for a in assets if a != "data:,"} == {
+        "/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js", "/docs/docs.js"}
+    for asset, kind in (("/docs/swagger-ui.css", "text/css"),
+                        ("/docs/swagger-ui-bundle.js", "javascript"),
+                        ("/docs/docs.js", "javascript")):
+        r = await http.get(asset)
+        assert r.status_code == 200 and kind in r.headers["content-type"], asset
+        assert r.headers["content-security-policy"] == csp
+    assert "/openapi.json" in (await http.get("/docs/docs.js")).text
 
 
 async def test_other_methods_on_app_paths_stay_api_errors(shoal_server: ShoalServer) -> None:
