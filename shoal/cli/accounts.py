@@ -18,6 +18,7 @@ from shoal.auth.tokens import issue_token, parse_expiry, revoke_user_token, toke
 from shoal.bootstrap import ensure_home
 from shoal.cli.common import (
     ConfigOption,
+    ShoalGroup,
     console,
     fail,
     open_database,
@@ -36,10 +37,14 @@ from shoal.rooms.invites import create_invite
 from shoal.store.db import Database
 from shoal.store.tables import Token, User
 
-user_app = typer.Typer(help="Manage people's accounts.", no_args_is_help=True)
-bot_app = typer.Typer(help="Manage bots.", no_args_is_help=True)
-token_app = typer.Typer(help="Manage personal access tokens.", no_args_is_help=True)
-invite_app = typer.Typer(help="Invite people into the default house.", no_args_is_help=True)
+user_app = typer.Typer(
+    cls=ShoalGroup, help="Manage people's accounts.", no_args_is_help=True)
+bot_app = typer.Typer(
+    cls=ShoalGroup, help="Manage bots.", no_args_is_help=True)
+token_app = typer.Typer(
+    cls=ShoalGroup, help="Manage personal access tokens.", no_args_is_help=True)
+invite_app = typer.Typer(
+    cls=ShoalGroup, help="Invite people into the default house.", no_args_is_help=True)
 
 
 def read_password(prompt: str) -> str:

@@ -13,15 +13,25 @@ import typer
 from rich.table import Table
 from sqlalchemy import or_, select
 
-from shoal.cli.common import ConfigOption, console, fail, open_database, run, settings_from
+from shoal.cli.common import (
+    ConfigOption,
+    ShoalGroup,
+    console,
+    fail,
+    open_database,
+    run,
+    settings_from,
+)
 from shoal.config import Settings
 from shoal.llm import ChatMessage, ChatRequest, Completion, KeyStore, build_router
 from shoal.store.tables import House
 
 models_app = typer.Typer(
+    cls=ShoalGroup,
     help="See the model catalog and check that a model answers.", no_args_is_help=True
 )
-keys_app = typer.Typer(help="Store provider API keys (encrypted) in Shoal.", no_args_is_help=True)
+keys_app = typer.Typer(
+    cls=ShoalGroup, help="Store provider API keys (encrypted) in Shoal.", no_args_is_help=True)
 
 HouseOption = typer.Option(None, "--house", help="House id or slug (default: server-wide).")
 

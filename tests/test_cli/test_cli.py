@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from shoal.cli import app
@@ -138,3 +139,20 @@ def test_demo_prints_credentials_once_and_serves(tmp_path: Path) -> None:
     second, again = run_demo()
     assert again is None and "Log in as owner" in second
     assert f"@helper is on {helper.group(1)}: mention it in #lobby" in second
+
+
+def test_help_screens_show_no_value_type_after_flags() -> None:
+    """`--help` and other flags take no value, so no help screen labels them `<bool>`."""
+    def command_paths(group: Any, path: tuple[str, ...]) -> list[tuple[str, ...]]:
+        paths = [path]
+        for name, command in getattr(group, "commands", {}).items():
+            paths += command_paths(command, (*path, name))
+        return paths
+
+    paths = command_paths(typer.main.get_command(app), ())
+    assert ("serve",) in paths and ("hook", "create") in paths
+    for path in paths:
+        shown = shoal(*path, "--help")
+        assert shown.exit_code == 0 and "--help" in shown.output, path
+        assert "<bool>" not in shown.output, path
+    assert "<int>" in shoal("serve", "--help").output  # options that take a value keep it
