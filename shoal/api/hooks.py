@@ -41,7 +41,8 @@ RoomQuery = Query(None, alias="room", max_length=200,
 class CreateHookBody(BaseModel):
     name: str
     rooms: list[str] = Field(description="Ids or slugs of the rooms the hook may post to.")
-    template: str = ""
+    template: str | None = Field(None, description="How a delivery reads; none (null or "
+                                 "absent) posts the payload's own text or a summary.")
     secret: str | None = Field(None, description="The signing secret (Sentry's client "
                                "secret); Shoal generates one when none is given.")
 
@@ -49,7 +50,8 @@ class CreateHookBody(BaseModel):
 class UpdateHookBody(BaseModel):
     name: str | None = None
     rooms: list[str] | None = None
-    template: str | None = None
+    template: str | None = Field(None, description="A new template; null removes it, absent "
+                                 "keeps it.")
     secret: str | None = None
 
 
@@ -89,7 +91,7 @@ async def new_hook(house_id: str, body: CreateHookBody, principal: PrincipalDep,
         room_ids = await resolve_rooms(session, principal.id, house_id, body.rooms)
         hook, key, generated = await create_hook(
             session, shoal.secrets, house_id=house_id, creator_id=principal.id, name=name,
-            room_ids=room_ids, template=body.template, secret=secret)
+            room_ids=room_ids, template=body.template or "", secret=secret)
     shown = {"key": key} | ({"secret": generated} if generated else {})
     return {**hook_view(hook), **shown}
 
@@ -114,8 +116,9 @@ async def change_hook(house_id: str, hook_id: str, body: UpdateHookBody,
         hook = live(await house_hook(session, house_id, hook_id))
         room_ids = (await resolve_rooms(session, principal.id, house_id, body.rooms)
                     if body.rooms is not None else None)
+        template = ((body.template or "") if "template" in body.model_fields_set else None)
         await update_hook(session, shoal.secrets, hook, name=name, room_ids=room_ids,
-                          template=body.template, secret=secret)
+                          template=template, secret=secret)
         return hook_view(hook)
 
 
