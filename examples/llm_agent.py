@@ -1,7 +1,7 @@
 """An LLM agent: answers mentions with a model through Shoal's model layer, the offline model
 unless told otherwise (`--model sonnet`, `--model ollama/llama3.2`; keys from the environment).
 
-    python examples/llm_agent.py --url http://127.0.0.1:8420 --token shb_... [--model offline]
+    .venv/bin/python examples/llm_agent.py --url http://127.0.0.1:8420 --token shb_... [--model offline]
 """
 
 from __future__ import annotations

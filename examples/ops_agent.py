@@ -2,7 +2,7 @@
 room's notes as a tool, asks permission, streams what it did and completes. (The restart itself
 is pretended; put your own there.)
 
-    python examples/ops_agent.py --url http://127.0.0.1:8420 --token shb_... [--room lobby]
+    .venv/bin/python examples/ops_agent.py --url http://127.0.0.1:8420 --token shb_... [--room lobby]
     then, in the room:  @<bot> restart web
 """
 

@@ -1,7 +1,7 @@
 """A self-healing agent: when an alert mentions it (typically a hook or system message), it
 gathers what the room knows, silently, in a trace, and replies once with the trace attached.
 
-    python examples/self_healing.py --url http://127.0.0.1:8420 --token shb_... [--room lobby]
+    .venv/bin/python examples/self_healing.py --url http://127.0.0.1:8420 --token shb_... [--room lobby]
 """
 
 from __future__ import annotations

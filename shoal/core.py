@@ -62,8 +62,9 @@ class Shoal:
                                max_body_bytes=settings.max_body_bytes)
         self.dispatcher = Dispatcher(interaction_budget=settings.interaction_budget)
         room_events = WebhookRoomEvents()
-        self.chat = Chat(self.db, self.gateway, self.limits, self.dispatcher, room_events)
         self.membership = Membership(self.db, self.gateway, room_events)
+        self.chat = Chat(self.db, self.gateway, self.limits, self.dispatcher, room_events,
+                         members_changed=self.membership.notify_members)
         # Shoal itself is the handlers' CommandServices: `models` is built only in start().
         self.command_runner = CommandRunner(self.db, self.commands, self.chat, self)
         register_events(self.gateway, self.db, self.chat, self.command_runner)

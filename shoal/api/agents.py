@@ -20,6 +20,7 @@ from shoal.errors import Forbidden, NotFound
 from shoal.rooms.access import RANK, Action, authorize_house, authorize_room
 from shoal.rooms.bindings import unbind_agent
 from shoal.rooms.houses import add_house_member
+from shoal.rooms.rooms import default_room
 from shoal.store.tables import HouseMember, User, utcnow
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
@@ -65,8 +66,9 @@ async def manageable_bot(shoal: Shoal, principal: Principal, bot_id: str) -> Use
 @router.post("", status_code=201, responses=errors(404))
 async def create_agent(body: CreateAgentBody, principal: PrincipalDep, shoal: ShoalDep
                        ) -> dict[str, Any]:
-    """Create a bot owned by the caller; its token is in this answer only.
-    The bot starts unverified."""
+    """Create a bot owned by the caller, in the room `agencyId` names, else in the house's
+    default room (its oldest public room); its token is in this answer only. The bot starts
+    unverified."""
     if body.agencyId:
         async with shoal.db.read() as session:
             access = await authorize_room(session, principal.id, body.agencyId, Action.POST)
@@ -80,8 +82,9 @@ async def create_agent(body: CreateAgentBody, principal: PrincipalDep, shoal: Sh
             bot.config = {"role": body.role[:200]}
         await add_house_member(session, house_id, bot, "member")
         _, token = await issue_token(session, bot.id, "bot", name="agent token")
-    if body.agencyId and access.room is not None:
-        await shoal.membership.add_member(access.room, bot.id)
+        room = access.room if body.agencyId else await default_room(session, house_id)
+    if room is not None:
+        await shoal.membership.add_member(room, bot.id)
     return {"agent": agent_view(bot), "agentToken": token}
 
 

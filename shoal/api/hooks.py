@@ -63,7 +63,8 @@ Secret = Annotated[str, Field(min_length=SECRET_CHARS[0], max_length=SECRET_CHAR
 class CreateHookBody(BaseModel):
     name: HookName
     rooms: list[str] = Field(description="Ids or slugs of the rooms the hook may post to.")
-    template: str = ""
+    template: str | None = Field(None, description="How a delivery reads; none (null or "
+                                 "absent) posts the payload's own text or a summary.")
     secret: Secret | None = Field(None, description="The signing secret (Sentry's client "
                                "secret); Shoal generates one when none is given.")
 
@@ -71,7 +72,8 @@ class CreateHookBody(BaseModel):
 class UpdateHookBody(BaseModel):
     name: HookName | None = None
     rooms: list[str] | None = None
-    template: str | None = None
+    template: str | None = Field(None, description="A new template; null removes it, absent "
+                                 "keeps it.")
     secret: Secret | None = None
 
 
@@ -109,7 +111,7 @@ async def new_hook(house_id: str, body: CreateHookBody, principal: PrincipalDep,
         room_ids = await resolve_rooms(session, principal.id, house_id, body.rooms)
         hook, key, generated = await create_hook(
             session, shoal.secrets, house_id=house_id, creator_id=principal.id, name=body.name,
-            room_ids=room_ids, template=body.template, secret=body.secret)
+            room_ids=room_ids, template=body.template or "", secret=body.secret)
     shown = {"key": key} | ({"secret": generated} if generated else {})
     return {**hook_view(hook), **shown}
 
@@ -132,8 +134,9 @@ async def change_hook(house_id: str, hook_id: str, body: UpdateHookBody,
         hook = live(await house_hook(session, house_id, hook_id))
         room_ids = (await resolve_rooms(session, principal.id, house_id, body.rooms)
                     if body.rooms is not None else None)
+        template = ((body.template or "") if "template" in body.model_fields_set else None)
         await update_hook(session, shoal.secrets, hook, name=body.name, room_ids=room_ids,
-                          template=body.template, secret=body.secret)
+                          template=template, secret=body.secret)
         return hook_view(hook)
 
 

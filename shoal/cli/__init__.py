@@ -7,8 +7,10 @@ import typer
 from shoal.cli import accounts, activations, hooks, house, server
 from shoal.cli import commands as command_commands
 from shoal.cli import models as model_commands
+from shoal.cli.common import ShoalGroup
 
 app = typer.Typer(
+    cls=ShoalGroup,
     name="shoal",
     help="Shoal: people and AI agents working together in rooms.",
     no_args_is_help=True,

@@ -18,6 +18,7 @@ from shoal.auth.tokens import issue_token, parse_expiry, revoke_user_token, toke
 from shoal.bootstrap import ensure_home
 from shoal.cli.common import (
     ConfigOption,
+    ShoalGroup,
     console,
     fail,
     open_database,
@@ -33,13 +34,18 @@ from shoal.realtime.gateway import announce_revoked
 from shoal.rooms.access import ROLES
 from shoal.rooms.houses import add_house_member
 from shoal.rooms.invites import create_invite
+from shoal.rooms.rooms import join_default_room
 from shoal.store.db import Database
 from shoal.store.tables import Token, User
 
-user_app = typer.Typer(help="Manage people's accounts.", no_args_is_help=True)
-bot_app = typer.Typer(help="Manage bots.", no_args_is_help=True)
-token_app = typer.Typer(help="Manage personal access tokens.", no_args_is_help=True)
-invite_app = typer.Typer(help="Invite people into the default house.", no_args_is_help=True)
+user_app = typer.Typer(
+    cls=ShoalGroup, help="Manage people's accounts.", no_args_is_help=True)
+bot_app = typer.Typer(
+    cls=ShoalGroup, help="Manage bots.", no_args_is_help=True)
+token_app = typer.Typer(
+    cls=ShoalGroup, help="Manage personal access tokens.", no_args_is_help=True)
+invite_app = typer.Typer(
+    cls=ShoalGroup, help="Invite people into the default house.", no_args_is_help=True)
 
 
 def read_password(prompt: str) -> str:
@@ -67,7 +73,8 @@ def user_create(
     display_name: str | None = typer.Option(None, help="Shown name (default: the username)."),
     config: Path | None = ConfigOption,
 ) -> None:
-    """Create a person in the default house; the password is read from the terminal or stdin."""
+    """Create a person in the default house and its default room (#lobby); the password is
+    read from the terminal or stdin."""
     if role not in ROLES:
         fail(f"role must be one of {', '.join(ROLES)}")
     password = read_password("Password: ")
@@ -80,7 +87,9 @@ def user_create(
             async with db.write() as session:
                 user = await create_person(session, username, password_hash, display_name)
                 await add_house_member(session, setup.house.id, user, role)
-        console.print(f"Created {username} ({role} of {setup.house.name}).")
+                room = await join_default_room(session, setup.house.id, user.id)
+        where = f", in #{room.slug}" if room is not None else ""
+        console.print(f"Created {username} ({role} of {setup.house.name}{where}).")
 
     run(go())
 
@@ -109,7 +118,8 @@ def bot_create(
     owner: str | None = typer.Option(None, help="Username of the bot's owner."),
     config: Path | None = ConfigOption,
 ) -> None:
-    """Create a verified bot in the default house and print its token (shown only now)."""
+    """Create a verified bot in the default house and its default room (#lobby), and print
+    its token (shown only now)."""
     settings = settings_from(config)
 
     async def go() -> None:
@@ -119,8 +129,10 @@ def bot_create(
             async with db.write() as session:
                 bot = await create_bot(session, name, owner_id, verified=True)
                 member = await add_house_member(session, setup.house.id, bot, "member")
+                room = await join_default_room(session, setup.house.id, bot.id)
                 _, token = await issue_token(session, bot.id, "bot", name="agent token")
-        console.print(f"Created bot @{member.handle} (id {bot.id}).")
+        where = f", in #{room.slug}" if room is not None else ""
+        console.print(f"Created bot @{member.handle} (id {bot.id}{where}).")
         console.print("Its token, shown only now:")
         print(token)
 

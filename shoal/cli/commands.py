@@ -9,6 +9,7 @@ from rich.table import Table
 
 from shoal.cli.common import (
     ConfigOption,
+    ShoalGroup,
     console,
     house_by_ref,
     open_database,
@@ -33,6 +34,7 @@ from shoal.net.outbound import OutboundPolicy
 from shoal.schedules.commands import register_schedule_commands
 
 command_app = typer.Typer(
+    cls=ShoalGroup,
     help="Manage a house's own slash commands, answered by webhooks. A running server sees "
          "changes within a few seconds.", no_args_is_help=True)
 

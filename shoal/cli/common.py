@@ -11,6 +11,7 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 from sqlalchemy import or_, select
+from typer.core import TyperGroup, TyperOption
 
 from shoal.auth.passwords import Passwords
 from shoal.bootstrap import ensure_home
@@ -24,6 +25,32 @@ err_console = Console(stderr=True)
 T = TypeVar("T")
 
 ConfigOption = typer.Option(None, "--config", "-c", help="TOML configuration file.")
+
+
+class ShoalGroup(TyperGroup):
+    """A command group whose help screens show no `<bool>` after flags, which take no value.
+
+    Typer labels every option with its type, flags and `--help` included; every `typer.Typer`
+    in the CLI is declared with `cls=ShoalGroup`.
+    """
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        """This group's options, flags without a type label."""
+        return _without_flag_types(super().get_params(ctx))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """A subcommand, its flags without a type label."""
+        command = super().get_command(ctx, cmd_name)
+        if command is not None and not isinstance(command, TyperGroup):
+            _without_flag_types(command.get_params(ctx))
+        return command
+
+
+def _without_flag_types(params: list[Any]) -> list[Any]:
+    for param in params:
+        if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+            param.metavar = ""
+    return params
 
 
 def settings_from(config: Path | None, **overrides: Any) -> Settings:

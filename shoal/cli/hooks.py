@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 
 from shoal.cli.common import (
     ConfigOption,
+    ShoalGroup,
     console,
     fail,
     house_by_ref,
@@ -33,7 +34,8 @@ from shoal.hooks.tables import Hook
 from shoal.store.db import Database
 from shoal.store.tables import House, Room
 
-hook_app = typer.Typer(help="Let other systems post into rooms: inbound hooks and their keys.",
+hook_app = typer.Typer(cls=ShoalGroup,
+                       help="Let other systems post into rooms: inbound hooks and their keys.",
                        no_args_is_help=True)
 HouseOption = typer.Option(None, "--house", help="House slug or id (default: the default "
                                                  "house).")

@@ -13,15 +13,25 @@ import typer
 from rich.table import Table
 from sqlalchemy import or_, select
 
-from shoal.cli.common import ConfigOption, console, fail, open_database, run, settings_from
+from shoal.cli.common import (
+    ConfigOption,
+    ShoalGroup,
+    console,
+    fail,
+    open_database,
+    run,
+    settings_from,
+)
 from shoal.config import Settings
-from shoal.llm import ChatMessage, ChatRequest, Completion, KeyStore, build_router
+from shoal.llm import ChatMessage, ChatRequest, Completion, KeyStore, build_router, reachable
 from shoal.store.tables import House
 
 models_app = typer.Typer(
+    cls=ShoalGroup,
     help="See the model catalog and check that a model answers.", no_args_is_help=True
 )
-keys_app = typer.Typer(help="Store provider API keys (encrypted) in Shoal.", no_args_is_help=True)
+keys_app = typer.Typer(
+    cls=ShoalGroup, help="Store provider API keys (encrypted) in Shoal.", no_args_is_help=True)
 
 HouseOption = typer.Option(None, "--house", help="House id or slug (default: server-wide).")
 
@@ -46,6 +56,7 @@ def list_models(config: Path | None = ConfigOption) -> None:
 
 
 async def _list_models(settings: Settings) -> None:
+    """The catalog's models, then each provider's profiles and whether they can answer."""
     async with open_database(settings) as db:
         router = await build_router(settings, db)
         now = router.book.clock.now()
@@ -60,13 +71,21 @@ async def _list_models(settings: Settings) -> None:
         console.print(models)
         providers = Table("provider", "kind", "base URL", "state")
         providers.add_column("profile", overflow="fold")
-        for name, spec in sorted(router.catalog.providers.items()):
-            profiles = await router.keys.profiles(spec)
-            if not profiles:
+        specs = sorted(router.catalog.providers.items())
+        profiles_of = {name: await router.keys.profiles(spec) for name, spec in specs}
+        # A provider at its own address is asked whether it is up, all at once: a local
+        # server that is not running is the usual reason a model does not answer.
+        asked = [(name, spec.base_url) for name, spec in specs
+                 if spec.base_url and profiles_of[name]]
+        answers = await asyncio.gather(*(reachable(url) for _, url in asked))
+        down = {name: url for (name, url), up in zip(asked, answers, strict=True) if not up}
+        for name, spec in specs:
+            if not profiles_of[name]:
                 providers.add_row(name, spec.kind, spec.base_url or "default", "no key", "-")
-            for p in profiles:
+            for p in profiles_of[name]:
                 until = router.book.unavailable_until(p.id)
-                state = f"cooling down {until - now:.0f} s" if until else "ready"
+                state = (f"not reachable at {down[name]}" if name in down
+                         else f"cooling down {until - now:.0f} s" if until else "ready")
                 providers.add_row(name, spec.kind, spec.base_url or "default", state, p.id)
         console.print(providers)
 

@@ -12,12 +12,14 @@ import redis.asyncio as aioredis
 import typer
 import uvicorn
 from rich.table import Table
+from sqlalchemy import exists, select
 
 from shoal.app import create_app, server_config
 from shoal.bootstrap import ensure_demo_agent, ensure_home
 from shoal.cli.common import (
     ConfigOption,
     console,
+    fail,
     open_database,
     passwords_for,
     run,
@@ -29,6 +31,7 @@ from shoal.llm import OFFLINE_MODEL
 from shoal.logs import configure_logging
 from shoal.store import Database
 from shoal.store.migrate import current_revision, head_revision
+from shoal.store.tables import User
 
 DEMO_OWNER = "owner"
 
@@ -69,6 +72,7 @@ def register(app: typer.Typer) -> None:
         """Run Shoal on SQLite with open registration, a Home house, a lobby and an owner."""
         settings = settings_from(None, data_dir=data_dir, port=port, host="127.0.0.1",
                                  open_registration=True)
+        exit_if_port_taken(settings)
 
         async def prepare() -> None:
             async with open_database(settings) as db:
@@ -111,13 +115,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run Shoal from SHOAL_* environment variables and an optional TOML file."""
         settings = settings_from(config, host=host, port=port, role=role)
+        serves_http = settings.role not in ("worker", "scheduler")
+        if serves_http:
+            exit_if_port_taken(settings)
 
-        async def prepare() -> None:
+        async def prepare() -> bool:
             async with open_database(settings) as db:
                 await ensure_home(db)
+                return await has_people(db)
 
-        run(prepare())
-        if settings.role in ("worker", "scheduler"):
+        if not run(prepare()) and serves_http:
+            print_first_account_hint(settings, config)
+        if not serves_http:
             console.print(f"Shoal {settings.role} running (Ctrl-C to stop)")
             run_background(settings)
             return
@@ -149,6 +158,23 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
 
+async def has_people(db: Database) -> bool:
+    """Whether anyone has an account yet (bots aside)."""
+    async with db.read() as session:
+        return bool(await session.scalar(select(exists().where(
+            User.kind == "human", User.deleted_at.is_(None)))))
+
+
+def print_first_account_hint(settings: Settings, config: Path | None) -> None:
+    """Tell whoever starts a server without accounts how to make the first one."""
+    how = "" if settings.open_registration else "; registration is by invitation"
+    with_config = f" --config {config}" if config else ""
+    console.print(f"No accounts yet{how}. Create the first owner, with the same SHOAL_* "
+                  "settings as this server:\n"
+                  f"  shoal user create <username> --role owner{with_config}",
+                  markup=False, highlight=False)
+
+
 async def diagnose(settings: Settings) -> list[tuple[bool, str, str]]:
     """Every check `shoal doctor` makes, as (passed, what, explanation)."""
     checks: list[tuple[bool, str, str]] = []
@@ -161,7 +187,7 @@ async def diagnose(settings: Settings) -> list[tuple[bool, str, str]]:
                        "on first start (set SHOAL_SECRET to share it between processes)"))
     checks.append(await _check_database(settings))
     checks.append(await _check_redis(settings))
-    checks.append(_check_port(settings))
+    checks.append(check_port(settings))
     return checks
 
 
@@ -201,13 +227,23 @@ async def _check_redis(settings: Settings) -> tuple[bool, str, str]:
     return True, "redis", f"reachable at {settings.redis_url}"
 
 
-def _check_port(settings: Settings) -> tuple[bool, str, str]:
+def check_port(settings: Settings) -> tuple[bool, str, str]:
+    """Whether the server could listen on its host and port, as a `shoal doctor` check."""
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((settings.host, settings.port))
         except OSError as exc:
-            return False, "port", (f"cannot listen on {settings.host}:{settings.port} ({exc}); "
-                                   "is Shoal already running? choose another with --port")
+            reason = exc.strerror or str(exc)
+            return False, "port", (f"cannot listen on {settings.host}:{settings.port} "
+                                   f"({reason}); is Shoal already running? choose another "
+                                   "with --port")
     return True, "port", f"{settings.host}:{settings.port} is free"
+
+
+def exit_if_port_taken(settings: Settings) -> None:
+    """Stop before start-up, saying what `shoal doctor` says, when the port is taken."""
+    free, _, detail = check_port(settings)
+    if not free:
+        fail(detail)
 

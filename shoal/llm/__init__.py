@@ -42,6 +42,7 @@ from shoal.llm.profiles import (
     billing_disable_seconds,
     cooldown_seconds,
 )
+from shoal.llm.reach import reachable
 from shoal.llm.refs import (
     HouseModel,
     HouseModels,
@@ -140,5 +141,6 @@ __all__ = [
     "ollama_base_url",
     "parse_model_ref",
     "parse_relevance_answer",
+    "reachable",
     "resolve_model",
 ]

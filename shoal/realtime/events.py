@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from shoal.commands.parser import is_command
 from shoal.errors import InvalidInput
 from shoal.ids import new_id
+from shoal.realtime.delivery import deliver_waiting
 from shoal.realtime.gateway import Gateway, SocketState, presence
 from shoal.rooms.access import Action, authorize_room
 from shoal.rooms.houses import member_view
@@ -61,6 +62,12 @@ def register_events(gateway: Gateway, db: Database, chat: Chat, commands: Comman
                         if len(batch) < MAX_HISTORY:
                             break
                         after = batch[-1]["seq"]
+            if user.kind == "bot":
+                async with db.write() as session:
+                    waited = await deliver_waiting(session, user, access.room,
+                                                   resumed=last_seq is not None)
+                for message in waited:
+                    await gateway.sio.emit("message", message, to=state.sid)
             joined = {"agencyId": room_id, "members": members, "lastSeq": access.room.last_seq,
                       "replayed": replayed}
             await gateway.sio.emit("agency-joined", joined, to=state.sid)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -15,6 +16,7 @@ import redis.asyncio as aioredis
 import socketio
 
 from shoal.errors import InvalidInput, ShoalError
+from shoal.ids import new_id
 from shoal.jsontext import check_json, find_flaw
 
 if TYPE_CHECKING:
@@ -27,6 +29,9 @@ Authenticator = Callable[[str], Awaitable["Principal"]]
 
 
 AgentStatus = Literal["idle", "thinking", "running"]
+# How long a process's word that a bot's socket is in a room lasts unless renewed: a process
+# that dies without saying goodbye stops counting after this.
+PRESENCE_TTL_SECONDS = 60
 
 
 @dataclass
@@ -48,10 +53,13 @@ class Gateway:
         manager = None
         self._redis: aioredis.Redis | None = None
         self._revoked_channel = revoked_channel(redis_prefix)
+        self._redis_prefix = redis_prefix
+        self._process = new_id()  # this process, in the shared record of bots in rooms
         if redis_url:
             manager = socketio.AsyncRedisManager(redis_url, channel=f"{redis_prefix}:socketio")
             self._redis = aioredis.from_url(redis_url)
         self._listener: asyncio.Task[None] | None = None
+        self._renewer: asyncio.Task[None] | None = None
         self._authenticate = authenticate
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
@@ -119,11 +127,50 @@ class Gateway:
                 del self._by_token[state.principal.token_id]
         for room_id in state.rooms:
             if not self.is_online_in(state.principal.id, room_id):
+                await self._record_absence(state, room_id)
                 await self.emit_room(room_id, "member-presence", presence(state, room_id, False))
 
     def is_online_in(self, user_id: str, room_id: str) -> bool:
         """Whether the user has a socket (in this process) joined to the room."""
         return any(s.principal.id == user_id and room_id in s.rooms for s in self.sockets.values())
+
+    async def bot_in_room(self, bot_id: str, room_id: str) -> bool:
+        """Whether a socket of the bot is joined to the room, in this process or (with Redis)
+        in any process of the cluster: whether a message posted there reached it."""
+        if self.is_online_in(bot_id, room_id):
+            return True
+        if self._redis is None:
+            return False
+        live = await self._redis.zcount(self._presence_key(bot_id, room_id), time.time(), "+inf")
+        return bool(live)
+
+    def _presence_key(self, bot_id: str, room_id: str) -> str:
+        return f"{self._redis_prefix}:bot-in-room:{room_id}:{bot_id}"
+
+    async def _record_presence(self, bot_id: str, room_id: str) -> None:
+        if self._redis is not None:
+            key = self._presence_key(bot_id, room_id)
+            await self._redis.zadd(key, {self._process: time.time() + PRESENCE_TTL_SECONDS})
+            await self._redis.expire(key, PRESENCE_TTL_SECONDS)
+
+    async def _record_absence(self, state: SocketState, room_id: str) -> None:
+        """Called once none of the user's sockets in this process is in the room."""
+        if self._redis is not None and state.principal.user.kind == "bot":
+            await self._redis.zrem(self._presence_key(state.principal.id, room_id),
+                                   self._process)
+
+    def _bots_in_rooms(self) -> set[tuple[str, str]]:
+        return {(s.principal.id, room_id) for s in self.sockets.values()
+                if s.principal.user.kind == "bot" for room_id in s.rooms}
+
+    async def _renew_presence(self) -> None:
+        while True:
+            await asyncio.sleep(PRESENCE_TTL_SECONDS / 3)
+            try:
+                for bot_id, room_id in self._bots_in_rooms():
+                    await self._record_presence(bot_id, room_id)
+            except Exception:  # Redis away for a moment: the next round tries again
+                log.exception("renewing the record of bots in rooms failed")
 
     def online_users(self) -> set[str]:
         """Users with at least one socket connected to this process."""
@@ -167,11 +214,15 @@ class Gateway:
         """Subscribe a socket to a room's events."""
         await self.sio.enter_room(state.sid, room_key(room_id))
         state.rooms.add(room_id)
+        if state.principal.user.kind == "bot":
+            await self._record_presence(state.principal.id, room_id)
 
     async def leave(self, state: SocketState, room_id: str) -> None:
         """Unsubscribe a socket from a room's events."""
         await self.sio.leave_room(state.sid, room_key(room_id))
         state.rooms.discard(room_id)
+        if not self.is_online_in(state.principal.id, room_id):
+            await self._record_absence(state, room_id)
 
     async def remove_user_from_room(self, user_id: str, room_id: str) -> None:
         """Unsubscribe all of a user's sockets from a room they lost access to."""
@@ -192,12 +243,14 @@ class Gateway:
                 await self.sio.disconnect(sid)
 
     async def start(self) -> None:
-        """Listen for revocations announced by other processes (when Redis is configured)."""
+        """Listen for revocations announced by other processes, and keep this process's
+        record of bots in rooms fresh (when Redis is configured)."""
         if self._redis is None:
             return
         pubsub = self._redis.pubsub()
         await pubsub.subscribe(self._revoked_channel)
         self._listener = asyncio.create_task(self._listen(pubsub), name="shoal-revocations")
+        self._renewer = asyncio.create_task(self._renew_presence(), name="shoal-bot-presence")
 
     async def _listen(self, pubsub: Any) -> None:
         try:
@@ -208,11 +261,16 @@ class Gateway:
             await pubsub.aclose()
 
     async def stop(self) -> None:
-        """Stop listening and close the Redis connection."""
-        if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
+        """Stop listening, withdraw this process's bots from the shared record, and close
+        the Redis connection."""
+        tasks = [t for t in (self._listener, self._renewer) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._redis is not None:
+            for bot_id, room_id in self._bots_in_rooms():
+                with suppress(Exception):  # expiry withdraws it anyway
+                    await self._redis.zrem(self._presence_key(bot_id, room_id), self._process)
             await self._redis.aclose()
 
 

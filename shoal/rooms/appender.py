@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shoal.errors import Conflict, LeaseLost, NotFound, ShoalError
 from shoal.rooms.access import Access, Action, authorize, room_access
 from shoal.rooms.messages import Draft, Sender, append_messages, message_view
+from shoal.rooms.rooms import join_room
 from shoal.store.tables import Activation, Message, Room, User
 
 if TYPE_CHECKING:
@@ -65,14 +67,18 @@ def _fail_all(jobs: list[Append], exc: BaseException) -> None:
 class MessageAppender:
     """Takes every message append in this process. Whatever is queued when the previous
     transaction ends is authorized, written and committed together, then broadcast in seq
-    order, so under load the cost of a commit is shared by many messages."""
+    order, so under load the cost of a commit is shared by many messages. Whoever posts in
+    a public room they have not joined becomes one of its members (`members_changed` then
+    tells the room)."""
 
     def __init__(self, db: Database, broadcaster: RoomBroadcaster,
-                 planner: ActivationPlanner, events: RoomEvents) -> None:
+                 planner: ActivationPlanner, events: RoomEvents,
+                 members_changed: Callable[[Room], Awaitable[None]] | None = None) -> None:
         self.db = db
         self.broadcaster = broadcaster
         self.planner = planner
         self.events = events
+        self.members_changed = members_changed
         self._queue: asyncio.Queue[Append] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
 
@@ -109,15 +115,21 @@ class MessageAppender:
             # cannot interleave with these messages.
             for room_id in rooms:
                 await stack.enter_async_context(self.broadcaster.room_order(room_id))
-            for written, runnable in await self._commit_isolated(batch):
+            joined: dict[str, Room] = {}
+            for written, runnable, rooms_joined in await self._commit_isolated(batch):
                 self.planner.committed(runnable)
+                joined.update((room.id, room) for room in rooms_joined)
                 for job, room, message, handle in written:
                     view = message_view(message, room, Sender(job.draft.sender.user, handle,
                                                               job.draft.sender.name))
                     await self.broadcaster.emit_room(room.id, "message", view)
                     _succeed(job, view)
+        if self.members_changed is not None:
+            for room in joined.values():
+                await self.members_changed(room)
 
-    async def _commit_isolated(self, batch: list[Append]) -> list[tuple[list[Any], int]]:
+    async def _commit_isolated(self, batch: list[Append]
+                               ) -> list[tuple[list[Any], int, list[Room]]]:
         """Commit the batch in one transaction; if that fails, commit its messages one by
         one, so a message the store refuses fails alone and the others are kept."""
         try:
@@ -137,11 +149,12 @@ class MessageAppender:
                 _fail_all([job], exc)
         return committed
 
-    async def _commit(self, batch: list[Append]) -> tuple[list[Any], int]:
+    async def _commit(self, batch: list[Append]) -> tuple[list[Any], int, list[Room]]:
         async with self.db.write() as session:
             return await self._store(session, batch)
 
-    async def _store(self, session: AsyncSession, batch: list[Append]) -> tuple[list[Any], int]:
+    async def _store(self, session: AsyncSession, batch: list[Append]
+                     ) -> tuple[list[Any], int, list[Room]]:
         accepted: dict[str, tuple[Room, list[tuple[Append, Any]]]] = {}
         access_cache: dict[tuple[str, str], Any] = {}
         answered = await self._already_answered(session, batch)
@@ -173,6 +186,7 @@ class MessageAppender:
         # Rooms in one order everywhere: processes sharing PostgreSQL then take the rooms'
         # row locks in the same order and cannot deadlock.
         rooms = sorted(accepted.values(), key=lambda pair: pair[0].id)
+        joined = await self._join_posters(session, rooms)
         appended = await append_messages(
             session, [(room, [job.draft for job, _ in jobs]) for room, jobs in rooms])
         runnable = await self.planner.plan(session, [
@@ -183,7 +197,24 @@ class MessageAppender:
                    for (room, jobs), messages in zip(rooms, appended, strict=True)
                    for (job, access), message in zip(jobs, messages, strict=True)]
         await self.events.messages_created(session, written)
-        return written, runnable
+        return written, runnable, joined
+
+    async def _join_posters(self, session: AsyncSession,
+                            rooms: list[tuple[Room, list[tuple[Append, Access | None]]]]
+                            ) -> list[Room]:
+        """Make each poster not yet in a (public) room one of its members, so the member
+        list and `@` completion show them; returns the rooms whose members changed."""
+        changed: dict[str, Room] = {}
+        joined: set[tuple[str, str]] = set()
+        for room, jobs in rooms:
+            for _, access in jobs:
+                if access is None or access.in_room or (access.user_id, room.id) in joined:
+                    continue
+                joined.add((access.user_id, room.id))
+                await join_room(session, room.id, access.user_id)
+                await self.events.member_changed(session, "member.joined", room, access.user_id)
+                changed[room.id] = room
+        return list(changed.values())
 
     async def _already_answered(self, session: AsyncSession, batch: list[Append]
                                 ) -> dict[str, Message]:

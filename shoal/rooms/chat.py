@@ -20,9 +20,11 @@ from shoal.rooms.messages import (
     message_with_sender,
     soft_delete,
 )
-from shoal.store.tables import User, iso
+from shoal.store.tables import Room, User, iso
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from shoal.rooms.appender import ActivationPlanner
     from shoal.rooms.broadcast import RoomBroadcaster, RoomEvents
     from shoal.store.db import Database
@@ -33,12 +35,14 @@ class Chat:
     validated, appended with its seq and broadcast in seq order."""
 
     def __init__(self, db: Database, broadcaster: RoomBroadcaster, limits: Limits,
-                 planner: ActivationPlanner, events: RoomEvents) -> None:
+                 planner: ActivationPlanner, events: RoomEvents,
+                 members_changed: Callable[[Room], Awaitable[None]] | None = None) -> None:
+        """`members_changed` tells a room its members after a post made the poster one."""
         self.db = db
         self.broadcaster = broadcaster
         self.limits = limits
         self.events = events
-        self.appender = MessageAppender(db, broadcaster, planner, events)
+        self.appender = MessageAppender(db, broadcaster, planner, events, members_changed)
 
     async def post(
         self,

@@ -83,6 +83,23 @@ async def join_room(session: AsyncSession, room_id: str, user_id: str) -> bool:
     return True
 
 
+async def default_room(session: AsyncSession, house_id: str) -> Room | None:
+    """Where a house's newcomers start: its oldest public room (Home's #lobby), if any."""
+    return await session.scalar(
+        select(Room).where(Room.house_id == house_id, Room.is_private.is_(False),
+                           Room.is_dm.is_(False))
+        .order_by(Room.created_at, Room.id).limit(1))
+
+
+async def join_default_room(session: AsyncSession, house_id: str, user_id: str
+                            ) -> Room | None:
+    """Make a newcomer to the house a member of its default room; returns that room."""
+    room = await default_room(session, house_id)
+    if room is not None:
+        await join_room(session, room.id, user_id)
+    return room
+
+
 async def leave_room(session: AsyncSession, room_id: str, user_id: str) -> bool:
     """Remove the user from the room's members; False if they were not one."""
     member = await session.get(RoomMember, (room_id, user_id))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import CursorResult, delete, exists, or_, select
 
+from shoal.realtime.delivery import WAITING
 from shoal.store.tables import (
     Activation,
     HouseMember,
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-OUTCOMES = ("replied", "skipped", "error", "delivered", "pending")
+OUTCOMES = ("replied", "skipped", "error", "delivered", "pending", WAITING)
 
 
 def activation_view(row: Activation) -> dict[str, Any]:
@@ -65,7 +66,8 @@ async def list_activations(
 ) -> list[Activation]:
     """A bot's activations, newest first. With a viewer, only those in the houses the viewer
     belongs to and the rooms they may see there (a private room's only to its members).
-    `outcome` is one of OUTCOMES; `pending` means not finished yet."""
+    `outcome` is one of OUTCOMES; `pending` means not finished yet, `waiting` not yet heard
+    by an SDK bot with no socket in the room."""
     query = select(Activation).where(Activation.bot_id == bot_id)
     if viewer_id is not None:
         viewer_houses = select(HouseMember.house_id).where(HouseMember.user_id == viewer_id)
@@ -81,6 +83,8 @@ async def list_activations(
         query = query.where(Activation.created_at >= since)
     if outcome == "pending":
         query = query.where(Activation.outcome.is_(None))
+    elif outcome == WAITING:
+        query = query.where(Activation.status == WAITING)
     elif outcome is not None:
         query = query.where(Activation.outcome == outcome)
     query = query.order_by(Activation.created_at.desc(), Activation.id.desc())

@@ -31,6 +31,7 @@ from shoal.dispatch.gates import (
 )
 from shoal.errors import LeaseLost
 from shoal.ids import new_id
+from shoal.realtime.delivery import WAITING
 from shoal.rooms.messages import message_with_sender
 from shoal.runtime.activations import prune_activations
 from shoal.runtime.base import ActivationContext, Outcome, Runtime
@@ -349,17 +350,20 @@ class Worker:
 
     async def _finish(self, activation_id: str, outcome: Outcome, duration_ms: int) -> bool:
         """Record the outcome, only while this worker holds the lease (says whether it did);
-        `lease_owner` stays as the record of which worker ran it."""
+        `lease_owner` stays as the record of which worker ran it. A `waiting` outcome parks
+        the activation unfinished (status `waiting`, no outcome yet)."""
+        waiting = outcome.outcome == WAITING
         async with self.db.write() as session:
             finished = await session.execute(
                 update(Activation)
                 .where(Activation.id == activation_id, Activation.status == "running",
                        Activation.lease_owner == self.name)
-                .values(status="done", outcome=outcome.outcome,
+                .values(status=WAITING if waiting else "done",
+                        outcome=None if waiting else outcome.outcome,
                         skip_reason=outcome.skip_reason, model=outcome.model,
                         input_tokens=outcome.input_tokens, output_tokens=outcome.output_tokens,
                         error=outcome.error, reply_message_id=outcome.reply_message_id,
-                        duration_ms=duration_ms, finished_at=self.clock(),
+                        duration_ms=duration_ms, finished_at=None if waiting else self.clock(),
                         lease_expires_at=None))
         if not finished.rowcount:  # type: ignore[attr-defined]
             log.warning("worker %s lost the lease of activation %s before it finished; its "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import socket
@@ -13,9 +14,16 @@ from typing import Any
 
 import httpx
 import pytest
+import typer
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from shoal.cli import app
+from shoal.cli import server as server_commands
+from shoal.config import load_settings
+from shoal.rooms.rooms import room_members
+from shoal.store import Database
+from shoal.store.tables import Room
 
 
 @pytest.fixture
@@ -35,14 +43,14 @@ def shoal(*args: str, stdin: str | None = None) -> Any:
 def test_user_bot_token_and_invite_commands(data_dir: Path) -> None:
     created = shoal("user", "create", "alice", "--role", "admin", stdin="a long password\n")
     assert created.exit_code == 0, created.output
-    assert "Created alice (admin of Home)" in created.output
+    assert "Created alice (admin of Home, in #lobby)" in created.output
     again = shoal("user", "create", "alice", stdin="a long password\n")
     assert again.exit_code == 1 and "taken" in again.output
     short = shoal("user", "create", "bob", stdin="short\n")
     assert short.exit_code == 1 and "at least 8" in short.output
 
     bot = shoal("bot", "create", "Archive Bot", "--owner", "alice")
-    assert bot.exit_code == 0 and "@archive-bot" in bot.output
+    assert bot.exit_code == 0 and "@archive-bot" in bot.output and "in #lobby)" in bot.output
     [bot_token] = re.findall(r"shb_\S+", bot.output)
     listed = shoal("token", "list", "archive-bot")
     assert "bot" in listed.output and bot_token not in listed.output
@@ -138,3 +146,80 @@ def test_demo_prints_credentials_once_and_serves(tmp_path: Path) -> None:
     second, again = run_demo()
     assert again is None and "Log in as owner" in second
     assert f"@helper is on {helper.group(1)}: mention it in #lobby" in second
+
+
+def test_help_screens_show_no_value_type_after_flags() -> None:
+    """`--help` and other flags take no value, so no help screen labels them `<bool>`."""
+    def command_paths(group: Any, path: tuple[str, ...]) -> list[tuple[str, ...]]:
+        paths = [path]
+        for name, command in getattr(group, "commands", {}).items():
+            paths += command_paths(command, (*path, name))
+        return paths
+
+    paths = command_paths(typer.main.get_command(app), ())
+    assert ("serve",) in paths and ("hook", "create") in paths
+    for path in paths:
+        shown = shoal(*path, "--help")
+        assert shown.exit_code == 0 and "--help" in shown.output, path
+        assert "<bool>" not in shown.output, path
+    assert "<int>" in shoal("serve", "--help").output  # options that take a value keep it
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The ports `shoal serve` went on to listen on (it returns at once instead)."""
+    ports: list[int] = []
+    monkeypatch.setattr(server_commands, "serve_app",
+                        lambda settings, access_log: ports.append(settings.port))
+    return ports
+
+
+def test_serve_says_how_to_make_the_first_account_and_the_owner_is_in_the_lobby(
+    data_dir: Path, served: list[int],
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    first = shoal("serve", "--port", port)
+    assert first.exit_code == 0, first.output
+    assert "No accounts yet; registration is by invitation." in first.output
+    assert "shoal user create <username> --role owner" in first.output
+    created = shoal("user", "create", "olive", "--role", "owner", stdin="a long password\n")
+    assert created.exit_code == 0, created.output
+    assert "Created olive (owner of Home, in #lobby)." in created.output
+    again = shoal("serve", "--port", port)
+    assert again.exit_code == 0 and "No accounts yet" not in again.output
+    assert served == [int(port)] * 2
+
+    async def lobby_members() -> list[str]:
+        db = Database(load_settings(None).resolved_database_url)
+        try:
+            async with db.read() as session:
+                lobby = await session.scalar(select(Room).where(Room.slug == "lobby"))
+                assert lobby is not None
+                return [u.username for _, u in await room_members(session, lobby)]
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(lobby_members()) == ["olive"]
+    # The bots `shoal bot create` makes start there too, where SDK examples listen.
+    assert shoal("bot", "create", "Echo").exit_code == 0
+    assert asyncio.run(lobby_members()) == ["olive", "echo"]
+
+
+def test_serve_on_a_taken_port_says_what_doctor_says(
+    data_dir: Path, served: list[int], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = shoal("serve", "--port", str(port))
+        monkeypatch.setenv("SHOAL_PORT", str(port))
+        doctor = shoal("doctor")
+    assert result.exit_code == 1 and served == []
+    assert "serving on" not in result.output and "Errno" not in result.output
+    said = (f"cannot listen on 127.0.0.1:{port} (Address already in use); is Shoal already "
+            "running? choose another with --port")
+    assert said in " ".join(result.output.split())
+    assert said in " ".join(doctor.output.split())

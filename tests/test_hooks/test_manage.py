@@ -94,6 +94,22 @@ async def test_changes_keep_the_key_and_a_revoked_hook_stays_revoked(
                                                                         ("Renamed", True)]
 
 
+async def test_a_null_template_means_none(shoal_server: ShoalServer) -> None:
+    house = await make_house(shoal_server)
+    hook = await make_hook(house, template=None)
+    assert hook["template"] == ""
+    base = f"/api/houses/{house.id}/hooks/{hook['id']}"
+    r = await house.admin.patch(base, {"template": "alert: {{ text }}"})
+    assert r.status_code == 200 and r.json()["template"] == "alert: {{ text }}", r.text
+    r = await house.admin.patch(base, {"name": "Kept template"})
+    assert r.json()["template"] == "alert: {{ text }}"
+    r = await house.admin.patch(base, {"template": None})
+    assert r.status_code == 200 and r.json()["template"] == "", r.text
+    r = await keyed(shoal_server, hook["key"]).post("/api/hooks/messages",
+                                                    json={"content": "disk full"})
+    assert r.status_code == 201 and r.json()["content"] == "disk full", r.text
+
+
 async def _bad_bodies(house: House, server: ShoalServer) -> list[tuple[dict[str, Any], str]]:
     r = await house.member.post("/api/agencies", {"name": unique("secret"),
                                                   "houseId": house.id, "isPrivate": True})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +103,26 @@ def test_models_check_offline_and_unknown_refs(cli_env: Path) -> None:
 def test_fake_llm_command_is_documented() -> None:
     result = invoke("fake-llm", "--help")
     assert result.exit_code == 0 and "--script" in result.output
+
+
+def test_models_list_says_a_local_provider_is_ready_only_when_it_answers(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # keep the table's rows on one line each
+    config = cli_env / "shoal.toml"
+
+    def ollama_state(base_url: str) -> str:
+        config.write_text(f'[llm.providers.ollama]\nbase_url = "{base_url}"\nneeds_key = false\n')
+        result = invoke("models", "list", "--config", str(config))
+        assert result.exit_code == 0, result.output
+        rows = [[cell.strip() for cell in line.split("│")[1:-1]]
+                 for line in result.output.splitlines() if "│" in line]
+        [state] = [row[3] for row in rows if row[0] == "ollama"]
+        return state
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nobody = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+        assert ollama_state(nobody) == f"not reachable at {nobody}"
+    with serve_in_thread() as fake:
+        assert ollama_state(fake.openai_base_url) == "ready"

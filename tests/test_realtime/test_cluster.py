@@ -7,13 +7,15 @@ import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from shoal.core import Shoal
 from shoal.realtime.gateway import announce_revoked
 from shoal.scheduler.service import set_due
-from tests.support import ShoalServer, make_house, make_settings, serve, unique
+from shoal.sdk import Agent
+from tests.support import House, ShoalServer, make_house, make_settings, serve, unique
 
 REDIS_URL = os.environ.get("SHOAL_TEST_REDIS_URL")
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="set SHOAL_TEST_REDIS_URL to run")
@@ -104,6 +106,51 @@ async def test_an_api_process_and_a_worker_process_split_the_work(tmp_path: Path
             assert "not a real language model" in messages[1]["content"]
             assert api.shoal.worker._loop is None  # the api process never claimed work
             await listener.close()
+        finally:
+            await worker.stop()
+
+
+async def _outcome_of_a_mention(house: House, bot: dict[str, Any], worker: Shoal
+                                ) -> tuple[str, str | None]:
+    """Mention the bot in the house's room; (status, outcome) of the activation it made."""
+    r = await house.member.post(f"/api/agencies/{house.room_id}/messages",
+                                {"content": f"@{bot['username']} hello"})
+    await worker.worker.drain()
+    rows = (await house.member.get(f"/api/agents/{bot['id']}/activations",
+                                   params={"triggerId": r.json()["id"]})).json()
+    return rows[0]["status"], rows[0]["outcome"]
+
+
+async def test_a_worker_process_sees_an_sdk_bot_in_a_room_of_the_api_process(
+    tmp_path: Path,
+) -> None:
+    """`delivered` needs a socket of the bot in the room; the worker that records it is not
+    the process holding the socket, so the processes share who is where through Redis."""
+    prefix = unique("shoal-test-")
+    api_settings = make_settings(tmp_path, "sqlite", redis_url=REDIS_URL, redis_prefix=prefix,
+                                 role="api")
+    worker_settings = make_settings(tmp_path, "sqlite", redis_url=REDIS_URL, redis_prefix=prefix,
+                                    role="worker")
+    async for api in serve(api_settings):
+        await api.bootstrap()
+        worker = Shoal(worker_settings)
+        await worker.start()
+        try:
+            house = await make_house(api)
+            r = await house.owner.post("/api/agents", {"name": "Remote", "houseId": house.id})
+            bot, token = r.json()["agent"], r.json()["agentToken"]
+            await house.owner.post(f"/api/agents/{bot['id']}/verify")
+            await house.owner.patch(f"/api/agents/{bot['id']}/config", {"runtime": "sdk"})
+
+            watcher = await api.socket(house.member.token)
+            await watcher.join(house.room_id)
+            async with Agent(api.url, token) as agent:
+                await agent.join_all()
+                assert await _outcome_of_a_mention(house, bot, worker) == ("done", "delivered")
+            [*_, gone] = await watcher.wait_for("member-presence", 2)
+            assert (gone["userId"], gone["online"]) == (bot["id"], False)
+            assert await _outcome_of_a_mention(house, bot, worker) == ("waiting", None)
+            await watcher.close()
         finally:
             await worker.stop()
 

@@ -208,7 +208,7 @@ async def test_no_url_is_an_error_and_a_mention_in_an_error_wakes_no_one(
     assert woken == []
 
 
-async def test_an_sdk_bot_is_recorded_as_delivered(bench: Bench) -> None:
+async def test_an_sdk_bot_with_no_socket_in_the_room_waits(bench: Bench) -> None:
     ctx = await bench.context(await bench.say("for the sdk bot"))
-    assert (await SdkRuntime().run(ctx)).outcome == "delivered"
+    assert (await SdkRuntime().run(ctx)).outcome == "waiting"
 

@@ -345,7 +345,8 @@ async def _message(sock: Socket, content: str) -> dict[str, Any]:
 async def test_running_an_sdk_agents_job_now_prompts_it_like_its_schedule(
         shoal_server: ShoalServer, house: PeopleHouse) -> None:
     # An SDK agent runs in its own process and hears messages only: its turn is a message
-    # that mentions it, and the delivery of that message is the job's run.
+    # that mentions it, and the delivery of that message is the job's run. This agent has no
+    # socket in the room, so the run waits for it to join.
     _, handle = await add_bot(shoal_server, house, "listener", runtime="sdk")
     sock = await house.admin.socket()
     await sock.join(house.room_id)
@@ -355,7 +356,7 @@ async def test_running_an_sdk_agents_job_now_prompts_it_like_its_schedule(
     assert ran["ok"], ran
     prompt = await _message(sock, f"@{handle} Post the standup notes")
     assert prompt["metadata"]["cron"]["id"] == once["id"]
-    view = await _job_view(house, once["id"], "delivered")
+    view = await _job_view(house, once["id"], "waiting")
     assert view["enabled"] is False and view["next_run_at"] is None  # a one-shot runs once
 
     hourly = (await run(sock, house.room_id,
@@ -363,7 +364,7 @@ async def test_running_an_sdk_agents_job_now_prompts_it_like_its_schedule(
     r = await house.admin.post(f"/api/cron-jobs/{hourly['id']}/run")
     assert r.status_code == 202, r.text
     await _message(sock, f"@{handle} Tally the queue")
-    view = await _job_view(house, hourly["id"], "delivered")
+    view = await _job_view(house, hourly["id"], "waiting")
     assert view["enabled"] is True and view["last_run_at"]
 
 
@@ -384,7 +385,7 @@ async def test_a_scheduled_run_of_an_sdk_agent_is_recorded_as_the_jobs_run(
     clock.advance(minutes=11)
     await scheduler.run_due()
     prompt = await _message(watcher, f"@{handle} Ask @{other} for the numbers")
-    view = await _job_view(house, job.id, "delivered")
+    view = await _job_view(house, job.id, "waiting")  # no socket of the agent in the room
     assert view["enabled"] is False and view["consecutive_errors"] == 0
     async with shoal.db.read() as session:
         woken = {a.bot_id: a for a in await session.scalars(select(Activation).where(

@@ -100,6 +100,7 @@ class FakeLLMServer:
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._openai)
         app.router.add_post("/chat/completions", self._openai)
+        app.router.add_get("/v1/models", self._openai_models)
         app.router.add_post("/v1/messages", self._anthropic)
         app.router.add_post("/{version:v1(beta)?}/models/{target}", self._gemini)
         app.router.add_post("/_fake/script", self._control_script)
@@ -142,6 +143,11 @@ class FakeLLMServer:
             return wire.openai_frames(reply, rec.model, usage, include_usage)
 
         return await self._answer(request, rec, frames, wire.openai_whole)
+
+    async def _openai_models(self, request: web.Request) -> web.Response:
+        """The OpenAI model list, as Ollama and other local servers answer it."""
+        return web.json_response({"object": "list", "data": [
+            {"id": "fake-model", "object": "model", "owned_by": "shoal-fake"}]})
 
     async def _anthropic(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
