@@ -17,6 +17,34 @@ from shoal.validation import describe_errors
 ENV_PREFIX = "SHOAL_"
 
 
+class WebToolSettings(BaseModel):
+    """The `[tools.web]` table: web_fetch's limits and web_search's provider."""
+
+    # brave: Brave Search with BRAVE_API_KEY; searxng: the instance at searxng_url; off: none.
+    # Unset: SearXNG if searxng_url is set, else Brave if BRAVE_API_KEY is, else no web_search.
+    search: Literal["brave", "searxng", "off"] | None = None
+    searxng_url: str = ""
+    brave_url: str = "https://api.search.brave.com/res/v1/web/search"
+    search_count: int = Field(5, ge=1, le=20)  # results when the model asks for no count
+    fetch_max_bytes: int = Field(2_000_000, ge=1024)  # a larger page is refused
+    fetch_timeout_seconds: float = Field(15, gt=0)  # for the whole fetch, redirects included
+    fetch_max_redirects: int = Field(5, ge=0, le=20)
+    fetch_max_chars: int = Field(20_000, ge=500)  # text returned to the model, at most
+    cache_seconds: float = Field(300, ge=0)  # how long a fetched page is reused; 0: never
+
+    @model_validator(mode="after")
+    def _searxng_has_a_url(self) -> WebToolSettings:
+        if self.search == "searxng" and not self.searxng_url:
+            raise ValueError('search = "searxng" needs searxng_url, the instance\'s address')
+        return self
+
+
+class ToolSettings(BaseModel):
+    """The `[tools]` table: settings of agents' tools."""
+
+    web: WebToolSettings = Field(default_factory=WebToolSettings)
+
+
 class Settings(BaseModel):
     """Everything a Shoal process needs to know about where it runs."""
 
@@ -41,6 +69,7 @@ class Settings(BaseModel):
     argon2_memory_kib: int = Field(65_536, ge=1024)
     log_level: str = "info"
     llm: dict[str, Any] = Field(default_factory=dict)  # the [llm] table: see shoal.llm.LLMConfig
+    tools: ToolSettings = Field(default_factory=ToolSettings)  # the [tools] table
     cors_origins: str = ""  # comma-separated origins allowed besides the server's own
     # Proxies (comma-separated addresses or CIDRs, or *) whose X-Forwarded-For and
     # X-Forwarded-Proto are believed; by default none, so clients cannot choose their address.

@@ -18,7 +18,7 @@ import logging
 import re
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -175,6 +175,10 @@ class _CheckedTransport(httpx.AsyncHTTPTransport):
             ssl_context=ssl_context, network_backend=_CheckedBackend(policy))
 
 
+# Sees an answer's status and headers before its body is read, and may raise to refuse it.
+InspectHead = Callable[[int, httpx.Headers], None]
+
+
 class Outbound:
     """Makes outbound HTTP calls under one policy; create one per process and reuse it."""
 
@@ -185,20 +189,22 @@ class Outbound:
     async def request(self, method: str, url: str, *, content: bytes | None = None,
                       headers: dict[str, str] | None = None,
                       timeout: float = DEFAULT_TIMEOUT,
-                      max_bytes: int = DEFAULT_MAX_BYTES) -> OutboundResponse:
+                      max_bytes: int = DEFAULT_MAX_BYTES,
+                      inspect: InspectHead | None = None) -> OutboundResponse:
         """Make one call and read its whole answer; redirects are returned, not followed.
-        Raises an OutboundError subclass saying what went wrong, never the URL's secrets."""
+        Raises an OutboundError subclass saying what went wrong, never the URL's secrets;
+        `inspect`, when given, may refuse the answer by its headers before the body is read."""
         target = check_url(url)
         try:
             async with asyncio.timeout(timeout):
                 return await self._send(method, url, content, headers or {}, timeout,
-                                        max_bytes, target)
+                                        max_bytes, target, inspect)
         except TimeoutError:
             raise OutboundTimeout(f"{target} did not answer within {timeout:g} s") from None
 
     async def _send(self, method: str, url: str, content: bytes | None,
-                    headers: dict[str, str], timeout: float, max_bytes: int, target: str
-                    ) -> OutboundResponse:
+                    headers: dict[str, str], timeout: float, max_bytes: int, target: str,
+                    inspect: InspectHead | None) -> OutboundResponse:
         # A fresh client per call: nothing to close at shutdown, and no pooled connection
         # outlives the policy it was checked under. Calls are rare next to their latency.
         transport = _CheckedTransport(self.policy, self._ssl)
@@ -207,6 +213,8 @@ class Outbound:
             try:
                 async with client.stream(method, url, content=content,
                                          headers=headers) as response:
+                    if inspect is not None:
+                        inspect(response.status_code, response.headers)
                     body = await _read_capped(response, max_bytes, target)
             except httpx.TimeoutException:
                 raise TimeoutError from None

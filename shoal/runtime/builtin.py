@@ -37,6 +37,8 @@ from shoal.runtime.prompt import build_system_prompt
 from shoal.runtime.runlog import ActivationRun, TextSink
 from shoal.runtime.tools import allowed_commands, run_tool, tool_spec
 from shoal.store.tables import Activation
+from shoal.tools.base import Tool, ToolError, ToolScope
+from shoal.tools.web import WebTools
 
 if TYPE_CHECKING:
     from shoal.commands.registry import Command, CommandRegistry
@@ -97,6 +99,8 @@ class BuiltinRuntime:
         self.models = models  # asked at each run: the process builds its router at start
         self.secrets = secrets
         self.settings = settings
+        # Until the tool registry lands: the web tools beside the commands (issue 14).
+        self.web = WebTools.from_settings(settings)
 
     async def run(self, ctx: ActivationContext) -> Outcome:
         """Run one activation; a failure becomes a short message in the room, never a raise."""
@@ -132,7 +136,9 @@ class BuiltinRuntime:
         access = ctx.config.model_access(ctx.bot.id, self.secrets)
         commands = {c.name: c for c in await allowed_commands(
             self.db, self.commands, ctx.bot, ctx.room.id, ctx.config.tools)}
-        tools = [tool_spec(c) for c in commands.values()]
+        runtime_tools = await self._runtime_tools(ctx)
+        tools = [tool_spec(c) for c in commands.values()] + [
+            ToolSpec(t.name, t.description, t.parameters) for t in runtime_tools.values()]
         system = build_system_prompt(ctx.house, ctx.bot, ctx.config, tools, room=ctx.room,
                                      model=str(resolved[0].ref))
         payload = ctx.activation.payload or {}
@@ -173,7 +179,7 @@ class BuiltinRuntime:
             tally.tool_turns.append(ChatMessage("assistant", answer.text,
                                                 tuple(answer.tool_calls)))
             for call in answer.tool_calls:
-                result = await self._tool(ctx, commands, call, run)
+                result = await self._tool(ctx, commands, runtime_tools, call, run)
                 tally.tool_turns.append(ChatMessage("tool", result, tool_call_id=call.id,
                                                     name=call.name))
             await ctx.thinking(True, "thinking")
@@ -191,12 +197,25 @@ class BuiltinRuntime:
                 await on_text(event.text, answer.text)
         return answer
 
-    async def _tool(self, ctx: ActivationContext, commands: dict[str, Command], call: ToolCall,
-                    run: ActivationRun) -> str:
+    async def _runtime_tools(self, ctx: ActivationContext) -> dict[str, Tool]:
+        scope = ToolScope(ctx.bot, ctx.house.id, ctx.room.id)
+        return {t.name: t for t in (await self.web.tools(scope)).tools
+                if ctx.config.tools.allows(t.name)}
+
+    async def _tool(self, ctx: ActivationContext, commands: dict[str, Command],
+                    runtime_tools: dict[str, Tool], call: ToolCall, run: ActivationRun) -> str:
+        tool = runtime_tools.get(call.name)
+
         async def execute() -> str:
-            await ctx.thinking(True, f"running /{call.name}", running=True)
-            await run.status(f"running /{call.name}")
-            return await run_tool(self.run_command, ctx.bot, ctx.room.id, commands, call)
+            shown = call.name if tool is not None else f"/{call.name}"
+            await ctx.thinking(True, f"running {shown}", running=True)
+            await run.status(f"running {shown}")
+            if tool is None:
+                return await run_tool(self.run_command, ctx.bot, ctx.room.id, commands, call)
+            try:
+                return await tool.run(dict(call.arguments))
+            except ToolError as exc:
+                return f"error: {exc.message}"
 
         return await run.tool(call, ctx.config.tools.needs_approval(call.name), execute)
 
