@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from shoal.cli import app
+from shoal.cli import app, common
 from shoal.llm.fakeserver import Fault, serve_in_thread
 
 KEY = "sk-cli-PLAINTEXT-abcdefgh-4321"
@@ -108,7 +108,7 @@ def test_fake_llm_command_is_documented() -> None:
 def test_models_list_says_a_local_provider_is_ready_only_when_it_answers(
     cli_env: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "200")  # keep the table's rows on one line each
+    monkeypatch.setattr(common.console, "width", 200)  # each table row on one line
     config = cli_env / "shoal.toml"
 
     def ollama_state(base_url: str) -> str:
