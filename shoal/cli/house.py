@@ -8,15 +8,23 @@ from typing import Any
 
 import typer
 
-from shoal.cli.common import ConfigOption, console, house_by_ref, open_database, run, settings_from
+from shoal.cli.common import (
+    ConfigOption,
+    ShoalGroup,
+    console,
+    house_by_ref,
+    open_database,
+    run,
+    settings_from,
+)
 from shoal.config import Settings
 from shoal.llm import Catalog, LLMConfig
 from shoal.rooms.house_settings import change_settings, settings_document
 from shoal.store.tables import House
 
-house_app = typer.Typer(help="See and change a house's settings: models, relevance model, "
-                             "run permission deciders, time zone, interaction budget.",
-                        no_args_is_help=True)
+house_app = typer.Typer(cls=ShoalGroup, no_args_is_help=True,
+                        help="See and change a house's settings: models, relevance model, run "
+                             "permission deciders, time zone, interaction budget, bindings.")
 HouseOption = typer.Option(None, "--house", help="House slug or id (default: the default "
                                                  "house).")
 

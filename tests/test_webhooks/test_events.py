@@ -152,9 +152,12 @@ async def test_binding_a_room_sends_agency_updated(hooked: Hooked) -> None:
     house = await make_house(hooked.server)
     r = await house.owner.post("/api/agents", {"name": unique("Desk "), "houseId": house.id})
     agent = r.json()["agent"]
-    binding = f"/api/agencies/{house.room_id}/binding"
+    # A room of its own: a new agent is already in the house's default room.
+    room = (await house.owner.post("/api/agencies", {"name": unique("desk"),
+                                                     "houseId": house.id})).json()["id"]
+    binding = f"/api/agencies/{room}/binding"
     async with receiver() as hook:
-        await subscribe(house.owner, room_path(house.room_id), hook.url,
+        await subscribe(house.owner, room_path(room), hook.url,
                         ["agency.updated", "member.joined"], secret=SECRET)
         await house.admin.http.put(binding, json={"agent": agent["username"]})
         await house.admin.http.put(binding, json={"agent": agent["username"]})  # no change
@@ -169,4 +172,4 @@ async def test_binding_a_room_sends_agency_updated(hooked: Hooked) -> None:
     assert len(bindings) == 2 and shown in bindings and None in bindings
     assert all(e["by"] == house.admin.id for e in updates)
     [joined] = [e for e in events if e["event"] == "member.joined"]
-    assert joined["member"]["id"] == agent["id"] and joined["agencyId"] == house.room_id
+    assert joined["member"]["id"] == agent["id"] and joined["agencyId"] == room
