@@ -19,7 +19,6 @@ from shoal.dispatch.dispatcher import Dispatcher
 from shoal.dispatch.interactions import Notice, stopped_notice
 from shoal.hooks.inbound import HookService
 from shoal.llm import ModelRouter, build_router
-from shoal.net.outbound import OutboundPolicy
 from shoal.realtime.events import register_events
 from shoal.realtime.gateway import Gateway
 from shoal.rooms.chat import Chat
@@ -37,7 +36,7 @@ from shoal.schedules.commands import ScheduleControl, register_schedule_commands
 from shoal.schedules.cron import CronKind
 from shoal.schedules.heartbeats import HeartbeatKind
 from shoal.store import Database, migrate
-from shoal.tools.mcp import MCPConfig, MCPService
+from shoal.tools.mcp import MCPService
 from shoal.webhooks.service import Webhooks
 
 log = logging.getLogger("shoal")
@@ -54,8 +53,7 @@ class Shoal:
         self.limits = Limits(settings.max_content_chars, settings.max_metadata_bytes)
         self.auth_limiter = AttemptLimiter(settings.auth_attempts_per_minute)
         self.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
-        self.mcp = MCPService(self.db, self.secrets, MCPConfig.parse(settings.mcp),
-                              lambda: OutboundPolicy.from_settings(settings))
+        self.mcp = MCPService.from_settings(self.db, self.secrets, settings)
         self.commands = CommandRegistry()
         register_builtins(self.commands)
         register_schedule_commands(self.commands)

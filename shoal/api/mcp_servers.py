@@ -17,10 +17,9 @@ from shoal.tools.mcp.manage import (
     MAX_HEADERS,
     MAX_URL,
     ServerFields,
+    all_views,
     create_server,
     get_server,
-    house_servers,
-    operator_view,
     reach,
     server_view,
     update_server,
@@ -61,10 +60,7 @@ async def list_servers(house_id: str, principal: PrincipalDep, shoal: ShoalDep
     """The house's servers, then those the server's configuration gives it (its owners)."""
     async with shoal.db.read() as session:
         await authorize_house(session, principal.id, house_id, Action.MANAGE_HOUSE)
-        own = [server_view(row) for row in await house_servers(session, house_id)]
-    operator = [operator_view(s) for s in await shoal.mcp.servers(house_id)
-                if s.row_id is None]
-    return own + operator
+    return await all_views(shoal.mcp, house_id)
 
 
 @router.post("/{house_id}/mcp-servers", status_code=201, responses=errors(409))

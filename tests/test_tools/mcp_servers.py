@@ -4,9 +4,11 @@ loopback by uvicorn on a free port."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 import uvicorn
@@ -89,3 +91,26 @@ async def serve_mcp(server: MCPServer, transport: str = "streamable_http"
         if not task.done():
             await served.stop()
         sock.close()
+
+
+@contextmanager
+def serve_in_thread() -> Iterator[str]:
+    """The demo server on a loop of its own thread, for tests of synchronous code (the CLI);
+    yields its URL."""
+    loop = asyncio.new_event_loop()
+    ready: concurrent.futures.Future[str] = concurrent.futures.Future()
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        async with serve_mcp(demo_server()) as served:
+            ready.set_result(served.url)
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    try:
+        yield ready.result(timeout=30)
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=30)
+        loop.close()

@@ -182,6 +182,14 @@ async def house_servers(session: AsyncSession, house_id: str) -> list[McpServer]
         McpServer.house_id == house_id).order_by(McpServer.name))).all())
 
 
+async def all_views(service: MCPService, house_id: str) -> list[dict[str, Any]]:
+    """The house's servers as shown, then those the configuration gives it."""
+    async with service.db.read() as session:
+        own = [server_view(row) for row in await house_servers(session, house_id)]
+    return own + [operator_view(s) for s in await service.servers(house_id)
+                  if s.row_id is None]
+
+
 def server_view(row: McpServer) -> dict[str, Any]:
     """A house's server as the API shows it: header names, never their values."""
     return {"id": row.id, "name": row.name, "source": "house", "url": row.url,

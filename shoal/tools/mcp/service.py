@@ -25,6 +25,7 @@ from mcp.shared.exceptions import MCPError
 from sqlalchemy import select
 
 from shoal.errors import NotFound, UpstreamError
+from shoal.net.outbound import OutboundPolicy
 from shoal.store.tables import utcnow
 from shoal.tools.base import Tool, ToolError, ToolList, ToolScope
 from shoal.tools.mcp.config import MCPConfig, OperatorServer
@@ -32,8 +33,8 @@ from shoal.tools.mcp.connection import Connection, Endpoint, Unreachable
 from shoal.tools.mcp.tables import McpServer
 
 if TYPE_CHECKING:
+    from shoal.config import Settings
     from shoal.crypto import SecretBox
-    from shoal.net.outbound import OutboundPolicy
     from shoal.store import Database
 
 log = logging.getLogger("shoal.mcp")
@@ -133,6 +134,13 @@ class MCPService:
         self._operator = {name: self._operator_server(name, spec)
                           for name, spec in config.servers.items()}
         self._background: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def from_settings(cls, db: Database, secrets: SecretBox, settings: Settings) -> MCPService:
+        """The manager as a process builds it: the `[mcp]` table, the operator's outbound
+        policy read at each connection (InvalidInput if the table is wrong)."""
+        return cls(db, secrets, MCPConfig.parse(settings.mcp),
+                   lambda: OutboundPolicy.from_settings(settings))
 
     # -- servers ---------------------------------------------------------------------------
 
