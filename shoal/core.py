@@ -79,7 +79,8 @@ class Shoal:
         self.models: ModelRouter  # built in start(): it reads stored keys and cooldowns
         builtin = BuiltinRuntime(self.db, self.chat, self.runs, self.commands,
                                  partial(self.command_runner.run_parsed, post_result=False),
-                                 lambda: self.models, self.secrets, settings)
+                                 lambda: self.models, self.secrets, settings,
+                                 tool_sources=[self.mcp])
         webhook = WebhookRuntime(self.db, self.chat, self.secrets, settings)
         self.worker = Worker(self.db, settings,
                              {"builtin": builtin, "webhook": webhook, "sdk": SdkRuntime()},
