@@ -70,6 +70,7 @@ class Settings(BaseModel):
     log_level: str = "info"
     llm: dict[str, Any] = Field(default_factory=dict)  # the [llm] table: see shoal.llm.LLMConfig
     tools: ToolSettings = Field(default_factory=ToolSettings)  # the [tools] table
+    mcp: dict[str, Any] = Field(default_factory=dict)  # the [mcp] table: see shoal.tools.mcp
     cors_origins: str = ""  # comma-separated origins allowed besides the server's own
     # Proxies (comma-separated addresses or CIDRs, or *) whose X-Forwarded-For and
     # X-Forwarded-Proto are believed; by default none, so clients cannot choose their address.

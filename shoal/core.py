@@ -36,6 +36,8 @@ from shoal.schedules.commands import ScheduleControl, register_schedule_commands
 from shoal.schedules.cron import CronKind
 from shoal.schedules.heartbeats import HeartbeatKind
 from shoal.store import Database, migrate
+from shoal.tools.mcp import MCPService
+from shoal.tools.web import WebTools
 from shoal.webhooks.service import Webhooks
 
 log = logging.getLogger("shoal")
@@ -52,6 +54,7 @@ class Shoal:
         self.limits = Limits(settings.max_content_chars, settings.max_metadata_bytes)
         self.auth_limiter = AttemptLimiter(settings.auth_attempts_per_minute)
         self.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
+        self.mcp = MCPService.from_settings(self.db, self.secrets, settings)
         self.commands = CommandRegistry()
         register_builtins(self.commands)
         register_schedule_commands(self.commands)
@@ -76,9 +79,11 @@ class Shoal:
                                time_limit_seconds=settings.run_time_limit_seconds)
         register_run_events(self.gateway, self.runs, self.db, self.limits)
         self.models: ModelRouter  # built in start(): it reads stored keys and cooldowns
+        self.web_tools = WebTools.from_settings(settings)
         builtin = BuiltinRuntime(self.db, self.chat, self.runs, self.commands,
                                  partial(self.command_runner.run_parsed, post_result=False),
-                                 lambda: self.models, self.secrets, settings)
+                                 lambda: self.models, self.secrets, settings,
+                                 tool_sources=[self.web_tools, self.mcp])
         webhook = WebhookRuntime(self.db, self.chat, self.secrets, settings)
         self.worker = Worker(self.db, settings,
                              {"builtin": builtin, "webhook": webhook, "sdk": SdkRuntime()},
@@ -115,6 +120,7 @@ class Shoal:
         """Stop background work and release connections."""
         await self.scheduler.stop()
         await self.worker.stop()
+        await self.mcp.close()
         await self.runs.stop()
         await self.chat.appender.stop()
         await self.gateway.stop()

@@ -17,6 +17,7 @@ from shoal.api import (
     house_settings,
     houses,
     manage,
+    mcp_servers,
     room_commands,
     runs,
     schedules,
@@ -26,7 +27,7 @@ from shoal.api import (
 def install_routes(app: FastAPI) -> None:
     """Mount every router, and the health check."""
     for module in (auth, agents, activations, agencies, dm, hooks, houses, house_settings, manage,
-                   room_commands, runs, schedules):
+                   mcp_servers, room_commands, runs, schedules):
         app.include_router(module.router)
 
     @app.get("/api/health", tags=["meta"])

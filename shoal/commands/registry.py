@@ -60,6 +60,19 @@ class Schedules(Protocol):
         ...
 
 
+class McpTools(Protocol):
+    """The house's MCP servers as /mcp uses them."""
+
+    async def run_tool(self, house_id: str, server: str, tool: str,
+                       arguments: dict[str, Any]) -> str:
+        """Call a server's tool by its own name; UpstreamError or NotFound say why not."""
+        ...
+
+    async def overview(self, house_id: str) -> list[tuple[str, str, list[str]]]:
+        """Each server: its name, its state (or why it is down), its tool names."""
+        ...
+
+
 class CommandServices(Protocol):
     """The services command handlers use, and nothing more."""
 
@@ -96,6 +109,11 @@ class CommandServices(Protocol):
     @property
     def schedules(self) -> Schedules:
         """The scheduler, for /cron and /heartbeat."""
+        ...
+
+    @property
+    def mcp(self) -> McpTools:
+        """The house's MCP servers, for /mcp."""
         ...
 
 

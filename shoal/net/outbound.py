@@ -122,15 +122,7 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
                           local_address: str | None = None,
                           socket_options: Iterable[Any] | None = None
                           ) -> httpcore.AsyncNetworkStream:
-        addresses = await resolve(host, port)
-        refused = [a for a in addresses if not self.policy.permits(a)]
-        if refused:
-            log.warning("outbound call to %s refused: it resolves to %s", host,
-                        ", ".join(map(str, refused)))
-            raise AddressRefused(
-                f"{host} resolves to a private, loopback or other internal address, which "
-                "Shoal does not call unless the operator allows it "
-                "(outbound_allow_private or outbound_allowed_networks)")
+        addresses = await permitted_addresses(host, port, self.policy)
         last: Exception | None = None
         for address in addresses:
             try:
@@ -148,6 +140,21 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self.inner.sleep(seconds)
+
+
+async def permitted_addresses(host: str, port: int, policy: OutboundPolicy
+                              ) -> list[IPAddress]:
+    """Every address the host resolves to, or AddressRefused if the policy refuses any."""
+    addresses = await resolve(host, port)
+    refused = [a for a in addresses if not policy.permits(a)]
+    if refused:
+        log.warning("outbound call to %s refused: it resolves to %s", host,
+                    ", ".join(map(str, refused)))
+        raise AddressRefused(
+            f"{host} resolves to a private, loopback or other internal address, which "
+            "Shoal does not call unless the operator allows it "
+            "(outbound_allow_private or outbound_allowed_networks)")
+    return addresses
 
 
 async def resolve(host: str, port: int) -> list[IPAddress]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,10 +35,9 @@ from shoal.runtime.context import (
 )
 from shoal.runtime.prompt import build_system_prompt
 from shoal.runtime.runlog import ActivationRun, TextSink
-from shoal.runtime.tools import allowed_commands, run_tool, tool_spec
+from shoal.runtime.tools import MAX_RESULT_CHARS, allowed_commands, run_tool, tool_spec
 from shoal.store.tables import Activation
 from shoal.tools.base import Tool, ToolError, ToolScope
-from shoal.tools.web import WebTools
 
 if TYPE_CHECKING:
     from shoal.commands.registry import Command, CommandRegistry
@@ -50,6 +49,7 @@ if TYPE_CHECKING:
     from shoal.runtime.base import ActivationContext
     from shoal.runtime.tools import RunCommand
     from shoal.store import Database
+    from shoal.tools.base import ToolSource
 
 log = logging.getLogger("shoal.runtime")
 
@@ -90,7 +90,8 @@ class BuiltinRuntime:
 
     def __init__(self, db: Database, chat: Chat, runs: RunService, commands: CommandRegistry,
                  run_command: RunCommand, models: Callable[[], ModelRouter],
-                 secrets: SecretBox, settings: Settings) -> None:
+                 secrets: SecretBox, settings: Settings,
+                 tool_sources: Sequence[ToolSource] = ()) -> None:
         self.db = db
         self.chat = chat
         self.runs = runs
@@ -99,8 +100,7 @@ class BuiltinRuntime:
         self.models = models  # asked at each run: the process builds its router at start
         self.secrets = secrets
         self.settings = settings
-        # Until the tool registry lands: the web tools beside the commands (issue 14).
-        self.web = WebTools.from_settings(settings)
+        self.tool_sources = tool_sources  # tools besides commands (MCP servers' tools)
 
     async def run(self, ctx: ActivationContext) -> Outcome:
         """Run one activation; a failure becomes a short message in the room, never a raise."""
@@ -136,9 +136,9 @@ class BuiltinRuntime:
         access = ctx.config.model_access(ctx.bot.id, self.secrets)
         commands = {c.name: c for c in await allowed_commands(
             self.db, self.commands, ctx.bot, ctx.room.id, ctx.config.tools)}
-        runtime_tools = await self._runtime_tools(ctx)
-        tools = [tool_spec(c) for c in commands.values()] + [
-            ToolSpec(t.name, t.description, t.parameters) for t in runtime_tools.values()]
+        sourced = await self._sourced_tools(ctx, commands)
+        tools = [tool_spec(c) for c in commands.values()]
+        tools += [ToolSpec(t.name, t.description, t.parameters) for t in sourced.values()]
         system = build_system_prompt(ctx.house, ctx.bot, ctx.config, tools, room=ctx.room,
                                      model=str(resolved[0].ref))
         payload = ctx.activation.payload or {}
@@ -179,7 +179,7 @@ class BuiltinRuntime:
             tally.tool_turns.append(ChatMessage("assistant", answer.text,
                                                 tuple(answer.tool_calls)))
             for call in answer.tool_calls:
-                result = await self._tool(ctx, commands, runtime_tools, call, run)
+                result = await self._tool(ctx, commands, sourced, call, run)
                 tally.tool_turns.append(ChatMessage("tool", result, tool_call_id=call.id,
                                                     name=call.name))
             await ctx.thinking(True, "thinking")
@@ -197,14 +197,21 @@ class BuiltinRuntime:
                 await on_text(event.text, answer.text)
         return answer
 
-    async def _runtime_tools(self, ctx: ActivationContext) -> dict[str, Tool]:
+    async def _sourced_tools(self, ctx: ActivationContext, commands: dict[str, Command]
+                             ) -> dict[str, Tool]:
+        # Until the tool registry lands: every source's tools that the bot's policy allows,
+        # never shadowing a command.
         scope = ToolScope(ctx.bot, ctx.house.id, ctx.room.id)
-        return {t.name: t for t in (await self.web.tools(scope)).tools
-                if ctx.config.tools.allows(t.name)}
+        found: dict[str, Tool] = {}
+        for source in self.tool_sources:
+            for tool in (await source.tools(scope)).tools:
+                if tool.name not in commands and ctx.config.tools.allows(tool.name):
+                    found.setdefault(tool.name, tool)
+        return found
 
     async def _tool(self, ctx: ActivationContext, commands: dict[str, Command],
-                    runtime_tools: dict[str, Tool], call: ToolCall, run: ActivationRun) -> str:
-        tool = runtime_tools.get(call.name)
+                    sourced: dict[str, Tool], call: ToolCall, run: ActivationRun) -> str:
+        tool = sourced.get(call.name)
 
         async def execute() -> str:
             shown = call.name if tool is not None else f"/{call.name}"
@@ -213,9 +220,10 @@ class BuiltinRuntime:
             if tool is None:
                 return await run_tool(self.run_command, ctx.bot, ctx.room.id, commands, call)
             try:
-                return await tool.run(dict(call.arguments))
+                text = await tool.run(dict(call.arguments))
             except ToolError as exc:
-                return f"error: {exc.message}"
+                text = f"error: {exc.message}"
+            return text if len(text) <= MAX_RESULT_CHARS else text[:MAX_RESULT_CHARS] + "…"
 
         return await run.tool(call, ctx.config.tools.needs_approval(call.name), execute)
 

@@ -109,6 +109,13 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/custom-commands/{agency_id}/commands/{command_id}"): {
         "name": "standup", "webhook_url": "https://example.com/standup",
         "description": "daily", "invoke_permission": "open"},
+    # Switched off, so the server is saved without being reached.
+    ("POST", "/api/houses/{house_id}/mcp-servers"): {
+        "name": "tools", "url": "https://mcp.invalid/mcp", "headers": {"X-Api-Key": "k"},
+        "enabled": False, "transport": "sse"},
+    ("PATCH", "/api/houses/{house_id}/mcp-servers/{server_id}"): {
+        "name": "tools", "url": "https://mcp.invalid/mcp", "headers": {"X-Api-Key": "k"},
+        "enabled": False, "transport": "sse"},
     ("POST", "/api/houses/{house_id}/hooks"): {"name": "CI", "rooms": ["{agency_id}"],
                                                "template": "CI: {{ text }}",
                                                "secret": "s3cret-value"},
@@ -210,6 +217,9 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
     r = await owner.post(f"/api/houses/{house_id}/hooks", {"name": "ci", "rooms": [room_id]})
     hook_id = r.json()["id"]
     owner.http.headers["X-Crustocean-Hook-Key"] = r.json()["key"]  # for the hook routes
+    r = await owner.post(f"/api/houses/{house_id}/mcp-servers",
+                         {"name": "tools", "url": "https://mcp.invalid/mcp", "enabled": False})
+    server_id = r.json()["id"]
     r = await owner.post(f"/api/houses/{house_id}/keys", {"provider": "openai", "apiKey": "sk-x"})
     key_id = r.json()["id"]
     r = await owner.post(f"/api/agencies/{room_id}/heartbeats",
@@ -231,7 +241,7 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
                "agent_id": agent_id, "token_id": token_id, "invite_id": invite_id,
                "user_id": other.id, "run_id": run_id, "permission_id": "p1", "hook_id": hook_id,
                "key_id": key_id, "command_id": command_id, "heartbeat_id": heartbeat_id,
-               "job_id": job_id},
+               "job_id": job_id, "server_id": server_id},
                   owner, shoal_server)
 
 

@@ -6,10 +6,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from shoal.commands.builtins import register_builtins
 from shoal.commands.registry import CommandRegistry
 from shoal.schedules.commands import register_schedule_commands
 from tests.support import ShoalServer, make_house, unique
+from tests.test_tools.mcp_servers import demo_server, serve_mcp
 
 
 async def run(sock, room_id: str, text: str) -> dict:  # type: ignore[no-untyped-def]
@@ -251,3 +254,26 @@ async def test_bind_and_unbind_a_room_to_an_agent(shoal_server: ShoalServer) -> 
     assert unbound["ok"] and "answers here only when mentioned" in unbound["content"]
     assert (await house.guest.get(f"/api/agencies/{house.room_id}")).json()["binding"] is None
     assert "Bound to" not in (await run(admin, house.room_id, "/who"))["content"]
+
+
+async def test_mcp_lists_the_servers_and_calls_a_tool(shoal_server: ShoalServer,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shoal_server.shoal.settings, "outbound_allow_private", True)
+    house = await make_house(shoal_server)
+    sock = await house.member.socket()
+    assert (await run(sock, house.room_id, "/mcp"))["content"] == \
+        "This house has no MCP servers."
+    async with serve_mcp(demo_server()) as served:
+        r = await house.owner.post(f"/api/houses/{house.id}/mcp-servers",
+                                   {"name": "demo", "url": served.url})
+        assert r.status_code == 201, r.text
+        listing = await run(sock, house.room_id, "/mcp")
+        assert listing["ok"] and listing["content"].startswith("MCP servers:\ndemo (ready): add")
+        added = await run(sock, house.room_id, '/mcp demo add {"a": 20, "b": 22}')
+        assert added["ok"] and added["content"] == '42\n{"result": 42}'
+        failed = await run(sock, house.room_id, '/mcp demo fail {"reason": "no disk"}')
+        assert failed["ok"] is False and "no disk" in failed["error"]
+        bad = await run(sock, house.room_id, "/mcp demo add [1, 2]")
+        assert bad["ok"] is False and "one JSON object" in bad["error"]
+        missing = await run(sock, house.room_id, "/mcp nowhere add")
+        assert missing["ok"] is False and "no MCP server named 'nowhere'" in missing["error"]

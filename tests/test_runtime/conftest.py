@@ -34,7 +34,8 @@ def builtin_runtime(shoal: Shoal) -> BuiltinRuntime:
     """A builtin runtime on the server's parts, wired as the server wires its own."""
     return BuiltinRuntime(shoal.db, shoal.chat, shoal.runs, shoal.commands,
                           partial(shoal.command_runner.run_parsed, post_result=False),
-                          lambda: shoal.models, shoal.secrets, shoal.settings)
+                          lambda: shoal.models, shoal.secrets, shoal.settings,
+                          tool_sources=[shoal.web_tools, shoal.mcp])
 
 
 @pytest.fixture(scope="session")

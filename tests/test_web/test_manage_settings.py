@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support import fake_dns, unique
+from tests.test_tools.mcp_servers import API_KEY, serve_in_thread
 from tests.test_web.conftest import Page, WebServer, login_with_token
 from tests.test_web.test_manage import page_screenshot, shown_secret
 
@@ -219,3 +220,31 @@ def test_settings_tables_show_times_in_the_houses_zone(new_page, web: WebServer)
         shown = (f"{local:%a} {local.day} {local:%b}{f' {local.year}' if year else ''}, "
                  f"{local:%H:%M}")
         assert cell.inner_text() == shown, label
+
+
+def test_mcp_servers_are_added_turned_off_and_removed(new_page, web: WebServer,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(web.server.shoal.settings, "outbound_allow_private", True)
+    page = settings_page(new_page, web, web.owner_token())
+    section = page.locator("section#s-mcp")
+    name = unique("m")[:12]
+    with serve_in_thread() as url:
+        section.locator("summary:has-text('New MCP server')").click()
+        create = section.locator("form[aria-label='New MCP server']")
+        create.locator("input[name=mcp_name]").fill(name)
+        create.locator("input[name=mcp_url]").fill(url)
+        create.locator("textarea[name=mcp_headers]").fill(f"X-Api-Key: {API_KEY}")
+        create.locator("button[type=submit]").click()
+        create.locator(f".m-status:has-text('Added {name}: 4 tools.')").wait_for()
+        row = section.locator(f"table[aria-label='MCP servers'] tr:has-text('{name}')")
+        row.wait_for()
+        assert "add, fail, needs_key, grow" in row.inner_text()
+        assert "X-Api-Key" in row.inner_text() and "ready" in row.inner_text()
+        assert API_KEY not in page.content()
+        page_screenshot(page, "manage-settings-mcp")
+
+        row.locator("button:has-text('Turn off')").click()
+        expect(row.locator(".m-badge")).to_have_text("off")
+        row.locator("button:has-text('Remove')").click()
+        row.locator(f"button:has-text('Remove {name}?')").click()
+        expect(section.locator(f"tr:has-text('{name}')")).to_have_count(0)

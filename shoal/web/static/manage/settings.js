@@ -1,5 +1,6 @@
 // /house/{houseId}/settings: the house, its members and roles, invites, model keys, models
-// and agents, then hooks, webhook subscriptions, custom commands, heartbeats and cron jobs.
+// and agents, then hooks, webhook subscriptions, custom commands, MCP servers, heartbeats and
+// cron jobs.
 // Each section loads on its own, so one that is not available (or not allowed) never breaks
 // the page.
 import { h, replace } from '../dom.js';
@@ -8,6 +9,7 @@ import {
   secretOnce, section, select, statusLine, table, timeText,
 } from './common.js';
 import { modelsSection } from './housemodels.js';
+import { mcpSection } from './mcp.js';
 import { commandsSection, hooksSection, subscriptionsSection } from './integrations.js';
 import { cronSection, heartbeatsSection } from './schedules.js';
 
@@ -34,6 +36,7 @@ export async function mount(root, ctx) {
     ['hooks', 'Hooks', hooksSection],
     ['webhooks', 'Webhooks', subscriptionsSection],
     ['commands', 'Commands', commandsSection],
+    ['mcp', 'MCP servers', mcpSection],
     ['heartbeats', 'Heartbeats', heartbeatsSection],
     ['cron', 'Cron jobs', cronSection],
   ];
