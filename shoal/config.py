@@ -41,6 +41,9 @@ class Settings(BaseModel):
     argon2_memory_kib: int = Field(65_536, ge=1024)
     log_level: str = "info"
     llm: dict[str, Any] = Field(default_factory=dict)  # the [llm] table: see shoal.llm.LLMConfig
+    # The [tools] table, the server's layer of every agent's tool policy (allow, deny,
+    # approval, by_provider): see shoal.tools.policy.ServerToolPolicy. Set in the file only.
+    tools: dict[str, Any] = Field(default_factory=dict)
     cors_origins: str = ""  # comma-separated origins allowed besides the server's own
     # Proxies (comma-separated addresses or CIDRs, or *) whose X-Forwarded-For and
     # X-Forwarded-Proto are believed; by default none, so clients cannot choose their address.

@@ -36,6 +36,9 @@ from shoal.schedules.commands import ScheduleControl, register_schedule_commands
 from shoal.schedules.cron import CronKind
 from shoal.schedules.heartbeats import HeartbeatKind
 from shoal.store import Database, migrate
+from shoal.tools.commands import CommandTools
+from shoal.tools.policy import ServerToolPolicy
+from shoal.tools.registry import ToolRegistry
 from shoal.webhooks.service import Webhooks
 
 log = logging.getLogger("shoal")
@@ -75,9 +78,12 @@ class Shoal:
                                time_limit_seconds=settings.run_time_limit_seconds)
         register_run_events(self.gateway, self.runs, self.db, self.limits)
         self.models: ModelRouter  # built in start(): it reads stored keys and cooldowns
-        builtin = BuiltinRuntime(self.db, self.chat, self.runs, self.commands,
-                                 partial(self.command_runner.run_parsed, post_result=False),
-                                 lambda: self.models, self.secrets, settings)
+        # Agents' tools: one source per kind, the first added winning a name.
+        self.tools = ToolRegistry(ServerToolPolicy.parse(settings.tools))
+        self.tools.add_source(CommandTools(
+            self.db, self.commands, partial(self.command_runner.run_parsed, post_result=False)))
+        builtin = BuiltinRuntime(self.db, self.chat, self.runs, self.tools, lambda: self.models,
+                                 self.secrets, settings)
         webhook = WebhookRuntime(self.db, self.chat, self.secrets, settings)
         self.worker = Worker(self.db, settings,
                              {"builtin": builtin, "webhook": webhook, "sdk": SdkRuntime()},
