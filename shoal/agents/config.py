@@ -61,13 +61,18 @@ class ToolPolicy(BaseModel):
     """Which tools may be called, as one layer of the tool policy (the agent's own, a house's,
     the server's): `allow` and `deny` list tool names, `group:<name>` groups and
     `<group>:<name>` names within a group, all with `*` wildcards; a deny wins. Tools in
-    `approval` need a person's approval before they run. Matching is in `shoal.tools.policy`."""
-
-    model_config = ConfigDict(extra="forbid")
+    `approval` need a person's approval before they run. Matching is in `shoal.tools.policy`.
+    Stored policies load as they are; new ones are checked by `StrictToolPolicy`."""
 
     allow: list[str] = Field(default_factory=lambda: ["*"])
     deny: list[str] = Field(default_factory=list)
     approval: list[str] = Field(default_factory=list)
+
+
+class StrictToolPolicy(ToolPolicy):
+    """A tool policy as given to be stored: known keys only, and every pattern one."""
+
+    model_config = ConfigDict(extra="forbid")
 
     @field_validator("allow", "deny", "approval")
     @classmethod
@@ -86,10 +91,10 @@ def check_tool_policy(value: Any, subject: str) -> dict[str, Any]:
     """A tool policy given as JSON, checked as the agent's is: the keys given (of allow, deny
     and approval), or InvalidInput naming what is wrong."""
     if not isinstance(value, dict):
-        raise InvalidInput(f"{subject} must be an object with allow, deny and approval lists "
+        raise InvalidInput(f"{subject} must be a JSON object with allow, deny and approval lists "
                            'of tool patterns, e.g. {"deny": ["group:notes"]}')
     try:
-        ToolPolicy.model_validate(value)
+        StrictToolPolicy.model_validate(value)
     except ValidationError as exc:
         raise InvalidInput(describe_errors(exc.errors(), subject=subject, prefix=subject)
                            ) from None
@@ -188,6 +193,8 @@ def apply_patch(raw: dict[str, Any] | None, patch: dict[str, Any], box: SecretBo
         key = ALIASES.get(key, key)
         if key == "model" and value is not None:
             value = normalise_model(value)
+        if key == "tools" and value is not None:
+            value = check_tool_policy(value, "tools")
         if value is None:
             stored.pop(key, None)
         elif key in SECRET_FIELDS:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, ValidationError
 
-from shoal.agents.config import ToolPolicy
+from shoal.agents.config import StrictToolPolicy, ToolPolicy
 from shoal.errors import InvalidInput
 from shoal.validation import describe_errors
 
@@ -54,10 +54,8 @@ class Layer:
     policy: ToolPolicy
 
     @classmethod
-    def of(cls, name: str, raw: Mapping[str, Any] | ToolPolicy | None) -> Layer:
+    def of(cls, name: str, raw: Mapping[str, Any] | None) -> Layer:
         """A layer from a stored policy (checked when it was stored)."""
-        if isinstance(raw, ToolPolicy):
-            return cls(name, raw)
         return cls(name, ToolPolicy.model_validate(dict(raw or {})))
 
 
@@ -115,11 +113,11 @@ def decide(tool: Tool, layers: Sequence[Layer]) -> Decision:
     return Decision(tool, removed, tuple(approval))
 
 
-class ServerToolPolicy(ToolPolicy):
+class ServerToolPolicy(StrictToolPolicy):
     """The configuration file's `[tools]` table: the server's layer, and `by_provider`
     layers keyed by a provider ("anthropic") or one model ("anthropic/claude-opus-4-5")."""
 
-    by_provider: dict[str, ToolPolicy] = Field(default_factory=dict)
+    by_provider: dict[str, StrictToolPolicy] = Field(default_factory=dict)
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any] | None) -> ServerToolPolicy:

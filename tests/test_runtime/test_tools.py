@@ -246,6 +246,17 @@ async def test_the_house_tools_setting_is_checked_and_for_owners(bench: Bench) -
     assert (await bench.house.member.get(route)).json()["tools"] == {"deny": ["save"]}
 
 
+async def test_an_agents_tool_policy_is_checked_as_the_houses_is(bench: Bench) -> None:
+    route = f"/api/agents/{bench.bot_id}/config"
+    r = await bench.house.owner.patch(route, {"tools": {"deny": ["not a pattern"]}})
+    assert r.status_code == 400
+    assert r.json()["error"].startswith("tools.deny: 'not a pattern' is not a tool pattern")
+    r = await bench.house.owner.patch(route, {"tools": {"alow": ["save"]}})
+    assert r.status_code == 400 and "tools.alow" in r.json()["error"]
+    r = await bench.house.owner.patch(route, {"tools": {"deny": ["mcp:github__*"]}})
+    assert r.status_code == 200 and r.json()["config"]["tools"]["deny"] == ["mcp:github__*"]
+
+
 def test_a_bad_tools_table_in_the_configuration_file_is_explained(tmp_path: Path) -> None:
     path = tmp_path / "shoal.toml"
     path.write_text('[tools]\nallow = "save"\n[tools.by_provider."openai"]\nask = ["x"]\n')
