@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shoal.errors import InvalidInput
 from shoal.validation import describe_errors
@@ -40,9 +40,18 @@ class WebToolSettings(BaseModel):
 
 
 class ToolSettings(BaseModel):
-    """The `[tools]` table: settings of agents' tools."""
+    """The `[tools]` table, set in the file only: the web tools' settings (`web`); its other
+    keys (allow, deny, approval, by_provider) are the server's layer of every agent's tool
+    policy, checked by shoal.tools.policy.ServerToolPolicy when the server starts."""
+
+    model_config = ConfigDict(extra="allow")
 
     web: WebToolSettings = Field(default_factory=WebToolSettings)
+
+    @property
+    def policy_table(self) -> dict[str, Any]:
+        """The keys of the server's tool policy, as written."""
+        return dict(self.model_extra or {})
 
 
 class Settings(BaseModel):

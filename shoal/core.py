@@ -36,7 +36,10 @@ from shoal.schedules.commands import ScheduleControl, register_schedule_commands
 from shoal.schedules.cron import CronKind
 from shoal.schedules.heartbeats import HeartbeatKind
 from shoal.store import Database, migrate
+from shoal.tools.commands import CommandTools
 from shoal.tools.mcp import MCPService
+from shoal.tools.policy import ServerToolPolicy
+from shoal.tools.registry import ToolRegistry
 from shoal.tools.web import WebTools
 from shoal.webhooks.service import Webhooks
 
@@ -79,11 +82,15 @@ class Shoal:
                                time_limit_seconds=settings.run_time_limit_seconds)
         register_run_events(self.gateway, self.runs, self.db, self.limits)
         self.models: ModelRouter  # built in start(): it reads stored keys and cooldowns
+        # Agents' tools: one source per kind, the first added winning a name.
+        self.tools = ToolRegistry(ServerToolPolicy.parse(settings.tools.policy_table))
+        self.tools.add_source(CommandTools(
+            self.db, self.commands, partial(self.command_runner.run_parsed, post_result=False)))
         self.web_tools = WebTools.from_settings(settings)
-        builtin = BuiltinRuntime(self.db, self.chat, self.runs, self.commands,
-                                 partial(self.command_runner.run_parsed, post_result=False),
-                                 lambda: self.models, self.secrets, settings,
-                                 tool_sources=[self.web_tools, self.mcp])
+        self.tools.add_source(self.web_tools)
+        self.tools.add_source(self.mcp)
+        builtin = BuiltinRuntime(self.db, self.chat, self.runs, self.tools, lambda: self.models,
+                                 self.secrets, settings)
         webhook = WebhookRuntime(self.db, self.chat, self.secrets, settings)
         self.worker = Worker(self.db, settings,
                              {"builtin": builtin, "webhook": webhook, "sdk": SdkRuntime()},

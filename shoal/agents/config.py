@@ -6,10 +6,10 @@ Edits are ordinary updates: the next activation reads the record again.
 
 from __future__ import annotations
 
-import fnmatch
+import re
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shoal.errors import InvalidInput
 from shoal.llm.agentaccess import AgentAccess
@@ -23,6 +23,8 @@ TriggerMode = Literal["mention", "ambient"]
 TriggerPolicy = Literal["open", "closed", "whitelist"]
 BusyPolicy = Literal["queue", "collect", "interrupt"]
 SECRET_FIELDS = ("response_webhook_secret", "llm_api_key")
+MAX_TOOL_PATTERNS = 200
+TOOL_PATTERN = re.compile(r"^[A-Za-z0-9_*?\[\]!.:-]{1,200}$")
 MODEL_FORMS = ('a model reference such as "openai/gpt-5-mini" or "sonnet", or '
                '{"primary": "openai/gpt-5-mini", "fallbacks": ["sonnet"]}')
 
@@ -56,24 +58,47 @@ def normalise_model(value: Any) -> dict[str, Any]:
 
 
 class ToolPolicy(BaseModel):
-    """Which tools the bot may call: `allow` and `deny` take `*` wildcards; deny wins.
-    Tools in `approval` need a person's approval before they run."""
+    """Which tools may be called, as one layer of the tool policy (the agent's own, a house's,
+    the server's): `allow` and `deny` list tool names, `group:<name>` groups and
+    `<group>:<name>` names within a group, all with `*` wildcards; a deny wins. Tools in
+    `approval` need a person's approval before they run. Matching is in `shoal.tools.policy`.
+    Stored policies load as they are; new ones are checked by `StrictToolPolicy`."""
 
     allow: list[str] = Field(default_factory=lambda: ["*"])
     deny: list[str] = Field(default_factory=list)
     approval: list[str] = Field(default_factory=list)
 
-    def allows(self, tool: str) -> bool:
-        """Whether the bot may call this tool at all."""
-        return _matches(tool, self.allow) and not _matches(tool, self.deny)
 
-    def needs_approval(self, tool: str) -> bool:
-        """Whether a call of this tool waits for a person's approval."""
-        return _matches(tool, self.approval)
+class StrictToolPolicy(ToolPolicy):
+    """A tool policy as given to be stored: known keys only, and every pattern one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("allow", "deny", "approval")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        if len(value) > MAX_TOOL_PATTERNS:
+            raise ValueError(f"may list at most {MAX_TOOL_PATTERNS} patterns")
+        for pattern in value:
+            if not TOOL_PATTERN.match(pattern) or pattern.endswith(":"):
+                raise ValueError(f"{pattern!r} is not a tool pattern; give a tool name such as "
+                                 '"save", a group such as "group:notes", or a wildcard such '
+                                 'as "mcp:github__*"')
+        return value
 
 
-def _matches(tool: str, patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatchcase(tool, p) for p in patterns)
+def check_tool_policy(value: Any, subject: str) -> dict[str, Any]:
+    """A tool policy given as JSON, checked as the agent's is: the keys given (of allow, deny
+    and approval), or InvalidInput naming what is wrong."""
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{subject} must be a JSON object with allow, deny and approval lists "
+                           'of tool patterns, e.g. {"deny": ["group:notes"]}')
+    try:
+        StrictToolPolicy.model_validate(value)
+    except ValidationError as exc:
+        raise InvalidInput(describe_errors(exc.errors(), subject=subject, prefix=subject)
+                           ) from None
+    return dict(value)
 
 
 class BotConfig(BaseModel):
@@ -168,6 +193,8 @@ def apply_patch(raw: dict[str, Any] | None, patch: dict[str, Any], box: SecretBo
         key = ALIASES.get(key, key)
         if key == "model" and value is not None:
             value = normalise_model(value)
+        if key == "tools" and value is not None:
+            value = check_tool_policy(value, "tools")
         if value is None:
             stored.pop(key, None)
         elif key in SECRET_FIELDS:

@@ -10,6 +10,7 @@ from shoal import __version__
 from shoal.api import (
     activations,
     agencies,
+    agent_tools,
     agents,
     auth,
     dm,
@@ -26,8 +27,8 @@ from shoal.api import (
 
 def install_routes(app: FastAPI) -> None:
     """Mount every router, and the health check."""
-    for module in (auth, agents, activations, agencies, dm, hooks, houses, house_settings, manage,
-                   mcp_servers, room_commands, runs, schedules):
+    for module in (auth, agents, agent_tools, activations, agencies, dm, hooks, houses,
+                   house_settings, manage, mcp_servers, room_commands, runs, schedules):
         app.include_router(module.router)
 
     @app.get("/api/health", tags=["meta"])

@@ -1,5 +1,6 @@
 """A house's settings document: models, relevance model, run permission deciders, time zone,
-interaction budget and room bindings. Members read it; owners change it (admins: bindings)."""
+interaction budget, tool policy and room bindings. Members read it; owners change it (admins:
+bindings)."""
 
 from __future__ import annotations
 

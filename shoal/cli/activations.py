@@ -42,13 +42,15 @@ async def _show(settings: Settings, username: str, room: str | None, limit: int)
         slugs = dict((await session.execute(select(Room.id, Room.slug).where(
             Room.id.in_({r.room_id for r in rows})))).tuples().all())
     table = Table("created", "room", "trigger", "outcome", "reason / error", "model",
-                  "tokens in/out", "ms", title=f"Activations of @{bot.username}")
+                  "tokens in/out", "ms", "tools", title=f"Activations of @{bot.username}")
     for row in map(activation_view, rows):
         table.add_row(row["created_at"], f"#{slugs.get(row['room_id'], '?')}",
                       row["trigger_kind"], row["outcome"] or row["status"],
                       row["skip_reason"] or row["error"] or "", row["model"] or "",
                       f"{row['input_tokens']}/{row['output_tokens']}",
-                      "" if row["duration_ms"] is None else str(row["duration_ms"]))
+                      "" if row["duration_ms"] is None else str(row["duration_ms"]),
+                      ", ".join(f"{t['name']} {t['status']} {t['duration_ms']}ms"
+                                for t in row["tools"]))
     console.print(table if rows else f"@{bot.username} has no activations yet.")
 
 

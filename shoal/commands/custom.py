@@ -69,7 +69,8 @@ class HouseCommands:
             return await self._run(ctx, command_id)
 
         return Command(row.name, row.description or DEFAULT_DESCRIPTION, run, args=ARGS,
-                       example=f"/{row.name}", action=Action.POST, source="house")
+                       example=f"/{row.name}", action=Action.POST, source="house",
+                       family="house")
 
     async def _run(self, ctx: CommandContext, command_id: str) -> CommandResult:
         async with self.db.read() as session:

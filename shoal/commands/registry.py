@@ -152,6 +152,9 @@ class Command:
     example: str = ""
     action: Action = Action.POST  # the least a caller needs to run it
     source: str = "builtin"  # or "house": a house's own command
+    # The kind of work it does, as agents' tool policies name it (`group:notes`): "chat",
+    # "notes", "rooms", "agents", "schedules", or "house" for a house's own commands.
+    family: str = "chat"
 
     @property
     def is_builtin(self) -> bool:

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shoal.agents.config import check_tool_policy
 from shoal.dispatch.interactions import MAX_BUDGET, house_budget
 from shoal.errors import Forbidden, InvalidInput
 from shoal.llm import Catalog, HouseModels, UnknownModel, resolve_model
@@ -119,6 +120,10 @@ def _budget(value: Any, _doc: Mapping[str, Any], _catalog: Catalog) -> int:
     return value
 
 
+def _tools(value: Any, _doc: Mapping[str, Any], _catalog: Catalog) -> dict[str, Any]:
+    return check_tool_policy(value, "tools")
+
+
 # In checking order: a key comes after the keys it depends on.
 KEYS: dict[str, SettingKey] = {k.name: k for k in (
     SettingKey("models", {}, _models),
@@ -126,6 +131,7 @@ KEYS: dict[str, SettingKey] = {k.name: k for k in (
     SettingKey("run_permission_deciders", "initiator", _deciders),
     SettingKey("timezone", "UTC", _timezone),
     SettingKey("interaction_budget", None, _budget),  # None: the server's default
+    SettingKey("tools", {}, _tools),  # the house's layer of every agent's tool policy
 )}
 
 

@@ -50,6 +50,8 @@ def activation_view(row: Activation) -> dict[str, Any]:
         "finished_at": iso(row.finished_at),
         "reply_message_id": row.reply_message_id,
         "interaction_id": row.interaction_id,
+        # Each tool call: its name, duration_ms and status (done, error, refused, denied).
+        "tools": (row.payload or {}).get("tools", []),
     }
 
 

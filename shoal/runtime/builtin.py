@@ -1,11 +1,12 @@
-"""The builtin runtime: a bot thinks with its own model and prompt, calls slash commands as
-tools, and posts one reply (or nothing, or a short error) per activation."""
+"""The builtin runtime: a bot thinks with its own model and prompt, calls the tools its
+policy offers (slash commands, Shoal's own, MCP servers'), and posts one reply (or nothing,
+or a short error) per activation."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,21 +36,18 @@ from shoal.runtime.context import (
 )
 from shoal.runtime.prompt import build_system_prompt
 from shoal.runtime.runlog import ActivationRun, TextSink
-from shoal.runtime.tools import MAX_RESULT_CHARS, allowed_commands, run_tool, tool_spec
 from shoal.store.tables import Activation
-from shoal.tools.base import Tool, ToolError, ToolScope
+from shoal.tools.base import ToolScope
 
 if TYPE_CHECKING:
-    from shoal.commands.registry import Command, CommandRegistry
     from shoal.config import Settings
     from shoal.crypto import SecretBox
-    from shoal.llm import AgentAccess, ModelRouter, ToolCall
+    from shoal.llm import AgentAccess, ModelRouter
     from shoal.rooms.chat import Chat
     from shoal.runs.service import RunService
     from shoal.runtime.base import ActivationContext
-    from shoal.runtime.tools import RunCommand
     from shoal.store import Database
-    from shoal.tools.base import ToolSource
+    from shoal.tools.registry import Toolbox, ToolRegistry
 
 log = logging.getLogger("shoal.runtime")
 
@@ -70,6 +68,7 @@ class Tally:
     input_tokens: int = 0
     output_tokens: int = 0
     tool_turns: list[ChatMessage] = field(default_factory=list)
+    toolbox: Toolbox | None = None  # its calls go in the activation's record
 
     def add(self, answer: Completion) -> None:
         """Count one model call."""
@@ -88,19 +87,16 @@ class Tally:
 class BuiltinRuntime:
     """Runs `builtin` bots: prompt, context, model, tool loop, one reply."""
 
-    def __init__(self, db: Database, chat: Chat, runs: RunService, commands: CommandRegistry,
-                 run_command: RunCommand, models: Callable[[], ModelRouter],
-                 secrets: SecretBox, settings: Settings,
-                 tool_sources: Sequence[ToolSource] = ()) -> None:
+    def __init__(self, db: Database, chat: Chat, runs: RunService, tools: ToolRegistry,
+                 models: Callable[[], ModelRouter], secrets: SecretBox, settings: Settings
+                 ) -> None:
         self.db = db
         self.chat = chat
         self.runs = runs
-        self.commands = commands
-        self.run_command = run_command
+        self.tools = tools
         self.models = models  # asked at each run: the process builds its router at start
         self.secrets = secrets
         self.settings = settings
-        self.tool_sources = tool_sources  # tools besides commands (MCP servers' tools)
 
     async def run(self, ctx: ActivationContext) -> Outcome:
         """Run one activation; a failure becomes a short message in the room, never a raise."""
@@ -120,8 +116,8 @@ class BuiltinRuntime:
                           ctx.bot.username)
             outcome = await self._fail(ctx, tally, "an internal error; the server logged it")
         finally:
-            if tally.tool_turns:
-                await self._save_tool_turns(ctx, tally.tool_turns)
+            if tally.tool_turns or (tally.toolbox is not None and tally.toolbox.calls):
+                await self._save_tools(ctx, tally)
             await ctx.thinking(False)
         await run.close(outcome)
         return outcome
@@ -134,13 +130,13 @@ class BuiltinRuntime:
         house_models = HouseModels(ctx.house.settings.get("models") or {}, router.catalog)
         resolved = router.resolve_chain(chain, house_models)
         access = ctx.config.model_access(ctx.bot.id, self.secrets)
-        commands = {c.name: c for c in await allowed_commands(
-            self.db, self.commands, ctx.bot, ctx.room.id, ctx.config.tools)}
-        sourced = await self._sourced_tools(ctx, commands)
-        tools = [tool_spec(c) for c in commands.values()]
-        tools += [ToolSpec(t.name, t.description, t.parameters) for t in sourced.values()]
-        system = build_system_prompt(ctx.house, ctx.bot, ctx.config, tools, room=ctx.room,
-                                     model=str(resolved[0].ref))
+        layers = self.tools.layers(str(resolved[0].ref), ctx.house.settings or {},
+                                   ctx.config.tools)
+        toolbox = tally.toolbox = await self.tools.toolbox(
+            ToolScope(ctx.bot, ctx.house.id, ctx.room.id), layers)
+        tools = toolbox.specs()
+        system = build_system_prompt(ctx.house, ctx.bot, ctx.config, toolbox.prompt_specs(),
+                                     room=ctx.room, model=str(resolved[0].ref))
         payload = ctx.activation.payload or {}
         # A cron turn is an isolated session: the prompt alone, unless it asked for the room.
         views, runs = ([], []) if payload.get("isolated") else await fetch_context(self.db, ctx)
@@ -179,7 +175,7 @@ class BuiltinRuntime:
             tally.tool_turns.append(ChatMessage("assistant", answer.text,
                                                 tuple(answer.tool_calls)))
             for call in answer.tool_calls:
-                result = await self._tool(ctx, commands, sourced, call, run)
+                result = await toolbox.call(call, run)
                 tally.tool_turns.append(ChatMessage("tool", result, tool_call_id=call.id,
                                                     name=call.name))
             await ctx.thinking(True, "thinking")
@@ -196,36 +192,6 @@ class BuiltinRuntime:
             if on_text is not None and isinstance(event, TextDelta):
                 await on_text(event.text, answer.text)
         return answer
-
-    async def _sourced_tools(self, ctx: ActivationContext, commands: dict[str, Command]
-                             ) -> dict[str, Tool]:
-        # Until the tool registry lands: every source's tools that the bot's policy allows,
-        # never shadowing a command.
-        scope = ToolScope(ctx.bot, ctx.house.id, ctx.room.id)
-        found: dict[str, Tool] = {}
-        for source in self.tool_sources:
-            for tool in (await source.tools(scope)).tools:
-                if tool.name not in commands and ctx.config.tools.allows(tool.name):
-                    found.setdefault(tool.name, tool)
-        return found
-
-    async def _tool(self, ctx: ActivationContext, commands: dict[str, Command],
-                    sourced: dict[str, Tool], call: ToolCall, run: ActivationRun) -> str:
-        tool = sourced.get(call.name)
-
-        async def execute() -> str:
-            shown = call.name if tool is not None else f"/{call.name}"
-            await ctx.thinking(True, f"running {shown}", running=True)
-            await run.status(f"running {shown}")
-            if tool is None:
-                return await run_tool(self.run_command, ctx.bot, ctx.room.id, commands, call)
-            try:
-                text = await tool.run(dict(call.arguments))
-            except ToolError as exc:
-                text = f"error: {exc.message}"
-            return text if len(text) <= MAX_RESULT_CHARS else text[:MAX_RESULT_CHARS] + "…"
-
-        return await run.tool(call, ctx.config.tools.needs_approval(call.name), execute)
 
     async def _answer(self, ctx: ActivationContext, tally: Tally, text: str,
                       run: ActivationRun, step: int) -> Outcome:
@@ -266,16 +232,20 @@ class BuiltinRuntime:
                         exc.message)
         return tally.outcome("error", error=reason)
 
-    async def _save_tool_turns(self, ctx: ActivationContext, turns: list[ChatMessage]) -> None:
-        # Merged into the stored payload, whatever the worker keeps there. Losing them only
-        # costs the next activation some memory, so a failure here is logged, not raised.
+    async def _save_tools(self, ctx: ActivationContext, tally: Tally) -> None:
+        # The tool turns (the next activation's memory) and each call's name, duration and
+        # status (the activation log's), merged into the stored payload, whatever the worker
+        # keeps there. A failure here is logged, not raised: it costs only the record.
+        tools = {"tool_turns": turns_to_json(tally.tool_turns)} if tally.tool_turns else {}
+        if tally.toolbox is not None and tally.toolbox.calls:
+            tools["tools"] = tally.toolbox.calls
         try:
             async with self.db.write() as session:
                 row = await session.get(Activation, ctx.activation.id)
                 if row is not None:
-                    row.payload = {**(row.payload or {}), "tool_turns": turns_to_json(turns)}
+                    row.payload = {**(row.payload or {}), **tools}
         except Exception:
-            log.exception("could not save the tool turns of activation %s", ctx.activation.id)
+            log.exception("could not save the tool calls of activation %s", ctx.activation.id)
 
 
 def _fixed_tokens(system: str, tools: list[ToolSpec]) -> int:

@@ -63,8 +63,9 @@ def build_system_prompt(
         else:
             listing = ", ".join(t.name for t in tools)
         sections.append(
-            "## Tools\nThese are the room's slash commands; call them as tools. Their results "
-            "come back to you only; nobody else sees them unless you say so.\n" + listing)
+            "## Tooling\nThe tools your policy allows here; call them by name. Tools with a "
+            "Usage line are the room's slash commands. Results come back to you only; nobody "
+            "else sees them unless you say so.\n" + listing)
     sections.append(f"## Current time\n{local_time(house, now)}")
     if mode == "full":  # a sub-agent answers its parent, who always wants an answer
         sections.append(

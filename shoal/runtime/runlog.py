@@ -47,9 +47,10 @@ class ActivationRun:
         if self.run_id is not None:
             await self.runs.add(self.run_id, self.ctx.bot.id, "status", {"status": text})
 
-    async def tool(self, call: ToolCall, gated: bool, execute: Callable[[], Awaitable[str]]
-                   ) -> str:
-        """Run one tool call as a tool card; a gated one waits for a person's decision."""
+    async def tool(self, call: ToolCall, label: str, gated: bool,
+                   execute: Callable[[], Awaitable[str]]) -> str:
+        """Run one tool call as a tool card (`label`: how people see it, `/save`); a gated
+        one waits for a person's decision. A `ToolRun` of the tool registry."""
         run_id = await self.open()
         bot_id = self.ctx.bot.id
         call_id = UNSAFE_ID.sub("_", call.id)[:64] or "call"
@@ -59,11 +60,13 @@ class ActivationRun:
         started = time.monotonic()
         if gated:
             permission_id = f"perm-{call_id}"[:64]
-            await self.runs.gates.request(run_id, self.ctx.bot, permission_id, f"/{call.name}",
+            await self.runs.gates.request(run_id, self.ctx.bot, permission_id, label,
                                           json.dumps(call.arguments)[:2000])
             if not await self.runs.gates.wait(run_id, permission_id):
                 await self._result(call_id, call.name, DENIED, started, "error")
-                return f"error: a person denied /{call.name}; it was not run"
+                return f"error: a person denied {label}; it was not run"
+        await self.ctx.thinking(True, f"running {label}", running=True)
+        await self.status(f"running {label}")
         output = await execute()
         await self._result(call_id, call.name, output, started,
                            "error" if output.startswith("error:") else "done")

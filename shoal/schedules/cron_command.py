@@ -146,5 +146,5 @@ COMMANDS = [
             "or disable jobs.", cron,
             args=(Arg("action"), Arg("details", required=False, rest=True)),
             example='/cron add @digest "0 9 * * 1-5" --tz Europe/Berlin Write the morning '
-                    "digest"),
+                    "digest", family="schedules"),
 ]

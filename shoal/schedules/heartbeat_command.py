@@ -125,5 +125,5 @@ COMMANDS = [
             "to list the house's heartbeats.", heartbeat,
             args=(Arg("agent", required=False), Arg("setting", required=False),
                   Arg("text", required=False, rest=True)),
-            example="/heartbeat @ops 30m"),
+            example="/heartbeat @ops 30m", family="schedules"),
 ]

@@ -135,6 +135,8 @@ REST_ROWS = [
          ids={"agent_id": authors_bot}, effect=bot_verified_only_if_allowed),
     Rest("GET", "/api/agents/{agent_id}/config", needs("admin"), "another's bot",
          ids={"agent_id": authors_bot}),
+    Rest("GET", "/api/agents/{agent_id}/tools", needs("admin"), "another's bot",
+         ids={"agent_id": authors_bot}),
     Rest("PATCH", "/api/agents/{agent_id}/config", needs("admin"), "another's bot",
          ids={"agent_id": authors_bot, "name": new_name}, body=lambda t: {"role": t["name"]},
          effect=bot_config_changed_only_if_allowed),

@@ -86,7 +86,9 @@ async def seed_activations(bot_id: str) -> None:
                 Activation(bot_id=bot_id, house_id=setup.house.id, room_id=setup.lobby.id,
                            trigger_message_id="m1", trigger_kind="mention", status="done",
                            outcome="replied", model="offline/shoal-offline",
-                           input_tokens=321, output_tokens=45, duration_ms=87, created_at=t0),
+                           input_tokens=321, output_tokens=45, duration_ms=87, created_at=t0,
+                           payload={"tools": [{"name": "save", "status": "done",
+                                               "duration_ms": 12}]}),
                 Activation(bot_id=bot_id, house_id=setup.house.id, room_id=setup.lobby.id,
                            trigger_message_id="m2", trigger_kind="ambient", status="done",
                            outcome="skipped", skip_reason="cooldown",
@@ -112,6 +114,7 @@ def test_activations_lists_the_log_newest_first(data_dir: Path) -> None:
     assert "#side" in lines[0] and "the webhook answered HTTP 500" in lines[0]
     assert "ambient" in lines[1] and "cooldown" in lines[1]
     assert "replied" in lines[2] and "321/45" in lines[2] and "87" in lines[2]
+    assert "save done 12ms" in shown.output  # each tool call: name, status, duration
     lobby = shoal("activations", "@helper", "--room", "lobby", "--limit", "1")
     assert [line for line in lobby.output.splitlines() if "2026-03-01" in line][0].count(
         "cooldown") == 1

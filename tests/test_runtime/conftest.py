@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -32,10 +31,8 @@ SMALL_MODEL = "openai/fake-small"  # the smallest window the router accepts
 
 def builtin_runtime(shoal: Shoal) -> BuiltinRuntime:
     """A builtin runtime on the server's parts, wired as the server wires its own."""
-    return BuiltinRuntime(shoal.db, shoal.chat, shoal.runs, shoal.commands,
-                          partial(shoal.command_runner.run_parsed, post_result=False),
-                          lambda: shoal.models, shoal.secrets, shoal.settings,
-                          tool_sources=[shoal.web_tools, shoal.mcp])
+    return BuiltinRuntime(shoal.db, shoal.chat, shoal.runs, shoal.tools, lambda: shoal.models,
+                          shoal.secrets, shoal.settings)
 
 
 @pytest.fixture(scope="session")

@@ -25,8 +25,9 @@ async def test_a_builtin_agent_reads_a_page_with_web_fetch(
         bench: Bench, fake: FakeLLMServer, monkeypatch: pytest.MonkeyPatch) -> None:
     shoal = bench.server.shoal
     # The page is on loopback: this operator allows 127.0.0.1, and nothing else internal.
-    monkeypatch.setattr(shoal, "web_tools", WebTools.from_settings(shoal.settings.model_copy(
-        update={"outbound_allowed_networks": "127.0.0.1/32"})))
+    allowed = WebTools.from_settings(shoal.settings.model_copy(
+        update={"outbound_allowed_networks": "127.0.0.1/32"}))
+    monkeypatch.setattr(shoal.web_tools, "fetcher", allowed.fetcher)
 
     async def notes(request: web.Request) -> web.StreamResponse:
         return web.Response(text=PAGE, content_type="text/html")

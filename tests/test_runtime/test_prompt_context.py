@@ -11,9 +11,9 @@ from shoal.commands.registry import CommandRegistry
 from shoal.llm import NO_REPLY, ChatMessage, ToolCall
 from shoal.runtime.context import EarlierRun, build_context, guard_context, turn_tokens
 from shoal.runtime.prompt import build_system_prompt
-from shoal.runtime.tools import tool_spec
 from shoal.schedules.commands import register_schedule_commands
 from shoal.store.tables import House, Room, User
+from shoal.tools.commands import tool_spec
 
 HOUSE = House(name="Acme", description="Acme builds rockets. Be precise.")
 BOT = User(id="bot-1", username="scout", display_name="Scout")
@@ -37,7 +37,7 @@ def test_sections_come_in_order_with_the_house_first() -> None:
     prompt = build_system_prompt(HOUSE, BOT, config, TOOLS, room=ROOM,
                                  model="openai/gpt-5-mini", now=NOW)
     markers = ["Acme builds rockets.", "You are Scout, the launch checklist keeper.",
-               "## Tools", "- save: Save a note for this room under a key. Usage: /save <key> "
+               "## Tooling", "- save: Save a note for this room under a key. Usage: /save <key> "
                "<value...>", "## Current time\nTuesday 2025-03-04 05:06 UTC",
                "## Silent replies", f"exactly {NO_REPLY}", "## Heartbeats",
                "## Runtime\nagent=@scout | room=#launch | model=openai/gpt-5-mini"]

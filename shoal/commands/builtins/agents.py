@@ -76,8 +76,10 @@ async def _house_bot(ctx: CommandContext, handle: str) -> User:
 
 COMMANDS = [
     Command("boot", "Create a builtin agent in this house and room, owned by you.", boot,
-            args=(Arg("name"),), example='/boot Scout --persona "You find things, briefly."'),
+            args=(Arg("name"),), example='/boot Scout --persona "You find things, briefly."',
+            family="agents"),
     Command("agent", "Change a setting of an agent you own (admins: any agent).", agent,
             args=(Arg("action"), Arg("handle"), Arg("key"), Arg("value", rest=True)),
-            example='/agent customize @scout system_prompt "Answer in one line."'),
+            example='/agent customize @scout system_prompt "Answer in one line."',
+            family="agents"),
 ]

@@ -72,11 +72,12 @@ async def clear_note(ctx: CommandContext) -> CommandResult:
 
 COMMANDS = [
     Command("notes", "List this room's saved notes.", list_notes, example="/notes",
-            action=Action.READ),
+            action=Action.READ, family="notes"),
     Command("save", "Save a note for this room under a key.", save_note,
-            args=(Arg("key"), Arg("value", rest=True)), example="/save deploy-day Thursday"),
+            args=(Arg("key"), Arg("value", rest=True)), example="/save deploy-day Thursday",
+            family="notes"),
     Command("get", "Show a saved note.", get_note, args=(Arg("key"),), example="/get deploy-day",
-            action=Action.READ),
+            action=Action.READ, family="notes"),
     Command("clearnote", "Delete a saved note.", clear_note, args=(Arg("key"),),
-            example="/clearnote deploy-day"),
+            example="/clearnote deploy-day", family="notes"),
 ]

@@ -75,14 +75,16 @@ async def unbind(ctx: CommandContext) -> CommandResult:
 
 
 COMMANDS = [
-    Command("who", "List who is in this room.", who, example="/who", action=Action.READ),
+    Command("who", "List who is in this room.", who, example="/who", action=Action.READ,
+            family="rooms"),
     Command("agency", "Create a new room in this house (--private for a private one).", agency,
-            args=(Arg("action"), Arg("name")), example='/agency create "Design Review" --private'),
+            args=(Arg("action"), Arg("name")), example='/agency create "Design Review" --private',
+            family="rooms"),
     Command("invite", "Add a member of this house to this room.", invite,
-            args=(Arg("handle"),), example="/invite @archive-bot"),
+            args=(Arg("handle"),), example="/invite @archive-bot", family="rooms"),
     Command("bind", "Bind this room to an agent: it answers every message here without being "
             "mentioned (room admins).", bind, args=(Arg("agent"),), example="/bind @front-desk",
-            action=Action.MODERATE),
+            action=Action.MODERATE, family="rooms"),
     Command("unbind", "Unbind this room from its agent (room admins).", unbind,
-            example="/unbind", action=Action.MODERATE),
+            example="/unbind", action=Action.MODERATE, family="rooms"),
 ]

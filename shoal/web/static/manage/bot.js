@@ -1,6 +1,6 @@
 // /house/{houseId}/agents/{botId}: one bot's settings, verification, tokens and activation log.
 import { ApiError } from '../api.js';
-import { h, replace } from '../dom.js';
+import { append, h, replace } from '../dom.js';
 import { activationLog } from './activations.js';
 import { botForm } from './botform.js';
 import {
@@ -65,6 +65,7 @@ export async function mount(root, ctx) {
         }));
     });
     page.append(accessCard(ctx, entry, botId));
+    page.append(toolsCard(ctx, botId, houseId));
   } else {
     page.append(h('section', { class: 'm-card' }, h('h2', null, 'Settings'),
       h('p', { class: 'm-muted' }, 'Only the bot\'s owner and house admins can change it. '
@@ -77,6 +78,34 @@ export async function mount(root, ctx) {
   log.body.append(activationLog(ctx, botId, rooms.filter((r) => !r.dm)));
   page.append(log.el);
   if (manageable) page.append(danger);
+}
+
+/** What the bot may call in this house, and for each tool left out, the layer and rule that
+ * removed it (GET /api/agents/{id}/tools). */
+function toolsCard(ctx, botId, houseId) {
+  const card = section('bot-tools', 'Tools',
+    'The tools the bot is offered in this house, and why others are left out. A tool is offered '
+    + 'only if every layer allows it: the server, its model\'s provider, the house, the bot.');
+  load(card.body, () => ctx.api('GET',
+    `/api/agents/${encodeURIComponent(botId)}/tools?house=${houseId}`), (found) => {
+    const rule = (r) => `${r.layer}: ${r.rule}`;
+    append(card.body, [
+      h('p', { class: 'm-muted' }, `Model ${found.model}; layers ${found.layers.join(', ')}.`),
+      h('h3', null, `Offered (${found.tools.length})`),
+      found.tools.length ? table(['Tool', 'Groups', 'Approval'], found.tools.map((t) => [
+        h('code', null, t.name), t.groups.join(', '),
+        t.needs_approval ? badge(`asks first (${t.approval_by.map(rule).join('; ')})`, 'warn')
+          : 'no']), { 'aria-label': 'Offered tools' })
+        : empty('No tool is offered.'),
+      h('h3', null, `Left out (${found.removed.length})`),
+      found.removed.length ? table(['Tool', 'Layer', 'Rule'], found.removed.map((t) => [
+        h('code', null, t.name), t.removed_by.layer, t.removed_by.rule]),
+      { 'aria-label': 'Tools left out' }) : empty('Every tool is offered.'),
+      Object.keys(found.unavailable).length ? [h('h3', null, 'Unavailable'),
+        table(['What', 'Why'], Object.entries(found.unavailable).map(([what, why]) => [
+          h('code', null, what), why]), { 'aria-label': 'Unavailable tools' })] : null]);
+  });
+  return card.el;
 }
 
 function accessCard(ctx, entry, botId) {
