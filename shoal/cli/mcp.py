@@ -10,7 +10,15 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from shoal.cli.common import ConfigOption, console, house_by_ref, open_database, run, settings_from
+from shoal.cli.common import (
+    ConfigOption,
+    ShoalGroup,
+    console,
+    house_by_ref,
+    open_database,
+    run,
+    settings_from,
+)
 from shoal.config import Settings
 from shoal.crypto import SecretBox
 from shoal.errors import InvalidInput
@@ -25,8 +33,8 @@ from shoal.tools.mcp.manage import (
 )
 from shoal.tools.mcp.tables import McpServer
 
-mcp_app = typer.Typer(help="Manage a house's MCP servers, whose tools its agents use.",
-                      no_args_is_help=True)
+mcp_app = typer.Typer(cls=ShoalGroup, no_args_is_help=True,
+                      help="Manage a house's MCP servers, whose tools its agents use.")
 
 HouseOption = typer.Option(None, "--house", help="House slug or id (default: the default "
                                                  "house).")
