@@ -8,7 +8,8 @@ from typing import Any
 from shoal.agents.config import BotConfig
 from shoal.commands.builtins import register_builtins
 from shoal.commands.registry import CommandRegistry
-from shoal.llm import NO_REPLY, ChatMessage, ToolCall
+from shoal.llm import NO_REPLY, Catalog, ChatMessage, LLMConfig, ToolCall
+from shoal.rooms.house_settings import updated_settings
 from shoal.runtime.context import EarlierRun, build_context, guard_context, turn_tokens
 from shoal.runtime.prompt import build_system_prompt
 from shoal.schedules.commands import register_schedule_commands
@@ -46,10 +47,15 @@ def test_sections_come_in_order_with_the_house_first() -> None:
 
 
 def test_the_current_time_is_shown_in_the_houses_time_zone() -> None:
-    house = House(name="Acme", description="", settings={"timezone": "Asia/Kolkata"})
+    # The settings as the settings API stores them (see test_house_settings_effect for the
+    # same through a live server).
+    catalog = Catalog(LLMConfig.parse({}))
+    house = House(name="Acme", description="",
+                  settings=updated_settings({}, {"timezone": "Asia/Kolkata"}, catalog))
     prompt = build_system_prompt(house, BOT, BotConfig(), [], now=NOW)
     assert "## Current time\nTuesday 2025-03-04 10:36 Asia/Kolkata (UTC+05:30)\n" in prompt
-    house.settings = {"timezone": "America/Los_Angeles"}
+    house.settings = updated_settings(house.settings, {"timezone": "America/Los_Angeles"},
+                                      catalog)
     prompt = build_system_prompt(house, BOT, BotConfig(), [], now=NOW)
     assert "## Current time\nMonday 2025-03-03 21:06 America/Los_Angeles (UTC-08:00)\n" in prompt
 

@@ -85,7 +85,7 @@ async def test_a_failing_receiver_gets_the_event_on_the_third_attempt(hooked: Ho
     assert log[0]["status"] == "delivered"
     assert [a["status_code"] for a in log[0]["attempts"]] == [500, 500, 200]
     assert [a["attempt"] for a in log[0]["attempts"]] == [1, 2, 3]
-    assert all(a["duration_ms"] >= 0 and a["at"] for a in log[0]["attempts"])
+    assert all(isinstance(a["duration_ms"], int) and a["at"] for a in log[0]["attempts"])
     assert log[0]["attempts"][0]["error"] == "HTTP 500"
     assert log[0]["next_attempt_at"] is None
     # A success ends the failure streak.
