@@ -33,6 +33,7 @@ log = logging.getLogger("shoal.runs")
 RUN_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 MAX_EVENTS = 500
 INTERRUPT_ACTIONS = ("stop", "adjust")
+Event = tuple[str, dict[str, Any], datetime]  # type, data, when it happened
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,15 @@ class RunService:
             await self.broadcast(recorded)
             return recorded
 
+    async def add_many(self, run_id: str, agent_id: str, events: list[Event]) -> None:
+        """Append several events from the run's own agent in one transaction, in order, each
+        timed when it happened (the builtin runtime's tool cards, written behind the calls)."""
+        async with self.ordered(run_id), self.db.write() as session:
+            run = await self.own_live_run(session, run_id, agent_id)
+            recorded = await self._store_many(session, run, events)
+        for each in recorded:
+            await self.broadcast(each)
+
     async def finish(self, run_id: str, agent_id: str | None, type: str,
                      data: dict[str, Any], status: str) -> Recorded:
         """End a live run (by its agent, or by Shoal when agent_id is None) with its last
@@ -143,17 +153,28 @@ class RunService:
 
     async def _store(self, session: AsyncSession, run: Run, type: str, data: dict[str, Any],
                      changes: dict[str, Any] | None = None) -> Recorded:
+        return (await self._store_many(session, run, [(type, data, utcnow())], changes))[0]
+
+    async def _store_many(self, session: AsyncSession, run: Run,
+                          events: list[Event], changes: dict[str, Any] | None = None
+                          ) -> list[Recorded]:
+        """Give the events the run's next seqs (the row's counter, so every process agrees)
+        and insert them."""
         now = utcnow()
-        seq = await session.scalar(
+        last = await session.scalar(
             update(Run).where(Run.id == run.id)
-            .values(last_seq=Run.last_seq + 1, last_seen_at=now, **(changes or {}))
+            .values(last_seq=Run.last_seq + len(events), last_seen_at=now, **(changes or {}))
             .returning(Run.last_seq))
-        assert seq is not None
+        assert last is not None
         await session.refresh(run)
-        t_ms = elapsed_ms(run.started_at, now)
-        await session.execute(insert(RunEvent).values(run_id=run.id, seq=seq, type=type,
-                                                      t_ms=t_ms, data=data))
-        return Recorded(run, type, seq, wire_payload(run, seq, t_ms, data))
+        first = last - len(events) + 1
+        stored = [(type, first + i, elapsed_ms(run.started_at, at), data)
+                  for i, (type, data, at) in enumerate(events)]
+        await session.execute(insert(RunEvent), [
+            {"run_id": run.id, "seq": seq, "type": type, "t_ms": t_ms, "data": data}
+            for type, seq, t_ms, data in stored])
+        return [Recorded(run, type, seq, wire_payload(run, seq, t_ms, data))
+                for type, seq, t_ms, data in stored]
 
     async def record(self, session: AsyncSession, run: Run, type: str, data: dict[str, Any],
                      changes: dict[str, Any] | None = None) -> Recorded:

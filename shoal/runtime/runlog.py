@@ -1,21 +1,30 @@
 """A builtin activation as a run: opened at its first tool call, so people can watch the
-tool cards, approve gated tools, and stop or redirect it between model calls."""
+tool cards, approve gated tools, and stop or redirect it between model calls.
+
+A tool card's events are written behind the call: they are queued in order and stored (and
+then broadcast) in one transaction while the tool and the next model call run. Anything that
+must come after them in the run (a permission request, the answer's stream, the run's end)
+waits for the queue first, so the transcript's order is the order things happened."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from shoal.errors import Conflict
+from shoal.errors import Conflict, ShoalError
+from shoal.store.tables import utcnow
 
 if TYPE_CHECKING:
     from shoal.llm import ToolCall
-    from shoal.runs.service import RunService
+    from shoal.runs.service import Event, RunService
     from shoal.runtime.base import ActivationContext, Outcome
 
+log = logging.getLogger("shoal.runtime")
 DENIED = "denied"
 TextSink = Callable[[str, str], Awaitable[None]]  # (delta, content so far)
 UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.:-]")
@@ -29,6 +38,9 @@ class ActivationRun:
         self.runs = runs
         self.run_id: str | None = None
         self._seen = 0  # the seq of the last interrupt taken
+        self._queued: list[Event] = []  # tool card events not yet stored
+        self._writer: asyncio.Task[None] | None = None
+        self._failure: Exception | None = None  # why queued events could not be stored
 
     async def open(self) -> str:
         """Start the run (once)."""
@@ -45,37 +57,58 @@ class ActivationRun:
     async def status(self, text: str) -> None:
         """Show what the bot is doing, when it is a run."""
         if self.run_id is not None:
-            await self.runs.add(self.run_id, self.ctx.bot.id, "status", {"status": text})
+            self._queue("status", {"status": text})
+
+    def _queue(self, type: str, data: dict[str, Any]) -> None:
+        self._queued.append((type, data, utcnow()))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+
+    async def _write(self) -> None:
+        assert self.run_id is not None
+        while self._queued:
+            events, self._queued = self._queued, []
+            try:
+                await self.runs.add_many(self.run_id, self.ctx.bot.id, events)
+            except Exception as exc:  # told at the next flush
+                self._failure = exc
+
+    async def flush(self) -> None:
+        """Wait until every queued event is stored; a failure to store them is raised here."""
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            await writer
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
 
     async def tool(self, call: ToolCall, label: str, gated: bool,
                    execute: Callable[[], Awaitable[str]]) -> str:
         """Run one tool call as a tool card (`label`: how people see it, `/save`); a gated
         one waits for a person's decision. A `ToolRun` of the tool registry."""
         run_id = await self.open()
-        bot_id = self.ctx.bot.id
         call_id = UNSAFE_ID.sub("_", call.id)[:64] or "call"
-        await self.runs.add(run_id, bot_id, "tool-call", {
-            "toolCallId": call_id, "tool": call.name, "input": call.arguments,
-            "status": "running"})
+        self._queue("tool-call", {"toolCallId": call_id, "tool": call.name,
+                                  "input": call.arguments, "status": "running"})
         started = time.monotonic()
-        if gated:
+        if gated:  # the card is stored before anyone is asked about it
+            await self.flush()
             permission_id = f"perm-{call_id}"[:64]
             await self.runs.gates.request(run_id, self.ctx.bot, permission_id, label,
                                           json.dumps(call.arguments)[:2000])
             if not await self.runs.gates.wait(run_id, permission_id):
-                await self._result(call_id, call.name, DENIED, started, "error")
+                self._result(call_id, call.name, DENIED, started, "error")
                 return f"error: a person denied {label}; it was not run"
         await self.ctx.thinking(True, f"running {label}", running=True)
         await self.status(f"running {label}")
         output = await execute()
-        await self._result(call_id, call.name, output, started,
-                           "error" if output.startswith("error:") else "done")
+        self._result(call_id, call.name, output, started,
+                     "error" if output.startswith("error:") else "done")
         return output
 
-    async def _result(self, call_id: str, tool: str, output: str, started: float, status: str
-                      ) -> None:
-        assert self.run_id is not None
-        await self.runs.add(self.run_id, self.ctx.bot.id, "tool-result", {
+    def _result(self, call_id: str, tool: str, output: str, started: float, status: str
+                ) -> None:
+        self._queue("tool-result", {
             "toolCallId": call_id, "tool": tool, "output": output,
             "duration": f"{int((time.monotonic() - started) * 1000)}ms", "status": status})
 
@@ -96,6 +129,7 @@ class ActivationRun:
             return None
 
         async def push(delta: str, content: str) -> None:
+            await self.flush()
             await self.runs.streams.push(run_id, self.ctx.bot, self._stream_id(step), delta,
                                          content)
         return push
@@ -103,6 +137,7 @@ class ActivationRun:
     async def reply(self, step: int, text: str, metadata: dict[str, Any]) -> dict[str, Any]:
         """Post the answer as the run's streamed message (the activation's one reply)."""
         assert self.run_id is not None
+        await self.flush()
         return await self.runs.streams.finish(self.run_id, self.ctx.bot, self._stream_id(step),
                                               text, metadata, lease_owner=self.ctx.lease_owner)
 
@@ -113,6 +148,12 @@ class ActivationRun:
         """End the run the way the activation ended."""
         if self.run_id is None:
             return
+        try:
+            await self.flush()
+        except ShoalError as exc:  # the run was ended under it (time limit)
+            log.warning("run %s lost tool card events: %s", self.run_id, exc.message)
+        except Exception:
+            log.exception("run %s lost tool card events", self.run_id)
         if outcome.outcome == "error":
             end = ("error", {"error": outcome.error}, "error")
         elif outcome.skip_reason == "interrupted":

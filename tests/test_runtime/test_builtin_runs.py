@@ -70,8 +70,13 @@ async def test_tool_calls_are_cards_and_the_reply_is_the_runs_message(
     streamed = sock.received("agent-run-stream")  # the answer, live as the model wrote it
     assert streamed[0]["done"] is False and streamed[0]["content"] in "Saved it."
     assert streamed[-1]["done"] is True and streamed[-1]["storedMessageId"] == reply["id"]
+    # The cards are stored behind the call, yet the transcript keeps the order of events.
     types = [e["type"] for e in run["transcript"]]
-    assert types.index("stream-start") < types.index("stream-end") < types.index("complete")
+    assert types[:4] == ["start", "tool-call", "status", "tool-result"]
+    assert types.index("tool-result") < types.index("stream-start") \
+        < types.index("stream-end") < types.index("complete")
+    assert [e["seq"] for e in run["transcript"]] == list(range(1, len(types) + 1))
+    assert [e["t"] for e in run["transcript"]] == sorted(e["t"] for e in run["transcript"])
     await sock.close()
 
 
@@ -84,6 +89,9 @@ async def test_a_gated_tool_runs_once_approved(bench: Bench, fake: FakeLLMServer
     assert r.status_code == 200, r.text
     assert (await task).outcome == "replied"
     assert "k" in await notes(bench)
+    types = [e["type"] for e in (await run_of(bench))["transcript"]]
+    assert types.index("tool-call") < types.index("permission-request") \
+        < types.index("permission-response") < types.index("tool-result")
     await sock.close()
 
 
