@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import secrets
 import tomllib
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
 from shoal.errors import InvalidInput
 from shoal.validation import describe_errors
@@ -179,16 +181,34 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             raise InvalidInput(f"config file {path} does not exist") from None
         except tomllib.TOMLDecodeError as exc:
             raise InvalidInput(f"config file {path} is not valid TOML: {exc}") from None
-    for name in Settings.model_fields:
+    for name, field in Settings.model_fields.items():
         env = os.environ.get(ENV_PREFIX + name.upper())
         if env is not None and env != "":
-            values[name] = env
+            values[name] = _table(name, env) if _is_table(field) else env
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Settings(**values)
     except ValidationError as exc:
         problems = describe_errors(exc.errors(), subject="the configuration", limit=20)
         raise InvalidInput(f"invalid configuration: {problems}") from None
+
+
+def _is_table(field: FieldInfo) -> bool:
+    factory = field.default_factory
+    return factory is not None and isinstance(factory(), dict | BaseModel)  # type: ignore[call-arg]
+
+
+def _table(name: str, env: str) -> dict[str, Any]:
+    """A table of the file given in a variable, as JSON (`SHOAL_MCP='{"servers": {...}}'`)."""
+    try:
+        value = json.loads(env)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{ENV_PREFIX}{name.upper()} must be a JSON object, e.g. "
+                           f"{ENV_PREFIX}{name.upper()}='{{\"key\": \"value\"}}', because it "
+                           f"stands for the [{name}] table of the configuration file")
+    return value
 
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -3,6 +3,7 @@ with a tool card in the run, and a server gone down gives the model an error it 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -62,3 +63,28 @@ async def test_a_server_that_went_down_gives_a_tool_error_and_the_agent_still_an
     assert tool_result(fake, 1).startswith("error: the MCP server demo is unreachable")
     [reply] = await bench.messages_after(trigger["seq"])
     assert reply["content"] == "The calculator is down, sorry."
+
+
+async def test_a_server_that_stops_between_model_steps_gives_the_next_call_a_tool_error(
+        bench: Bench, fake: FakeLLMServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with serve_mcp(demo_server()) as served:
+        await registered(bench, served.url, monkeypatch)
+        # The second model call streams slowly: the server is stopped while it runs, after
+        # the first call's answer and before the second call.
+        fake.script(Reply(tool_calls=[FakeToolCall("demo__add", {"a": 1, "b": 2})]),
+                    Reply("Let me check that once more. " * 4, chunk_delay=0.1,
+                          tool_calls=[FakeToolCall("demo__add", {"a": 1, "b": 2})]),
+                    Reply("It was 3, then the calculator went down."))
+        trigger = await bench.say("Scout, what is 1 + 2? Check it twice.")
+        running = asyncio.create_task(bench.run(trigger))
+        async with asyncio.timeout(15):
+            while len(fake.requests) < 2:
+                await asyncio.sleep(0.02)
+        await served.stop()
+        outcome = await running
+    assert outcome.outcome == "replied"
+    assert tool_result(fake, 1) == '3\n{"result": 3}'
+    second = [m["content"] for m in fake.requests[2].body["messages"] if m["role"] == "tool"]
+    assert second[1].startswith("error: the MCP server demo is unreachable")
+    [reply] = await bench.messages_after(trigger["seq"])
+    assert reply["content"] == "It was 3, then the calculator went down."

@@ -20,7 +20,8 @@ API_KEY = "sk-mcp-test-very-secret-value"
 
 def demo_server() -> MCPServer:
     """Tools: add, fail (an error the model should read), needs_key (answers whether the
-    call carried the API key header), grow (adds `echo` and says the list changed)."""
+    call carried the API key header), grow (adds `echo` and says the list changed), slow
+    (answers after the seconds it is given)."""
     server: MCPServer = MCPServer("demo", log_level="WARNING")
 
     @server.tool()
@@ -32,6 +33,12 @@ def demo_server() -> MCPServer:
     def fail(reason: str) -> str:
         """Always fails, saying why."""
         raise ToolError(reason)
+
+    @server.tool()
+    async def slow(seconds: float) -> str:
+        """Answer after a while."""
+        await asyncio.sleep(seconds)
+        return "finally"
 
     @server.tool()
     def needs_key(ctx: Context) -> str:

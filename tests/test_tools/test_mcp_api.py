@@ -104,6 +104,45 @@ async def test_a_server_stopped_after_listing_gives_a_tool_error(
     assert listed[0]["state"] == "error"
 
 
+async def test_a_slow_tool_is_cut_off_at_the_call_timeout(
+        shoal_server: ShoalServer, demo: Served, allow_loopback: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    house = await make_house(shoal_server)
+    await register(house, "patient", demo.url)
+    monkeypatch.setattr(shoal_server.shoal.mcp.config, "call_timeout_seconds", 0.3)
+    found = await shoal_server.shoal.mcp.tools(await scope_of(shoal_server, house.id))
+    slow = next(t for t in found.tools if t.name == "patient__slow")
+    with pytest.raises(ToolError, match="patient slow did not answer within 0.3 s"):
+        await slow.run({"seconds": 30})
+    # A slow tool is the tool's fault, not the server's: the server stays ready.
+    assert (await slow.run({"seconds": 0})).startswith("finally")
+    listed = (await house.owner.get(f"/api/houses/{house.id}/mcp-servers")).json()
+    assert listed[0]["state"] == "ready"
+
+
+async def test_the_tool_list_is_cached_until_its_time_to_live_runs_out(
+        shoal_server: ShoalServer, allow_loopback: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    house = await make_house(shoal_server)
+    scope = await scope_of(shoal_server, house.id)
+    server = demo_server()
+    async with serve_mcp(server) as served:
+        await register(house, "quiet", served.url)
+
+        def shout(text: str) -> str:
+            """Say it loud."""
+            return text.upper()
+
+        server.add_tool(shout, name="shout")  # without telling clients the list changed
+
+        async def names() -> set[str]:
+            return {t.name for t in (await shoal_server.shoal.mcp.tools(scope)).tools}
+
+        assert "quiet__shout" not in await names()  # the cached list, still fresh
+        monkeypatch.setattr(shoal_server.shoal.mcp.config, "tools_ttl_seconds", 0.001)
+        assert "quiet__shout" in await names()  # listed again once it went stale
+
+
 async def test_a_changed_tool_list_is_picked_up(shoal_server: ShoalServer,
                                                 allow_loopback: None) -> None:
     house = await make_house(shoal_server)

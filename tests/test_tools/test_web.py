@@ -300,6 +300,18 @@ def test_the_tools_web_table_is_checked_at_start() -> None:
         load_settings(tools={"web": {"fetch_max_bytes": 0}})
 
 
+def test_a_table_can_come_from_the_environment_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOAL_TOOLS", '{"deny": ["web_fetch"], "web": {"cache_seconds": 9}}')
+    monkeypatch.setenv("SHOAL_MCP", '{"call_timeout_seconds": 5}')
+    settings = load_settings()
+    assert settings.tools.web.cache_seconds == 9
+    assert settings.tools.model_extra == {"deny": ["web_fetch"]}
+    assert settings.mcp == {"call_timeout_seconds": 5}
+    monkeypatch.setenv("SHOAL_TOOLS", "deny=web_fetch")
+    with pytest.raises(InvalidInput, match=r"SHOAL_TOOLS must be a JSON object.*\[tools\] table"):
+        load_settings()
+
+
 def html_answer(text: str) -> Any:
     async def answer(request: web.Request) -> web.StreamResponse:
         return html(text)

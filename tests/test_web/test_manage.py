@@ -159,7 +159,8 @@ def test_the_activation_log_shows_the_bots_activations(new_page, web: WebServer)
     name = f"Lookout {unique('')}"
     created = web.api(token, "POST", "/api/agents", {"name": name, "houseId": web.home_id})
     bot = created["agent"]
-    web.post(token, web.lobby_id, f"@{bot['username']} what is new?")
+    # The offline model calls the slash command the message names, as a tool.
+    web.post(token, web.lobby_id, f"@{bot['username']} what is new? Try /roll 2d6")
     page: Page = new_page("/")
     login_with_token(page, token, f"/house/{web.home_id}/agents/{bot['id']}")
     log = page.locator("[role=list][aria-label=Activations]")
@@ -173,6 +174,9 @@ def test_the_activation_log_shows_the_bots_activations(new_page, web: WebServer)
     entry.first.locator("summary").click()
     details = entry.first.locator("dl").inner_text()
     assert "mention" in details and "#lobby" in details
+    calls = entry.first.locator("ol[aria-label='Tool calls'] li")
+    assert calls.count() == 1 and calls.first.get_attribute("data-status") == "done"
+    assert "roll" in calls.first.inner_text()
     assert "offline/shoal-offline" in details
     assert "Tokens" in details and " in / " in details
     page_screenshot(page, "manage-activation-log")

@@ -1,5 +1,6 @@
 // A bot's activation log: filters (room, outcome, since), one expandable entry per
-// activation with its trigger, outcome, skip reason, model, tokens, duration and error.
+// activation with its trigger, outcome, skip reason, model, tokens, duration, tool calls and
+// error.
 import { h, replace } from '../dom.js';
 import { badge, duration, empty, errorText, link, select, timeText } from './common.js';
 
@@ -118,6 +119,7 @@ function entry(ctx, a, roomNames, open) {
     item('Tokens', tokens(a)),
     item('Duration', duration(a.duration_ms)),
     item('Attempts', String(a.attempts ?? 0)),
+    a.tools && a.tools.length ? item('Tools', toolCalls(a.tools)) : null,
     item('Created', timeText(a.created_at)),
     item('Started', timeText(a.started_at)),
     item('Finished', timeText(a.finished_at)),
@@ -128,6 +130,15 @@ function entry(ctx, a, roomNames, open) {
     else open.delete(a.id);
   });
   return details;
+}
+
+/** Each tool call in order: its name, how it ended and how long it took. */
+function toolCalls(calls) {
+  return h('ol', { class: 'm-tool-calls', 'aria-label': 'Tool calls' },
+    calls.map((c) => h('li', { dataset: { status: c.status } },
+      h('code', null, c.name), ' ',
+      badge(c.status, c.status === 'done' ? 'ok' : 'error'), ' ',
+      h('span', { class: 'm-muted' }, duration(c.duration_ms)))));
 }
 
 function item(term, value) {
