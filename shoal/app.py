@@ -68,5 +68,7 @@ def server_config(settings: Settings, app: Any, **options: Any) -> uvicorn.Confi
         "log_config": uvicorn_log_config(),
         "proxy_headers": bool(proxies),
         "forwarded_allow_ips": proxies or None,
+        # On SIGTERM, requests in flight get the grace; sockets are told to reconnect (1012).
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
     }
     return uvicorn.Config(app, **{**defaults, **options})

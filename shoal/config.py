@@ -107,6 +107,8 @@ class Settings(BaseModel):
     worker_concurrency: int = Field(8, ge=1)
     worker_lease_seconds: float = Field(15, gt=0)
     worker_lease_renew_seconds: float = Field(5, gt=0)
+    # On SIGTERM: how long running activations may take to finish before they are handed back.
+    shutdown_grace_seconds: float = Field(20, ge=0)
 
     @field_validator("outbound_allowed_networks")
     @classmethod

@@ -197,6 +197,7 @@ def make_settings(tmp: Path, backend: str, **overrides: object) -> Settings:
         "auth_attempts_per_minute": 1_000_000,
         "argon2_time_cost": 1,  # cheap hashes keep the suite fast; still argon2id
         "argon2_memory_kib": 1024,
+        "shutdown_grace_seconds": 1,  # a test's server stops without waiting on its runs
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+import signal
 import socket
 from pathlib import Path
 
@@ -33,6 +35,8 @@ from shoal.store import Database
 from shoal.store.migrate import current_revision, head_revision
 from shoal.store.tables import User
 
+log = logging.getLogger("shoal")
+
 DEMO_OWNER = "owner"
 
 
@@ -51,8 +55,13 @@ def run_background(settings: Settings) -> None:
     async def work() -> None:
         shoal = Shoal(settings)
         await shoal.start()
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):  # drain, as `serve` does for HTTP
+            loop.add_signal_handler(signum, stopping.set)
         try:
-            await asyncio.Event().wait()
+            await stopping.wait()
+            log.info("Shoal %s stopping: draining", settings.role)
         finally:
             await shoal.stop()
 

@@ -90,9 +90,16 @@ class MessageAppender:
         self._queue.put_nowait(job)
         return await job.done
 
-    async def stop(self) -> None:
-        """Stop the worker (queued appends fail)."""
+    async def stop(self, timeout: float = 10) -> None:
+        """Write what is queued (for up to `timeout` seconds), then stop the worker; appends
+        still queued after that fail."""
         if self._worker is not None:
+            if not self._worker.done():
+                try:
+                    await asyncio.wait_for(self._queue.join(), timeout)
+                except TimeoutError:
+                    log.warning("stopping with %d messages not yet stored",
+                                self._queue.qsize())
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
 
@@ -107,6 +114,9 @@ class MessageAppender:
                 if not isinstance(exc, ShoalError):
                     log.exception("appending %d messages failed", len(batch))
                 _fail_all(batch, exc)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
 
     async def _write(self, batch: list[Append]) -> None:
         rooms = sorted({job.room_id for job in batch})

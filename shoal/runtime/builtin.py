@@ -4,6 +4,7 @@ or a short error) per activation."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -35,7 +36,7 @@ from shoal.runtime.context import (
     turns_to_json,
 )
 from shoal.runtime.prompt import build_system_prompt
-from shoal.runtime.runlog import ActivationRun, TextSink
+from shoal.runtime.runlog import HANDED_BACK, ActivationRun, TextSink
 from shoal.store.tables import Activation
 from shoal.tools.base import ToolScope
 
@@ -115,6 +116,9 @@ class BuiltinRuntime:
             log.exception("activation %s of @%s failed unexpectedly", ctx.activation.id,
                           ctx.bot.username)
             outcome = await self._fail(ctx, tally, "an internal error; the server logged it")
+        except asyncio.CancelledError:  # its worker is stopping and hands it back
+            await run.close(tally.outcome("skipped", skip_reason=HANDED_BACK))
+            raise
         finally:
             if tally.tool_turns or (tally.toolbox is not None and tally.toolbox.calls):
                 await self._save_tools(ctx, tally)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shoal.runtime")
 DENIED = "denied"
+HANDED_BACK = "handed_back"  # the skip reason of a run whose worker stopped mid-run
 TextSink = Callable[[str, str], Awaitable[None]]  # (delta, content so far)
 UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.:-]")
 
@@ -158,6 +159,9 @@ class ActivationRun:
             end = ("error", {"error": outcome.error}, "error")
         elif outcome.skip_reason == "interrupted":
             end = ("complete", {"summary": "stopped"}, "interrupted")
+        elif outcome.skip_reason == HANDED_BACK:
+            end = ("complete", {"summary": "its worker stopped; another one runs it again"},
+                   "interrupted")
         else:
             end = ("complete", {"summary": outcome.outcome}, "completed")
         try:

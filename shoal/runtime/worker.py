@@ -5,6 +5,10 @@ that expires within seconds, and another worker retries the activation once, the
 an error. Only the lease holder may post the reply or record the outcome (fencing). At most one
 activation per bot runs at a time (a partial unique index enforces it across processes); a
 per-process limit (`worker_concurrency`) bounds how many run at once.
+
+A worker that is stopped (SIGTERM) drains: it claims nothing more, lets running activations
+finish for `shutdown_grace_seconds`, then cancels the rest and hands them back, releasing
+their leases so another worker starts them at once instead of after a lease's wait.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("shoal.runtime")
 MAX_ATTEMPTS = 2  # the first run and one retry after a lost lease
 PRUNE_EVERY = timedelta(hours=1)
+COLLECTED = "collected_triggers"  # kept in a handed-back activation's payload
 
 
 class Worker:
@@ -71,8 +76,10 @@ class Worker:
         self.name = lease_owner_name()
         self.running: dict[str, ActivationContext] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._held: dict[str, list[str]] = {}  # claimed, not finished: id -> collected triggers
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
+        self._stopping = False
         # One tick at a time: a claim and the task that runs it appear together.
         self._ticking = asyncio.Lock()
         self._pruned_at: datetime | None = None
@@ -86,22 +93,58 @@ class Worker:
 
     async def start(self) -> None:
         """Start claiming in the background."""
+        self._stopping = False
         self._loop = asyncio.create_task(self._run(), name="shoal-worker")
 
-    async def stop(self) -> None:
-        """Stop claiming and cancel running activations (their leases will expire)."""
-        for task in [self._loop, *self._tasks]:
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*[t for t in [self._loop, *self._tasks] if t],
-                             return_exceptions=True)
+    async def stop(self, grace: float | None = None) -> None:
+        """Drain: stop claiming, give running activations `grace` seconds (by default
+        `shutdown_grace_seconds`) to finish, then cancel the rest and hand them back."""
+        grace = self.settings.shutdown_grace_seconds if grace is None else grace
+        if self._loop is not None:  # it ends after its current round, claiming no more
+            self._stopping = True
+            self._wake.set()
+            await asyncio.gather(self._loop, return_exceptions=True)
+            self._loop = None
+        if self._tasks and grace > 0:
+            log.info("worker %s stopping: waiting up to %g s for %d running activations",
+                     self.name, grace, len(self._tasks))
+            await asyncio.wait(set(self._tasks), timeout=grace)
+        tasks = set(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._held:
+            await self._hand_back(dict(self._held))
+
+    async def _hand_back(self, held: dict[str, list[str]]) -> None:
+        """Release the leases of activations cancelled at shutdown: they wait again, keeping
+        their place in line and the triggers they collected, and the attempt does not count."""
+        now = self.clock()
+        query = select(Activation).where(Activation.id.in_(list(held)),
+                                         Activation.status == "running",
+                                         Activation.lease_owner == self.name)
+        if not self.db.is_sqlite:
+            query = query.with_for_update()
+        try:
+            async with self.db.write() as session:
+                for row in (await session.scalars(query)).all():
+                    row.status, row.lease_owner, row.lease_expires_at = "pending", None, None
+                    row.attempts = max(0, row.attempts - 1)
+                    row.payload = {**(row.payload or {}), COLLECTED: held[row.id],
+                                   "handed_back": {"by": self.name, "at": now.isoformat()}}
+                    log.info("worker %s stopping: handed activation %s back", self.name, row.id)
+        except Exception:  # their leases expire instead: another worker still takes them
+            log.exception("worker %s could not hand back %d activations", self.name, len(held))
+        self._held.clear()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.tick()
             except Exception:
                 log.exception("worker tick failed")
+            if self._stopping:
+                return
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
             except TimeoutError:
@@ -125,6 +168,7 @@ class Worker:
         free = self.concurrency - len(self._tasks)
         claimed = await self._claim(free) if free > 0 else []
         for row, collected in claimed:
+            self._held[row.id] = collected
             task = asyncio.create_task(self._execute(row, collected))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -229,7 +273,8 @@ class Worker:
                     continue
                 if updated.rowcount:  # type: ignore[attr-defined]
                     bots.add(row.bot_id)
-                    claimed.append((row, await self._collect(session, row, now)))
+                    carried = list((row.payload or {}).get(COLLECTED, []))  # handed back
+                    claimed.append((row, carried + await self._collect(session, row, now)))
                     if len(claimed) == slots:
                         break
         return claimed
@@ -271,7 +316,9 @@ class Worker:
         finally:
             keeper.cancel()
             self.running.pop(row.id, None)
-        if not await self._finish(row.id, outcome, int((time.perf_counter() - started) * 1000)):
+        finished = await self._finish(row.id, outcome, int((time.perf_counter() - started) * 1000))
+        self._held.pop(row.id, None)
+        if not finished:
             return  # the worker that took it over tells the listeners
         for listener in self.on_finish:
             try:

@@ -309,12 +309,12 @@ async def test_an_expired_lease_is_taken_over_and_answered_once(
     bot = await make_bot(shoal_server, house)
     doomed, survivor_runtime = Recording("from the dead worker"), Recording("from the survivor")
     survivor_runtime.gate.set()  # type: ignore[union-attr]
-    dead = workers(doomed)
+    # It hangs mid-run and never renews, as a worker that died would: its lease runs out.
+    dead = workers(doomed, renew_seconds=3600)
     survivor = workers(survivor_runtime, renew_seconds=1)
     await post(house.member, house.room_id, f"@{bot['handle']} are you there?")
     assert await dead.tick() == 1
     await wait_until(lambda: asyncio.sleep(0, len(doomed.runs) == 1))
-    await dead.stop()  # it dies mid-run: no outcome, no renewal, its lease left to run out
     clock[0] += timedelta(seconds=14)
     assert await survivor.tick() == 0  # the lease still holds
     clock[0] += timedelta(seconds=2)
@@ -327,6 +327,53 @@ async def test_an_expired_lease_is_taken_over_and_answered_once(
     assert (row.outcome, row.attempts, row.lease_owner) == ("replied", 2, survivor.name)
     assert row.payload["lease_expired"]["owner"] == dead.name
     assert await bot_replies(shoal_server, house, bot) == ["from the survivor"]
+
+
+async def test_a_stopping_worker_hands_its_run_back_and_another_takes_it_at_once(
+    shoal_server: ShoalServer, clock: list, workers: Callable[..., Worker],  # type: ignore[type-arg]
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    house = await make_house(shoal_server)
+    bot = await make_bot(shoal_server, house)
+    stopping, other = Recording("from the stopping worker"), Recording("from the other")
+    other.gate.set()  # type: ignore[union-attr]
+    first, second = workers(stopping), workers(other)
+    await post(house.member, house.room_id, f"@{bot['handle']} are you there?")
+    assert await first.tick() == 1
+    await wait_until(lambda: asyncio.sleep(0, len(stopping.runs) == 1))
+    with caplog.at_level(logging.INFO, logger="shoal.runtime"):
+        await first.stop(grace=0.2)  # its run does not finish within the grace
+    assert any("handed activation" in r.getMessage() for r in caplog.records)
+    row = await the_activation(shoal_server, bot)
+    assert (row.status, row.attempts, row.lease_owner) == ("pending", 0, None)
+    assert row.payload["handed_back"]["by"] == first.name
+    assert await second.tick() == 1  # at once: no lease to wait for (the clock stands still)
+    await second.drain()
+    row = await the_activation(shoal_server, bot)
+    assert (row.outcome, row.attempts, row.lease_owner) == ("replied", 1, second.name)
+    assert "lease_expired" not in row.payload
+    assert await bot_replies(shoal_server, house, bot) == ["from the other"]
+
+
+async def test_a_stopping_worker_lets_a_run_finish_within_the_grace(
+    shoal_server: ShoalServer, workers: Callable[..., Worker],  # type: ignore[type-arg]
+) -> None:
+    house = await make_house(shoal_server)
+    bot = await make_bot(shoal_server, house)
+    runtime = Recording("finished while stopping")
+    worker = workers(runtime)
+    await post(house.member, house.room_id, f"@{bot['handle']} quick one")
+    assert await worker.tick() == 1
+    await wait_until(lambda: asyncio.sleep(0, len(runtime.runs) == 1))
+    stopping = asyncio.create_task(worker.stop(grace=30))
+    await asyncio.sleep(0.05)
+    assert not stopping.done()  # waiting for the run...
+    runtime.gate.set()  # type: ignore[union-attr]
+    await stopping  # ...which then finishes: nothing handed back
+    row = await the_activation(shoal_server, bot)
+    assert (row.outcome, row.lease_owner) == ("replied", worker.name)
+    assert "handed_back" not in row.payload
+    assert await bot_replies(shoal_server, house, bot) == ["finished while stopping"]
 
 
 async def test_a_worker_that_lost_its_lease_cannot_post_the_reply(

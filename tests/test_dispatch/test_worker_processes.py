@@ -1,5 +1,6 @@
-"""Two real worker processes on PostgreSQL, one of them killed mid-run (collected only when
-SHOAL_TEST_DATABASE_URL is set: SQLite is one process's database)."""
+"""Real worker processes on PostgreSQL: one killed mid-run, and a rolling restart where each
+is stopped as an operator stops it (collected only when SHOAL_TEST_DATABASE_URL is set: SQLite
+is one process's database)."""
 
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ async def api(tmp_path: Path) -> AsyncIterator[ShoalServer]:
         yield server
 
 
-def start_worker(server: ShoalServer, tmp: Path, name: str) -> tuple[subprocess.Popen[bytes], Path]:
+def start_worker(server: ShoalServer, tmp: Path, name: str, **env_extra: str
+                 ) -> tuple[subprocess.Popen[bytes], Path]:
     """`shoal serve --role worker`, as an operator starts one, with a short lease."""
     settings = server.shoal.settings
     env = {
@@ -69,6 +71,7 @@ def start_worker(server: ShoalServer, tmp: Path, name: str) -> tuple[subprocess.
         "SHOAL_LOG_LEVEL": "info",
         "SHOAL_WORKER_LEASE_SECONDS": str(LEASE_SECONDS),
         "SHOAL_WORKER_LEASE_RENEW_SECONDS": "1",
+        **env_extra,
     }
     env.pop("SHOAL_CONFIG", None)
     env.pop("SHOAL_REDIS_URL", None)
@@ -167,3 +170,76 @@ async def test_a_killed_worker_s_queue_is_taken_over_and_each_mention_answered_o
     ]
     assert {a.lease_owner.split(":")[1] for a in later} == {str(survivor.pid)}
     assert f"held by {victim_owner} expired" in survivor_log.read_text()
+
+
+async def test_a_rolling_restart_hands_running_work_over_and_answers_each_mention_once(
+    api: ShoalServer, tmp_path: Path
+) -> None:
+    """Each worker in turn gets SIGTERM while it runs a mention that will not finish within
+    the grace: it hands the run back and exits cleanly, and another worker runs it at once,
+    without waiting for a lease to expire (the leases here last a minute)."""
+    house = await make_house(api)
+    drain = {"SHOAL_WORKER_LEASE_SECONDS": "60", "SHOAL_SHUTDOWN_GRACE_SECONDS": "1"}
+    workers = [start_worker(api, tmp_path, f"w{i}", **drain) for i in (1, 2)]
+    held: dict[str, asyncio.Event] = {}
+    jobs: list[str] = []
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        body = json.loads(await request.read())
+        job = body["message"]["content"].split(" ", 1)[-1]  # "@bot job 7" -> "job 7"
+        if job in held and not held[job].is_set():
+            held[job].set()  # the first run of this job outlasts its worker's grace
+            await asyncio.Event().wait()
+        return web.json_response({"content": f"did {job}"})
+
+    async def post(job: str) -> None:
+        jobs.append(job)
+        r = await house.member.post(f"/api/agencies/{house.room_id}/messages",
+                                    {"content": f"@{bot['handle']} {job}"})
+        assert r.status_code == 201, r.text
+
+    async def stop_the_worker_running(job: str) -> tuple[subprocess.Popen[bytes], Path]:
+        await asyncio.wait_for(held[job].wait(), 60)
+        [row] = [a for a in await activations(api, bot["id"]) if a.status == "running"]
+        pid = row.lease_owner.split(":")[1]
+        [stopped] = [w for w in workers if str(w[0].pid) == pid]
+        workers.remove(stopped)
+        stopped[0].send_signal(signal.SIGTERM)
+        await post(f"{job} follow-up")  # work keeps arriving during the restart
+        assert await asyncio.to_thread(stopped[0].wait, 60) == 0  # drained, not killed
+        return stopped
+
+    try:
+        async with receiver(answer) as hook:
+            bot = await make_bot(api, house, runtime="webhook",
+                                 response_webhook_url=hook.url + "/agent")
+            stopped = []
+            for turn in (1, 2):  # stop one worker, start its replacement; then the other
+                held[f"job {turn}"] = asyncio.Event()
+                for job in (f"job {turn}", f"job {turn}b"):
+                    await post(job)
+                stopped.append(await stop_the_worker_running(f"job {turn}"))
+                workers.append(start_worker(api, tmp_path, f"w{turn + 2}", **drain))
+
+            async def all_done() -> bool:
+                rows = await activations(api, bot["id"])
+                return len(rows) == len(jobs) and all(a.status == "done" for a in rows)
+
+            await wait_until(all_done, timeout=60)
+    finally:
+        for proc, _ in workers:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+    replies = sorted(m["content"] for m in await room_messages(api, house)
+                     if m["sender_id"] == bot["id"])
+    assert replies == sorted(f"did {job}" for job in jobs)  # each once, none lost
+    rows = await activations(api, bot["id"])
+    assert {a.outcome for a in rows} == {"replied"}
+    for proc, log in stopped:
+        [row] = [a for a in rows
+                 if (a.payload.get("handed_back") or {}).get("by", "").split(":")[1:2]
+                 == [str(proc.pid)]]
+        assert "lease_expired" not in row.payload and row.attempts == 1
+        assert row.lease_owner.split(":")[1] != str(proc.pid)  # another worker finished it
+        assert f"handed activation {row.id} back" in log.read_text()
