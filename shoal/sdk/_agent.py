@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import json
 import logging
+import ssl
 from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,6 +26,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("shoal.sdk")
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 RUN_EVENTS = ("agent-run-permission-response", "agent-run-interrupt")
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every agent in the process: each one built loads the whole CA
+    bundle again, which costs more than a whole connect over loopback."""
+    return httpx.create_ssl_context()
 
 
 class Agent:
@@ -61,7 +70,7 @@ class Agent:
     async def connect(self) -> None:
         """Exchange the agent token for a session and open the socket; raises AuthError."""
         self._closed.clear()
-        self._http = httpx.AsyncClient(base_url=self.api_url, timeout=30)
+        self._http = httpx.AsyncClient(base_url=self.api_url, timeout=30, verify=_tls())
         await self._login()
         await self._open_socket()
         self._ready.set()

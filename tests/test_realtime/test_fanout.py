@@ -77,10 +77,11 @@ async def test_reconnecting_client_gets_exactly_the_messages_it_missed(
 
 async def test_fifty_concurrent_posters_lose_nothing(shoal_server: ShoalServer) -> None:
     house = await make_house(shoal_server)
-    people = [await shoal_server.register() for _ in range(50)]
+    people = await asyncio.gather(*(shoal_server.register() for _ in range(50)))
     r = await house.owner.post(f"/api/houses/{house.id}/invites", {})
-    for p in people:
-        assert (await p.post("/api/houses/join", {"code": r.json()["code"]})).status_code == 200
+    joins = await asyncio.gather(*(p.post("/api/houses/join", {"code": r.json()["code"]})
+                                   for p in people))
+    assert all(join.status_code == 200 for join in joins)
 
     async def post_many(person, n: int) -> list[int]:  # type: ignore[no-untyped-def]
         codes = []

@@ -26,15 +26,26 @@ def clock() -> Clock:
     return Clock(EPOCH)
 
 
-@pytest.fixture(params=BACKENDS)
-async def shoal(request: pytest.FixtureRequest, tmp_path: object) -> AsyncIterator[Shoal]:
-    """A Shoal whose schema is migrated but whose background loops are not running."""
-    shoal = Shoal(make_settings(tmp_path, request.param))  # type: ignore[arg-type]
+@pytest.fixture(scope="module", params=BACKENDS)
+async def migrated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                   ) -> AsyncIterator[Shoal]:
+    """A Shoal whose schema is migrated but whose background loops are not running, shared
+    by a module's tests (migrating is the slow part)."""
+    tmp = tmp_path_factory.mktemp(f"scheduler-{request.param}")
+    shoal = Shoal(make_settings(tmp, request.param))
     await migrate(shoal.db)
     try:
         yield shoal
     finally:
-        # The PostgreSQL database outlives the test: leave no far-future rows behind.
-        async with shoal.db.write() as session:
-            await session.execute(delete(Schedule).where(Schedule.due_at >= EPOCH - DAY))
         await shoal.stop()
+
+
+@pytest.fixture
+async def shoal(migrated: Shoal) -> AsyncIterator[Shoal]:
+    """The module's Shoal, left after each test without the far-future rows tests make (the
+    PostgreSQL database outlives the test, and the next test starts from none)."""
+    try:
+        yield migrated
+    finally:
+        async with migrated.db.write() as session:
+            await session.execute(delete(Schedule).where(Schedule.due_at >= EPOCH - DAY))

@@ -269,7 +269,7 @@ async def test_a_paused_beat_does_not_fire(shoal: Shoal, clock: Clock) -> None:
     assert await _beats(shoal, beat_id) == []
 
 
-@pytest.mark.parametrize("shoal", POSTGRES, indirect=True)
+@pytest.mark.parametrize("migrated", POSTGRES, indirect=True)
 async def test_two_schedulers_on_one_database_fire_each_beat_once(shoal: Shoal, clock: Clock
                                                                   ) -> None:
     # A second Shoal on the same PostgreSQL database stands for a second scheduler process:
