@@ -242,6 +242,16 @@ class Gateway:
             for sid in list(self._by_token.get(token_id, ())):
                 await self.sio.disconnect(sid)
 
+    async def ping_redis(self) -> bool | None:
+        """Whether Redis answers a ping (None when this process uses no Redis)."""
+        if self._redis is None:
+            return None
+        try:
+            await asyncio.wait_for(self._redis.ping(), 5)
+        except Exception:
+            return False
+        return True
+
     async def start(self) -> None:
         """Listen for revocations announced by other processes, and keep this process's
         record of bots in rooms fresh (when Redis is configured)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ async def current_revision(db: Database) -> str | None:
         )
 
 
+@cache
 def head_revision() -> str | None:
     """The newest revision shipped with this version of Shoal."""
     from alembic.script import ScriptDirectory
