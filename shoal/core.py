@@ -7,6 +7,7 @@ import gc
 import logging
 from functools import partial
 
+from shoal import __version__, metrics
 from shoal.auth.passwords import Passwords
 from shoal.auth.ratelimit import AttemptLimiter
 from shoal.auth.tokens import Principal, find_token, needs_last_used_update, touch_token
@@ -125,6 +126,7 @@ class Shoal:
         # collector, whose full passes over it otherwise stall the event loop for tens of ms.
         gc.collect()
         gc.freeze()
+        metrics.process_info.labels(self.settings.role, __version__).set(1)
         self.started = True
 
     @property

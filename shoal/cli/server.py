@@ -14,7 +14,7 @@ import uvicorn
 from rich.table import Table
 from sqlalchemy import exists, select
 
-from shoal.app import create_app, server_config
+from shoal.app import create_app, operator_listener, server_config
 from shoal.bootstrap import ensure_demo_agent, ensure_home
 from shoal.cli.common import (
     ConfigOption,
@@ -38,7 +38,7 @@ DEMO_OWNER = "owner"
 
 def serve_app(settings: Settings, access_log: bool) -> None:
     """Run the ASGI app with uvicorn until interrupted."""
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     server = uvicorn.Server(server_config(settings, create_app(settings), access_log=access_log))
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
@@ -46,13 +46,14 @@ def serve_app(settings: Settings, access_log: bool) -> None:
 
 def run_background(settings: Settings) -> None:
     """Run a process without HTTP (a worker or a scheduler) until interrupted."""
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
 
     async def work() -> None:
         shoal = Shoal(settings)
         await shoal.start()
         try:
-            await asyncio.Event().wait()
+            async with operator_listener(shoal):
+                await asyncio.Event().wait()
         finally:
             await shoal.stop()
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shoal import metrics
 from shoal.crypto import sign
 from shoal.errors import ShoalError
 from shoal.net.outbound import AddressRefused, Outbound, OutboundPolicy, check_url
@@ -188,6 +189,7 @@ class Deliveries:
                                     "changed); set a new one", 0)
         else:
             attempt = await self._post(sub.url, delivery, secret)
+        metrics.webhook_deliveries.labels("delivered" if attempt.ok else "failed").inc()
         disabled = await self._record(delivery_id, attempt)
         if disabled is not None:
             await self._tell_creator(disabled)
@@ -220,6 +222,7 @@ class Deliveries:
         async with self.db.write() as session:
             delivery = await session.get(Delivery, delivery_id)
             if delivery is not None and delivery.status == "pending":
+                metrics.webhook_deliveries.labels("dropped").inc()
                 delivery.status = "failed"
                 delivery.last_error = "the subscription is disabled"
                 delivery.finished_at = self.now()
@@ -247,6 +250,7 @@ class Deliveries:
                 return None
             disabled = self._failed(session, sub, attempt, now)
             if disabled is not None or delivery.attempts >= MAX_ATTEMPTS:
+                metrics.webhook_deliveries.labels("gave_up").inc()
                 await self._finish(session, delivery, "failed", now)
             else:
                 await set_due(session, DELIVERY, delivery.id,
