@@ -83,9 +83,6 @@ class Operations:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["path"] == "/metrics" and self.metrics_token:
-            await self._metrics(scope, send)
-            return
         request_id = _request_id(scope)
         started = time.perf_counter()
         status = [500]
@@ -99,7 +96,10 @@ class Operations:
 
         try:
             with log_context(request_id=request_id):
-                await self.app(scope, receive, send_with_id)
+                if scope["path"] == "/metrics" and self.metrics_token:
+                    await self._metrics(scope, send_with_id)
+                else:
+                    await self.app(scope, receive, send_with_id)
         finally:
             method = scope["method"] if scope["method"] in METHODS else "OTHER"
             route = _route_template(scope)
@@ -137,7 +137,9 @@ def _route_template(scope: dict[str, Any]) -> str:
     template = getattr(route, "path", None)
     if isinstance(template, str):
         return template
-    path = scope["path"]
+    path = str(scope["path"])
+    if path == "/metrics":
+        return path
     if path == "/socket.io" or path.startswith("/socket.io/"):
         return "/socket.io"
     if is_web_path(scope):

@@ -299,6 +299,8 @@ class Worker:
             return  # the worker that took it over tells the listeners
         metrics.activations.labels(row.trigger_kind, outcome.outcome).inc()
         metrics.activation_duration.labels(row.trigger_kind).observe(elapsed)
+        log.info("activation ended %s (%s) in %d ms%s", outcome.outcome, row.trigger_kind,
+                 elapsed * 1000, f": {outcome.error}" if outcome.error else "")
         for listener in self.on_finish:
             try:
                 await listener(row, outcome)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shoal import metrics
 from shoal.crypto import sign
 from shoal.errors import ShoalError
+from shoal.logs import log_context
 from shoal.net.outbound import AddressRefused, Outbound, OutboundPolicy, check_url
 from shoal.scheduler.service import Fired, remove_due, set_due
 from shoal.scheduler.tables import Schedule
@@ -154,6 +155,10 @@ class Deliveries:
 
     async def _send_logged(self, item: Fired) -> None:
         lease = self._leases.pop(item.schedule_id, None)
+        with log_context(schedule_id=item.schedule_id):
+            await self._send_leased(item, lease)
+
+    async def _send_leased(self, item: Fired, lease: datetime | None) -> None:
         async with self._slots:
             try:
                 # Waiting for a slot may outlast the lease, and then another process may
