@@ -93,7 +93,7 @@ async def test_a_filled_sqlite_installation_moves_to_postgresql(tmp_path: Path) 
             assert r.status_code == 201, r.text
             assert r.json()["seq"] == max(m["seq"] for m in answers["messages"]) + 1
 
-            async def delivered() -> bool:
+            async def delivered(before: int = before) -> bool:
                 return len(hook.requests) > before
 
             await eventually(delivered)
