@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
         source = sqlite_path(settings)
         if source is None:
             console.print(PG_DUMP_ADVICE.format(url=shown_url(settings.resolved_database_url)),
-                          markup=False, highlight=False)
+                          markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(1)
         if not source.exists():
             fail(f"there is no database at {source}; is the data directory right "
@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
         console.print(f"Backed up {source} to {target} (schema {revision}, {messages} "
                       "messages). Keep the server secret with it (SHOAL_SECRET, or the file "
                       f"{settings.data_dir / 'secret'}): stored keys are encrypted with it.",
-                      markup=False, highlight=False)
+                      markup=False, highlight=False, soft_wrap=True)
 
     @app.command()
     def restore(
@@ -155,7 +155,7 @@ def register(app: typer.Typer) -> None:
         console.print(f"Restored {file} to {target} (schema {revision}, {messages} messages)."
                       + (f" The database it replaced is kept as {kept}." if kept else "")
                       + " Start Shoal with the same server secret as when it was taken.",
-                      markup=False, highlight=False)
+                      markup=False, highlight=False, soft_wrap=True)
 
     @app.command(name="copy-data")
     def copy_data(
@@ -185,7 +185,7 @@ def register(app: typer.Typer) -> None:
                 target = Database(target_url)
                 try:
                     return await copy_database(db, target, progress=lambda line: console.print(
-                        f"  {line}", markup=False, highlight=False))
+                        f"  {line}", markup=False, highlight=False, soft_wrap=True))
                 except ShoalError:
                     raise
                 except Exception as exc:  # the driver's reason, in one line
@@ -195,7 +195,7 @@ def register(app: typer.Typer) -> None:
                     await target.dispose()
 
         console.print(f"Copying {source} into {shown_url(target_url)}", markup=False,
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
         copied = run(go())
         rows = sum(t.rows for t in copied)
         secret = ("SHOAL_SECRET as it is set now" if settings.secret
@@ -209,4 +209,4 @@ def register(app: typer.Typer) -> None:
             "(or database_url and secret in the configuration file). To run several "
             "processes, also set SHOAL_REDIS_URL. Keep the SQLite file until you have "
             "checked the new installation; Shoal no longer reads it.",
-            markup=False, highlight=False)
+            markup=False, highlight=False, soft_wrap=True)

@@ -48,6 +48,11 @@ async def copy_target() -> str:
     return url
 
 
+def said(result: Any) -> str:
+    """What a command printed, its lines joined as a reader reads them."""
+    return " ".join(result.output.split())
+
+
 def cli(data_dir: Path, *args: str) -> Any:
     env = {"SHOAL_DATA_DIR": str(data_dir), "SHOAL_SECRET": SECRET,
            "SHOAL_DATABASE_URL": "", "SHOAL_CONFIG": ""}
@@ -64,17 +69,17 @@ async def test_a_filled_sqlite_installation_moves_to_postgresql(tmp_path: Path) 
             filled = await fill(server, hook)
             # While the server has the database open, nothing is copied.
             refused = await asyncio.to_thread(cli, data_dir, "copy-data", "--to", plain_target)
-            assert refused.exit_code == 1 and "is in use: stop Shoal" in refused.output
+            assert refused.exit_code == 1 and "is in use: stop Shoal" in said(refused)
 
         result = await asyncio.to_thread(cli, data_dir, "copy-data", "--to", plain_target)
-        assert result.exit_code == 0, result.output
-        assert "every table's row count and checksum match" in result.output
-        assert "messages: " in result.output and "provider_keys: 1 rows" in result.output
-        assert f"SHOAL_DATABASE_URL={plain_target}" in result.output
+        assert result.exit_code == 0, said(result)
+        assert "every table's row count and checksum match" in said(result)
+        assert "messages: " in said(result) and "provider_keys: 1 rows" in said(result)
+        assert f"SHOAL_DATABASE_URL={plain_target}" in said(result)
 
         # Copying again finds the database no longer empty, and changes nothing.
         again = await asyncio.to_thread(cli, data_dir, "copy-data", "--to", plain_target)
-        assert again.exit_code == 1 and "is not empty" in again.output
+        assert again.exit_code == 1 and "is not empty" in said(again)
 
         settings = make_settings(tmp_path / "pg", "postgres", database_url=target,
                                  outbound_allow_private=True)
@@ -103,8 +108,8 @@ async def test_a_filled_sqlite_installation_moves_to_postgresql(tmp_path: Path) 
 
 def test_copy_data_refuses_what_it_cannot_copy(tmp_path: Path) -> None:
     missing = cli(tmp_path / "nothing-here", "copy-data", "--to", "postgresql://x@127.0.0.1/y")
-    assert missing.exit_code == 1 and "there is no database at" in missing.output
+    assert missing.exit_code == 1 and "there is no database at" in said(missing)
     (tmp_path / "db").mkdir()
     (tmp_path / "db" / "shoal.db").touch()
     sqlite = cli(tmp_path / "db", "copy-data", "--to", "sqlite:///elsewhere.db")
-    assert sqlite.exit_code == 1 and "--to must be a PostgreSQL URL" in sqlite.output
+    assert sqlite.exit_code == 1 and "--to must be a PostgreSQL URL" in said(sqlite)
