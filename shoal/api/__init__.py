@@ -24,6 +24,7 @@ from shoal.api import (
     runs,
     schedules,
 )
+from shoal.api.openapi import errors as error_responses
 
 
 def install_routes(app: FastAPI) -> None:
@@ -37,7 +38,7 @@ def install_routes(app: FastAPI) -> None:
         """Liveness: answers when the process serves requests."""
         return {"ok": True, "version": __version__}
 
-    @app.get("/api/ready", tags=["meta"], responses={503: {"description": "Not ready"}})
+    @app.get("/api/ready", tags=["meta"], responses=error_responses(503))
     async def ready(request: Request) -> JSONResponse:
         """Readiness, for load balancers: 200 when this process's roles run, the database
         answers at the newest schema and Redis (when configured) answers; otherwise 503 with

@@ -7,7 +7,10 @@ import asyncio
 import io
 import json
 import logging
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ RESPONSE_SECRET = "whsec-response-9b1d3f5a7c"
 MCP_HEADER = "mcp-header-secret-6e0a4c8b2d"
 HOOK_SECRET = "hook-signing-secret-3c7e1a9f5b"
 METRICS_TOKEN = "metrics-token-2b6f0d4a8e"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -177,3 +181,16 @@ async def test_json_lines_carry_ids_and_no_secret(
                for line in lines)
     assert any("schedule_id" in line and "webhook delivery" in line["message"]
                for line in lines)
+
+
+def test_the_text_format_puts_the_ids_after_the_message() -> None:
+    script = ("import logging\n"
+              "from shoal.logs import configure_logging, log_context\n"
+              "configure_logging('info')\n"
+              "with log_context(request_id='req42', schedule_id='sch7'):\n"
+              "    logging.getLogger('shoal.x').info('fired %s', 'x?password=hunter2')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == ("INFO shoal.x: fired x?password=[redacted] "
+                                   "request_id=req42 schedule_id=sch7")
