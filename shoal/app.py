@@ -78,6 +78,7 @@ class Operations:
     def __init__(self, app: Any, metrics_token: str) -> None:
         self.app = app
         self.metrics_token = metrics_token.encode()
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -102,9 +103,14 @@ class Operations:
                     await self.app(scope, receive, send_with_id)
         finally:
             method = scope["method"] if scope["method"] in METHODS else "OTHER"
-            route = _route_template(scope)
-            metrics.http_requests.labels(method, route, str(status[0])).inc()
-            metrics.http_duration.labels(method, route).observe(time.perf_counter() - started)
+            key = (method, _route_template(scope), status[0])
+            series = self._series.get(key)
+            if series is None:  # the label lookups, once per method, route and status
+                series = self._series[key] = (
+                    metrics.http_requests.labels(key[0], key[1], str(key[2])),
+                    metrics.http_duration.labels(key[0], key[1]))
+            series[0].inc()
+            series[1].observe(time.perf_counter() - started)
 
     async def _metrics(self, scope: dict[str, Any], send: Any) -> None:
         given = dict(scope["headers"]).get(b"authorization", b"")

@@ -80,8 +80,10 @@ class Gateway:
         A refused request answers `error {message}` and, with an ack, `{ok: false, error}`;
         so does a payload holding text that cannot be stored, before any handler sees it."""
 
+        received = metrics.socket_events.labels(event)  # looked up once, not per event
+
         async def wrapped(sid: str, data: Any = None) -> Any:
-            metrics.socket_events.labels(event).inc()
+            received.inc()
             state = self.sockets.get(sid)
             if state is None:
                 return {"ok": False, "error": "not connected"}
