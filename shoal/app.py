@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hmac
+import logging
+import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import socketio
 import uvicorn
+from aiohttp import web
 from fastapi import FastAPI
 
-from shoal import __version__
+from shoal import __version__, metrics
 from shoal.api import custom_commands, install_routes, webhooks
 from shoal.api.bodies import JsonTextCheck
 from shoal.api.errors import ErrorBoundary, install_error_handlers
@@ -18,8 +23,13 @@ from shoal.api.limits import BodySizeLimit
 from shoal.api.openapi import DocumentedAPI
 from shoal.config import Settings
 from shoal.core import Shoal
-from shoal.logs import uvicorn_log_config
-from shoal.web import WebApp
+from shoal.logs import log_context, new_request_id, uvicorn_log_config
+from shoal.web import WebApp, is_web_path
+
+log = logging.getLogger("shoal")
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# A request id a client or proxy sends is kept when it is short and plain; else a new one.
+_GOOD_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 
 
 def create_app(settings: Settings, shoal: Shoal | None = None) -> Any:
@@ -31,7 +41,8 @@ def create_app(settings: Settings, shoal: Shoal | None = None) -> Any:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await shoal.start()
         try:
-            yield
+            async with operator_listener(shoal):
+                yield
         finally:
             await shoal.stop()
 
@@ -51,9 +62,136 @@ def create_app(settings: Settings, shoal: Shoal | None = None) -> Any:
     api.include_router(webhooks.router)
     app = socketio.ASGIApp(shoal.gateway.sio, other_asgi_app=WebApp(api),
                            socketio_path="socket.io")
-    wrapped = ErrorBoundary(BodySizeLimit(JsonTextCheck(app), settings.max_body_bytes))
+    wrapped = Operations(ErrorBoundary(BodySizeLimit(JsonTextCheck(app),
+                                                     settings.max_body_bytes)),
+                         settings.metrics_token)
     wrapped.shoal = shoal  # type: ignore[attr-defined]
     return wrapped
+
+
+class Operations:
+    """ASGI middleware, outermost: gives every HTTP request an id (the client's
+    `X-Request-Id` when it is plain, else a new one; echoed in the answer and on every log
+    line the request causes), counts requests by route template and status with their
+    latency, and answers `/metrics` to a bearer of the metrics token."""
+
+    def __init__(self, app: Any, metrics_token: str) -> None:
+        self.app = app
+        self.metrics_token = metrics_token.encode()
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        started = time.perf_counter()
+        status = [500]
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                message["headers"] = [*message.get("headers", ()),
+                                      (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            with log_context(request_id=request_id):
+                if scope["path"] == "/metrics" and self.metrics_token:
+                    await self._metrics(scope, send_with_id)
+                else:
+                    await self.app(scope, receive, send_with_id)
+        finally:
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"
+            key = (method, _route_template(scope), status[0])
+            series = self._series.get(key)
+            if series is None:  # the label lookups, once per method, route and status
+                series = self._series[key] = (
+                    metrics.http_requests.labels(key[0], key[1], str(key[2])),
+                    metrics.http_duration.labels(key[0], key[1]))
+            series[0].inc()
+            series[1].observe(time.perf_counter() - started)
+
+    async def _metrics(self, scope: dict[str, Any], send: Any) -> None:
+        given = dict(scope["headers"]).get(b"authorization", b"")
+        if hmac.compare_digest(given, b"Bearer " + self.metrics_token):
+            body, content_type = metrics.exposition()
+            status, headers = 200, [(b"content-type", content_type.encode())]
+        else:
+            body = b'{"error": "the metrics token is missing or wrong: send Authorization: Bearer <metrics_token>"}'  # noqa: E501
+            status = 401
+            headers = [(b"content-type", b"application/json"),
+                       (b"www-authenticate", b'Bearer realm="metrics"')]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _request_id(scope: dict[str, Any]) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            given = value.decode("latin-1")
+            if _GOOD_REQUEST_ID.fullmatch(given):
+                return str(given)
+            break
+    return new_request_id()
+
+
+def _route_template(scope: dict[str, Any]) -> str:
+    """The matched route's template (`/api/agencies/{room_id}`), never the raw path, so the
+    number of series stays bounded."""
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    if isinstance(template, str):
+        return template
+    path = str(scope["path"])
+    if path == "/metrics":
+        return path
+    if path == "/socket.io" or path.startswith("/socket.io/"):
+        return "/socket.io"
+    if is_web_path(scope):
+        return "web app"
+    return "unmatched"
+
+
+@asynccontextmanager
+async def operator_listener(shoal: Shoal) -> AsyncIterator[None]:
+    """With `metrics_port` set, serve /metrics and /ready (liveness at /health) on
+    metrics_host:metrics_port for the life of the block, without a token: for a scraper or
+    an orchestrator on a private network, and for workers and schedulers, which have no
+    other port."""
+    settings = shoal.settings
+    if not settings.metrics_port:
+        yield
+        return
+
+    async def scrape(_: web.Request) -> web.Response:
+        body, content_type = metrics.exposition()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    async def ready(_: web.Request) -> web.Response:
+        problems = await shoal.readiness()
+        body = {"ready": not problems, "roles": list(shoal.roles), "version": __version__}
+        if problems:
+            body.update(error="; ".join(problems), problems=problems)
+        return web.json_response(body, status=503 if problems else 200)
+
+    async def health(_: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "version": __version__})
+
+    app = web.Application()
+    app.router.add_get("/metrics", scrape)
+    app.router.add_get("/ready", ready)
+    app.router.add_get("/health", health)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.metrics_host, settings.metrics_port)
+    await site.start()
+    log.info("metrics and readiness on http://%s:%d/metrics and /ready",
+             settings.metrics_host, settings.metrics_port)
+    try:
+        yield
+    finally:
+        await runner.cleanup()
 
 
 def server_config(settings: Settings, app: Any, **options: Any) -> uvicorn.Config:
@@ -65,7 +203,7 @@ def server_config(settings: Settings, app: Any, **options: Any) -> uvicorn.Confi
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level,
-        "log_config": uvicorn_log_config(),
+        "log_config": uvicorn_log_config(settings.log_format),
         "proxy_headers": bool(proxies),
         "forwarded_allow_ips": proxies or None,
         # On SIGTERM, requests in flight get the grace; sockets are told to reconnect (1012).

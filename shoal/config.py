@@ -79,6 +79,13 @@ class Settings(BaseModel):
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65_536, ge=1024)
     log_level: str = "info"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object a line
+    # /metrics on the public port answers only with `Authorization: Bearer <metrics_token>`;
+    # unset, it answers 404 there. metrics_port (0: off) serves /metrics and /ready without a
+    # token on metrics_host, for every role (workers and schedulers have no other port).
+    metrics_token: str = ""
+    metrics_port: int = Field(0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
     llm: dict[str, Any] = Field(default_factory=dict)  # the [llm] table: see shoal.llm.LLMConfig
     tools: ToolSettings = Field(default_factory=ToolSettings)  # the [tools] table
     mcp: dict[str, Any] = Field(default_factory=dict)  # the [mcp] table: see shoal.tools.mcp

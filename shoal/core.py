@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from functools import partial
 
+from shoal import __version__, metrics
 from shoal.auth.passwords import Passwords
 from shoal.auth.ratelimit import AttemptLimiter
 from shoal.auth.tokens import Principal, find_token, needs_last_used_update, touch_token
@@ -36,6 +38,7 @@ from shoal.schedules.commands import ScheduleControl, register_schedule_commands
 from shoal.schedules.cron import CronKind
 from shoal.schedules.heartbeats import HeartbeatKind
 from shoal.store import Database, migrate
+from shoal.store.migrate import current_revision, head_revision
 from shoal.tools.commands import CommandTools
 from shoal.tools.mcp import MCPService
 from shoal.tools.policy import ServerToolPolicy
@@ -106,6 +109,7 @@ class Shoal:
         self.scheduler.handle("cron", advance=self.cron.advance, fire=self.cron.fire)
         self.schedules = ScheduleControl(self.db, self.scheduler, self.cron)
         self.worker.on_finish.append(self.cron.finished)
+        self.started = False  # every role of this process running; see readiness()
 
     async def start(self) -> None:
         """Bring the schema up to date."""
@@ -122,9 +126,40 @@ class Shoal:
         # collector, whose full passes over it otherwise stall the event loop for tens of ms.
         gc.collect()
         gc.freeze()
+        metrics.process_info.labels(self.settings.role, __version__).set(1)
+        self.started = True
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """What this process does: api, worker, scheduler (all three for role `all`)."""
+        if self.settings.role == "all":
+            return ("api", "worker", "scheduler")
+        return (self.settings.role,)
+
+    async def readiness(self) -> list[str]:
+        """Why this process should not take traffic yet, in plain words; empty when ready:
+        its roles started, the database reachable at the newest schema, Redis reachable
+        (when configured)."""
+        problems = []
+        if not self.started:
+            problems.append(f"the {'/'.join(self.roles)} role(s) of this process are not "
+                            "running (starting up or shutting down)")
+        try:
+            revision = await asyncio.wait_for(current_revision(self.db), 5)
+        except Exception as exc:  # any driver error is a reason, not a 500
+            problems.append(f"the database is unreachable ({type(exc).__name__})")
+        else:
+            head = head_revision()
+            if revision != head:
+                problems.append(f"the database schema is at {revision or 'nothing'}, not "
+                                f"{head}: run `shoal migrate`")
+        if await self.gateway.ping_redis() is False:
+            problems.append("Redis is unreachable")
+        return problems
 
     async def stop(self) -> None:
         """Stop background work and release connections."""
+        self.started = False
         await self.scheduler.stop()
         await self.worker.stop()
         await self.mcp.close()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from shoal import __version__
 from shoal.api import (
@@ -23,6 +24,7 @@ from shoal.api import (
     runs,
     schedules,
 )
+from shoal.api.openapi import errors as error_responses
 
 
 def install_routes(app: FastAPI) -> None:
@@ -35,6 +37,19 @@ def install_routes(app: FastAPI) -> None:
     async def health() -> dict[str, Any]:
         """Liveness: answers when the process serves requests."""
         return {"ok": True, "version": __version__}
+
+    @app.get("/api/ready", tags=["meta"], responses=error_responses(503))
+    async def ready(request: Request) -> JSONResponse:
+        """Readiness, for load balancers: 200 when this process's roles run, the database
+        answers at the newest schema and Redis (when configured) answers; otherwise 503 with
+        the reasons."""
+        shoal = request.app.state.shoal
+        problems = await shoal.readiness()
+        body = {"ready": not problems, "roles": list(shoal.roles), "version": __version__}
+        if problems:
+            return JSONResponse({**body, "error": "; ".join(problems), "problems": problems},
+                                status_code=503)
+        return JSONResponse(body)
 
 
 __all__ = ["install_routes"]

@@ -30,6 +30,7 @@ WHY = {
     413: "The body is larger than the server's limit.",
     429: "Too many requests; Retry-After says in how many seconds to try again.",
     502: "Something Shoal called on the caller's behalf failed.",
+    503: "Not ready to take traffic; the error says why.",
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.",
                                "schema": {"type": "integer"}}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from shoal.cli import accounts, activations, hooks, house, mcp, server
+from shoal.cli import accounts, activations, data, hooks, house, mcp, server
 from shoal.cli import commands as command_commands
 from shoal.cli import models as model_commands
 from shoal.cli.common import ShoalGroup
@@ -24,6 +24,7 @@ house.register(app)
 model_commands.register(app)
 command_commands.register(app)
 mcp.register(app)
+data.register(app)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import uvicorn
 from rich.table import Table
 from sqlalchemy import exists, select
 
-from shoal.app import create_app, server_config
+from shoal.app import create_app, operator_listener, server_config
 from shoal.bootstrap import ensure_demo_agent, ensure_home
 from shoal.cli.common import (
     ConfigOption,
@@ -42,7 +42,7 @@ DEMO_OWNER = "owner"
 
 def serve_app(settings: Settings, access_log: bool) -> None:
     """Run the ASGI app with uvicorn until interrupted."""
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     server = uvicorn.Server(server_config(settings, create_app(settings), access_log=access_log))
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
@@ -50,7 +50,7 @@ def serve_app(settings: Settings, access_log: bool) -> None:
 
 def run_background(settings: Settings) -> None:
     """Run a process without HTTP (a worker or a scheduler) until interrupted."""
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
 
     async def work() -> None:
         shoal = Shoal(settings)
@@ -60,8 +60,9 @@ def run_background(settings: Settings) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):  # drain, as `serve` does for HTTP
             loop.add_signal_handler(signum, stopping.set)
         try:
-            await stopping.wait()
-            log.info("Shoal %s stopping: draining", settings.role)
+            async with operator_listener(shoal):
+                await stopping.wait()
+                log.info("Shoal %s stopping: draining", settings.role)
         finally:
             await shoal.stop()
 

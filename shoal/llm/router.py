@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
+from shoal import metrics
 from shoal.crypto import mask
 from shoal.jsontext import has_unusable_text, scrub, scrub_json
 from shoal.llm.agentaccess import AgentAccess
@@ -36,6 +37,7 @@ from shoal.llm.types import (
     TextDelta,
     ToolCall,
     ToolCallEvent,
+    Usage,
 )
 from shoal.net.outbound import OutboundPolicy
 
@@ -147,6 +149,7 @@ class ModelRouter:
             for profile in profiles:
                 until = self.book.unavailable_until(profile.id)
                 if until is not None and pinned_profile is None:
+                    metrics.model_cooldowns.labels(model.provider.name, "skipped").inc()
                     wait = until - self.book.clock.now()
                     attempts.append(
                         AttemptRecord(name, profile.id, f"cooling down for {wait:.0f} s", 0.0)
@@ -156,6 +159,7 @@ class ModelRouter:
                 yield AttemptStarted(name, profile.id)
                 started = time.monotonic()
                 produced = False
+                provider = model.provider.name
                 try:
                     credential = Credential(profile.id, profile.api_key)
                     events = adapter.stream(model, request, credential, seconds)
@@ -163,8 +167,13 @@ class ModelRouter:
                     async with aclosing(within_deadline(events, seconds)) as guarded:
                         async for event in guarded:
                             produced = True
+                            if isinstance(event, Usage):
+                                _count_tokens(provider, name, event)
                             yield storable(event, name)
                 except ProviderFailure as failure:
+                    metrics.model_calls.labels(provider, name, str(failure.kind)).inc()
+                    metrics.model_call_duration.labels(provider, name).observe(
+                        time.monotonic() - started)
                     detail = _redact(failure.message, profile)
                     attempts.append(
                         AttemptRecord(
@@ -187,9 +196,14 @@ class ModelRouter:
                         raise ContextOverflow(f"{name}: {detail}", model=name) from None
                     if failure.kind is FailureKind.BAD_REQUEST:
                         raise BadModelRequest(f"{name} refused the request: {detail}") from None
+                    metrics.model_fallbacks.labels(name, str(failure.kind)).inc()
                     if failure.kind in _NEXT_PROFILE:
+                        metrics.model_cooldowns.labels(provider, "started").inc()
                         continue
                     break
+                metrics.model_calls.labels(provider, name, "ok").inc()
+                metrics.model_call_duration.labels(provider, name).observe(
+                    time.monotonic() - started)
                 await self.book.mark_success(profile.id)
                 return
         raise AllModelsFailed(attempts)
@@ -233,6 +247,11 @@ def storable(event: StreamEvent, model: str) -> StreamEvent:
             log.warning("model %s produced unusable text in a tool call; it was cleaned", model)
             return ToolCallEvent(ToolCall(scrub(call.id), scrub(call.name), arguments))
     return event
+
+
+def _count_tokens(provider: str, model: str, usage: Usage) -> None:
+    metrics.model_tokens.labels(provider, model, "input").inc(usage.input_tokens)
+    metrics.model_tokens.labels(provider, model, "output").inc(usage.output_tokens)
 
 
 def _no_key_reason(model: ResolvedModel, pinned: str | None) -> str:

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import redis.asyncio as aioredis
 import socketio
 
+from shoal import metrics
 from shoal.errors import InvalidInput, ShoalError
 from shoal.ids import new_id
 from shoal.jsontext import check_json, find_flaw
+from shoal.logs import log_context, new_request_id
 
 if TYPE_CHECKING:
     from shoal.auth.tokens import Principal
@@ -78,24 +80,29 @@ class Gateway:
         A refused request answers `error {message}` and, with an ack, `{ok: false, error}`;
         so does a payload holding text that cannot be stored, before any handler sees it."""
 
+        received = metrics.socket_events.labels(event)  # looked up once, not per event
+
         async def wrapped(sid: str, data: Any = None) -> Any:
+            received.inc()
             state = self.sockets.get(sid)
             if state is None:
                 return {"ok": False, "error": "not connected"}
-            try:
-                if data is None:
-                    data = {}
-                if not isinstance(data, dict):
-                    raise InvalidInput("payload must be an object")
-                return await handler(state, check_json(data))
-            except ShoalError as exc:
-                await self.sio.emit("error", {"message": exc.message, "event": event}, to=sid)
-                return {"ok": False, "error": exc.message}
-            except Exception:
-                log.exception("socket event %s failed", event)
-                message = "internal error; the server logged the details"
-                await self.sio.emit("error", {"message": message, "event": event}, to=sid)
-                return {"ok": False, "error": message}
+            with log_context(request_id=new_request_id()):
+                try:
+                    if data is None:
+                        data = {}
+                    if not isinstance(data, dict):
+                        raise InvalidInput("payload must be an object")
+                    return await handler(state, check_json(data))
+                except ShoalError as exc:
+                    await self.sio.emit("error", {"message": exc.message, "event": event},
+                                        to=sid)
+                    return {"ok": False, "error": exc.message}
+                except Exception:
+                    log.exception("socket event %s failed", event)
+                    message = "internal error; the server logged the details"
+                    await self.sio.emit("error", {"message": message, "event": event}, to=sid)
+                    return {"ok": False, "error": message}
 
         self.sio.on(event, wrapped)
 
@@ -111,7 +118,10 @@ class Gateway:
         try:
             principal = await self._authenticate(token)
         except ShoalError as exc:
+            metrics.socket_connects.labels("refused").inc()
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
+        metrics.socket_connects.labels("accepted").inc()
+        metrics.socket_connections.inc()
         self.sockets[sid] = SocketState(sid, principal)
         self._by_token[principal.token_id].add(sid)
         await self.sio.enter_room(sid, user_room(principal.id))
@@ -120,6 +130,7 @@ class Gateway:
         state = self.sockets.pop(sid, None)
         if state is None:
             return
+        metrics.socket_connections.dec()
         sids = self._by_token.get(state.principal.token_id)
         if sids is not None:
             sids.discard(sid)
@@ -241,6 +252,16 @@ class Gateway:
         for token_id in token_ids:
             for sid in list(self._by_token.get(token_id, ())):
                 await self.sio.disconnect(sid)
+
+    async def ping_redis(self) -> bool | None:
+        """Whether Redis answers a ping (None when this process uses no Redis)."""
+        if self._redis is None:
+            return None
+        try:
+            await asyncio.wait_for(self._redis.ping(), 5)
+        except Exception:
+            return False
+        return True
 
     async def start(self) -> None:
         """Listen for revocations announced by other processes, and keep this process's

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shoal import metrics
 from shoal.errors import Conflict, LeaseLost, NotFound, ShoalError
 from shoal.rooms.access import Access, Action, authorize, room_access
 from shoal.rooms.messages import Draft, Sender, append_messages, message_view
@@ -127,6 +128,9 @@ class MessageAppender:
                 await stack.enter_async_context(self.broadcaster.room_order(room_id))
             joined: dict[str, Room] = {}
             for written, runnable, rooms_joined in await self._commit_isolated(batch):
+                if written:
+                    metrics.messages_stored.inc(len(written))
+                    metrics.message_batch_size.observe(len(written))
                 self.planner.committed(runnable)
                 joined.update((room.id, room) for room in rooms_joined)
                 for job, room, message, handle in written:

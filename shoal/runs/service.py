@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shoal import metrics
 from shoal.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shoal.ids import new_id
+from shoal.logs import log_context
 from shoal.rooms.access import Action, authorize_room
 from shoal.runs.gates import PermissionGates
 from shoal.runs.streams import StreamRelay
@@ -69,8 +71,9 @@ class RunService:
     async def ordered(self, run_id: str) -> AsyncIterator[None]:
         """Held from reading a run to broadcasting its event, so this process emits a run's
         events in seq order."""
-        async with self._order[run_id]:
-            yield
+        with log_context(run_id=run_id):
+            async with self._order[run_id]:
+                yield
 
     async def start(self, agent: User, room_id: str, *, run_id: str | None = None,
                     trigger_message_id: str | None = None, name: str = "",
@@ -170,6 +173,8 @@ class RunService:
         first = last - len(events) + 1
         stored = [(type, first + i, elapsed_ms(run.started_at, at), data)
                   for i, (type, data, at) in enumerate(events)]
+        for type, *_ in stored:
+            metrics.run_events.labels(type).inc()
         await session.execute(insert(RunEvent), [
             {"run_id": run.id, "seq": seq, "type": type, "t_ms": t_ms, "data": data}
             for type, seq, t_ms, data in stored])

@@ -22,10 +22,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
+from shoal import metrics
 from shoal.agents.config import load_config
 from shoal.dispatch.gates import (
     judged_relevant,
@@ -35,6 +36,7 @@ from shoal.dispatch.gates import (
 )
 from shoal.errors import LeaseLost
 from shoal.ids import new_id
+from shoal.logs import log_context
 from shoal.realtime.delivery import WAITING
 from shoal.rooms.messages import message_with_sender
 from shoal.runtime.activations import prune_activations
@@ -164,6 +166,7 @@ class Worker:
             self._recovered_at = now
             await self._recover_expired()
             await self._prune_old()
+            await self._count_queue(now)
         await self._interrupt_superseded()
         free = self.concurrency - len(self._tasks)
         claimed = await self._claim(free) if free > 0 else []
@@ -204,6 +207,7 @@ class Worker:
             query = query.with_for_update(skip_locked=True)
         async with self.db.write() as session:
             for row in (await session.scalars(query)).all():
+                metrics.lease_expiries.inc()
                 log.warning("the lease of activation %s held by %s expired at %s; %s",
                             row.id, row.lease_owner, row.lease_expires_at,
                             "retrying it" if row.attempts < MAX_ATTEMPTS else "giving up")
@@ -215,6 +219,14 @@ class Worker:
                 else:
                     row.status = "pending"
                 row.lease_owner, row.lease_expires_at = None, None
+
+    async def _count_queue(self, now: datetime) -> None:
+        """The queue-depth gauge: activations due and waiting, counted once per lease-renewal
+        period (not on any request's path)."""
+        async with self.db.read() as session:
+            depth = await session.scalar(select(func.count()).select_from(Activation).where(
+                Activation.status == "pending", Activation.available_at <= now))
+        metrics.activation_queue_depth.set(depth or 0)
 
     async def _prune_old(self) -> None:
         """Forget finished activations past the retention period, once an hour."""
@@ -272,6 +284,8 @@ class Worker:
                 except IntegrityError:  # another process started this bot meanwhile
                     continue
                 if updated.rowcount:  # type: ignore[attr-defined]
+                    metrics.activation_claim_latency.observe(
+                        max(0.0, (now - row.available_at).total_seconds()))
                     bots.add(row.bot_id)
                     carried = list((row.payload or {}).get(COLLECTED, []))  # handed back
                     claimed.append((row, carried + await self._collect(session, row, now)))
@@ -295,6 +309,14 @@ class Worker:
         return [o.trigger_message_id for o in later if o.trigger_message_id]
 
     async def _execute(self, row: Activation, collected: list[str]) -> None:
+        with log_context(activation_id=row.id):
+            metrics.activations_running.inc()
+            try:
+                await self._execute_logged(row, collected)
+            finally:
+                metrics.activations_running.dec()
+
+    async def _execute_logged(self, row: Activation, collected: list[str]) -> None:
         started = time.perf_counter()
         keeper = asyncio.create_task(self._keep_lease(row.id))
         try:
@@ -316,10 +338,16 @@ class Worker:
         finally:
             keeper.cancel()
             self.running.pop(row.id, None)
-        finished = await self._finish(row.id, outcome, int((time.perf_counter() - started) * 1000))
+        elapsed = time.perf_counter() - started
+        finished = await self._finish(row.id, outcome, int(elapsed * 1000))
         self._held.pop(row.id, None)
         if not finished:
+            metrics.activations.labels(row.trigger_kind, "lease_lost").inc()
             return  # the worker that took it over tells the listeners
+        metrics.activations.labels(row.trigger_kind, outcome.outcome).inc()
+        metrics.activation_duration.labels(row.trigger_kind).observe(elapsed)
+        log.info("activation ended %s (%s) in %d ms%s", outcome.outcome, row.trigger_kind,
+                 elapsed * 1000, f": {outcome.error}" if outcome.error else "")
         for listener in self.on_finish:
             try:
                 await listener(row, outcome)

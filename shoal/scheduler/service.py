@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shoal import metrics
 from shoal.ids import new_id
 from shoal.scheduler.tables import Schedule
 from shoal.store.tables import utcnow
@@ -187,7 +188,11 @@ class Scheduler:
         count = 0
         pending: list[asyncio.Task[None]] = []
         while True:
-            fired, batch_full = await self._claim(self.clock())
+            now = self.clock()
+            fired, batch_full = await self._claim(now)
+            for item in fired:
+                metrics.scheduler_lateness.labels(item.kind).observe(
+                    max(0.0, (now - item.due_at).total_seconds()))
             for kind, items in _by_kind(fired).items():
                 task = asyncio.create_task(self._fire(kind, items))
                 self._firing.add(task)
@@ -267,7 +272,11 @@ class Scheduler:
         try:
             await self.kinds[kind].fire(fired)
         except Exception:
-            log.exception("firing %d %s schedule(s) failed", len(fired), kind)
+            metrics.scheduler_fired.labels(kind, "error").inc(len(fired))
+            log.exception("firing %d %s schedule(s) failed (schedule ids %s)", len(fired), kind,
+                          ", ".join(item.schedule_id for item in fired))
+        else:
+            metrics.scheduler_fired.labels(kind, "ok").inc(len(fired))
 
 
 def _by_kind(fired: list[Fired]) -> dict[str, list[Fired]]:

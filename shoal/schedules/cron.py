@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shoal.agents.config import load_config
 from shoal.dispatch.planner import CRON_RUN_FOR
 from shoal.errors import InvalidInput, NotFound, ShoalError
+from shoal.logs import log_context
 from shoal.runtime.base import Outcome
 from shoal.scheduler.service import Fired, due_times, remove_due, set_due
 from shoal.scheduler.tables import CronJob, Schedule
@@ -225,12 +226,13 @@ class CronKind:
         for job, handle in prompts:
             if not job.enabled:  # turned off since the claim
                 continue
-            try:
-                await self._prompt_sdk_agent(job, handle)
-            except ShoalError as exc:
-                log.warning("cron job %s could not post: %s", job.id, exc.message)
-                await self._record_run(job.id, job.bot_id, job.room_id, Outcome(
-                    "error", error=f"the prompt could not be posted: {exc.message}"))
+            with log_context(schedule_id=job.id):
+                try:
+                    await self._prompt_sdk_agent(job, handle)
+                except ShoalError as exc:
+                    log.warning("cron job %s could not post: %s", job.id, exc.message)
+                    await self._record_run(job.id, job.bot_id, job.room_id, Outcome(
+                        "error", error=f"the prompt could not be posted: {exc.message}"))
 
     async def _prompt_sdk_agent(self, job: CronJob, handle: str | None) -> None:
         """Post the prompt that mentions the job's agent. The metadata names the job and the

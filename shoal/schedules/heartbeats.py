@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.errors import Conflict, InvalidInput, NotFound, ShoalError
 from shoal.llm.conventions import NO_REPLY
+from shoal.logs import log_context
 from shoal.scheduler.service import Fired, due_times, remove_due, set_due
 from shoal.scheduler.tables import Heartbeat, Schedule
 from shoal.scheduler.timing import format_interval, next_interval_time
@@ -138,6 +139,10 @@ class HeartbeatKind:
         await asyncio.gather(*(self._post(beat, handle) for beat, handle in rows))
 
     async def _post(self, beat: Heartbeat, handle: str) -> None:
+        with log_context(schedule_id=beat.id):
+            await self._post_logged(beat, handle)
+
+    async def _post_logged(self, beat: Heartbeat, handle: str) -> None:
         try:
             await self.chat.post_system(
                 beat.room_id, f"@{handle} {beat.prompt}", sender_name=SENDER_NAME,

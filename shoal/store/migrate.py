@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,8 +39,16 @@ async def current_revision(db: Database) -> str | None:
         )
 
 
+@cache
 def head_revision() -> str | None:
     """The newest revision shipped with this version of Shoal."""
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def known_revisions() -> set[str]:
+    """Every revision shipped with this version of Shoal."""
+    from alembic.script import ScriptDirectory
+
+    return {r.revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions()}

@@ -22,8 +22,10 @@ STATIC_DIR = Path(__file__).parent / "static"
 # come from the fastapi-offline package, which ships them for use without a CDN.
 DOCS_DIR = Path(__file__).parent / "docs"
 SWAGGER_UI_FILES = ("fastapi_offline", "static")
-# Paths the API app owns; everything else a browser GETs belongs to the web app.
-API_PREFIXES = ("/api", "/socket.io", "/openapi.json")
+# Paths the API app owns; everything else a browser GETs belongs to the web app. Under these
+# an unknown path answers a JSON 404, never the web app's page (/metrics included when
+# metrics are off, so a scraper pointed at the wrong place sees the error).
+API_PREFIXES = ("/api", "/socket.io", "/openapi.json", "/metrics")
 # No script but our own modules: even a markdown bug cannot run a message's script.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "

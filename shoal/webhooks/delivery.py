@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shoal import metrics
 from shoal.crypto import sign
 from shoal.errors import ShoalError
+from shoal.logs import log_context
 from shoal.net.outbound import AddressRefused, Outbound, OutboundPolicy, check_url
 from shoal.scheduler.service import Fired, remove_due, set_due
 from shoal.scheduler.tables import Schedule
@@ -153,6 +155,10 @@ class Deliveries:
 
     async def _send_logged(self, item: Fired) -> None:
         lease = self._leases.pop(item.schedule_id, None)
+        with log_context(schedule_id=item.schedule_id):
+            await self._send_leased(item, lease)
+
+    async def _send_leased(self, item: Fired, lease: datetime | None) -> None:
         async with self._slots:
             try:
                 # Waiting for a slot may outlast the lease, and then another process may
@@ -188,6 +194,7 @@ class Deliveries:
                                     "changed); set a new one", 0)
         else:
             attempt = await self._post(sub.url, delivery, secret)
+        metrics.webhook_deliveries.labels("delivered" if attempt.ok else "failed").inc()
         disabled = await self._record(delivery_id, attempt)
         if disabled is not None:
             await self._tell_creator(disabled)
@@ -220,6 +227,7 @@ class Deliveries:
         async with self.db.write() as session:
             delivery = await session.get(Delivery, delivery_id)
             if delivery is not None and delivery.status == "pending":
+                metrics.webhook_deliveries.labels("dropped").inc()
                 delivery.status = "failed"
                 delivery.last_error = "the subscription is disabled"
                 delivery.finished_at = self.now()
@@ -247,6 +255,7 @@ class Deliveries:
                 return None
             disabled = self._failed(session, sub, attempt, now)
             if disabled is not None or delivery.attempts >= MAX_ATTEMPTS:
+                metrics.webhook_deliveries.labels("gave_up").inc()
                 await self._finish(session, delivery, "failed", now)
             else:
                 await set_due(session, DELIVERY, delivery.id,

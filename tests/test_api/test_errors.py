@@ -142,7 +142,7 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/cron-jobs/{job_id}"): {"prompt": "digest", "deliver": True,
                                            "history": False, "enabled": True},
 }
-PUBLIC_ROUTES = {("GET", "/api/health"), ("POST", "/api/auth/register"),
+PUBLIC_ROUTES = {("GET", "/api/health"), ("GET", "/api/ready"), ("POST", "/api/auth/register"),
                  ("POST", "/api/auth/login"), ("POST", "/api/auth/agent"),
                  ("GET", "/api/webhook-subscriptions/meta/events")}
 

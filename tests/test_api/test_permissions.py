@@ -111,6 +111,7 @@ PRIVATE = {"agency_id": private_room_id}
 
 REST_ROWS = [
     Rest("GET", "/api/health", PUBLIC),
+    Rest("GET", "/api/ready", PUBLIC),
     Rest("POST", "/api/auth/register", expect(*[201] * 6), ids={"name": new_name},
          body=lambda t: {"username": t["name"], "password": "correct horse"}),
     Rest("POST", "/api/auth/login", PUBLIC, ids={"name": caller_username},
