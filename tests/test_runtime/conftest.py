@@ -32,7 +32,7 @@ SMALL_MODEL = "openai/fake-small"  # the smallest window the router accepts
 def builtin_runtime(shoal: Shoal) -> BuiltinRuntime:
     """A builtin runtime on the server's parts, wired as the server wires its own."""
     return BuiltinRuntime(shoal.db, shoal.chat, shoal.runs, shoal.tools, lambda: shoal.models,
-                          shoal.secrets, shoal.settings)
+                          shoal.secrets, shoal.settings, compactions=shoal.compactions)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,8 @@ from shoal.commands.builtins import register_builtins
 from shoal.commands.registry import CommandRegistry
 from shoal.llm import NO_REPLY, Catalog, ChatMessage, LLMConfig, ToolCall
 from shoal.rooms.house_settings import updated_settings
-from shoal.runtime.context import EarlierRun, build_context, guard_context, turn_tokens
+from shoal.runtime.context import guard_context, message_turn, turn_tokens
+from shoal.runtime.sessions import well_formed
 from shoal.runtime.prompt import build_system_prompt
 from shoal.schedules.commands import register_schedule_commands
 from shoal.store.tables import House, Room, User
@@ -81,32 +82,36 @@ def test_a_command_becomes_a_tool_with_its_argument_spec() -> None:
     assert "required" not in help_tool.parameters
 
 
+def turns_of(views: list[dict[str, Any]]) -> list[ChatMessage]:
+    """The turns a session takes in from these messages (deleted ones are left out)."""
+    return [message_turn(v, "bot-1") for v in views if not v["deleted"]]
+
+
 def test_own_messages_are_assistant_turns_and_others_say_who_spoke() -> None:
     views = [view(1, "hi @scout"), view(2, "Hello!", "scout", sender_id="bot-1"),
              view(3, "oops", deleted=True),
              view(4, "Build passed", "system", sender_type="system", sender_handle=None,
                   sender_display_name="CI hook"),
              view(5, "thanks", "bob")]
-    assert build_context(views, "bot-1") == [
+    assert turns_of(views) == [
         ChatMessage("user", "@alice: hi @scout"), ChatMessage("assistant", "Hello!"),
         ChatMessage("user", "CI hook: Build passed"), ChatMessage("user", "@bob: thanks")]
 
 
-def test_earlier_tool_turns_sit_before_the_reply_they_led_to() -> None:
+def test_tool_calls_reach_the_model_only_with_their_results_and_declared_tools() -> None:
     call = ToolCall("c1", "notes", {})
     used = [ChatMessage("assistant", "", (call,)),
             ChatMessage("tool", "Notes: plan", tool_call_id="c1", name="notes")]
-    silent = [ChatMessage("assistant", "", (ToolCall("c2", "roll", {"dice": "d6"}),)),
-              ChatMessage("tool", "4", tool_call_id="c2", name="roll")]
-    views = [view(1, "what notes?"), view(2, "later"),
-             view(3, "There is a plan.", "scout", sender_id="bot-1",
-                  metadata={"activation_id": "a1"}),
-             view(4, "roll quietly")]
-    turns = build_context(views, "bot-1", [EarlierRun("a1", "m1", used),
-                                           EarlierRun("a2", "m4", silent)])
-    assert [t.role for t in turns] == ["user", "user", "assistant", "tool", "assistant",
-                                       "user", "assistant", "tool"]
-    assert turns[2:4] == used and turns[6:] == silent
+    unanswered = ChatMessage("assistant", "let me roll", (ToolCall("c2", "roll", {}),))
+    orphan = ChatMessage("tool", "4", tool_call_id="c9", name="roll")
+    turns = [ChatMessage("user", "what notes?"), *used, ChatMessage("assistant", "A plan."),
+             ChatMessage("user", "roll"), unanswered, orphan, ChatMessage("user", "well?")]
+    assert well_formed(turns, with_tools=True) == [
+        turns[0], *used, turns[3], turns[4], ChatMessage("assistant", "let me roll"),
+        turns[-1]]
+    # Without tools to declare, no tool turn at all; an assistant's words stay.
+    assert well_formed(turns, with_tools=False) == [
+        turns[0], turns[3], turns[4], ChatMessage("assistant", "let me roll"), turns[-1]]
 
 
 def test_the_guard_drops_the_oldest_turns_and_starts_with_a_user_turn() -> None:
@@ -126,7 +131,7 @@ def test_fifty_messages_make_fifty_turns_in_order_under_one_prompt() -> None:
                   sender_id="bot-1" if i % 3 == 0 else "id-alice") for i in range(1, 51)]
     config = BotConfig(system_prompt="You are Scout.")
     prompt = build_system_prompt(HOUSE, BOT, config, TOOLS, room=ROOM, model="m")
-    turns = guard_context(build_context(views, "bot-1"), 100_000)
+    turns = guard_context(turns_of(views), 100_000)
     assert prompt.count("You are Scout.") == 1
     assert [(t.role, t.content) for t in turns] == [
         ("assistant", f"message {i} about the launch window") if i % 3 == 0
