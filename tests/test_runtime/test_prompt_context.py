@@ -11,8 +11,8 @@ from shoal.commands.registry import CommandRegistry
 from shoal.llm import NO_REPLY, Catalog, ChatMessage, LLMConfig, ToolCall
 from shoal.rooms.house_settings import updated_settings
 from shoal.runtime.context import guard_context, message_turn, turn_tokens
-from shoal.runtime.sessions import well_formed
 from shoal.runtime.prompt import build_system_prompt
+from shoal.runtime.sessions import well_formed
 from shoal.schedules.commands import register_schedule_commands
 from shoal.store.tables import House, Room, User
 from shoal.tools.commands import tool_spec
