@@ -207,3 +207,29 @@ async def test_an_agents_reserve_decides_when_it_compacts(
     [compaction] = (await activation(bench))["compactions"]
     assert compaction["flush"]["status"] == "nothing_saved"
     assert compaction["covers"] == [1, 2]
+
+
+async def test_an_agents_pruning_cuts_old_tool_results_in_the_context_only(
+        bench: Bench, fake: FakeLLMServer) -> None:
+    await bench.configure(model={"primary": "openai/fake-gpt"}, pruning={
+        "keep_last_assistants": 1, "soft_trim_ratio": 0, "hard_clear_ratio": 1,
+        "soft_trim_max_chars": 200, "soft_trim_head_chars": 20, "soft_trim_tail_chars": 10})
+    long_text = "start " + "x" * 3000 + " end"
+    r = await bench.house.member.post(f"/api/agencies/{bench.room_id}/messages",
+                                      {"content": f"/save log {long_text}"})
+    assert r.json()["ok"], r.json()
+    fake.script(Reply(tool_calls=[FakeToolCall("get", {"key": "log"})]), Reply("It is long."))
+    await bench.run(await bench.say("Scout, read the log note"))
+    whole = f"log: {long_text}"
+    # Within its own activation the result is whole: it follows the last assistant turn.
+    [fresh] = [m for m in body(fake, 1)["messages"] if m["role"] == "tool"]
+    assert fresh["content"] == whole
+
+    fake.script(Reply("Yes."))
+    await bench.run(await bench.say("Scout, anything else?"))
+    [old] = [m for m in body(fake, 2)["messages"] if m["role"] == "tool"]
+    cut = len(whole) - 30
+    assert old["content"] == f"{whole[:20]}\n…[{cut} characters trimmed]…\n{whole[-10:]}"
+    # The session keeps the result as the model first saw it.
+    [kept] = [t for t in await session_turns(bench) if t["role"] == "tool"]
+    assert kept["content"] == whole and kept["name"] == "get"
