@@ -11,11 +11,11 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import exists, func, or_, select
 
 from shoal.api.deps import PrincipalDep, ShoalDep
-from shoal.errors import NotFound
+from shoal.errors import InvalidInput, NotFound
 from shoal.rooms.access import Action, house_access, room_access
 from shoal.runtime.session_tables import AgentSession, SessionTurn
 from shoal.runtime.sessions import jsonl, parse_session_key, session_view, turn_view
-from shoal.store.tables import HouseMember, Room, RoomMember, User
+from shoal.store.tables import MAX_INTEGER, HouseMember, Room, RoomMember, User
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,7 +57,8 @@ async def agent_session(
     key: str,
     principal: PrincipalDep,
     shoal: ShoalDep,
-    after: int = Query(0, ge=0, description="only turns numbered after this one"),
+    after: int = Query(0, ge=0, le=MAX_INTEGER,
+                       description="only turns numbered after this one"),
     limit: int = Query(DEFAULT_TURNS, ge=1, le=MAX_TURNS),
 ) -> dict[str, Any]:
     """One session with its turns in order (every turn kept, the summaries among them),
@@ -83,7 +84,10 @@ async def agent_session(
     return view
 
 
-@router.get("/{agent_id}/sessions/{key}/export")
+@router.get("/{agent_id}/sessions/{key}/export", response_class=StreamingResponse,
+            responses={200: {"description": "one turn a line, oldest first",
+                             "content": {"application/x-ndjson": {
+                                 "schema": {"type": "string"}}}}})
 async def export_session(agent_id: str, key: str, principal: PrincipalDep, shoal: ShoalDep
                          ) -> StreamingResponse:
     """Every turn of the session as JSON Lines (one turn a line, oldest first)."""
@@ -124,7 +128,10 @@ async def _visible_agent(session: AsyncSession, agent_id: str, viewer_id: str) -
 async def _readable_session(session: AsyncSession, agent_id: str, key: str, viewer_id: str
                             ) -> AgentSession:
     """The session, if the caller may read its room; else NotFound, saying no more."""
-    parse_session_key(key)
+    try:
+        parse_session_key(key)
+    except InvalidInput as exc:  # no such session: the key says what keys look like
+        raise NotFound(f"session not found: {exc.message}") from None
     await _visible_agent(session, agent_id, viewer_id)
     row = await session.scalar(select(AgentSession).where(AgentSession.bot_id == agent_id,
                                                           AgentSession.key == key))

@@ -95,9 +95,9 @@ async def test_sessions_show_only_to_those_who_may_read_the_room(bench: Bench) -
     r = await outsider.get(base)
     assert r.status_code == 404 and r.json()["error"] == "agent not found"
     assert (await outsider.get(f"{base}/room:{bench.room_id}")).status_code == 404
-    # A key that is not one says what keys look like; no token, no answer.
+    # A key that is not one is not found, and the answer says what keys look like.
     r = await house.member.get(f"{base}/nonsense")
-    assert r.status_code == 400 and "room:<room id>" in r.json()["error"]
+    assert r.status_code == 404 and "room:<room id>" in r.json()["error"]
     r = await bench.server.http().get(base)
     assert r.status_code == 401
 
