@@ -233,3 +233,18 @@ async def test_an_agents_pruning_cuts_old_tool_results_in_the_context_only(
     # The session keeps the result as the model first saw it.
     [kept] = [t for t in await session_turns(bench) if t["role"] == "tool"]
     assert kept["content"] == whole and kept["name"] == "get"
+
+
+async def test_a_summary_that_fails_is_recorded_and_the_newest_turns_still_fit(
+        bench: Bench, fake: FakeLLMServer) -> None:
+    trigger = await long_conversation(bench)
+    fake.script(Reply("DONE"), Fault.http(400), Reply("I no longer see that far back."))
+    assert (await bench.run(trigger)).outcome == "replied"
+    [compaction] = (await activation(bench))["compactions"]
+    assert compaction["flush"]["status"] == "nothing_saved"
+    assert compaction["error"].startswith("the summary failed: ")
+    assert "summary_turn" not in compaction
+    turns = body(fake, 2)["messages"][1:]
+    assert not turns[0]["content"].startswith("[Summary")
+    assert turns[-1]["content"].endswith(": Scout, what is the launch code?")
+    assert "summary" not in [t["role"] for t in await session_turns(bench)]
