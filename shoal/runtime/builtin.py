@@ -174,7 +174,9 @@ class BuiltinRuntime:
         compactor = Compactor(self.db, self.compactions, call_model, toolbox, run, system,
                               window, MAX_TOKENS, agent_session.id, agent_session.key,
                               ctx.bot.id, ctx.house.id, ctx.room.id, ctx.activation.id)
-        compactions, trim_to = 0, None
+        # Compactions done here; whether the threshold's compaction could do nothing (it is
+        # not tried again); the overflow path's last resort, a smaller context budget.
+        compactions, stuck, trim_to = 0, False, None
 
         async def save(*turns: ChatMessage, message_id: str | None = None) -> None:
             stored.extend(await append_turns(
@@ -191,10 +193,10 @@ class BuiltinRuntime:
             if ctx.interrupted.is_set():
                 return tally.outcome("skipped", skip_reason="interrupted")
             turns = prune(context_of(stored, with_tools=bool(tools)), window, pruning)
-            if (compactions < MAX_COMPACTIONS
+            if (compactions < MAX_COMPACTIONS and not stuck
                     and over_threshold(turns, fixed, MAX_TOKENS, window, compaction)):
-                compactions += 1
-                stored = await self._compact(compactor, stored, keep, "threshold")
+                stored, done = await self._compact(ctx, compactor, stored, keep, "threshold")
+                compactions, stuck = compactions + int(done), not done
                 turns = prune(context_of(stored, with_tools=bool(tools)), window, pruning)
             # The last resort, in the context only: the newest turns that fit.
             budget = window - MAX_TOKENS - fixed
@@ -209,11 +211,10 @@ class BuiltinRuntime:
                     raise RunFailed("the conversation is too long for the model") from None
                 compactions += 1
                 size = context_tokens(turns)
-                before = len(stored)
-                stored = await self._compact(compactor, stored, min(keep, size // 2),
-                                             "overflow")
-                if len(stored) >= before or trim_to is not None:
-                    trim_to = size // 2  # nothing was compacted: keep the newer half
+                stored, done = await self._compact(ctx, compactor, stored,
+                                                   min(keep, size // 2), "overflow")
+                if not done or trim_to is not None:
+                    trim_to = size // 2  # nothing more to compact: keep the newer half
                 continue
             tally.add(answer)
             if ctx.interrupted.is_set():
@@ -236,8 +237,10 @@ class BuiltinRuntime:
         a cron job's, else the agent's session of the room."""
         payload = ctx.activation.payload or {}
         key = payload.get("session_key")
-        if isinstance(key, str):
-            parse_session_key(key)
+        if key is not None:
+            if not isinstance(key, str) or parse_session_key(key)[0] != "subagent":
+                raise RunFailed(f"its activation names a session that is not a sub-agent's "
+                                f"({str(key)[:80]!r})")
         elif payload.get("cron_job_id"):
             key = session_key("cron", str(payload["cron_job_id"]))
         else:
@@ -261,17 +264,21 @@ class BuiltinRuntime:
                                activation_id=ctx.activation.id)
         return await working_turns(self.db, agent_session.id)
 
-    async def _compact(self, compactor: Compactor, stored: list[StoredTurn], keep: int,
-                       reason: str) -> list[StoredTurn]:
-        """The working turns after a compaction; unchanged when there was nothing older to
-        compact or the summary failed (the activation record says why)."""
+    async def _compact(self, ctx: ActivationContext, compactor: Compactor,
+                       stored: list[StoredTurn], keep: int, reason: str
+                       ) -> tuple[list[StoredTurn], bool]:
+        """The working turns after a compaction, and whether it compacted anything: not when
+        there was nothing older to compact or the summary failed (the record says why)."""
+        await ctx.thinking(True, "saving memory before compacting")
         try:
             compacted = await compactor.compact(stored, keep, reason)
         except (ShoalError, ValueError) as exc:
             log.warning("compaction of session %s failed: %s", compactor.session_key,
                         getattr(exc, "message", str(exc)))
-            return stored
-        return stored if compacted is None else compacted
+            return stored, False
+        finally:
+            await ctx.thinking(True, "thinking")
+        return (stored, False) if compacted is None else (compacted, True)
 
     async def _call(self, router: ModelRouter, request: ChatRequest, chain: list[str],
                     house_models: HouseModels, house_id: str, on_text: TextSink | None,

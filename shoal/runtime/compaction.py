@@ -340,6 +340,10 @@ class Compactor:
             return FlushOutcome("nothing_saved", names)
         saved: list[dict[str, Any]] = []
         for call in answer.tool_calls:
+            if call.name not in names:  # only the memory tools, whatever else it may use
+                saved.append({"tool": call.name, "arguments": dict(call.arguments),
+                              "status": "refused", "result": "not a memory tool"})
+                continue
             result = await self.toolbox.call(call, self.run)
             status = self.toolbox.calls[-1]["status"] if self.toolbox.calls else "done"
             saved.append({"tool": call.name, "arguments": dict(call.arguments),

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shoal.errors import InvalidInput
 from shoal.llm import ChatMessage, ToolCall
-from shoal.rooms.messages import history
+from shoal.rooms.messages import MAX_HISTORY, history
 from shoal.runtime.context import message_turn, turn_tokens
 from shoal.runtime.session_tables import AgentSession, SessionTurn
 from shoal.store.tables import Room, iso, utcnow
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 KINDS = ("room", "cron", "subagent")
 CONTEXT_MESSAGES = 50  # a new room session starts from the room's last 50 messages
-SYNC_LIMIT = 200  # at most this many new room messages are taken in at one wake
+SYNC_LIMIT = MAX_HISTORY  # at most this many new room messages (the newest) come in at a wake
 MAX_KEY_CHARS = 120
 
 

@@ -138,7 +138,9 @@ async def test_a_context_overflow_flushes_first_then_compacts_and_retries(
         await bench.say(f"message {i}")
     fake.script(
         Fault.context_length(),
-        Reply(tool_calls=[FakeToolCall("save", {"key": "demo", "value": "Friday 3pm"})]),
+        # The flush may use only the memory tools: the second call is refused, not run.
+        Reply(tool_calls=[FakeToolCall("save", {"key": "demo", "value": "Friday 3pm"}),
+                          FakeToolCall("clearnote", {"key": "demo"})]),
         Reply("A member said the demo is on Friday at 3pm; nine short messages followed."),
         Reply("Short answer."),
     )
@@ -158,6 +160,8 @@ async def test_a_context_overflow_flushes_first_then_compacts_and_retries(
     assert await note(bench, "demo") == "demo: Friday 3pm"
     [compaction] = (await activation(bench))["compactions"]
     assert compaction["reason"] == "overflow" and compaction["flush"]["status"] == "saved"
+    assert [(c["tool"], c["status"]) for c in compaction["flush"]["saved"]] == [
+        ("save", "done"), ("clearnote", "refused")]
 
 
 async def test_a_flush_that_fails_is_recorded_and_compaction_still_happens(

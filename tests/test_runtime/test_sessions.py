@@ -130,6 +130,11 @@ async def test_cron_and_sub_agent_turns_have_sessions_of_their_own(
     r = await bench.house.member.get(f"/api/agents/{bench.bot_id}/sessions")
     kinds = {s["key"]: (s["kind"], s["turn_count"]) for s in r.json()}
     assert kinds == {"cron:job-1": ("cron", 4), key: ("subagent", 2)}
+    # Only a sub-agent's session may be named by an activation.
+    ctx = await bench.context(None)
+    ctx.activation.payload = {"session_key": f"room:{bench.room_id}", "prompt": "x"}
+    outcome = await bench.run(None, ctx)
+    assert outcome.outcome == "error" and "not a sub-agent's" in (outcome.error or "")
     assert parse_session_key(key) == ("subagent", "task-7")
     for bad in ("subagent:", "crew:1", "room:a:b"):
         with pytest.raises(InvalidInput):
