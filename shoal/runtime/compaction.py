@@ -38,6 +38,7 @@ log = logging.getLogger("shoal.runtime")
 
 MEMORY_GROUP = "memory"
 NOTES_FALLBACK = ("notes", "save")  # group and tool used when no memory tool is offered
+NOT_IN_FLUSH = frozenset({"memory_forget"})  # a flush saves; it never forgets
 SUMMARY_MAX_TOKENS = 1024
 TRANSCRIPT_TURN_CHARS = 4000  # a turn's share of a transcript, at most
 FLUSH_PROMPT = (
@@ -251,9 +252,10 @@ class FlushOutcome:
 
 
 def flush_tools(toolbox: Toolbox) -> list[Tool]:
-    """The tools a flush may use: the offered `memory` tools, or else the `/save` note."""
+    """The tools a flush may use: the offered `memory` tools but memory_forget, or else the
+    `/save` note."""
     offered = toolbox.offered
-    memory = [t for t in offered if MEMORY_GROUP in t.groups]
+    memory = [t for t in offered if MEMORY_GROUP in t.groups and t.name not in NOT_IN_FLUSH]
     if memory:
         return memory
     group, name = NOTES_FALLBACK

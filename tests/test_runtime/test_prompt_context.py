@@ -11,13 +11,16 @@ from shoal.commands.registry import CommandRegistry
 from shoal.config import PruningSettings
 from shoal.llm import NO_REPLY, Catalog, ChatMessage, LLMConfig, ToolCall, ToolSpec
 from shoal.rooms.house_settings import updated_settings
-from shoal.runtime.compaction import prune, split_turns
+from shoal.runtime.compaction import flush_tools, prune, split_turns
 from shoal.runtime.context import guard_context, message_turn, turn_tokens
 from shoal.runtime.prompt import build_system_prompt
 from shoal.runtime.sessions import StoredTurn, well_formed
 from shoal.schedules.commands import register_schedule_commands
 from shoal.store.tables import House, Room, User
+from shoal.tools.base import Tool
 from shoal.tools.commands import tool_spec
+from shoal.tools.policy import decide
+from shoal.tools.registry import Toolbox
 
 HOUSE = House(name="Acme", description="Acme builds rockets. Be precise.")
 BOT = User(id="bot-1", username="scout", display_name="Scout")
@@ -206,3 +209,21 @@ def test_memory_recall_is_asked_for_only_where_memory_search_is_offered() -> Non
                                                          now=NOW)
     assert "## Memory Recall" not in build_system_prompt(HOUSE, BOT, BotConfig(), [search],
                                                          mode="minimal", now=NOW)
+
+
+def test_the_flush_is_offered_the_memory_tools_else_the_save_note() -> None:
+    async def run(arguments: dict[str, Any]) -> str:
+        return "ok"
+
+    def tool(name: str, *groups: str) -> Tool:
+        return Tool(name, name, {"type": "object", "properties": {}}, groups, run)
+
+    notes = [tool("save", "commands", "notes"), tool("clearnote", "commands", "notes"),
+             tool("web_fetch", "web")]
+    memory = [tool("memory_save", "memory"), tool("memory_search", "memory"),
+              tool("memory_forget", "memory")]
+    names = [t.name for t in flush_tools(Toolbox([decide(t, []) for t in notes + memory], {}))]
+    assert names == ["memory_save", "memory_search"]
+    names = [t.name for t in flush_tools(Toolbox([decide(t, []) for t in notes], {}))]
+    assert names == ["save"]
+    assert flush_tools(Toolbox([decide(notes[2], [])], {})) == []
