@@ -26,7 +26,7 @@ from shoal.core import Shoal
 from shoal.rooms.houses import add_house_member, create_house
 from shoal.rooms.messages import history
 from shoal.rooms.rooms import create_room, join_room
-from shoal.runtime.context import build_context
+from shoal.runtime.context import message_turn
 from shoal.runtime.prompt import build_system_prompt
 from shoal.store.tables import Activation, House, Message, Room, User
 
@@ -120,7 +120,7 @@ async def time_prompt_building(shoal: Shoal, room_id: str) -> None:
     t0 = time.perf_counter()
     for _ in range(rounds):
         build_system_prompt(house, bot, config, [], room=room, model="offline")
-        build_context(views, bot.id)
+        [message_turn(v, bot.id) for v in views if not v["deleted"]]
     building = (time.perf_counter() - t0) / rounds * 1000
     t0 = time.perf_counter()
     for _ in range(rounds):

@@ -56,6 +56,39 @@ class ToolSettings(BaseModel):
         return dict(self.model_extra or {})
 
 
+class CompactionSettings(BaseModel):
+    """The `[compaction]` table (and an agent's `compaction` setting, key by key): when a
+    session's context is compacted. It is compacted when the context would exceed the model's
+    window minus `reserve_tokens`; afterwards the turns kept verbatim take at most
+    `max_history_share` of the window, and a summary stands in for the older ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reserve_tokens: int = Field(2000, ge=0, le=1_000_000)
+    max_history_share: float = Field(0.5, gt=0.05, le=0.95)
+
+
+class PruningSettings(BaseModel):
+    """The `[pruning]` table (and an agent's `pruning` setting, key by key): old tool results
+    in the model's context (never in the session) are cut down. Results after the last
+    `keep_last_assistants` assistant turns stay whole. Once the context fills
+    `soft_trim_ratio` of the window, longer results than `soft_trim_max_chars` keep their
+    head and tail; past `hard_clear_ratio` they become `hard_clear_placeholder`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    keep_last_assistants: int = Field(3, ge=0, le=1000)
+    soft_trim_ratio: float = Field(0.3, ge=0, le=1)
+    hard_clear_ratio: float = Field(0.5, ge=0, le=1)
+    soft_trim_max_chars: int = Field(4000, ge=100)
+    soft_trim_head_chars: int = Field(1500, ge=0)
+    soft_trim_tail_chars: int = Field(1500, ge=0)
+    hard_clear: bool = True
+    hard_clear_placeholder: str = Field("[old tool result cleared]", min_length=1,
+                                        max_length=200)
+
+
 class Settings(BaseModel):
     """Everything a Shoal process needs to know about where it runs."""
 
@@ -89,6 +122,8 @@ class Settings(BaseModel):
     llm: dict[str, Any] = Field(default_factory=dict)  # the [llm] table: see shoal.llm.LLMConfig
     tools: ToolSettings = Field(default_factory=ToolSettings)  # the [tools] table
     mcp: dict[str, Any] = Field(default_factory=dict)  # the [mcp] table: see shoal.tools.mcp
+    compaction: CompactionSettings = Field(default_factory=CompactionSettings)
+    pruning: PruningSettings = Field(default_factory=PruningSettings)
     cors_origins: str = ""  # comma-separated origins allowed besides the server's own
     # Proxies (comma-separated addresses or CIDRs, or *) whose X-Forwarded-For and
     # X-Forwarded-Proto are believed; by default none, so clients cannot choose their address.

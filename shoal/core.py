@@ -30,6 +30,7 @@ from shoal.rooms.webhook_events import WebhookRoomEvents
 from shoal.runs.service import RunService
 from shoal.runs.socket import register_run_events
 from shoal.runtime.builtin import BuiltinRuntime
+from shoal.runtime.compaction import CompactionEvents
 from shoal.runtime.sdk import SdkRuntime
 from shoal.runtime.webhook import WebhookRuntime
 from shoal.runtime.worker import Worker
@@ -92,8 +93,10 @@ class Shoal:
         self.web_tools = WebTools.from_settings(settings)
         self.tools.add_source(self.web_tools)
         self.tools.add_source(self.mcp)
+        # Told of every session compaction (crews subscribe).
+        self.compactions = CompactionEvents()
         builtin = BuiltinRuntime(self.db, self.chat, self.runs, self.tools, lambda: self.models,
-                                 self.secrets, settings)
+                                 self.secrets, settings, compactions=self.compactions)
         webhook = WebhookRuntime(self.db, self.chat, self.secrets, settings)
         self.worker = Worker(self.db, settings,
                              {"builtin": builtin, "webhook": webhook, "sdk": SdkRuntime()},

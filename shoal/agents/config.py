@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from shoal.config import CompactionSettings, PruningSettings
 from shoal.errors import InvalidInput
 from shoal.llm.agentaccess import AgentAccess
 from shoal.validation import describe_errors
@@ -122,6 +123,29 @@ class BotConfig(BaseModel):
     llm_provider: str | None = None
     llm_api_key: str | None = None  # encrypted at rest
     ollama_endpoint: str | None = None
+    # Overrides of the server's [compaction] and [pruning] tables, key by key.
+    compaction: dict[str, Any] = Field(default_factory=dict)
+    pruning: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("compaction")
+    @classmethod
+    def _compaction_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        CompactionSettings.model_validate(value)
+        return value
+
+    @field_validator("pruning")
+    @classmethod
+    def _pruning_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        PruningSettings.model_validate(value)
+        return value
+
+    def compaction_settings(self, server: CompactionSettings) -> CompactionSettings:
+        """The server's compaction settings with this agent's overrides."""
+        return CompactionSettings.model_validate({**server.model_dump(), **self.compaction})
+
+    def pruning_settings(self, server: PruningSettings) -> PruningSettings:
+        """The server's pruning settings with this agent's overrides."""
+        return PruningSettings.model_validate({**server.model_dump(), **self.pruning})
 
     @field_validator("trigger_whitelist")
     @classmethod

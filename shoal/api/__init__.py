@@ -23,6 +23,7 @@ from shoal.api import (
     room_commands,
     runs,
     schedules,
+    sessions,
 )
 from shoal.api.openapi import errors as error_responses
 
@@ -30,7 +31,7 @@ from shoal.api.openapi import errors as error_responses
 def install_routes(app: FastAPI) -> None:
     """Mount every router, and the health check."""
     for module in (auth, agents, agent_tools, activations, agencies, dm, hooks, houses,
-                   house_settings, manage, mcp_servers, room_commands, runs, schedules):
+                   house_settings, manage, mcp_servers, room_commands, runs, schedules, sessions):
         app.include_router(module.router)
 
     @app.get("/api/health", tags=["meta"])

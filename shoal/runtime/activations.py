@@ -52,6 +52,9 @@ def activation_view(row: Activation) -> dict[str, Any]:
         "interaction_id": row.interaction_id,
         # Each tool call: its name, duration_ms and status (done, error, refused, denied).
         "tools": (row.payload or {}).get("tools", []),
+        # Each compaction of its session: why, the turns covered, the summary's turn, and the
+        # memory flush before it (saved, nothing_saved, no_tools or failed, and why).
+        "compactions": (row.payload or {}).get("compactions", []),
     }
 
 

@@ -5,10 +5,9 @@ or a short error) per activation."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shoal.errors import LeaseLost, ShoalError
@@ -22,21 +21,32 @@ from shoal.llm import (
     HouseModels,
     LLMConfig,
     TextDelta,
-    ToolSpec,
     is_silent,
     model_chain,
 )
 from shoal.runtime.base import Outcome
-from shoal.runtime.context import (
-    build_context,
-    compact,
-    estimate_tokens,
-    fetch_context,
-    guard_context,
-    turns_to_json,
+from shoal.runtime.compaction import (
+    SUMMARY_MAX_TOKENS,
+    CompactionEvents,
+    Compactor,
+    context_tokens,
+    fixed_tokens,
+    over_threshold,
+    prune,
 )
+from shoal.runtime.context import guard_context
 from shoal.runtime.prompt import build_system_prompt
 from shoal.runtime.runlog import HANDED_BACK, ActivationRun, TextSink
+from shoal.runtime.sessions import (
+    StoredTurn,
+    append_turns,
+    context_of,
+    open_session,
+    parse_session_key,
+    session_key,
+    sync_room,
+    working_turns,
+)
 from shoal.store.tables import Activation
 from shoal.tools.base import ToolScope
 
@@ -47,6 +57,7 @@ if TYPE_CHECKING:
     from shoal.rooms.chat import Chat
     from shoal.runs.service import RunService
     from shoal.runtime.base import ActivationContext
+    from shoal.runtime.session_tables import AgentSession
     from shoal.store import Database
     from shoal.tools.registry import Toolbox, ToolRegistry
 
@@ -55,6 +66,11 @@ log = logging.getLogger("shoal.runtime")
 MAX_STEPS = 12  # model calls per activation; a bot that keeps calling tools is stopped
 MAX_TOKENS = 1024
 MAX_REASON_CHARS = 300
+MAX_COMPACTIONS = 2  # per activation: a context still too long after two is an error
+
+
+# Adds turns to the activation's session (and to its working turns).
+SaveTurns = Callable[..., Awaitable[None]]
 
 
 class RunFailed(Exception):
@@ -68,7 +84,6 @@ class Tally:
     model: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
-    tool_turns: list[ChatMessage] = field(default_factory=list)
     toolbox: Toolbox | None = None  # its calls go in the activation's record
 
     def add(self, answer: Completion) -> None:
@@ -89,8 +104,8 @@ class BuiltinRuntime:
     """Runs `builtin` bots: prompt, context, model, tool loop, one reply."""
 
     def __init__(self, db: Database, chat: Chat, runs: RunService, tools: ToolRegistry,
-                 models: Callable[[], ModelRouter], secrets: SecretBox, settings: Settings
-                 ) -> None:
+                 models: Callable[[], ModelRouter], secrets: SecretBox, settings: Settings,
+                 *, compactions: CompactionEvents | None = None) -> None:
         self.db = db
         self.chat = chat
         self.runs = runs
@@ -98,6 +113,7 @@ class BuiltinRuntime:
         self.models = models  # asked at each run: the process builds its router at start
         self.secrets = secrets
         self.settings = settings
+        self.compactions = compactions or CompactionEvents()  # told of every compaction
 
     async def run(self, ctx: ActivationContext) -> Outcome:
         """Run one activation; a failure becomes a short message in the room, never a raise."""
@@ -120,7 +136,7 @@ class BuiltinRuntime:
             await run.close(tally.outcome("skipped", skip_reason=HANDED_BACK))
             raise
         finally:
-            if tally.tool_turns or (tally.toolbox is not None and tally.toolbox.calls):
+            if tally.toolbox is not None and tally.toolbox.calls:
                 await self._save_tools(ctx, tally)
             await ctx.thinking(False)
         await run.close(outcome)
@@ -141,50 +157,132 @@ class BuiltinRuntime:
         tools = toolbox.specs()
         system = build_system_prompt(ctx.house, ctx.bot, ctx.config, toolbox.prompt_specs(),
                                      room=ctx.room, model=str(resolved[0].ref))
-        payload = ctx.activation.payload or {}
-        # A cron turn is an isolated session: the prompt alone, unless it asked for the room.
-        views, runs = ([], []) if payload.get("isolated") else await fetch_context(self.db, ctx)
-        # Without tools to declare, earlier tool turns would make some providers refuse.
-        turns = build_context(views, ctx.bot.id, runs if tools else ())
-        if ctx.trigger is None and not ctx.inputs:
-            turns.append(ChatMessage("user", payload.get("prompt") or CHECK_IN_PROMPT))
+        agent_session = await self._open_session(ctx)
+        stored = await self._take_in(ctx, agent_session)
         window = min(r.info.context_window for r in resolved)
-        turns = guard_context(turns, window - MAX_TOKENS - _fixed_tokens(system, tools))
+        fixed = fixed_tokens(system, tools)
+        compaction = ctx.config.compaction_settings(self.settings.compaction)
+        pruning = ctx.config.pruning_settings(self.settings.pruning)
+        # What a compaction keeps as it is: at most the history share of the window, and
+        # little enough that the summary and the kept turns leave the reserve free.
+        keep = max(0, min(int(compaction.max_history_share * window),
+                          window - compaction.reserve_tokens - fixed - MAX_TOKENS
+                          - SUMMARY_MAX_TOKENS))
 
-        compacted = False
+        async def call_model(request: ChatRequest) -> Completion:
+            answer = await self._call(router, request, chain, house_models, ctx.house.id,
+                                      None, access)
+            tally.add(answer)
+            return answer
+
+        compactor = Compactor(self.db, self.compactions, call_model, toolbox, run, system,
+                              window, MAX_TOKENS, agent_session.id, agent_session.key,
+                              ctx.bot.id, ctx.house.id, ctx.room.id, ctx.activation.id)
+        # Compactions done here; whether the threshold's compaction could do nothing (it is
+        # not tried again); the overflow path's last resort, a smaller context budget.
+        compactions, stuck, trim_to = 0, False, None
+
+        async def save(*turns: ChatMessage, message_id: str | None = None) -> None:
+            stored.extend(await append_turns(
+                self.db, agent_session.id, turns, activation_id=ctx.activation.id,
+                message_ids=[message_id] * len(turns) if message_id else None))
+
         for step in range(MAX_STEPS):
             # A model boundary: honour a stop, and take an adjustment as the next user turn.
             for interrupt in await run.interrupts():
                 if interrupt["action"] == "stop":
                     ctx.interrupted.set()
                 else:
-                    tally.tool_turns.append(ChatMessage("user", interrupt["message"]))
+                    await save(ChatMessage("user", interrupt["message"]))
             if ctx.interrupted.is_set():
                 return tally.outcome("skipped", skip_reason="interrupted")
-            request = ChatRequest([*turns, *tally.tool_turns], system, tools,
-                                  max_tokens=MAX_TOKENS)
+            turns = prune(context_of(stored, with_tools=bool(tools)), window, pruning)
+            if (compactions < MAX_COMPACTIONS and not stuck
+                    and over_threshold(turns, fixed, MAX_TOKENS, window, compaction)):
+                stored, done = await self._compact(ctx, compactor, stored, keep, "threshold")
+                compactions, stuck = compactions + int(done), not done
+                turns = prune(context_of(stored, with_tools=bool(tools)), window, pruning)
+            # The last resort, in the context only: the newest turns that fit.
+            budget = window - MAX_TOKENS - fixed
+            turns = guard_context(turns, min(budget, trim_to) if trim_to else budget)
+            request = ChatRequest(turns, system, tools, max_tokens=MAX_TOKENS)
             try:
                 answer = await self._call(router, request, chain, house_models, ctx.house.id,
                                           run.text_stream(step), access)
             except ContextOverflow:
-                if compacted or len(turns) < 2:
+                # The provider counts otherwise: flush, compact harder, and try again.
+                if compactions >= MAX_COMPACTIONS or len(turns) < 2:
                     raise RunFailed("the conversation is too long for the model") from None
-                compacted, turns = True, compact(turns)
+                compactions += 1
+                size = context_tokens(turns)
+                stored, done = await self._compact(ctx, compactor, stored,
+                                                   min(keep, size // 2), "overflow")
+                if not done or trim_to is not None:
+                    trim_to = size // 2  # nothing more to compact: keep the newer half
                 continue
             tally.add(answer)
             if ctx.interrupted.is_set():
                 return tally.outcome("skipped", skip_reason="interrupted")
             if not answer.tool_calls:
-                return await self._answer(ctx, tally, answer.text, run, step)
-            tally.tool_turns.append(ChatMessage("assistant", answer.text,
-                                                tuple(answer.tool_calls)))
+                return await self._answer(ctx, tally, answer.text, run, step, save)
+            results = []
             for call in answer.tool_calls:
                 result = await toolbox.call(call, run)
-                tally.tool_turns.append(ChatMessage("tool", result, tool_call_id=call.id,
-                                                    name=call.name))
+                results.append(ChatMessage("tool", result, tool_call_id=call.id,
+                                           name=call.name))
+            await save(ChatMessage("assistant", answer.text, tuple(answer.tool_calls)),
+                       *results)
             await ctx.thinking(True, "thinking")
             await run.status("thinking")
         raise RunFailed(f"it was still calling tools after {MAX_STEPS} steps")
+
+    async def _open_session(self, ctx: ActivationContext) -> AgentSession:
+        """The session this activation works in: a sub-agent's own (its payload names it),
+        a cron job's, else the agent's session of the room."""
+        payload = ctx.activation.payload or {}
+        key = payload.get("session_key")
+        if key is not None:
+            if not isinstance(key, str) or parse_session_key(key)[0] != "subagent":
+                raise RunFailed(f"its activation names a session that is not a sub-agent's "
+                                f"({str(key)[:80]!r})")
+        elif payload.get("cron_job_id"):
+            key = session_key("cron", str(payload["cron_job_id"]))
+        else:
+            key = session_key("room", ctx.room.id)
+        return await open_session(self.db, ctx.bot.id, ctx.house.id, ctx.room.id, key)
+
+    async def _take_in(self, ctx: ActivationContext, agent_session: AgentSession
+                       ) -> list[StoredTurn]:
+        """Bring the session up to date: the room's new messages (for a room session, and a
+        cron job that asked for the room's history), or the prompt of a turn without a
+        trigger; then the working turns, the newest summary first."""
+        payload = ctx.activation.payload or {}
+        if agent_session.kind == "room" or (agent_session.kind == "cron"
+                                            and not payload.get("isolated")):
+            newest = ctx.inputs[-1] if ctx.inputs else (ctx.trigger or None)
+            await sync_room(self.db, agent_session, ctx.room, ctx.bot.id, newest,
+                            ctx.activation.id)
+        if ctx.trigger is None and not ctx.inputs:
+            await append_turns(self.db, agent_session.id,
+                               [ChatMessage("user", payload.get("prompt") or CHECK_IN_PROMPT)],
+                               activation_id=ctx.activation.id)
+        return await working_turns(self.db, agent_session.id)
+
+    async def _compact(self, ctx: ActivationContext, compactor: Compactor,
+                       stored: list[StoredTurn], keep: int, reason: str
+                       ) -> tuple[list[StoredTurn], bool]:
+        """The working turns after a compaction, and whether it compacted anything: not when
+        there was nothing older to compact or the summary failed (the record says why)."""
+        await ctx.thinking(True, "saving memory before compacting")
+        try:
+            compacted = await compactor.compact(stored, keep, reason)
+        except (ShoalError, ValueError) as exc:
+            log.warning("compaction of session %s failed: %s", compactor.session_key,
+                        getattr(exc, "message", str(exc)))
+            return stored, False
+        finally:
+            await ctx.thinking(True, "thinking")
+        return (stored, False) if compacted is None else (compacted, True)
 
     async def _call(self, router: ModelRouter, request: ChatRequest, chain: list[str],
                     house_models: HouseModels, house_id: str, on_text: TextSink | None,
@@ -198,9 +296,10 @@ class BuiltinRuntime:
         return answer
 
     async def _answer(self, ctx: ActivationContext, tally: Tally, text: str,
-                      run: ActivationRun, step: int) -> Outcome:
+                      run: ActivationRun, step: int, save: SaveTurns) -> Outcome:
         text = text.strip()
         if is_silent(text):
+            await save(ChatMessage("assistant", text))
             return tally.outcome("skipped", skip_reason="silent")
         if not text:
             raise RunFailed("the model gave an empty answer")
@@ -209,11 +308,13 @@ class BuiltinRuntime:
             text = text[: limit - 1] + "…"
         if (ctx.activation.payload or {}).get("deliver") is False:
             await self._keep_output(ctx, text)  # a silent cron job: the log keeps the answer
+            await save(ChatMessage("assistant", text))
             return tally.outcome("replied")
         if run.run_id is None:
             posted = await ctx.reply(text)
         else:
             posted = await run.reply(step, text, ctx.reply_metadata())
+        await save(ChatMessage("assistant", text), message_id=posted["id"])
         return tally.outcome("replied", reply_message_id=posted["id"])
 
     async def _keep_output(self, ctx: ActivationContext, text: str) -> None:
@@ -237,12 +338,10 @@ class BuiltinRuntime:
         return tally.outcome("error", error=reason)
 
     async def _save_tools(self, ctx: ActivationContext, tally: Tally) -> None:
-        # The tool turns (the next activation's memory) and each call's name, duration and
-        # status (the activation log's), merged into the stored payload, whatever the worker
-        # keeps there. A failure here is logged, not raised: it costs only the record.
-        tools = {"tool_turns": turns_to_json(tally.tool_turns)} if tally.tool_turns else {}
-        if tally.toolbox is not None and tally.toolbox.calls:
-            tools["tools"] = tally.toolbox.calls
+        # Each call's name, duration and status (the activation log's), merged into the
+        # stored payload, whatever the worker keeps there (the turns are in the session). A
+        # failure here is logged, not raised: it costs only the record.
+        tools = {"tools": tally.toolbox.calls} if tally.toolbox is not None else {}
         try:
             async with self.db.write() as session:
                 row = await session.get(Activation, ctx.activation.id)
@@ -250,11 +349,6 @@ class BuiltinRuntime:
                     row.payload = {**(row.payload or {}), **tools}
         except Exception:
             log.exception("could not save the tool calls of activation %s", ctx.activation.id)
-
-
-def _fixed_tokens(system: str, tools: list[ToolSpec]) -> int:
-    specs = sum(len(t.name) + len(t.description) + len(json.dumps(t.parameters)) for t in tools)
-    return estimate_tokens(system) + specs // 4
 
 
 def _short(exc: ShoalError) -> str:

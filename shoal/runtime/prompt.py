@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from shoal.store.tables import House, Room, User
 
 PromptMode = Literal["full", "minimal", "none"]
+MEMORY_SEARCH_TOOL = "memory_search"  # offered: the prompt gets its Memory Recall section
 
 
 def bot_prompt(bot: User, config: BotConfig) -> str:
@@ -49,7 +50,8 @@ def build_system_prompt(
     now: datetime | None = None,
 ) -> str:
     """The system prompt, sections in a fixed order. `minimal` (for sub-agents) leaves out the
-    house, tool detail, silent replies and heartbeats; `none` is only the bot's own prompt."""
+    house, tool detail, memory recall, silent replies and heartbeats; `none` is only the
+    bot's own prompt. Memory Recall appears when memory_search is among the tools."""
     own = bot_prompt(bot, config)
     if mode == "none":
         return own
@@ -66,6 +68,12 @@ def build_system_prompt(
             "## Tooling\nThe tools your policy allows here; call them by name. Tools with a "
             "Usage line are the room's slash commands. Results come back to you only; nobody "
             "else sees them unless you say so.\n" + listing)
+    if mode == "full" and any(t.name == MEMORY_SEARCH_TOOL for t in tools):
+        sections.append(
+            "## Memory Recall\nBefore answering anything about earlier work, decisions, "
+            "dates, people, preferences or to-dos, run memory_search first (then memory_get "
+            "for the whole of a result you need); what you see of this conversation may be a "
+            "summary of older turns. If the search finds nothing, say that you checked.")
     sections.append(f"## Current time\n{local_time(house, now)}")
     if mode == "full":  # a sub-agent answers its parent, who always wants an answer
         sections.append(

@@ -33,6 +33,7 @@ async def test_every_setting_round_trips_and_secrets_stay_hidden(
         "response_webhook_secret": "whsec-very-secret", "llm_provider": "ollama",
         "llm_api_key": "sk-also-secret",
         "max_hops": 7, "daily_token_budget": 50_000,
+        "compaction": {"reserve_tokens": 4000}, "pruning": {"keep_last_assistants": 5},
     }
     r = await house.member.patch(route, patch)
     assert r.status_code == 200, r.text
@@ -40,7 +41,7 @@ async def test_every_setting_round_trips_and_secrets_stay_hidden(
     assert r.json()["config"] == config
     for key in ("description", "runtime", "model", "system_prompt", "trigger_mode",
                 "trigger_policy", "busy_policy", "tools", "response_webhook_url", "max_hops",
-                "daily_token_budget"):
+                "daily_token_budget", "compaction", "pruning"):
         assert config[key] == patch[key], key
     assert config["trigger_whitelist"] == ["alice", "bob"]
     assert config["personality"] == "# Reviewer\nBe kind."
@@ -69,6 +70,10 @@ async def test_every_setting_round_trips_and_secrets_stay_hidden(
     ({"response_webhook_url": "ftp://files.example/x"}, "only http:// and https://"),
     ({"model": {"primary": "nowhere/x"}}, "unknown provider 'nowhere'"),
     ({"model": {"fallbacks": ["openai/gpt-5", "bogus/y"]}}, "unknown provider 'bogus'"),
+    ({"compaction": {"reserve_tokens": -1}}, "compaction.reserve_tokens must be at least 0"),
+    ({"compaction": {"max_history_share": 2}}, "compaction.max_history_share"),
+    ({"pruning": {"keep_last": 1}}, "pruning.keep_last is not a field this accepts"),
+    ({"pruning": "off"}, "pruning must be a JSON object"),
 ], ids=lambda v: str(v)[:40])
 async def test_invalid_settings_are_400_and_change_nothing(
     shoal_server: ShoalServer, patch: dict[str, Any], error: str,

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from shoal.runtime.sessions import open_session, session_key
 from shoal.store.tables import User
 from tests.support import Person, ShoalServer, unique
 
@@ -236,12 +237,14 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
     await owner.post(f"/api/agencies/{room_id}/agents", {"agentId": agent_id})
     run_id = (await runs.start(agent, room_id))["runId"]
     await runs.gates.request(run_id, agent, "p1", "deploy", "to prod", 600)
+    key = session_key("room", room_id)
+    await open_session(shoal_server.shoal.db, agent_id, house_id, room_id, key)
     yield Targets({"house_id": house_id, "agency_id": room_id, "message_id": message_id,
                "subscription_id": subscription_id,
                "agent_id": agent_id, "token_id": token_id, "invite_id": invite_id,
                "user_id": other.id, "run_id": run_id, "permission_id": "p1", "hook_id": hook_id,
                "key_id": key_id, "command_id": command_id, "heartbeat_id": heartbeat_id,
-               "job_id": job_id, "server_id": server_id},
+               "job_id": job_id, "server_id": server_id, "key": key},
                   owner, shoal_server)
 
 

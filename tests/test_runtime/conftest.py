@@ -32,7 +32,7 @@ SMALL_MODEL = "openai/fake-small"  # the smallest window the router accepts
 def builtin_runtime(shoal: Shoal) -> BuiltinRuntime:
     """A builtin runtime on the server's parts, wired as the server wires its own."""
     return BuiltinRuntime(shoal.db, shoal.chat, shoal.runs, shoal.tools, lambda: shoal.models,
-                          shoal.secrets, shoal.settings)
+                          shoal.secrets, shoal.settings, compactions=shoal.compactions)
 
 
 @pytest.fixture(scope="session")
@@ -82,13 +82,15 @@ class Bench:
         assert r.status_code == 201, r.text
         return r.json()  # type: ignore[no-any-return]
 
-    async def context(self, trigger: dict[str, Any] | None) -> ActivationContext:
-        """An activation of the bot for this trigger, with the bot's current record, recorded
-        as running the way the worker records a claimed one."""
+    async def context(self, trigger: dict[str, Any] | None, room_id: str | None = None
+                      ) -> ActivationContext:
+        """An activation of the bot for this trigger (in the bench's room unless told), with
+        the bot's current record, recorded as running the way the worker records a claimed
+        one."""
         shoal = self.server.shoal
         async with shoal.db.write() as session:
             bot = await session.get(User, self.bot_id)
-            room = await session.get(Room, self.room_id)
+            room = await session.get(Room, room_id or self.room_id)
             house = await session.get(House, self.house.id)
             assert bot is not None and room is not None and house is not None
             activation = Activation(

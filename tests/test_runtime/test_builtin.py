@@ -10,7 +10,7 @@ from shoal.llm import NO_REPLY, OFFLINE_NOTICE
 from shoal.llm.fakeserver import FakeLLMServer, FakeToolCall, Fault, Reply
 from shoal.store.tables import User
 from tests.support import Socket
-from tests.test_runtime.conftest import SMALL_MODEL, Bench, builtin_runtime
+from tests.test_runtime.conftest import Bench, builtin_runtime
 
 
 def sent(fake: FakeLLMServer, index: int) -> str:
@@ -140,33 +140,6 @@ async def test_interrupted_before_the_first_call_stops_without_a_model_call(
     outcome = await bench.run(trigger, ctx)
     assert (outcome.outcome, outcome.skip_reason) == ("skipped", "interrupted")
     assert fake.requests == [] and await bench.messages_after(trigger["seq"]) == []
-
-
-async def test_the_guard_keeps_the_newest_turns_within_the_window(
-        bench: Bench, fake: FakeLLMServer) -> None:
-    await bench.configure(model={"primary": SMALL_MODEL})
-    for i in range(20):
-        await bench.say(f"long message {i} " + "words " * 800)  # ~1,200 tokens each
-    trigger = await bench.say("so, what do you think?")
-    assert (await bench.run(trigger)).outcome == "replied"
-    turns = fake.requests[0].body["messages"][1:]
-    assert 5 < len(turns) < 15
-    assert turns[-1]["content"].endswith(": so, what do you think?")
-    assert "long message 19 " in turns[-2]["content"]
-
-
-async def test_a_context_overflow_compacts_and_retries_once(bench: Bench, fake: FakeLLMServer
-                                                            ) -> None:
-    for i in range(10):
-        await bench.say(f"message {i}")
-    fake.script(Fault.context_length(), Reply("Short answer."))
-    trigger = await bench.say("the question")
-    outcome = await bench.run(trigger)
-    assert outcome.outcome == "replied"
-    full, compacted = (len(fake.requests[i].body["messages"]) for i in (0, 1))
-    assert compacted < full and compacted >= full // 2
-    [reply] = await bench.messages_after(trigger["seq"])
-    assert reply["content"] == "Short answer."
 
 
 async def test_the_offline_model_uses_a_tool_and_answers_end_to_end(bench: Bench) -> None:

@@ -8,13 +8,19 @@ from typing import Any
 from shoal.agents.config import BotConfig
 from shoal.commands.builtins import register_builtins
 from shoal.commands.registry import CommandRegistry
-from shoal.llm import NO_REPLY, Catalog, ChatMessage, LLMConfig, ToolCall
+from shoal.config import PruningSettings
+from shoal.llm import NO_REPLY, Catalog, ChatMessage, LLMConfig, ToolCall, ToolSpec
 from shoal.rooms.house_settings import updated_settings
-from shoal.runtime.context import EarlierRun, build_context, guard_context, turn_tokens
+from shoal.runtime.compaction import flush_tools, prune, split_turns
+from shoal.runtime.context import guard_context, message_turn, turn_tokens
 from shoal.runtime.prompt import build_system_prompt
+from shoal.runtime.sessions import StoredTurn, well_formed
 from shoal.schedules.commands import register_schedule_commands
 from shoal.store.tables import House, Room, User
+from shoal.tools.base import Tool
 from shoal.tools.commands import tool_spec
+from shoal.tools.policy import decide
+from shoal.tools.registry import Toolbox
 
 HOUSE = House(name="Acme", description="Acme builds rockets. Be precise.")
 BOT = User(id="bot-1", username="scout", display_name="Scout")
@@ -81,32 +87,36 @@ def test_a_command_becomes_a_tool_with_its_argument_spec() -> None:
     assert "required" not in help_tool.parameters
 
 
+def turns_of(views: list[dict[str, Any]]) -> list[ChatMessage]:
+    """The turns a session takes in from these messages (deleted ones are left out)."""
+    return [message_turn(v, "bot-1") for v in views if not v["deleted"]]
+
+
 def test_own_messages_are_assistant_turns_and_others_say_who_spoke() -> None:
     views = [view(1, "hi @scout"), view(2, "Hello!", "scout", sender_id="bot-1"),
              view(3, "oops", deleted=True),
              view(4, "Build passed", "system", sender_type="system", sender_handle=None,
                   sender_display_name="CI hook"),
              view(5, "thanks", "bob")]
-    assert build_context(views, "bot-1") == [
+    assert turns_of(views) == [
         ChatMessage("user", "@alice: hi @scout"), ChatMessage("assistant", "Hello!"),
         ChatMessage("user", "CI hook: Build passed"), ChatMessage("user", "@bob: thanks")]
 
 
-def test_earlier_tool_turns_sit_before_the_reply_they_led_to() -> None:
+def test_tool_calls_reach_the_model_only_with_their_results_and_declared_tools() -> None:
     call = ToolCall("c1", "notes", {})
     used = [ChatMessage("assistant", "", (call,)),
             ChatMessage("tool", "Notes: plan", tool_call_id="c1", name="notes")]
-    silent = [ChatMessage("assistant", "", (ToolCall("c2", "roll", {"dice": "d6"}),)),
-              ChatMessage("tool", "4", tool_call_id="c2", name="roll")]
-    views = [view(1, "what notes?"), view(2, "later"),
-             view(3, "There is a plan.", "scout", sender_id="bot-1",
-                  metadata={"activation_id": "a1"}),
-             view(4, "roll quietly")]
-    turns = build_context(views, "bot-1", [EarlierRun("a1", "m1", used),
-                                           EarlierRun("a2", "m4", silent)])
-    assert [t.role for t in turns] == ["user", "user", "assistant", "tool", "assistant",
-                                       "user", "assistant", "tool"]
-    assert turns[2:4] == used and turns[6:] == silent
+    unanswered = ChatMessage("assistant", "let me roll", (ToolCall("c2", "roll", {}),))
+    orphan = ChatMessage("tool", "4", tool_call_id="c9", name="roll")
+    turns = [ChatMessage("user", "what notes?"), *used, ChatMessage("assistant", "A plan."),
+             ChatMessage("user", "roll"), unanswered, orphan, ChatMessage("user", "well?")]
+    assert well_formed(turns, with_tools=True) == [
+        turns[0], *used, turns[3], turns[4], ChatMessage("assistant", "let me roll"),
+        turns[-1]]
+    # Without tools to declare, no tool turn at all; an assistant's words stay.
+    assert well_formed(turns, with_tools=False) == [
+        turns[0], turns[3], turns[4], ChatMessage("assistant", "let me roll"), turns[-1]]
 
 
 def test_the_guard_drops_the_oldest_turns_and_starts_with_a_user_turn() -> None:
@@ -126,8 +136,94 @@ def test_fifty_messages_make_fifty_turns_in_order_under_one_prompt() -> None:
                   sender_id="bot-1" if i % 3 == 0 else "id-alice") for i in range(1, 51)]
     config = BotConfig(system_prompt="You are Scout.")
     prompt = build_system_prompt(HOUSE, BOT, config, TOOLS, room=ROOM, model="m")
-    turns = guard_context(build_context(views, "bot-1"), 100_000)
+    turns = guard_context(turns_of(views), 100_000)
     assert prompt.count("You are Scout.") == 1
     assert [(t.role, t.content) for t in turns] == [
         ("assistant", f"message {i} about the launch window") if i % 3 == 0
         else ("user", f"@alice: message {i} about the launch window") for i in range(1, 51)]
+
+
+def tool_exchange(n: int, result: str) -> list[ChatMessage]:
+    call = ToolCall(f"c{n}", "get", {"key": "log"})
+    return [ChatMessage("user", f"question {n}"), ChatMessage("assistant", "", (call,)),
+            ChatMessage("tool", result, tool_call_id=f"c{n}", name="get"),
+            ChatMessage("assistant", f"answer {n}")]
+
+
+def test_pruning_trims_then_clears_old_tool_results_and_keeps_recent_ones() -> None:
+    big = "H" * 100 + "m" * 5000 + "T" * 100
+    turns = tool_exchange(1, big) + tool_exchange(2, big) + tool_exchange(3, big)
+    window = sum(turn_tokens(t) for t in turns) * 2  # the context fills half the window
+    soft = PruningSettings(keep_last_assistants=2, soft_trim_ratio=0.4, hard_clear_ratio=0.9,
+                           soft_trim_max_chars=1000, soft_trim_head_chars=100,
+                           soft_trim_tail_chars=100)
+    pruned = prune(turns, window, soft)
+    # The results before the last two assistant turns are cut to head and tail...
+    for i in (2, 6):
+        assert pruned[i].content == "H" * 100 + "\n…[5000 characters trimmed]…\n" + "T" * 100
+        assert pruned[i].tool_call_id == turns[i].tool_call_id
+    # ...the newest stays whole, and nothing else changes.
+    assert pruned[10] == turns[10]
+    assert [t for i, t in enumerate(pruned) if i not in (2, 6)] == [
+        t for i, t in enumerate(turns) if i not in (2, 6)]
+    # Under the soft ratio nothing is touched; disabled, nothing either.
+    assert prune(turns, window * 10, soft) == turns
+    assert prune(turns, window, soft.model_copy(update={"enabled": False})) == turns
+
+    hard = soft.model_copy(update={"soft_trim_ratio": 1.0, "hard_clear_ratio": 0.4})
+    cleared = prune(turns, window, hard)
+    # Oldest first, until the context is under the ratio: one placeholder is enough here.
+    assert cleared[2].content == "[old tool result cleared]"
+    assert cleared[6] == turns[6] and cleared[10] == turns[10]
+    both = prune(turns, window, hard.model_copy(update={"hard_clear_ratio": 0.01}))
+    assert [both[i].content for i in (2, 6, 10)] == [
+        "[old tool result cleared]", "[old tool result cleared]", big]
+
+
+def test_compaction_keeps_the_newest_turns_from_a_user_turn_and_never_splits_a_call() -> None:
+    exchange = tool_exchange(1, "r" * 400)
+    stored = [StoredTurn(i + 1, t.role, t, turn_tokens(t)) for i, t in enumerate(
+        [ChatMessage("user", "a" * 400), ChatMessage("assistant", "b" * 400), *exchange,
+         ChatMessage("user", "last")])]
+    summary, old, kept = split_turns(stored, keep_tokens=10)
+    assert summary is None and [t.index for t in kept] == [7]
+    assert [t.index for t in old] == [1, 2, 3, 4, 5, 6]
+    # A budget that holds the tool exchange keeps it whole, from its user turn.
+    size = sum(t.tokens for t in stored[2:])
+    summary, old, kept = split_turns(stored, keep_tokens=size)
+    assert [t.index for t in kept] == [3, 4, 5, 6, 7] and [t.index for t in old] == [1, 2]
+    # A summary in force is handed back apart from the turns.
+    folded = StoredTurn(8, "summary", ChatMessage("user", "so far"), 5, covers_from=1,
+                        covers_to=2)
+    summary, old, kept = split_turns([folded, *stored[2:]], keep_tokens=10)
+    assert summary == folded and [t.index for t in old] == [3, 4, 5, 6]
+
+
+def test_memory_recall_is_asked_for_only_where_memory_search_is_offered() -> None:
+    search = ToolSpec("memory_search", "Search the agent's memory.")
+    prompt = build_system_prompt(HOUSE, BOT, BotConfig(), [*TOOLS, search], room=ROOM, now=NOW)
+    assert "## Memory Recall\nBefore answering anything about earlier work" in prompt
+    assert prompt.index("## Tooling") < prompt.index("## Memory Recall") < prompt.index(
+        "## Current time")
+    assert "## Memory Recall" not in build_system_prompt(HOUSE, BOT, BotConfig(), TOOLS,
+                                                         now=NOW)
+    assert "## Memory Recall" not in build_system_prompt(HOUSE, BOT, BotConfig(), [search],
+                                                         mode="minimal", now=NOW)
+
+
+def test_the_flush_is_offered_the_memory_tools_else_the_save_note() -> None:
+    async def run(arguments: dict[str, Any]) -> str:
+        return "ok"
+
+    def tool(name: str, *groups: str) -> Tool:
+        return Tool(name, name, {"type": "object", "properties": {}}, groups, run)
+
+    notes = [tool("save", "commands", "notes"), tool("clearnote", "commands", "notes"),
+             tool("web_fetch", "web")]
+    memory = [tool("memory_save", "memory"), tool("memory_search", "memory"),
+              tool("memory_forget", "memory")]
+    names = [t.name for t in flush_tools(Toolbox([decide(t, []) for t in notes + memory], {}))]
+    assert names == ["memory_save", "memory_search"]
+    names = [t.name for t in flush_tools(Toolbox([decide(t, []) for t in notes], {}))]
+    assert names == ["save"]
+    assert flush_tools(Toolbox([decide(notes[2], [])], {})) == []
