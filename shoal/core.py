@@ -19,6 +19,7 @@ from shoal.dispatch.dispatcher import Dispatcher
 from shoal.dispatch.interactions import Notice, stopped_notice
 from shoal.hooks.inbound import HookService
 from shoal.llm import ModelRouter, build_router
+from shoal.memory import Indexer, MemorySearch, PeopleSearch
 from shoal.realtime.events import register_events
 from shoal.realtime.gateway import Gateway
 from shoal.rooms.chat import Chat
@@ -38,6 +39,7 @@ from shoal.schedules.heartbeats import HeartbeatKind
 from shoal.store import Database, migrate
 from shoal.tools.commands import CommandTools
 from shoal.tools.mcp import MCPService
+from shoal.tools.memory import MemoryTools
 from shoal.tools.policy import ServerToolPolicy
 from shoal.tools.registry import ToolRegistry
 from shoal.tools.web import WebTools
@@ -89,6 +91,10 @@ class Shoal:
         self.web_tools = WebTools.from_settings(settings)
         self.tools.add_source(self.web_tools)
         self.tools.add_source(self.mcp)
+        self.memory = MemorySearch(self.db, settings.memory, lambda: self.models)
+        self.indexer = Indexer(self.db, self.memory, settings.memory)
+        self.people_search = PeopleSearch(self.memory)
+        self.tools.add_source(MemoryTools(self.db, self.memory, settings.memory))
         builtin = BuiltinRuntime(self.db, self.chat, self.runs, self.tools, lambda: self.models,
                                  self.secrets, settings)
         webhook = WebhookRuntime(self.db, self.chat, self.secrets, settings)
@@ -116,6 +122,7 @@ class Shoal:
         await self.runs.start_sweeping()
         if self.settings.role in ("all", "worker"):
             await self.worker.start()
+            await self.indexer.start()
         if self.settings.role in ("all", "scheduler"):
             await self.scheduler.start()
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
@@ -127,6 +134,7 @@ class Shoal:
         """Stop background work and release connections."""
         await self.scheduler.stop()
         await self.worker.stop()
+        await self.indexer.stop()
         await self.mcp.close()
         await self.runs.stop()
         await self.chat.appender.stop()

@@ -1,0 +1,83 @@
+"""The keyword side of search: SQLite FTS5 with BM25, PostgreSQL full-text ranking. Both
+answer (document id, score) with higher is better; scores are comparable only within one
+answer, so hybrid search scales them by the best."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import bindparam, text
+
+from shoal.memory.vectors import VectorFilter
+from shoal.store.tables import UTCDateTime
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+MAX_TERMS = 16
+_TERM = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def terms(query: str) -> list[str]:
+    """The words of a query, lowercased, at most MAX_TERMS."""
+    return list(dict.fromkeys(_TERM.findall(query.lower())))[:MAX_TERMS]
+
+
+def _visible(where: VectorFilter, params: dict[str, object]) -> str:
+    """The SQL condition for what the filter allows on `d` (a search_docs row)."""
+    params["rooms"] = sorted(where.rooms) or [""]
+    parts = []
+    if where.history:
+        parts.append("(d.scope = 'history' AND d.room_id IN :rooms)")
+    if where.notes:
+        parts.append("d.scope = 'house'")
+        if where.here is not None:
+            params["here"] = where.here
+            parts.append("(d.scope = 'room' AND d.room_id = :here)")
+        if where.agent is not None:
+            params["agent"] = where.agent
+            parts.append("(d.scope = 'agent' AND d.agent_id = :agent AND d.room_id IN :rooms)")
+    return "(" + (" OR ".join(parts) or "1 = 0") + ")"
+
+
+async def keyword_search(session: AsyncSession, house_id: str, query: str, where: VectorFilter,
+                         limit: int, *, every_word: bool = False, sender_id: str | None = None,
+                         before: datetime | None = None, newest_first: bool = False
+                         ) -> list[tuple[int, float]]:
+    """Documents matching the query's words (any of them; all with `every_word`), best
+    first or newest first. `sender_id` and `before` keep to one author's messages, older than
+    a time."""
+    words = terms(query)
+    if not words:
+        return []
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    params: dict[str, object] = {"house": house_id, "limit": limit}
+    extra = ""
+    if sender_id is not None:
+        params["sender"] = sender_id
+        extra += (" AND d.kind = 'message' AND EXISTS (SELECT 1 FROM messages m WHERE "
+                  "m.id = d.item_id AND m.sender_id = :sender)")
+    if before is not None:
+        params["before"] = before
+        extra += " AND d.created_at < :before"
+    visible = _visible(where, params)
+    newest = "d.created_at DESC, d.id DESC"
+    if sqlite:
+        params["match"] = (" AND " if every_word else " OR ").join(f'"{w}"' for w in words)
+        sql = ("SELECT d.id, -bm25(search_fts) AS score FROM search_fts "
+               "JOIN search_docs d ON d.id = search_fts.rowid "
+               f"WHERE search_fts MATCH :match AND d.house_id = :house AND {visible}{extra} "
+               f"ORDER BY {newest if newest_first else 'bm25(search_fts)'} LIMIT :limit")
+    else:
+        params["match"] = (" & " if every_word else " | ").join(words)
+        sql = ("SELECT d.id, ts_rank_cd(d.tsv, q) AS score "
+               "FROM search_docs d, to_tsquery('english', :match) q "
+               f"WHERE d.tsv @@ q AND d.house_id = :house AND {visible}{extra} "
+               f"ORDER BY {newest if newest_first else 'score DESC, d.id DESC'} LIMIT :limit")
+    statement = text(sql).bindparams(bindparam("rooms", expanding=True))
+    if before is not None:
+        statement = statement.bindparams(bindparam("before", type_=UTCDateTime()))
+    rows = (await session.execute(statement, params)).all()
+    return [(int(r[0]), float(r[1])) for r in rows]

@@ -1,0 +1,195 @@
+"""Hybrid search: keyword scores (scaled by the best of the answer) and vector similarity,
+merged as (1 - w) * keyword + w * vector, over what the searcher may be offered."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import select
+
+from shoal.llm import AllModelsFailed, embed_texts
+from shoal.memory.keyword import keyword_search
+from shoal.memory.tables import MemoryNote, SearchDoc
+from shoal.memory.vectors import VectorFilter, VectorIndex, as_vector
+from shoal.store.tables import House, Message, Room, iso
+
+if TYPE_CHECKING:
+    from shoal.config import MemorySettings
+    from shoal.llm import Embeddings, ModelRouter
+    from shoal.store import Database
+
+log = logging.getLogger("shoal.memory")
+CANDIDATES = 4  # each side brings this many times the results asked for
+
+
+@dataclass
+class Hit:
+    """One search result."""
+
+    doc_id: int
+    kind: str  # message | note
+    item_id: str
+    room_id: str | None
+    scope: str
+    text: str
+    score: float
+    keyword: float = 0.0
+    vector: float = 0.0
+    room_name: str | None = None
+    sender: str | None = None
+    seq: int | None = None
+    created_at: datetime | None = None
+    tags: list[str] = field(default_factory=list)
+
+    def view(self) -> dict[str, Any]:
+        """The hit as the API shows it."""
+        return {"id": self.item_id, "kind": self.kind, "roomId": self.room_id,
+                "roomName": self.room_name, "scope": self.scope, "text": self.text,
+                "score": round(self.score, 4), "keywordScore": round(self.keyword, 4),
+                "vectorScore": round(self.vector, 4), "sender": self.sender, "seq": self.seq,
+                "tags": self.tags, "createdAt": iso(self.created_at)}
+
+
+@dataclass
+class Answer:
+    """Hits, best first, and how the search was made (which embedding model, or why none)."""
+
+    hits: list[Hit]
+    model: str | None
+    note: str | None = None
+
+
+class SessionSearch(Protocol):
+    """The hook through which memory_search's `sessions` source reads agents' session
+    transcripts, once sessions exist (issue 18 §1); unset, `sessions` searches the room
+    history the agent may read."""
+
+    async def search(self, agent_id: str, room_id: str, query: str, limit: int) -> list[Hit]:
+        """Turns of the agent's sessions matching the query."""
+        ...
+
+
+class MemorySearch:
+    """Searches notes and room history for agents and people."""
+
+    def __init__(self, db: Database, settings: MemorySettings,
+                 models: Callable[[], ModelRouter]) -> None:
+        self.db = db
+        self.settings = settings
+        self.models = models
+        self.vectors = VectorIndex(db, settings.max_vectors)
+        self.sessions: SessionSearch | None = None
+
+    async def house_memory(self, house_id: str) -> Mapping[str, Any]:
+        """The house's `memory` settings (embedding model, weight), {} when unset."""
+        async with self.db.read() as session:
+            settings = await session.scalar(select(House.settings).where(House.id == house_id))
+        value = (settings or {}).get("memory")
+        return value if isinstance(value, dict) else {}
+
+    def chain(self, house: Mapping[str, Any]) -> list[str]:
+        """The embedding models to try, in order."""
+        first = house.get("embedding_model") or self.settings.embedding_model
+        rest = house.get("embedding_fallbacks", self.settings.embedding_fallbacks)
+        return list(dict.fromkeys([str(first), *[str(m) for m in rest or []]]))
+
+    async def embed(self, house_id: str, texts: Sequence[str],
+                    house: Mapping[str, Any] | None = None) -> Embeddings:
+        """Vectors from the house's embedding chain; AllModelsFailed when none answers."""
+        house = await self.house_memory(house_id) if house is None else house
+        return await embed_texts(self.models(), texts, self.chain(house), house_id=house_id)
+
+    async def search(self, house_id: str, where: VectorFilter, query: str, *,
+                     max_results: int, min_score: float,
+                     vector_weight: float | None = None) -> Answer:
+        """The best hits for the query, at most `max_results`, none below `min_score`."""
+        house = await self.house_memory(house_id)
+        weight = float(house.get("vector_weight", vector_weight if vector_weight is not None
+                                 else self.settings.vector_weight))
+        wanted = max_results * CANDIDATES
+        async with self.db.read() as session:
+            keyword = await keyword_search(session, house_id, query, where, wanted)
+        model, note = None, None
+        vector: dict[int, float] = {}
+        if weight > 0:
+            try:
+                embedded = await self.embed(house_id, [query], house)
+            except AllModelsFailed as exc:
+                note = f"keyword search only: no embedding model answered ({exc})"
+                log.warning("memory search without vectors in house %s: %s", house_id, exc)
+            else:
+                model = embedded.model
+                q = as_vector(embedded.vectors[0])
+                await self.vectors.refresh(house_id)
+                vector = dict(self.vectors.search(house_id, model, q, where, wanted))
+                missing = [d for d, _ in keyword if d not in vector]
+                vector.update(self.vectors.scores(house_id, model, q, missing))
+        if model is None:
+            weight = 0.0
+        best = max((s for _, s in keyword), default=0.0)
+        scaled = {d: (s / best if best > 0 else 0.0) for d, s in keyword}
+        merged = {d: (1 - weight) * scaled.get(d, 0.0) + weight * max(0.0, vector.get(d, 0.0))
+                  for d in set(scaled) | set(vector)}
+        ranked = sorted((d for d, s in merged.items() if s >= min_score),
+                        key=lambda d: -merged[d])
+        hits = await self.load(ranked[: max_results * 2], where)
+        for hit in hits:
+            hit.score = merged[hit.doc_id]
+            hit.keyword = scaled.get(hit.doc_id, 0.0)
+            hit.vector = vector.get(hit.doc_id, 0.0)
+        return Answer(hits[:max_results], model, note)
+
+    async def load(self, doc_ids: Sequence[int], where: VectorFilter | None = None) -> list[Hit]:
+        """The documents still there, in the given order, with their room, sender and note
+        details; with `where`, only those it allows (a stale in-memory vector row of a doc that
+        moved or went is dropped here)."""
+        if not doc_ids:
+            return []
+        async with self.db.read() as session:
+            docs = {d.id: d for d in (await session.scalars(
+                select(SearchDoc).where(SearchDoc.id.in_(doc_ids)))).all()}
+            message_ids = [d.item_id for d in docs.values() if d.kind == "message"]
+            note_ids = [d.item_id for d in docs.values() if d.kind == "note"]
+            messages = {m.id: m for m in (await session.scalars(
+                select(Message).where(Message.id.in_(message_ids)))).all()} if message_ids else {}
+            notes = {n.id: n for n in (await session.scalars(
+                select(MemoryNote).where(MemoryNote.id.in_(note_ids)))).all()} if note_ids else {}
+            room_ids = {d.room_id for d in docs.values() if d.room_id}
+            rooms = dict((await session.execute(
+                select(Room.id, Room.name).where(Room.id.in_(room_ids)))).tuples().all())
+        hits = []
+        for doc_id in doc_ids:
+            doc = docs.get(doc_id)
+            if doc is None or (where is not None and not allows(where, doc)):
+                continue
+            hit = Hit(doc.id, doc.kind, doc.item_id, doc.room_id, doc.scope, doc.body, 0.0,
+                      room_name=rooms.get(doc.room_id or ""), created_at=doc.created_at)
+            if doc.kind == "message":
+                message = messages.get(doc.item_id)
+                if message is None:
+                    continue
+                hit.text, hit.sender, hit.seq = message.content, message.sender_name, message.seq
+            else:
+                memo = notes.get(doc.item_id)
+                if memo is None:
+                    continue
+                hit.text, hit.tags = memo.text, list(memo.tags or [])
+            hits.append(hit)
+        return hits
+
+
+def allows(where: VectorFilter, doc: SearchDoc) -> bool:
+    """Whether the filter offers this document (the SQL and numpy filters say the same)."""
+    if doc.scope == "history":
+        return where.history and doc.room_id in where.rooms
+    if not where.notes:
+        return False
+    if doc.scope == "house":
+        return True
+    if doc.scope == "room":
+        return where.here is not None and doc.room_id == where.here
+    return where.agent is not None and doc.agent_id == where.agent and doc.room_id in where.rooms
