@@ -62,8 +62,8 @@ class MemorySettings(BaseModel):
     # "google/text-embedding-004"); the offline embedder needs no network and no key.
     embedding_model: str = "offline/shoal-embed"
     embedding_fallbacks: list[str] = Field(default_factory=list)
-    vector_weight: float = Field(0.5, ge=0, le=1)  # the rest is the keyword score's
-    min_score: float = Field(0.25, ge=0, le=1)  # memory_search's default floor
+    vector_weight: float = Field(0.6, ge=0, le=1)  # the rest is the keyword score's
+    min_score: float = Field(0.12, ge=0, le=1)  # memory_search's default floor
     max_results: int = Field(6, ge=1, le=50)  # memory_search's default count
     max_vectors: int = Field(250_000, ge=1000)  # per house, held in memory by each process
     embed_batch: int = Field(64, ge=1, le=512)  # documents per indexer claim

@@ -32,7 +32,8 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _SUFFIXES = ("ments", "ment", "ations", "ation", "ings", "ing", "edly", "ed", "ies", "es", "ly",
              "s")
 _STOP = frozenset("a an the to of in on at for and or but is are was were be been it this that "
-                  "with as by from we i you he she they our your my me us".split())
+                  "with as by from we i you he she they our your my me us when what where who "
+                  "how why which do does did can could should would will".split())
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,10 @@ def offline_embedding(text: str, dimensions: int = OFFLINE_DIMENSIONS) -> list[f
         if word in _STOP:
             continue
         root = stem(word)
-        _add(vector, "w:" + root, 2.0)
+        _add(vector, "w:" + root, 1.0)
         padded = f"<{root}>"
         for i in range(len(padded) - 2):
-            _add(vector, padded[i:i + 3], 0.5)
+            _add(vector, padded[i:i + 3], 1.0)
     norm = math.sqrt(sum(v * v for v in vector))
     return [v / norm for v in vector] if norm else vector
 

@@ -20,9 +20,17 @@ MAX_TERMS = 16
 _TERM = re.compile(r"[^\W_]+", re.UNICODE)
 
 
+# Words that match nearly everything: left out of a query that has other words.
+_STOP = frozenset("a an the to of in on at for and or but is are was were be been it this that "
+                  "with as by from we i you he she they our your my me us do does did when what "
+                  "where who how which why can could should would will there their".split())
+
+
 def terms(query: str) -> list[str]:
-    """The words of a query, lowercased, at most MAX_TERMS."""
-    return list(dict.fromkeys(_TERM.findall(query.lower())))[:MAX_TERMS]
+    """The words of a query, lowercased, common words left out, at most MAX_TERMS."""
+    words = list(dict.fromkeys(_TERM.findall(query.lower())))
+    kept = [w for w in words if w not in _STOP]
+    return (kept or words)[:MAX_TERMS]
 
 
 def _visible(where: VectorFilter, params: dict[str, object]) -> str:

@@ -133,7 +133,8 @@ class VectorIndex:
     def _grow(self, house: _House) -> None:
         size = max(1024, 2 * len(house.doc))
         matrix = np.zeros((size, house.dims), np.float32)
-        matrix[: house.count] = house.matrix[: house.count]
+        if house.count:
+            matrix[: house.count] = house.matrix[: house.count]
         house.matrix = matrix
         for name, dtype in (("doc", np.int64), ("room", np.int32), ("scope", np.int8),
                             ("agent", np.int32), ("model", np.int16)):
@@ -150,9 +151,10 @@ class VectorIndex:
         house.position = {int(d): i for i, d in enumerate(house.doc[: house.count])}
 
     def _reset(self, house: _House, dims: int) -> None:
-        house.count, house.dims, house.position = 0, dims, {}
-        house.matrix = np.zeros((0, dims), np.float32)
-        house.doc = np.zeros(0, np.int64)
+        fresh = _House(watermark=house.watermark, dims=dims, lock=house.lock)
+        for name in ("count", "dims", "matrix", "doc", "room", "scope", "agent", "model",
+                     "position"):
+            setattr(house, name, getattr(fresh, name))
 
     def search(self, house_id: str, model: str, query: NDArray[np.float32],
                where: VectorFilter, limit: int) -> list[tuple[int, float]]:
