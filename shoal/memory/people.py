@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 SNIPPET_CHARS = 200
 MEANING_RESULTS = 5
-MEANING_MIN = 0.3  # cosine below this is not offered as a match by meaning
+MEANING_MIN = 0.25  # cosine below this is not offered as a match by meaning
 
 
 @dataclass(frozen=True)
