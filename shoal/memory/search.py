@@ -15,7 +15,7 @@ from shoal.llm import AllModelsFailed, embed_texts
 from shoal.memory.keyword import keyword_search
 from shoal.memory.tables import MemoryNote, SearchDoc
 from shoal.memory.vectors import VectorFilter, VectorIndex, as_vector
-from shoal.store.tables import House, Message, Room, iso
+from shoal.store.tables import House, Message, Room, User, iso
 
 if TYPE_CHECKING:
     from shoal.config import MemorySettings
@@ -158,6 +158,9 @@ class MemorySearch:
                 select(Message).where(Message.id.in_(message_ids)))).all()} if message_ids else {}
             notes = {n.id: n for n in (await session.scalars(
                 select(MemoryNote).where(MemoryNote.id.in_(note_ids)))).all()} if note_ids else {}
+            sender_ids = {m.sender_id for m in messages.values() if m.sender_id}
+            names = dict((await session.execute(select(User.id, User.display_name).where(
+                User.id.in_(sender_ids)))).tuples().all()) if sender_ids else {}
             room_ids = {d.room_id for d in docs.values() if d.room_id}
             rooms = dict((await session.execute(
                 select(Room.id, Room.name).where(Room.id.in_(room_ids)))).tuples().all())
@@ -172,7 +175,8 @@ class MemorySearch:
                 message = messages.get(doc.item_id)
                 if message is None:
                     continue
-                hit.text, hit.sender, hit.seq = message.content, message.sender_name, message.seq
+                hit.text, hit.seq = message.content, message.seq
+                hit.sender = message.sender_name or names.get(message.sender_id or "")
             else:
                 memo = notes.get(doc.item_id)
                 if memo is None:
