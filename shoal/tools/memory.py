@@ -39,14 +39,14 @@ class MemoryTools:
         self.settings = settings
 
     async def tools(self, scope: ToolScope) -> ToolList:
-        """The four memory tools, bound to the bot and room."""
-        if not scope.room_id:
-            return ToolList(unavailable={"memory": "memory tools work in a room"})
+        """The four memory tools, bound to the bot and room (a call outside a room, which no
+        activation makes, is refused)."""
         return ToolList([self._save(scope), self._get(scope), self._forget(scope),
                          self._search_tool(scope)])
 
     def _save(self, scope: ToolScope) -> Tool:
         async def run(arguments: dict[str, Any]) -> str:
+            _in_room(scope)
             text = _text(arguments, "text", "memory_save needs the text to remember")
             tags = arguments.get("tags") or []
             if isinstance(tags, str):
@@ -81,6 +81,7 @@ class MemoryTools:
 
     def _get(self, scope: ToolScope) -> Tool:
         async def run(arguments: dict[str, Any]) -> str:
+            _in_room(scope)
             note_id = _text(arguments, "id", "memory_get needs a note id from memory_search")
             async with self.db.read() as session:
                 house_id, where = await agent_filter(session, scope.bot.id, scope.room_id)
@@ -97,6 +98,7 @@ class MemoryTools:
 
     def _forget(self, scope: ToolScope) -> Tool:
         async def run(arguments: dict[str, Any]) -> str:
+            _in_room(scope)
             note_id = _text(arguments, "id", "memory_forget needs a note id")
             async with self.db.write() as session:
                 house_id, where = await agent_filter(session, scope.bot.id, scope.room_id)
@@ -136,6 +138,7 @@ class MemoryTools:
 
     async def run_search(self, scope: ToolScope, arguments: dict[str, Any]) -> str:
         """memory_search: its answer as the model reads it."""
+        _in_room(scope)
         query = _text(arguments, "query", "memory_search needs a query")
         sources = arguments.get("sources") or ["memory", "rooms"]
         if isinstance(sources, str):
@@ -181,6 +184,11 @@ def _line(hit: Hit) -> str:
         return f"- note {hit.item_id} ({hit.scope}{tags}, {when}) score {hit.score:.2f}: {text}"
     return (f"- message in #{hit.room_name} (seq {hit.seq}, {hit.sender}, {when}) "
             f"score {hit.score:.2f}: {text}")
+
+
+def _in_room(scope: ToolScope) -> None:
+    if not scope.room_id:
+        raise ToolError("memory tools work in a room")
 
 
 def _text(arguments: dict[str, Any], name: str, missing: str) -> str:

@@ -36,3 +36,43 @@ def test_a_result_opens_its_room_at_the_message(new_page, web: WebServer) -> Non
     assert "ordinary chatter line 29" in bodies and "ordinary chatter line 31" in bodies
     assert "ordinary chatter line 119" not in bodies
     screenshot(page, "search-jump")
+
+
+async def _save_as(web: WebServer, bot_id: str, house_id: str, room_id: str, text: str) -> str:
+    from shoal.store.tables import User
+    from shoal.tools.base import ToolScope
+    shoal = web.server.shoal
+    async with shoal.db.read() as session:
+        bot = await session.get(User, bot_id)
+    assert bot is not None
+    found = await shoal.tools.gather(ToolScope(bot, house_id, room_id))
+    tool = next(t for t in found.tools if t.name == "memory_save")
+    return await tool.run({"text": text})
+
+
+def test_the_bot_page_shows_searches_and_forgets_its_memory(new_page, web: WebServer) -> None:
+    token, _ = web.register_api()
+    house = web.api(token, "POST", "/api/houses", {"name": unique("lab")})
+    room = web.api(token, "POST", "/api/agencies", {"name": unique("ops"),
+                                                    "houseId": house["id"]})
+    bot = web.api(token, "POST", "/api/agents", {"name": unique("Keeper"),
+                                                 "agencyId": room["id"]})
+    bot_id = bot["agent"]["id"]
+    for text in ("Dana likes her reports on Fridays", "The VPN certificate expires in May"):
+        web.run(_save_as(web, bot_id, house["id"], room["id"], text))
+    page: Page = new_page("/")
+    login_with_token(page, token, f"/house/{house['id']}/agents/{bot_id}")
+    notes = page.locator("#bot-memory table[aria-label='Memory notes'] .m-note-text")
+    expect(notes).to_have_text(["The VPN certificate expires in May",
+                                "Dana likes her reports on Fridays"])
+    page.fill("#bot-memory input[type=search]", "certificate")
+    page.keyboard.press("Enter")
+    expect(notes).to_have_text(["The VPN certificate expires in May"])
+    page.locator("#bot-memory").scroll_into_view_if_needed()
+    screenshot(page, "manage-bot-memory")
+    forget = page.locator("#bot-memory button:has-text('Forget')")
+    forget.click()
+    page.locator("#bot-memory button:has-text('Forget it?')").click()
+    expect(page.locator("#bot-memory")).to_contain_text("No note matches.")
+    left = web.api(token, "GET", f"/api/agents/{bot_id}/memory")
+    assert [n["text"] for n in left["notes"]] == ["Dana likes her reports on Fridays"]
