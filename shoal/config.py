@@ -66,6 +66,8 @@ class MemorySettings(BaseModel):
     min_score: float = Field(0.12, ge=0, le=1)  # memory_search's default floor
     max_results: int = Field(6, ge=1, le=50)  # memory_search's default count
     max_vectors: int = Field(250_000, ge=1000)  # per house, held in memory by each process
+    # How soon a process sees vectors another process wrote (its own are seen at once).
+    vector_refresh_seconds: float = Field(1.0, ge=0)
     embed_batch: int = Field(64, ge=1, le=512)  # documents per indexer claim
     embed_poll_seconds: float = Field(0.5, gt=0)  # how often the indexer looks for work
     embed_lease_seconds: float = Field(60, gt=0)

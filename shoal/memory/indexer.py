@@ -124,6 +124,7 @@ class Indexer:
                 for d, v in vectors if d in mine)
             await session.execute(delete(EmbedJob).where(
                 and_(EmbedJob.doc_id.in_(mine), EmbedJob.lease_owner == self.name)))
+        self.search.vectors.changed(house_id)
         return len(mine)
 
     async def _retry_later(self, doc_ids: list[int], why: str) -> None:

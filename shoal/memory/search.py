@@ -81,7 +81,7 @@ class MemorySearch:
         self.db = db
         self.settings = settings
         self.models = models
-        self.vectors = VectorIndex(db, settings.max_vectors)
+        self.vectors = VectorIndex(db, settings.max_vectors, settings.vector_refresh_seconds)
         self.sessions: SessionSearch | None = None
 
     async def house_memory(self, house_id: str) -> Mapping[str, Any]:
@@ -150,38 +150,35 @@ class MemorySearch:
         if not doc_ids:
             return []
         async with self.db.read() as session:
-            docs = {d.id: d for d in (await session.scalars(
-                select(SearchDoc).where(SearchDoc.id.in_(doc_ids)))).all()}
-            message_ids = [d.item_id for d in docs.values() if d.kind == "message"]
-            note_ids = [d.item_id for d in docs.values() if d.kind == "note"]
-            messages = {m.id: m for m in (await session.scalars(
-                select(Message).where(Message.id.in_(message_ids)))).all()} if message_ids else {}
-            notes = {n.id: n for n in (await session.scalars(
-                select(MemoryNote).where(MemoryNote.id.in_(note_ids)))).all()} if note_ids else {}
-            sender_ids = {m.sender_id for m in messages.values() if m.sender_id}
-            names = dict((await session.execute(select(User.id, User.display_name).where(
-                User.id.in_(sender_ids)))).tuples().all()) if sender_ids else {}
-            room_ids = {d.room_id for d in docs.values() if d.room_id}
-            rooms = dict((await session.execute(
-                select(Room.id, Room.name).where(Room.id.in_(room_ids)))).tuples().all())
+            rows = (await session.execute(
+                select(SearchDoc, Message.content, Message.seq, Message.sender_name,
+                       User.display_name, MemoryNote.text, MemoryNote.tags, Room.name)
+                .outerjoin(Message, (SearchDoc.kind == "message")
+                           & (Message.id == SearchDoc.item_id))
+                .outerjoin(User, User.id == Message.sender_id)
+                .outerjoin(MemoryNote, (SearchDoc.kind == "note")
+                           & (MemoryNote.id == SearchDoc.item_id))
+                .outerjoin(Room, Room.id == SearchDoc.room_id)
+                .where(SearchDoc.id.in_(doc_ids)))).tuples().all()
+        found = {row[0].id: row for row in rows}
         hits = []
         for doc_id in doc_ids:
-            doc = docs.get(doc_id)
-            if doc is None or (where is not None and not allows(where, doc)):
+            row = found.get(doc_id)
+            if row is None:
+                continue
+            doc, content, seq, sender, name, note, tags, room = row
+            if where is not None and not allows(where, doc):
                 continue
             hit = Hit(doc.id, doc.kind, doc.item_id, doc.room_id, doc.scope, doc.body, 0.0,
-                      room_name=rooms.get(doc.room_id or ""), created_at=doc.created_at)
+                      room_name=room, created_at=doc.created_at)
             if doc.kind == "message":
-                message = messages.get(doc.item_id)
-                if message is None:
+                if content is None:
                     continue
-                hit.text, hit.seq = message.content, message.seq
-                hit.sender = message.sender_name or names.get(message.sender_id or "")
+                hit.text, hit.seq, hit.sender = content, seq, sender or name
             else:
-                memo = notes.get(doc.item_id)
-                if memo is None:
+                if note is None:
                     continue
-                hit.text, hit.tags = memo.text, list(memo.tags or [])
+                hit.text, hit.tags = note, list(tags or [])
             hits.append(hit)
         return hits
 

@@ -10,6 +10,7 @@ held: the newest.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -53,6 +54,7 @@ class _House:
     """One house's vectors, in arrays that grow by doubling."""
 
     watermark: int = 0
+    checked_at: float = 0.0  # time.monotonic() of the last look at the database
     count: int = 0
     dims: int = 0
     matrix: NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 0), np.float32))
@@ -68,9 +70,13 @@ class _House:
 class VectorIndex:
     """Exact cosine search over a house's stored vectors, kept in memory per process."""
 
-    def __init__(self, db: Database, max_rows: int = 250_000) -> None:
+    def __init__(self, db: Database, max_rows: int = 250_000,
+                 refresh_seconds: float = 1.0) -> None:
         self.db = db
         self.max_rows = max_rows
+        # How stale this process's copy may be about vectors other processes wrote; this
+        # process's own indexer marks a house changed, which is seen at once.
+        self.refresh_seconds = refresh_seconds
         self._houses: dict[str, _House] = {}
         self._codes: dict[str, int] = {"": 0}  # room, agent and model ids as small integers
 
@@ -82,11 +88,21 @@ class VectorIndex:
             found = self._codes[value] = len(self._codes)
         return found
 
+    def changed(self, house_id: str) -> None:
+        """Vectors of the house were written: look again at the next search."""
+        house = self._houses.get(house_id)
+        if house is not None:
+            house.checked_at = 0.0
+
     async def refresh(self, house_id: str) -> int:
-        """Load the house's vectors written since the last look; answers how many."""
+        """Load the house's vectors written since the last look (at most every
+        `refresh_seconds` unless this process wrote some); answers how many."""
         house = self._houses.setdefault(house_id, _House())
+        if time.monotonic() - house.checked_at < self.refresh_seconds:
+            return 0
         loaded = 0
         async with house.lock:
+            house.checked_at = time.monotonic()
             while True:
                 async with self.db.read() as session:
                     rows = (await session.execute(
@@ -186,8 +202,8 @@ class VectorIndex:
         candidates = np.flatnonzero(allowed)
         if candidates.size == 0:
             return []
-        scores = house.matrix[candidates] @ query if candidates.size < n else (
-            house.matrix[:n] @ query)[candidates]
+        # One scan of every row, then the allowed ones: gathering the rows first copies them.
+        scores = (house.matrix[:n] @ query)[candidates]
         top = min(limit, candidates.size)
         best = np.argpartition(-scores, top - 1)[:top]
         best = best[np.argsort(-scores[best])]
