@@ -68,7 +68,7 @@ class MemorySettings(BaseModel):
     max_vectors: int = Field(250_000, ge=1000)  # per house, held in memory by each process
     # How soon a process sees vectors another process wrote (its own are seen at once).
     vector_refresh_seconds: float = Field(1.0, ge=0)
-    embed_batch: int = Field(64, ge=1, le=512)  # documents per indexer claim
+    embed_batch: int = Field(256, ge=1, le=1024)  # documents per indexer claim
     embed_poll_seconds: float = Field(0.5, gt=0)  # how often the indexer looks for work
     embed_lease_seconds: float = Field(60, gt=0)
 

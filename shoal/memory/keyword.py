@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 MAX_TERMS = 16
+POOL = 500  # SQLite: best matches ranked before the reader's filter applies
 _TERM = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -72,6 +73,20 @@ async def keyword_search(session: AsyncSession, house_id: str, query: str, where
         extra += " AND d.created_at < :before"
     visible = _visible(where, params)
     newest = "d.created_at DESC, d.id DESC"
+    if sqlite and not newest_first and sender_id is None and before is None:
+        # The best `pool` matches of the whole index first, then the reader's filter: the
+        # join and filter then see hundreds of rows, not every match of a common word. Only
+        # when the filter leaves too few is the whole match list filtered.
+        params["match"] = (" AND " if every_word else " OR ").join(f'"{w}"' for w in words)
+        params["pool"] = max(POOL, limit * 20)
+        pooled = text(
+            "SELECT d.id, m.score FROM (SELECT rowid AS id, -rank AS score FROM search_fts "
+            "WHERE search_fts MATCH :match ORDER BY rank LIMIT :pool) m "
+            f"JOIN search_docs d ON d.id = m.id WHERE d.house_id = :house AND {visible} "
+            "ORDER BY m.score DESC LIMIT :limit").bindparams(bindparam("rooms", expanding=True))
+        rows = (await session.execute(pooled, params)).all()
+        if len(rows) >= limit:
+            return [(int(r[0]), float(r[1])) for r in rows]
     if sqlite:
         params["match"] = (" AND " if every_word else " OR ").join(f'"{w}"' for w in words)
         sql = ("SELECT d.id, -bm25(search_fts) AS score FROM search_fts "

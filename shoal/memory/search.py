@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import select
 
 from shoal.llm import AllModelsFailed, embed_texts
-from shoal.memory.keyword import keyword_search
+from shoal.memory.keyword import keyword_search, terms
 from shoal.memory.tables import MemoryNote, SearchDoc
 from shoal.memory.vectors import VectorFilter, VectorIndex, as_vector
 from shoal.store.tables import House, Message, Room, User, iso
@@ -112,7 +112,12 @@ class MemorySearch:
                                  else self.settings.vector_weight))
         wanted = max_results * CANDIDATES
         async with self.db.read() as session:
-            keyword = await keyword_search(session, house_id, query, where, wanted)
+            # Documents with every word first; any word only when those are too few (a
+            # common word alone matches much of the house, and ranking all of it is slow).
+            keyword = await keyword_search(session, house_id, query, where, wanted,
+                                           every_word=True)
+            if len(keyword) < wanted and len(terms(query)) > 1:
+                keyword = await keyword_search(session, house_id, query, where, wanted)
         model, note = None, None
         vector: dict[int, float] = {}
         if weight > 0:
