@@ -198,15 +198,15 @@ async def approximate(shoal: Shoal, house_id: str, asked: list[str]) -> None:
     index.add(np.arange(house.count), matrix)
     built = time.perf_counter() - started
     times, recall = [], []
-    for q in asked:
+    for q in asked[:100]:
         vec = as_vector(offline_embedding(q))
         t0 = time.perf_counter()
         found = index.search(vec, 10)
         times.append(time.perf_counter() - t0)
-        exact = set(np.argsort(-(matrix @ vec))[:10].tolist())
+        exact = set(np.argpartition(-(matrix @ vec), 9)[:10].tolist())
         recall.append(len(exact & set(found.keys.tolist())) / 10)
     p50, p99 = pct(times)
-    print(f"  usearch HNSW (unfiltered): build {built:.1f} s, p50 {p50:.2f} ms, p99 {p99:.2f} "
+    print(f"  usearch HNSW (unfiltered, 100 queries): build {built:.1f} s, p50 {p50:.2f} ms, p99 {p99:.2f} "
           f"ms, recall@10 {statistics.mean(recall):.2f}")
 
 
