@@ -26,6 +26,16 @@ async def test_openai_embeddings_come_back_in_order(make_router: Any,
     assert request.body["input"] == texts and request.model == "text-embedding-3-small"
 
 
+async def test_gemini_embeddings_through_google_genai(make_router: Any,
+                                                      fake: FakeLLMServer) -> None:
+    answer = await embed_texts(make_router(), ["one", "two"], ["google/text-embedding-004"])
+    assert answer.model == "google/text-embedding-004"
+    assert answer.vectors == [pytest.approx(offline_embedding(t), abs=1e-6)
+                              for t in ("one", "two")]
+    [request] = [r for r in fake.requests if r.wire == "gemini-embeddings"]
+    assert request.model == "text-embedding-004" and request.api_key == "ok-gemini"
+
+
 async def test_a_failing_key_cools_down_and_the_chain_falls_back(make_router: Any,
                                                                  fake: FakeLLMServer) -> None:
     router = make_router()

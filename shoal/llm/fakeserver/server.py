@@ -161,6 +161,19 @@ class FakeLLMServer:
             {"object": "embedding", "index": i, "embedding": offline_embedding(str(t))}
             for i, t in enumerate(texts)], "usage": {"prompt_tokens": 0, "total_tokens": 0}})
 
+    async def _gemini_embeddings(self, request: web.Request, model: str) -> web.StreamResponse:
+        """Gemini's batchEmbedContents, answered with the offline embedder's vectors."""
+        body = await request.json()
+        key = request.headers.get("x-goog-api-key") or request.query.get("key")
+        rec = self._record("gemini-embeddings", model, key, False, body)
+        fault = self._key_faults.get(key or "")
+        if fault is not None:
+            return await self._fault(request, rec, fault)
+        texts = [" ".join(str(p.get("text", "")) for p in (r.get("content") or {}).get("parts", []))
+                 for r in body.get("requests", [])]
+        return web.json_response({"embeddings": [{"values": offline_embedding(t)}
+                                                 for t in texts]})
+
     async def _openai_models(self, request: web.Request) -> web.Response:
         """The OpenAI model list, as Ollama and other local servers answer it."""
         return web.json_response({"object": "list", "data": [
@@ -182,6 +195,8 @@ class FakeLLMServer:
 
     async def _gemini(self, request: web.Request) -> web.StreamResponse:
         model, _, method = request.match_info["target"].partition(":")
+        if method == "batchEmbedContents":
+            return await self._gemini_embeddings(request, model)
         if method not in ("generateContent", "streamGenerateContent"):
             raise web.HTTPNotFound()
         body = await request.json()
