@@ -206,8 +206,8 @@ async def approximate(shoal: Shoal, house_id: str, asked: list[str]) -> None:
         exact = set(np.argpartition(-(matrix @ vec), 9)[:10].tolist())
         recall.append(len(exact & set(found.keys.tolist())) / 10)
     p50, p99 = pct(times)
-    print(f"  usearch HNSW (unfiltered, 100 queries): build {built:.1f} s, p50 {p50:.2f} ms, p99 {p99:.2f} "
-          f"ms, recall@10 {statistics.mean(recall):.2f}")
+    print(f"  usearch HNSW (unfiltered, 100 queries): build {built:.1f} s, p50 {p50:.2f} ms, "
+          f"p99 {p99:.2f} ms, recall@10 {statistics.mean(recall):.2f}")
 
 
 async def run(backend: str, url: str | None, messages: int, notes: int, queries: int) -> None:
