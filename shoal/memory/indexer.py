@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 
 from shoal.llm import AllModelsFailed
 from shoal.memory.tables import EmbedJob, MemoryVector, SearchDoc
@@ -118,10 +118,10 @@ class Indexer:
             if not mine:
                 return 0
             await session.execute(delete(MemoryVector).where(MemoryVector.doc_id.in_(mine)))
-            session.add_all(
-                MemoryVector(doc_id=d, house_id=house_id, model=model,
-                             vector=np.asarray(v, dtype="<f4").tobytes())
-                for d, v in vectors if d in mine)
+            await session.execute(insert(MemoryVector), [
+                {"doc_id": d, "house_id": house_id, "model": model,
+                 "vector": np.asarray(v, dtype="<f4").tobytes()}
+                for d, v in vectors if d in mine])
             await session.execute(delete(EmbedJob).where(
                 and_(EmbedJob.doc_id.in_(mine), EmbedJob.lease_owner == self.name)))
         self.search.vectors.changed(house_id)
