@@ -59,13 +59,28 @@ WORDS = ("deploy release billing invoice customer ticket outage database staging
          "mobile android ios browser firefox chrome safari accessibility translation").split()
 
 
+def vocabulary() -> tuple[list[str], list[float]]:
+    """A vocabulary of 5,100 words and Zipf weights (the k-th most common word is used 1/k as
+    often as the first), as in natural text; made-up words after the real ones."""
+    rng = random.Random(3)
+    syllables = ["ka", "lo", "mi", "ter", "an", "sul", "ve", "ro", "pin", "da", "gu", "fel"]
+    made = {"".join(rng.choices(syllables, k=rng.randint(2, 4))) for _ in range(8000)}
+    words = WORDS + sorted(made - set(WORDS))[:5000]
+    return words, [1 / (rank + 1) for rank in range(len(words))]
+
+
+VOCABULARY, WEIGHTS = vocabulary()
+
+
 def sentence(rng: random.Random, low: int = 8, high: int = 20) -> str:
-    """Words drawn with a skew (a few common, many rare), plus a made-up rare word."""
-    n = rng.randint(low, high)
-    words = [WORDS[min(int(rng.paretovariate(1.2)) - 1, len(WORDS) - 1)] if rng.random() < 0.5
-             else rng.choice(WORDS) for _ in range(n)]
-    words.append(f"zq{rng.randint(0, 20000)}")
-    return " ".join(words)
+    """A message: 8-20 words drawn with Zipf weights."""
+    return " ".join(rng.choices(VOCABULARY, WEIGHTS, k=rng.randint(low, high)))
+
+
+def query(rng: random.Random) -> str:
+    """What an agent searches for: 1-3 content words (not the 20 most common, which act as
+    stop words here; ranks 20-2,000, so from a few thousand matches down to a few dozen)."""
+    return " ".join(rng.sample(VOCABULARY[20:2000], rng.randint(1, 3)))
 
 
 def pct(values: list[float]) -> tuple[float, float]:
@@ -141,7 +156,7 @@ async def embed_all(shoal: Shoal) -> None:
 async def measure(shoal: Shoal, bot: Any, house_id: str, rooms: list[str], queries: int
                   ) -> None:
     rng = random.Random(11)
-    asked = [" ".join(rng.sample(WORDS, rng.randint(1, 3))) for _ in range(queries)]
+    asked = [query(rng) for _ in range(queries)]
     tools = MemoryTools(shoal.db, shoal.memory, shoal.settings.memory)
     scope = ToolScope(bot, house_id, rooms[0])
     started = time.perf_counter()
