@@ -53,11 +53,11 @@ def _visible(where: VectorFilter, params: dict[str, object]) -> str:
 
 async def keyword_search(session: AsyncSession, house_id: str, query: str, where: VectorFilter,
                          limit: int, *, every_word: bool = False, sender_id: str | None = None,
-                         before: datetime | None = None, newest_first: bool = False
-                         ) -> list[tuple[int, float]]:
+                         before: tuple[datetime, int] | None = None,
+                         newest_first: bool = False) -> list[tuple[int, float]]:
     """Documents matching the query's words (any of them; all with `every_word`), best
-    first or newest first. `sender_id` and `before` keep to one author's messages, older than
-    a time."""
+    first or newest first. `sender_id` keeps to one author's messages; `before` (a time and a
+    document id, the last of the previous page) to those after it, newest first."""
     words = terms(query)
     if not words:
         return []
@@ -69,8 +69,9 @@ async def keyword_search(session: AsyncSession, house_id: str, query: str, where
         extra += (" AND d.kind = 'message' AND EXISTS (SELECT 1 FROM messages m WHERE "
                   "m.id = d.item_id AND m.sender_id = :sender)")
     if before is not None:
-        params["before"] = before
-        extra += " AND d.created_at < :before"
+        params["before"], params["before_doc"] = before
+        extra += (" AND (d.created_at < :before OR (d.created_at = :before "
+                  "AND d.id < :before_doc))")
     visible = _visible(where, params)
     newest = "d.created_at DESC, d.id DESC"
     if sqlite and not newest_first and sender_id is None and before is None:

@@ -14,8 +14,9 @@ from shoal.errors import InvalidInput, NotFound
 from shoal.llm import AllModelsFailed
 from shoal.memory.keyword import keyword_search, terms
 from shoal.memory.scope import readable_rooms
+from shoal.memory.tables import SearchDoc
 from shoal.memory.vectors import VectorFilter, as_vector
-from shoal.store.tables import HouseMember, Message, iso
+from shoal.store.tables import HouseMember, iso
 
 if TYPE_CHECKING:
     from shoal.memory.search import Hit, MemorySearch
@@ -75,10 +76,11 @@ class PeopleSearch:
                 houses = {house: {query.room_id}}
             before_at = None
             if query.before is not None:
-                before_at = await session.scalar(select(Message.created_at).where(
-                    Message.id == query.before))
-                if before_at is None:
+                row = (await session.execute(select(SearchDoc.created_at, SearchDoc.id).where(
+                    SearchDoc.kind == "message", SearchDoc.item_id == query.before))).first()
+                if row is None:
                     raise InvalidInput("before must be the id of a message from an earlier page")
+                before_at = (row[0], row[1])
             senders = await self._senders(session, query.sender, list(houses))
         found: list[tuple[int, str]] = []
         for house_id, rooms in houses.items():
