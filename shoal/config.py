@@ -65,6 +65,7 @@ class MemorySettings(BaseModel):
     vector_weight: float = Field(0.6, ge=0, le=1)  # the rest is the keyword score's
     min_score: float = Field(0.12, ge=0, le=1)  # memory_search's default floor
     max_results: int = Field(6, ge=1, le=50)  # memory_search's default count
+    max_notes_per_agent: int = Field(10_000, ge=1)  # per house; memory_save refuses beyond
     max_vectors: int = Field(250_000, ge=1000)  # per house, held in memory by each process
     # How soon a process sees vectors another process wrote (its own are seen at once).
     vector_refresh_seconds: float = Field(1.0, ge=0)

@@ -4,11 +4,15 @@ note or a message from a room the room's readers could not read."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
 
 from shoal.errors import InvalidInput, NotFound
 from shoal.memory import (
     SCOPES,
+    MemoryNote,
     MemorySearch,
     agent_filter,
     find_note,
@@ -25,7 +29,10 @@ if TYPE_CHECKING:
     from shoal.store import Database
     from shoal.tools.base import ToolScope
 
+log = logging.getLogger("shoal.tools")
+
 GROUP = "memory"
+MAX_QUERY_CHARS = 400
 SOURCES = ("memory", "sessions", "rooms")
 SHOWN_CHARS = 500
 
@@ -58,6 +65,13 @@ class MemoryTools:
                 room = await session.get(Room, scope.room_id)
                 if room is None:
                     raise ToolError("the room is gone")
+                kept = await session.scalar(select(func.count()).select_from(MemoryNote).where(
+                    MemoryNote.house_id == room.house_id, MemoryNote.agent_id == scope.bot.id))
+                if (kept or 0) >= self.settings.max_notes_per_agent:
+                    log.warning("agent %s keeps %d notes in house %s, its limit", scope.bot.id,
+                                kept, room.house_id)
+                    raise ToolError(f"you already keep {kept:,} notes in this house, the "
+                                    "limit; forget some with memory_forget first")
                 try:
                     note = await save_note(session, room=room, agent_id=scope.bot.id,
                                            by=scope.bot.id, text=text, tags=tags, scope=where)
@@ -140,6 +154,9 @@ class MemoryTools:
         """memory_search: its answer as the model reads it."""
         _in_room(scope)
         query = _text(arguments, "query", "memory_search needs a query")
+        if len(query) > MAX_QUERY_CHARS:
+            raise ToolError(f"the query is longer than {MAX_QUERY_CHARS} characters; use fewer "
+                            "words")
         sources = arguments.get("sources") or ["memory", "rooms"]
         if isinstance(sources, str):
             sources = [sources]

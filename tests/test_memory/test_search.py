@@ -104,6 +104,19 @@ async def test_bad_arguments_are_explained(world: World) -> None:
         await world.tool("memory_save", world.public, text="x", scope="everyone")
 
 
+async def test_an_agent_keeps_at_most_its_limit_of_notes(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shoal.tools.base import ToolError
+    settings = world.server.shoal.settings.memory
+    monkeypatch.setattr(settings, "max_notes_per_agent", 2)
+    for i in range(2):
+        await world.tool("memory_save", world.public, text=f"fact {i}")
+    with pytest.raises(ToolError, match="already keep 2 notes"):
+        await world.tool("memory_save", world.public, text="one too many")
+    with pytest.raises(ToolError, match="longer than 400"):
+        await world.tool("memory_search", world.public, query="x" * 401)
+
+
 async def test_get_and_forget_a_note(world: World) -> None:
     saved = await world.tool("memory_save", world.public, text="Bob owns the billing service",
                              tags=["owners"], scope="room")
