@@ -205,8 +205,8 @@ async def test_the_memory_setting_names_a_known_embedding_model(
 ) -> None:
     house = await make_house(shoal_server)
     route = f"/api/houses/{house.id}/settings"
-    r = await house.owner.patch(route, {"memory": {"embedding_model": "openai/text-embedding-3-small",
-                                                   "vector_weight": 0.3}})
+    wanted = {"embedding_model": "openai/text-embedding-3-small", "vector_weight": 0.3}
+    r = await house.owner.patch(route, {"memory": wanted})
     assert r.status_code == 200, r.text
     assert r.json()["memory"] == {"embedding_model": "openai/text-embedding-3-small",
                                   "vector_weight": 0.3}
