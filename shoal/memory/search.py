@@ -3,8 +3,10 @@ merged as (1 - w) * keyword + w * vector, over what the searcher may be offered.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -18,6 +20,10 @@ from shoal.memory.vectors import VectorFilter, VectorIndex, as_vector
 from shoal.store.tables import House, Message, Room, User, iso
 
 if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from shoal.config import MemorySettings
     from shoal.llm import Embeddings, ModelRouter
     from shoal.store import Database
@@ -107,54 +113,73 @@ class MemorySearch:
                      max_results: int, min_score: float,
                      vector_weight: float | None = None) -> Answer:
         """The best hits for the query, at most `max_results`, none below `min_score`."""
-        house = await self.house_memory(house_id)
-        weight = float(house.get("vector_weight", vector_weight if vector_weight is not None
-                                 else self.settings.vector_weight))
         wanted = max_results * CANDIDATES
         async with self.db.read() as session:
-            # Documents with every word first; any word only when those are too few (a
-            # common word alone matches much of the house, and ranking all of it is slow).
-            keyword = await keyword_search(session, house_id, query, where, wanted,
-                                           every_word=True)
-            if len(keyword) < wanted and len(terms(query)) > 1:
-                keyword = await keyword_search(session, house_id, query, where, wanted)
-        model, note = None, None
-        vector: dict[int, float] = {}
-        if weight > 0:
-            try:
-                embedded = await self.embed(house_id, [query], house)
-            except AllModelsFailed as exc:
-                note = f"keyword search only: no embedding model answered ({exc})"
-                log.warning("memory search without vectors in house %s: %s", house_id, exc)
-            else:
-                model = embedded.model
-                q = as_vector(embedded.vectors[0])
-                await self.vectors.refresh(house_id)
-                vector = dict(self.vectors.search(house_id, model, q, where, wanted))
+            settings = await session.scalar(select(House.settings).where(House.id == house_id))
+            house = (settings or {}).get("memory")
+            house = house if isinstance(house, dict) else {}
+            weight = float(house.get("vector_weight", vector_weight if vector_weight is not None
+                                     else self.settings.vector_weight))
+            # The query's embedding is made while the keyword query runs in the database.
+            keyword, (model, note, vector, q) = await asyncio.gather(
+                self._keyword(session, house_id, query, where, wanted),
+                self._nearest(house_id, house, query, where, wanted, weight))
+            if model is not None and q is not None:
                 missing = [d for d, _ in keyword if d not in vector]
                 vector.update(self.vectors.scores(house_id, model, q, missing))
-        if model is None:
-            weight = 0.0
-        best = max((s for _, s in keyword), default=0.0)
-        scaled = {d: (s / best if best > 0 else 0.0) for d, s in keyword}
-        merged = {d: (1 - weight) * scaled.get(d, 0.0) + weight * max(0.0, vector.get(d, 0.0))
-                  for d in set(scaled) | set(vector)}
-        ranked = sorted((d for d, s in merged.items() if s >= min_score),
-                        key=lambda d: -merged[d])
-        hits = await self.load(ranked[: max_results * 2], where)
+            else:
+                weight = 0.0
+            best = max((s for _, s in keyword), default=0.0)
+            scaled = {d: (s / best if best > 0 else 0.0) for d, s in keyword}
+            merged = {d: (1 - weight) * scaled.get(d, 0.0)
+                      + weight * max(0.0, vector.get(d, 0.0))
+                      for d in set(scaled) | set(vector)}
+            ranked = sorted((d for d, s in merged.items() if s >= min_score),
+                            key=lambda d: -merged[d])
+            hits = await self.load(ranked[: max_results * 2], where, session=session)
         for hit in hits:
             hit.score = merged[hit.doc_id]
             hit.keyword = scaled.get(hit.doc_id, 0.0)
             hit.vector = vector.get(hit.doc_id, 0.0)
         return Answer(hits[:max_results], model, note)
 
-    async def load(self, doc_ids: Sequence[int], where: VectorFilter | None = None) -> list[Hit]:
+    async def _keyword(self, session: AsyncSession, house_id: str, query: str,
+                       where: VectorFilter, wanted: int) -> list[tuple[int, float]]:
+        # Documents with every word first; any word only when those are too few (a common
+        # word alone matches much of the house, and ranking all of it is slow).
+        found = await keyword_search(session, house_id, query, where, wanted, every_word=True)
+        if len(found) < wanted and len(terms(query)) > 1:
+            found = await keyword_search(session, house_id, query, where, wanted)
+        return found
+
+    async def _nearest(self, house_id: str, house: Mapping[str, Any], query: str,
+                       where: VectorFilter, wanted: int, weight: float
+                       ) -> tuple[str | None, str | None, dict[int, float],
+                                  NDArray[np.float32] | None]:
+        """The embedding model used (None if none), why none, the nearest documents, and the
+        query's vector."""
+        if weight <= 0:
+            return None, None, {}, None
+        try:
+            embedded = await self.embed(house_id, [query], house)
+        except AllModelsFailed as exc:
+            log.warning("memory search without vectors in house %s: %s", house_id, exc)
+            return None, f"keyword search only: no embedding model answered ({exc})", {}, None
+        q = as_vector(embedded.vectors[0])
+        await self.vectors.refresh(house_id)
+        return embedded.model, None, dict(self.vectors.search(
+            house_id, embedded.model, q, where, wanted)), q
+
+    async def load(self, doc_ids: Sequence[int], where: VectorFilter | None = None, *,
+                   session: AsyncSession | None = None) -> list[Hit]:
         """The documents still there, in the given order, with their room, sender and note
         details; with `where`, only those it allows (a stale in-memory vector row of a doc that
         moved or went is dropped here)."""
         if not doc_ids:
             return []
-        async with self.db.read() as session:
+        async with AsyncExitStack() as stack:
+            if session is None:
+                session = await stack.enter_async_context(self.db.read())
             rows = (await session.execute(
                 select(SearchDoc, Message.content, Message.seq, Message.sender_name,
                        User.display_name, MemoryNote.text, MemoryNote.tags, Room.name)
