@@ -15,7 +15,7 @@ per second, and the bare embedder's rate), then times, over the same queries:
 Prints p50 and p99 of each and memory_search's ratio to each baseline.
 
     .venv/bin/python bench/memory.py [--backend sqlite|postgres|both] [--messages 100000]
-        [--notes 10000] [--queries 300] [--pg-url postgresql+asyncpg://...]
+        [--notes 10000] [--queries 300] [--no-hnsw] [--pg-url postgresql+asyncpg://...]
 """
 
 from __future__ import annotations
@@ -153,8 +153,8 @@ async def embed_all(shoal: Shoal) -> None:
           f"{len(sample) / bare:,.0f} texts/s")
 
 
-async def measure(shoal: Shoal, bot: Any, house_id: str, rooms: list[str], queries: int
-                  ) -> None:
+async def measure(shoal: Shoal, bot: Any, house_id: str, rooms: list[str], queries: int,
+                  hnsw: bool) -> None:
     rng = random.Random(11)
     asked = [query(rng) for _ in range(queries)]
     tools = MemoryTools(shoal.db, shoal.memory, shoal.settings.memory)
@@ -196,7 +196,8 @@ async def measure(shoal: Shoal, bot: Any, house_id: str, rooms: list[str], queri
     print(f"  bare vector scan     p50 {vec50:6.1f} ms  p99 {vec99:6.1f} ms")
     print(f"  memory_search / (keyword + vector): p50 {search50 / (fts50 + vec50):.2f}x, "
           f"p99 {search99 / (fts99 + vec99):.2f}x")
-    await approximate(shoal, house_id, asked)
+    if hnsw:
+        await approximate(shoal, house_id, asked)
 
 
 async def approximate(shoal: Shoal, house_id: str, asked: list[str]) -> None:
@@ -225,7 +226,8 @@ async def approximate(shoal: Shoal, house_id: str, asked: list[str]) -> None:
           f"p99 {p99:.2f} ms, recall@10 {statistics.mean(recall):.2f}")
 
 
-async def run(backend: str, url: str | None, messages: int, notes: int, queries: int) -> None:
+async def run(backend: str, url: str | None, messages: int, notes: int, queries: int,
+              hnsw: bool) -> None:
     print(f"{backend}:")
     with tempfile.TemporaryDirectory() as data_dir:
         settings = Settings(data_dir=Path(data_dir), secret="bench-" + "x" * 40, role="api",
@@ -239,16 +241,17 @@ async def run(backend: str, url: str | None, messages: int, notes: int, queries:
                                                "CASCADE"))
             bot, house_id, rooms = await load(shoal, messages, notes)
             await embed_all(shoal)
-            await measure(shoal, bot, house_id, rooms, queries)
+            await measure(shoal, bot, house_id, rooms, queries, hnsw)
         finally:
             await shoal.stop()
 
 
 async def main(args: argparse.Namespace) -> None:
     if args.backend in ("sqlite", "both"):
-        await run("SQLite", None, args.messages, args.notes, args.queries)
+        await run("SQLite", None, args.messages, args.notes, args.queries, not args.no_hnsw)
     if args.backend in ("postgres", "both"):
-        await run("PostgreSQL", args.pg_url, args.messages, args.notes, args.queries)
+        await run("PostgreSQL", args.pg_url, args.messages, args.notes, args.queries,
+                  not args.no_hnsw)
 
 
 if __name__ == "__main__":
@@ -257,6 +260,7 @@ if __name__ == "__main__":
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--notes", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--no-hnsw", action="store_true", help="skip the usearch comparison")
     parser.add_argument("--pg-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/"
                                             "bench_memory")
     sys.exit(asyncio.run(main(parser.parse_args())))
