@@ -191,9 +191,9 @@ async def measure(shoal: Shoal, bot: Any, house_id: str, rooms: list[str], queri
     fts50, fts99 = pct(fts_times)
     vec50, vec99 = pct(vec_times)
     keyword = "FTS5 bm25" if sqlite else "tsvector ts_rank_cd"
-    print(f"  memory_search        p50 {search50:6.1f} ms  p99 {search99:6.1f} ms")
-    print(f"  bare {keyword:<16}p50 {fts50:6.1f} ms  p99 {fts99:6.1f} ms")
-    print(f"  bare vector scan     p50 {vec50:6.1f} ms  p99 {vec99:6.1f} ms")
+    print(f"  memory_search            p50 {search50:6.1f} ms  p99 {search99:6.1f} ms")
+    print(f"  bare {keyword:<19} p50 {fts50:6.1f} ms  p99 {fts99:6.1f} ms")
+    print(f"  bare vector scan         p50 {vec50:6.1f} ms  p99 {vec99:6.1f} ms")
     print(f"  memory_search / (keyword + vector): p50 {search50 / (fts50 + vec50):.2f}x, "
           f"p99 {search99 / (fts99 + vec99):.2f}x")
     if hnsw:

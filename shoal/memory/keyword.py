@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 MAX_TERMS = 16
 POOL = 500  # SQLite: best matches ranked before the reader's filter applies
+RANK_CAP = 5000  # PostgreSQL: matches ranked at most, the newest
 _TERM = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -96,10 +97,20 @@ async def keyword_search(session: AsyncSession, house_id: str, query: str, where
                f"ORDER BY {newest if newest_first else 'bm25(search_fts)'} LIMIT :limit")
     else:
         params["match"] = (" & " if every_word else " | ").join(words)
-        sql = ("SELECT d.id, ts_rank_cd(d.tsv, q) AS score "
-               "FROM search_docs d, to_tsquery('english', :match) q "
-               f"WHERE d.tsv @@ q AND d.house_id = :house AND {visible}{extra} "
-               f"ORDER BY {newest if newest_first else 'score DESC, d.id DESC'} LIMIT :limit")
+        if newest_first:
+            sql = ("SELECT d.id, 0.0 AS score "
+                   "FROM search_docs d, to_tsquery('english', :match) q "
+                   f"WHERE d.tsv @@ q AND d.house_id = :house AND {visible}{extra} "
+                   f"ORDER BY {newest} LIMIT :limit")
+        else:
+            # Ranking reads every match's tsvector; a word matching most of the house is
+            # ranked over its newest RANK_CAP matches only.
+            params["cap"] = RANK_CAP
+            sql = ("SELECT m.id, ts_rank_cd(m.tsv, q) AS score FROM (SELECT d.id, d.tsv "
+                   "FROM search_docs d, to_tsquery('english', :match) q "
+                   f"WHERE d.tsv @@ q AND d.house_id = :house AND {visible}{extra} "
+                   "ORDER BY d.id DESC LIMIT :cap) m, to_tsquery('english', :match) q "
+                   "ORDER BY score DESC, m.id DESC LIMIT :limit")
     statement = text(sql).bindparams(bindparam("rooms", expanding=True))
     if before is not None:
         statement = statement.bindparams(bindparam("before", type_=UTCDateTime()))
