@@ -240,6 +240,8 @@ async def run(backend: str, url: str | None, messages: int, notes: int, queries:
                     await session.execute(text("TRUNCATE search_docs, memory_notes, messages "
                                                "CASCADE"))
             bot, house_id, rooms = await load(shoal, messages, notes)
+            async with shoal.db.engine.connect() as conn:  # what autovacuum does after a load
+                await conn.execute(text("ANALYZE"))
             await embed_all(shoal)
             await measure(shoal, bot, house_id, rooms, queries, hnsw)
         finally:
