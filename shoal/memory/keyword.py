@@ -52,6 +52,21 @@ def _visible(where: VectorFilter, params: dict[str, object]) -> str:
     return "(" + (" OR ".join(parts) or "1 = 0") + ")"
 
 
+def offered(where: VectorFilter, scope: str, room_id: str | None, agent_id: str | None
+            ) -> bool:
+    """Whether the filter offers a document of this scope, room and agent (what `_visible`
+    says in SQL and the vector index in numpy)."""
+    if scope == "history":
+        return where.history and room_id in where.rooms
+    if not where.notes:
+        return False
+    if scope == "house":
+        return True
+    if scope == "room":
+        return where.here is not None and room_id == where.here
+    return where.agent is not None and agent_id == where.agent and room_id in where.rooms
+
+
 async def keyword_search(session: AsyncSession, house_id: str, query: str, where: VectorFilter,
                          limit: int, *, every_word: bool = False, sender_id: str | None = None,
                          before: tuple[datetime, int] | None = None,
@@ -76,19 +91,21 @@ async def keyword_search(session: AsyncSession, house_id: str, query: str, where
     visible = _visible(where, params)
     newest = "d.created_at DESC, d.id DESC"
     if sqlite and not newest_first and sender_id is None and before is None:
-        # The best `pool` matches of the whole index first, then the reader's filter: the
-        # join and filter then see hundreds of rows, not every match of a common word. Only
-        # when the filter leaves too few is the whole match list filtered.
+        # The best `pool` matches of the whole index, filtered for the reader here: a
+        # common word's every match is ranked once, inside FTS5, and only the pool is
+        # joined. Only when the pool was full and the filter left too few is the whole
+        # match list filtered in SQL.
         params["match"] = (" AND " if every_word else " OR ").join(f'"{w}"' for w in words)
-        params["pool"] = max(POOL, limit * 20)
-        pooled = text(
-            "SELECT d.id, m.score FROM (SELECT rowid AS id, -rank AS score FROM search_fts "
-            "WHERE search_fts MATCH :match ORDER BY rank LIMIT :pool) m "
-            f"JOIN search_docs d ON d.id = m.id WHERE d.house_id = :house AND {visible} "
-            "ORDER BY m.score DESC LIMIT :limit").bindparams(bindparam("rooms", expanding=True))
-        rows = (await session.execute(pooled, params)).all()
-        if len(rows) >= limit:
-            return [(int(r[0]), float(r[1])) for r in rows]
+        pool = max(POOL, limit * 20)
+        rows = (await session.execute(text(
+            "SELECT m.id, m.score, d.house_id, d.scope, d.room_id, d.agent_id FROM "
+            "(SELECT rowid AS id, -rank AS score FROM search_fts WHERE search_fts MATCH :match "
+            "ORDER BY rank LIMIT :pool) m JOIN search_docs d ON d.id = m.id "
+            "ORDER BY m.score DESC"), {"match": params["match"], "pool": pool})).all()
+        kept = [(int(r[0]), float(r[1])) for r in rows
+                if r[2] == house_id and offered(where, r[3], r[4], r[5])][:limit]
+        if len(kept) >= limit or len(rows) < pool:
+            return kept
     if sqlite:
         params["match"] = (" AND " if every_word else " OR ").join(f'"{w}"' for w in words)
         sql = ("SELECT d.id, -bm25(search_fts) AS score FROM search_fts "

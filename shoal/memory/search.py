@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import select
 
 from shoal.llm import AllModelsFailed, embed_texts
-from shoal.memory.keyword import keyword_search, terms
+from shoal.memory.keyword import keyword_search, offered, terms
 from shoal.memory.tables import MemoryNote, SearchDoc
 from shoal.memory.vectors import VectorFilter, VectorIndex, as_vector
 from shoal.store.tables import House, Message, Room, User, iso
@@ -145,8 +145,10 @@ class MemorySearch:
 
     async def _keyword(self, session: AsyncSession, house_id: str, query: str,
                        where: VectorFilter, wanted: int) -> list[tuple[int, float]]:
-        # Documents with every word first; any word only when those are too few (a common
-        # word alone matches much of the house, and ranking all of it is slow).
+        if self.db.is_sqlite:  # FTS5 ranks any-word matches fast; more words rank higher
+            return await keyword_search(session, house_id, query, where, wanted)
+        # PostgreSQL: documents with every word first; any word only when those are too few
+        # (a common word alone matches much of the house, and ranking all of it is slow).
         found = await keyword_search(session, house_id, query, where, wanted, every_word=True)
         if len(found) < wanted and len(terms(query)) > 1:
             found = await keyword_search(session, house_id, query, where, wanted)
@@ -215,12 +217,4 @@ class MemorySearch:
 
 def allows(where: VectorFilter, doc: SearchDoc) -> bool:
     """Whether the filter offers this document (the SQL and numpy filters say the same)."""
-    if doc.scope == "history":
-        return where.history and doc.room_id in where.rooms
-    if not where.notes:
-        return False
-    if doc.scope == "house":
-        return True
-    if doc.scope == "room":
-        return where.here is not None and doc.room_id == where.here
-    return where.agent is not None and doc.agent_id == where.agent and doc.room_id in where.rooms
+    return offered(where, doc.scope, doc.room_id, doc.agent_id)

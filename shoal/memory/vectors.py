@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from shoal.store import Database
 
 SCOPES = {"history": 0, "room": 1, "house": 2, "agent": 3}
+MASKS_KEPT = 64  # reader filters remembered per house
 LOAD_BATCH = 5000
 
 
@@ -65,6 +66,9 @@ class _House:
     model: NDArray[np.int16] = field(default_factory=lambda: np.zeros(0, np.int16))
     position: dict[int, int] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    version: int = 0  # grows whenever rows change, so cached filters are redone
+    masks: dict[tuple[VectorFilter, int], tuple[int, NDArray[np.intp]]] = field(
+        default_factory=dict)
 
 
 class VectorIndex:
@@ -139,6 +143,7 @@ class VectorIndex:
             at = house.count
             house.count += 1
             house.position[doc_id] = at
+        house.version += 1
         house.matrix[at] = vec
         house.doc[at] = doc_id
         house.room[at] = self._code(room_id)
@@ -164,12 +169,14 @@ class VectorIndex:
             array = getattr(house, name)
             array[: house.count - how_many] = array[keep].copy()
         house.count -= how_many
+        house.version += 1
         house.position = {int(d): i for i, d in enumerate(house.doc[: house.count])}
 
     def _reset(self, house: _House, dims: int) -> None:
-        fresh = _House(watermark=house.watermark, dims=dims, lock=house.lock)
+        fresh = _House(watermark=house.watermark, dims=dims, lock=house.lock,
+                       version=house.version + 1)
         for name in ("count", "dims", "matrix", "doc", "room", "scope", "agent", "model",
-                     "position"):
+                     "position", "version", "masks"):
             setattr(house, name, getattr(fresh, name))
 
     def search(self, house_id: str, model: str, query: NDArray[np.float32],
@@ -183,6 +190,24 @@ class VectorIndex:
         code = self._codes.get(model)
         if code is None:
             return []
+        candidates = self._candidates(house, where, code)
+        if candidates.size == 0:
+            return []
+        # One scan of every row, then the allowed ones: gathering the rows first copies them.
+        scores = (house.matrix[:n] @ query)[candidates]
+        top = min(limit, candidates.size)
+        best = np.argpartition(-scores, top - 1)[:top]
+        best = best[np.argsort(-scores[best])]
+        return [(int(house.doc[candidates[i]]), float(scores[i])) for i in best]
+
+    def _candidates(self, house: _House, where: VectorFilter, code: int) -> NDArray[np.intp]:
+        """The rows the filter allows, kept until the house's rows change (an agent searches
+        from the same room again and again)."""
+        key = (where, code)
+        cached = house.masks.get(key)
+        if cached is not None and cached[0] == house.version:
+            return cached[1]
+        n = house.count
         rooms = np.fromiter((self._codes[r] for r in where.rooms if r in self._codes),
                             dtype=np.int32)
         room = house.room[:n]
@@ -200,14 +225,10 @@ class VectorIndex:
                             & (house.agent[:n] == self._codes[where.agent]))
         allowed &= house.model[:n] == code
         candidates = np.flatnonzero(allowed)
-        if candidates.size == 0:
-            return []
-        # One scan of every row, then the allowed ones: gathering the rows first copies them.
-        scores = (house.matrix[:n] @ query)[candidates]
-        top = min(limit, candidates.size)
-        best = np.argpartition(-scores, top - 1)[:top]
-        best = best[np.argsort(-scores[best])]
-        return [(int(house.doc[candidates[i]]), float(scores[i])) for i in best]
+        if len(house.masks) >= MASKS_KEPT:
+            house.masks.clear()
+        house.masks[key] = (house.version, candidates)
+        return candidates
 
     def scores(self, house_id: str, model: str, query: NDArray[np.float32],
                doc_ids: Sequence[int]) -> dict[int, float]:
