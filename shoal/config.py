@@ -89,6 +89,26 @@ class PruningSettings(BaseModel):
                                         max_length=200)
 
 
+class MemorySettings(BaseModel):
+    """The `[memory]` table: how notes and history are embedded and searched. A house's
+    `memory` setting may name its own embedding model and weight."""
+
+    # A model reference ("openai/text-embedding-3-small", "ollama/nomic-embed-text",
+    # "google/text-embedding-004"); the offline embedder needs no network and no key.
+    embedding_model: str = "offline/shoal-embed"
+    embedding_fallbacks: list[str] = Field(default_factory=list)
+    vector_weight: float = Field(0.6, ge=0, le=1)  # the rest is the keyword score's
+    min_score: float = Field(0.12, ge=0, le=1)  # memory_search's default floor
+    max_results: int = Field(6, ge=1, le=50)  # memory_search's default count
+    max_notes_per_agent: int = Field(10_000, ge=1)  # per house; memory_save refuses beyond
+    max_vectors: int = Field(250_000, ge=1000)  # per house, held in memory by each process
+    # How soon a process sees vectors another process wrote (its own are seen at once).
+    vector_refresh_seconds: float = Field(1.0, ge=0)
+    embed_batch: int = Field(256, ge=1, le=1024)  # documents per indexer claim
+    embed_poll_seconds: float = Field(0.5, gt=0)  # how often the indexer looks for work
+    embed_lease_seconds: float = Field(60, gt=0)
+
+
 class Settings(BaseModel):
     """Everything a Shoal process needs to know about where it runs."""
 
@@ -121,6 +141,7 @@ class Settings(BaseModel):
     metrics_host: str = "127.0.0.1"
     llm: dict[str, Any] = Field(default_factory=dict)  # the [llm] table: see shoal.llm.LLMConfig
     tools: ToolSettings = Field(default_factory=ToolSettings)  # the [tools] table
+    memory: MemorySettings = Field(default_factory=MemorySettings)  # the [memory] table
     mcp: dict[str, Any] = Field(default_factory=dict)  # the [mcp] table: see shoal.tools.mcp
     compaction: CompactionSettings = Field(default_factory=CompactionSettings)
     pruning: PruningSettings = Field(default_factory=PruningSettings)

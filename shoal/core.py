@@ -21,6 +21,7 @@ from shoal.dispatch.dispatcher import Dispatcher
 from shoal.dispatch.interactions import Notice, stopped_notice
 from shoal.hooks.inbound import HookService
 from shoal.llm import ModelRouter, build_router
+from shoal.memory import Indexer, MemorySearch, PeopleSearch
 from shoal.realtime.events import register_events
 from shoal.realtime.gateway import Gateway
 from shoal.rooms.chat import Chat
@@ -42,6 +43,7 @@ from shoal.store import Database, migrate
 from shoal.store.migrate import current_revision, head_revision
 from shoal.tools.commands import CommandTools
 from shoal.tools.mcp import MCPService
+from shoal.tools.memory import MemoryTools
 from shoal.tools.policy import ServerToolPolicy
 from shoal.tools.registry import ToolRegistry
 from shoal.tools.web import WebTools
@@ -95,6 +97,10 @@ class Shoal:
         self.tools.add_source(self.mcp)
         # Told of every session compaction (crews subscribe).
         self.compactions = CompactionEvents()
+        self.memory = MemorySearch(self.db, settings.memory, lambda: self.models)
+        self.indexer = Indexer(self.db, self.memory, settings.memory)
+        self.people_search = PeopleSearch(self.memory)
+        self.tools.add_source(MemoryTools(self.db, self.memory, settings.memory))
         builtin = BuiltinRuntime(self.db, self.chat, self.runs, self.tools, lambda: self.models,
                                  self.secrets, settings, compactions=self.compactions)
         webhook = WebhookRuntime(self.db, self.chat, self.secrets, settings)
@@ -123,6 +129,7 @@ class Shoal:
         await self.runs.start_sweeping()
         if self.settings.role in ("all", "worker"):
             await self.worker.start()
+            await self.indexer.start()
         if self.settings.role in ("all", "scheduler"):
             await self.scheduler.start()
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
@@ -165,6 +172,7 @@ class Shoal:
         self.started = False
         await self.scheduler.stop()
         await self.worker.stop()
+        await self.indexer.stop()
         await self.mcp.close()
         await self.runs.stop()
         await self.chat.appender.stop()

@@ -20,6 +20,7 @@ from shoal.api import (
     houses,
     manage,
     mcp_servers,
+    memory,
     room_commands,
     runs,
     schedules,
@@ -31,7 +32,8 @@ from shoal.api.openapi import errors as error_responses
 def install_routes(app: FastAPI) -> None:
     """Mount every router, and the health check."""
     for module in (auth, agents, agent_tools, activations, agencies, dm, hooks, houses,
-                   house_settings, manage, mcp_servers, room_commands, runs, schedules, sessions):
+                   house_settings, manage, mcp_servers, memory, room_commands, runs,
+                   schedules, sessions):
         app.include_router(module.router)
 
     @app.get("/api/health", tags=["meta"])

@@ -14,6 +14,7 @@ from shoal.rooms.access import Action
 if TYPE_CHECKING:
     from shoal.crypto import SecretBox
     from shoal.llm import ModelRouter
+    from shoal.memory import MemorySearch
     from shoal.rooms.access import Access
     from shoal.rooms.membership import Membership
     from shoal.rooms.messages import Limits
@@ -99,6 +100,11 @@ class CommandServices(Protocol):
     @property
     def membership(self) -> Membership:
         """Room joins and invites that the room hears about."""
+        ...
+
+    @property
+    def memory(self) -> MemorySearch:
+        """Memory search, for /memory."""
         ...
 
     @property

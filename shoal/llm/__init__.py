@@ -20,6 +20,13 @@ from shoal.llm.conventions import (
     is_silent,
     parse_relevance_answer,
 )
+from shoal.llm.embeddings import (
+    OFFLINE_EMBED_MODEL,
+    OFFLINE_EMBED_NOTICE,
+    Embeddings,
+    embed_texts,
+    offline_embedding,
+)
 from shoal.llm.errors import (
     AllModelsFailed,
     AttemptRecord,
@@ -82,6 +89,8 @@ __all__ = [
     "CONTEXT_WARN_TOKENS",
     "DEFAULT_CONTEXT_TOKENS",
     "NO_REPLY",
+    "OFFLINE_EMBED_MODEL",
+    "OFFLINE_EMBED_NOTICE",
     "OFFLINE_MODEL",
     "OFFLINE_NOTICE",
     "RELEVANCE_INSTRUCTION",
@@ -98,6 +107,7 @@ __all__ = [
     "Completion",
     "ContextOverflow",
     "DbFailureSink",
+    "Embeddings",
     "FailureKind",
     "FailureRecord",
     "Finish",
@@ -135,9 +145,11 @@ __all__ = [
     "check_context_window",
     "cooldown_seconds",
     "default_chain",
+    "embed_texts",
     "is_silent",
     "model_chain",
     "offline_answer",
+    "offline_embedding",
     "ollama_base_url",
     "parse_model_ref",
     "parse_relevance_answer",

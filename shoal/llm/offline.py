@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from shoal.llm.conventions import NO_REPLY, RELEVANCE_INSTRUCTION
+from shoal.llm.embeddings import offline_embedding
 from shoal.llm.types import (
     ChatMessage,
     ChatRequest,
@@ -78,6 +79,11 @@ class OfflineAdapter:
         for event in events:
             yield event
             await asyncio.sleep(0)  # so a cancel lands between words, as with a real stream
+
+    async def embed(self, model: ResolvedModel, texts: Sequence[str], credential: Credential,
+                    timeout: float) -> list[list[float]]:
+        """The offline embedder's vectors (see shoal.llm.embeddings)."""
+        return [offline_embedding(t) for t in texts]
 
 
 def _newest(messages: Sequence[ChatMessage], role: str) -> ChatMessage | None:

@@ -124,6 +124,39 @@ def _tools(value: Any, _doc: Mapping[str, Any], _catalog: Catalog) -> dict[str, 
     return check_tool_policy(value, "tools")
 
 
+def _memory(value: Any, _doc: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]:
+    allowed = ('memory must be an object with embedding_model (a model reference), '
+               'embedding_fallbacks (a list of them) and vector_weight (0 to 1), each optional')
+    if not isinstance(value, dict) or set(value) - {"embedding_model", "embedding_fallbacks",
+                                                    "vector_weight"}:
+        raise InvalidInput(allowed)
+    stored: dict[str, Any] = {}
+    models = value.get("embedding_fallbacks", [])
+    if not isinstance(models, list) or len(models) > 5:
+        raise InvalidInput("memory.embedding_fallbacks must be a list of at most 5 models")
+    for name, ref in [("embedding_model", value.get("embedding_model"))] + [
+            ("embedding_fallbacks", m) for m in models]:
+        if ref is None:
+            continue
+        if not isinstance(ref, str):
+            raise InvalidInput(allowed)
+        try:
+            resolved = str(resolve_model(ref, catalog).ref)
+        except UnknownModel as exc:
+            raise InvalidInput(f"memory.{name}: {exc}") from None
+        if name == "embedding_model":
+            stored[name] = resolved
+        else:
+            stored.setdefault(name, []).append(resolved)
+    weight = value.get("vector_weight")
+    if weight is not None:
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or \
+                not 0 <= weight <= 1:
+            raise InvalidInput("memory.vector_weight must be a number from 0 to 1")
+        stored["vector_weight"] = float(weight)
+    return stored
+
+
 # In checking order: a key comes after the keys it depends on.
 KEYS: dict[str, SettingKey] = {k.name: k for k in (
     SettingKey("models", {}, _models),
@@ -132,6 +165,7 @@ KEYS: dict[str, SettingKey] = {k.name: k for k in (
     SettingKey("timezone", "UTC", _timezone),
     SettingKey("interaction_budget", None, _budget),  # None: the server's default
     SettingKey("tools", {}, _tools),  # the house's layer of every agent's tool policy
+    SettingKey("memory", {}, _memory),  # embedding model and vector weight; {}: the server's
 )}
 
 

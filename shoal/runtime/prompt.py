@@ -38,6 +38,19 @@ def local_time(house: House, now: datetime | None = None) -> str:
     return f"{when:%A %Y-%m-%d %H:%M} {zone} (UTC{offset[:3]}:{offset[3:]})"
 
 
+def memory_recall(can_save: bool) -> str:
+    """The Memory Recall section: when to search memory, and when to save to it."""
+    text = ("## Memory Recall\nBefore answering anything about earlier work, decisions, "
+            "dates, people, preferences or to-dos, run memory_search with a few key words and "
+            "use what it finds (read a whole note with memory_get); what you see of this "
+            "conversation may be a summary of older turns. If it finds nothing, say you "
+            "checked.")
+    if can_save:
+        text += (" When you learn something that should outlast this conversation (a "
+                 "decision, a fact about someone, a promise), save it with memory_save.")
+    return text
+
+
 def build_system_prompt(
     house: House,
     bot: User,
@@ -68,12 +81,9 @@ def build_system_prompt(
             "## Tooling\nThe tools your policy allows here; call them by name. Tools with a "
             "Usage line are the room's slash commands. Results come back to you only; nobody "
             "else sees them unless you say so.\n" + listing)
-    if mode == "full" and any(t.name == MEMORY_SEARCH_TOOL for t in tools):
-        sections.append(
-            "## Memory Recall\nBefore answering anything about earlier work, decisions, "
-            "dates, people, preferences or to-dos, run memory_search first (then memory_get "
-            "for the whole of a result you need); what you see of this conversation may be a "
-            "summary of older turns. If the search finds nothing, say that you checked.")
+    names = {t.name for t in tools}
+    if mode == "full" and MEMORY_SEARCH_TOOL in names:
+        sections.append(memory_recall("memory_save" in names))
     sections.append(f"## Current time\n{local_time(house, now)}")
     if mode == "full":  # a sub-agent answers its parent, who always wants an answer
         sections.append(

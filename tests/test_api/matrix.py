@@ -129,6 +129,7 @@ class Rest:
     body: Callable[[Ids], Any] | None = None
     token: str | None = None  # an id naming the token to call with, instead of the caller's
     effect: Effect | None = None
+    params: Callable[[Ids], dict[str, str]] | None = None  # the query string
 
     def __str__(self) -> str:
         return f"{self.method} {self.route}" + (f" ({self.case})" if self.case else "")

@@ -19,6 +19,7 @@ import pytest
 
 from shoal.runtime.sessions import open_session, session_key
 from shoal.store.tables import User
+from shoal.tools.base import ToolScope
 from tests.support import Person, ShoalServer, unique
 
 UNKNOWN_ID = "01900000-0000-7000-8000-000000000000"
@@ -236,6 +237,9 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
         agent.verified = True
     await owner.post(f"/api/agencies/{room_id}/agents", {"agentId": agent_id})
     run_id = (await runs.start(agent, room_id))["runId"]
+    found = await shoal_server.shoal.tools.gather(ToolScope(agent, house_id, room_id))
+    saved = await next(t for t in found.tools if t.name == "memory_save").run({"text": "kept"})
+    note_id = saved.split()[2]
     await runs.gates.request(run_id, agent, "p1", "deploy", "to prod", 600)
     key = session_key("room", room_id)
     await open_session(shoal_server.shoal.db, agent_id, house_id, room_id, key)
@@ -244,7 +248,7 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
                "agent_id": agent_id, "token_id": token_id, "invite_id": invite_id,
                "user_id": other.id, "run_id": run_id, "permission_id": "p1", "hook_id": hook_id,
                "key_id": key_id, "command_id": command_id, "heartbeat_id": heartbeat_id,
-               "job_id": job_id, "server_id": server_id, "key": key},
+               "job_id": job_id, "server_id": server_id, "key": key, "note_id": note_id},
                   owner, shoal_server)
 
 

@@ -56,7 +56,8 @@ async def test_a_bot_opts_in_to_hearing_agents(shoal_server: ShoalServer) -> Non
 
 
 DEFAULTS = {"models": {}, "relevance_model": None, "run_permission_deciders": "initiator",
-            "timezone": "UTC", "interaction_budget": 20, "tools": {}, "bindings": {}}
+            "timezone": "UTC", "interaction_budget": 20, "tools": {}, "memory": {},
+            "bindings": {}}
 
 
 async def test_members_read_the_settings_and_owners_change_them(
@@ -81,7 +82,7 @@ async def test_members_read_the_settings_and_owners_change_them(
                            "offline/shoal-offline": {}},
                 "relevance_model": "anthropic/claude-haiku-4-5",
                 "run_permission_deciders": "initiator_or_admins", "timezone": "Asia/Kolkata",
-                "interaction_budget": 7, "tools": {}, "bindings": {}}
+                "interaction_budget": 7, "tools": {}, "memory": {}, "bindings": {}}
     assert r.json() == expected
     assert (await house.guest.get(route)).json() == expected
     # The house's model list is its allowlist, aliases included, wherever models are chosen.
@@ -132,7 +133,7 @@ async def test_only_owners_change_settings(shoal_server: ShoalServer, role: str)
     ({"interaction_budget": 0}, "interaction_budget must be a whole number from 1 to 1000"),
     ({"colour": "blue"}, "unknown setting 'colour'; known settings: models, relevance_model, "
                          "run_permission_deciders, timezone, interaction_budget, tools, "
-                         "bindings"),
+                         "memory, bindings"),
 ], ids=lambda v: str(v)[:40])
 async def test_a_bad_setting_is_400_naming_the_key_and_changes_nothing(
     shoal_server: ShoalServer, change: dict[str, Any], error: str,
@@ -197,3 +198,22 @@ async def test_room_bindings_are_part_of_the_document(shoal_server: ShoalServer)
     assert r.status_code == 200 and r.json()["bindings"] == {}
     assert (await house.guest.get(f"/api/agencies/{house.room_id}")).json()["binding"] is None
     await watcher.close()
+
+
+async def test_the_memory_setting_names_a_known_embedding_model(
+    shoal_server: ShoalServer,
+) -> None:
+    house = await make_house(shoal_server)
+    route = f"/api/houses/{house.id}/settings"
+    wanted = {"embedding_model": "openai/text-embedding-3-small", "vector_weight": 0.3}
+    r = await house.owner.patch(route, {"memory": wanted})
+    assert r.status_code == 200, r.text
+    assert r.json()["memory"] == {"embedding_model": "openai/text-embedding-3-small",
+                                  "vector_weight": 0.3}
+    for bad, says in (({"embedding_model": "nowhere/x"}, "unknown provider"),
+                      ({"vector_weight": 2}, "from 0 to 1"),
+                      ({"colour": "blue"}, "memory must be an object"),
+                      ("offline", "memory must be an object")):
+        r = await house.owner.patch(route, {"memory": bad})
+        assert r.status_code == 400 and says in r.json()["error"], r.text
+    assert (await house.admin.patch(route, {"memory": {}})).status_code == 403

@@ -356,6 +356,7 @@ async def test_rest(world: World, row: Rest, principal: str) -> None:
     ids = {name: await make(world, caller) for name, make in row.ids.items()}
     r = await caller.http.request(row.method, row.route.format_map(ids),
                                   json=row.body(ids) if row.body else None,
+                                  params=row.params(ids) if row.params else None,
                                   headers=bearer(ids[row.token]) if row.token else None)
     assert r.status_code == expected, f"{principal}: {r.status_code} {r.text}"
     if expected is not None and expected >= 400:

@@ -66,6 +66,45 @@ async def test_notes_save_get_list_and_clear(shoal_server: ShoalServer) -> None:
     assert gone["ok"] is False and "there is no note owner" in gone["error"]
 
 
+async def test_memory_lists_searches_and_forgets_an_agents_notes(shoal_server: ShoalServer
+                                                                  ) -> None:
+    house = await make_house(shoal_server)
+    r = await house.member.post("/api/agents", {"name": unique("Keeper"),
+                                                "agencyId": house.room_id})
+    assert r.status_code == 201, r.text
+    bot = r.json()["agent"]
+    handle = "@" + bot["username"]
+    sock = await house.member.socket()  # the agent's owner
+    assert "has no notes" in (await run(sock, house.room_id, f"/memory {handle}"))["content"]
+    # /save notes are room memory: the agent finds them, and a note it saves is listed.
+    await run(sock, house.room_id, "/save deploy-day Thursday after standup")
+    from shoal.store.tables import User
+    from shoal.tools.base import ToolScope
+    shoal = shoal_server.shoal
+    async with shoal.db.read() as session:
+        agent = await session.get(User, bot["id"])
+    assert agent is not None
+    tools = {t.name: t for t in (await shoal.tools.gather(
+        ToolScope(agent, house.id, house.room_id))).tools}
+    assert "deploy-day: Thursday" in await tools["memory_search"].run({"query": "deploy day"})
+    saved = await tools["memory_save"].run({"text": "Carol reviews the billing changes"})
+    note_id = saved.split()[2]
+    listed = await run(sock, house.room_id, f"/memory {handle} list")
+    assert listed["ephemeral"] and "Carol reviews the billing changes" in listed["content"]
+    found = await run(sock, house.room_id, f"/memory {handle} search billing reviewer")
+    assert note_id in found["content"]
+    admin = await house.admin.socket()
+    assert note_id in (await run(admin, house.room_id, f"/memory {handle}"))["content"]
+    guest = await house.guest.socket()
+    refused = await run(guest, house.room_id, f"/memory {handle} list")
+    assert refused["ok"] is False and "owner or a house admin" in refused["error"]
+    forgot = await run(sock, house.room_id, f"/memory {handle} forget {note_id}")
+    assert forgot["content"].startswith("Forgot note")
+    assert note_id not in (await run(sock, house.room_id, f"/memory {handle}"))["content"]
+    unknown = await run(sock, house.room_id, f"/memory {handle} rewrite")
+    assert unknown["ok"] is False and "list, search <query> or forget <id>" in unknown["error"]
+
+
 async def test_echo_and_roll(shoal_server: ShoalServer) -> None:
     house = await make_house(shoal_server)
     sock = await house.member.socket()

@@ -95,7 +95,7 @@ async def test_groups_and_wildcards_expand_and_the_deciding_layer_is_named(
                           tools={"allow": ["group:notes", "rooms:wh?", "help"]})
     await set_house_tools(bench, {"deny": ["clear*"]})
     found = await explain(bench, room=bench.room_id)
-    assert offered(found) == {"notes", "save", "get", "who", "help"}
+    assert offered(found) == {"notes", "save", "get", "memory", "who", "help"}
     gone = removed(found)
     assert gone["clearnote"] == {"layer": "house", "rule": "deny clear*"}
     assert gone["roll"] == {"layer": "agent",

@@ -53,7 +53,7 @@ def test_an_owner_edits_models_and_agents_and_a_member_reads_them(new_page,
         "models": {"anthropic/claude-haiku-4-5": {"alias": "quick"}},
         "relevance_model": "anthropic/claude-haiku-4-5",
         "run_permission_deciders": "initiator_or_admins", "timezone": "Europe/Lisbon",
-        "interaction_budget": 8, "tools": {}, "bindings": {}}
+        "interaction_budget": 8, "tools": {}, "memory": {}, "bindings": {}}
     page_screenshot(page, "manage-settings-models")
 
     page.reload()

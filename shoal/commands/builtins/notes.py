@@ -1,4 +1,6 @@
-"""/notes, /save, /get, /clearnote: a room's shared key/value notes."""
+"""/notes, /save, /get, /clearnote: a room's shared key/value notes. Each is also a
+room-scoped memory note (tagged with nothing, keyed by its key), so the room's agents find it
+with memory_search and people see it in the agent memory views."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import re
 from sqlalchemy import select
 
 from shoal.commands.registry import Arg, Command, CommandContext, CommandResult, UsageError
+from shoal.memory import drop_keyed_note, put_keyed_note
 from shoal.rooms.access import Action
 from shoal.store.tables import Note, utcnow
 
@@ -46,6 +49,7 @@ async def save_note(ctx: CommandContext) -> CommandResult:
                              updated_by=ctx.invoker.id))
         else:
             note.value, note.updated_by, note.updated_at = value, ctx.invoker.id, utcnow()
+        await put_keyed_note(session, ctx.room, key, value, ctx.invoker.id)
     return CommandResult(f"Saved note {key}.")
 
 
@@ -67,6 +71,7 @@ async def clear_note(ctx: CommandContext) -> CommandResult:
         if note is None:
             raise UsageError(f"there is no note {key}; /notes lists them")
         await session.delete(note)
+        await drop_keyed_note(session, ctx.room.id, key)
     return CommandResult(f"Cleared note {key}.")
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from shoal.llm.embeddings import offline_embedding
 from shoal.llm.fakeserver import wire
 from shoal.llm.fakeserver.script import Fault, Reply, ScriptItem, item_from_json
 
@@ -101,6 +102,7 @@ class FakeLLMServer:
         app.router.add_post("/v1/chat/completions", self._openai)
         app.router.add_post("/chat/completions", self._openai)
         app.router.add_get("/v1/models", self._openai_models)
+        app.router.add_post("/v1/embeddings", self._openai_embeddings)
         app.router.add_post("/v1/messages", self._anthropic)
         app.router.add_post("/{version:v1(beta)?}/models/{target}", self._gemini)
         app.router.add_post("/_fake/script", self._control_script)
@@ -144,6 +146,34 @@ class FakeLLMServer:
 
         return await self._answer(request, rec, frames, wire.openai_whole)
 
+    async def _openai_embeddings(self, request: web.Request) -> web.StreamResponse:
+        """Embeddings as OpenAI answers them: the offline embedder's vectors, so a test can
+        check that meaning-search works through a real provider call; a key fault applies."""
+        body = await request.json()
+        key = request.headers.get("Authorization", "").removeprefix("Bearer ") or None
+        rec = self._record("openai-embeddings", str(body.get("model", "")), key, False, body)
+        fault = self._key_faults.get(key or "")
+        if fault is not None:
+            return await self._fault(request, rec, fault)
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else list(texts or [])
+        return web.json_response({"object": "list", "model": rec.model, "data": [
+            {"object": "embedding", "index": i, "embedding": offline_embedding(str(t))}
+            for i, t in enumerate(texts)], "usage": {"prompt_tokens": 0, "total_tokens": 0}})
+
+    async def _gemini_embeddings(self, request: web.Request, model: str) -> web.StreamResponse:
+        """Gemini's batchEmbedContents, answered with the offline embedder's vectors."""
+        body = await request.json()
+        key = request.headers.get("x-goog-api-key") or request.query.get("key")
+        rec = self._record("gemini-embeddings", model, key, False, body)
+        fault = self._key_faults.get(key or "")
+        if fault is not None:
+            return await self._fault(request, rec, fault)
+        texts = [" ".join(str(p.get("text", "")) for p in (r.get("content") or {}).get("parts", []))
+                 for r in body.get("requests", [])]
+        return web.json_response({"embeddings": [{"values": offline_embedding(t)}
+                                                 for t in texts]})
+
     async def _openai_models(self, request: web.Request) -> web.Response:
         """The OpenAI model list, as Ollama and other local servers answer it."""
         return web.json_response({"object": "list", "data": [
@@ -165,6 +195,8 @@ class FakeLLMServer:
 
     async def _gemini(self, request: web.Request) -> web.StreamResponse:
         model, _, method = request.match_info["target"].partition(":")
+        if method == "batchEmbedContents":
+            return await self._gemini_embeddings(request, model)
         if method not in ("generateContent", "streamGenerateContent"):
             raise web.HTTPNotFound()
         body = await request.json()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -78,6 +78,22 @@ class GoogleGenAIAdapter:
             raise ProviderFailure(FailureKind.UNAVAILABLE, f"connection failed: {exc}") from None
         except (ValueError, KeyError) as exc:
             raise ProviderFailure(FailureKind.UNAVAILABLE, f"malformed answer: {exc}") from None
+
+    async def embed(self, model: ResolvedModel, texts: Sequence[str], credential: Credential,
+                    timeout: float) -> list[list[float]]:
+        """One vector per text from embedContent."""
+        client = self._clients.get(model.provider.base_url, credential.api_key or "unused", timeout)
+        try:
+            answer = await client.aio.models.embed_content(model=model.ref.model,
+                                                           contents=list(texts))
+        except genai_errors.APIError as exc:
+            headers = getattr(exc.response, "headers", None)
+            raise classify_status(exc.code, exc.message or str(exc), headers) from None
+        except (TimeoutError, httpx.TimeoutException):
+            raise ProviderFailure(FailureKind.TIMEOUT, "the provider timed out") from None
+        except (aiohttp.ClientError, httpx.HTTPError) as exc:
+            raise ProviderFailure(FailureKind.UNAVAILABLE, f"connection failed: {exc}") from None
+        return [list(e.values or []) for e in answer.embeddings or []]
 
 
 def _request(

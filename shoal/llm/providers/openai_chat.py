@@ -4,7 +4,7 @@ compatible servers."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import openai
@@ -75,6 +75,28 @@ class OpenAIChatAdapter:
             raise ProviderFailure(FailureKind.UNAVAILABLE, exc.message) from None
         except (openai.APIError, ValueError, KeyError) as exc:
             raise ProviderFailure(FailureKind.UNAVAILABLE, f"malformed answer: {exc}") from None
+
+    async def embed(self, model: ResolvedModel, texts: Sequence[str], credential: Credential,
+                    timeout: float) -> list[list[float]]:
+        """One vector per text from the embeddings endpoint (OpenAI, Ollama, vLLM...)."""
+        client = self._clients.get(model.provider.base_url, credential.api_key or "unused", timeout,
+                                   model.guard)
+        try:
+            answer = await client.embeddings.create(model=model.ref.model, input=list(texts),
+                                                    encoding_format="float")
+        except openai.APIStatusError as exc:
+            message = error_message(exc.body, exc.message)
+            raise classify_status(exc.status_code, message, exc.response.headers) from None
+        except openai.APITimeoutError:
+            raise ProviderFailure(FailureKind.TIMEOUT, "the provider timed out") from None
+        except openai.APIConnectionError as exc:
+            raise ProviderFailure(FailureKind.UNAVAILABLE, f"connection failed: {exc}") from None
+        except AddressRefused as exc:
+            raise ProviderFailure(FailureKind.UNAVAILABLE, exc.message) from None
+        except (openai.APIError, ValueError, KeyError) as exc:
+            raise ProviderFailure(FailureKind.UNAVAILABLE, f"malformed answer: {exc}") from None
+        ordered = sorted(answer.data, key=lambda d: d.index)
+        return [list(d.embedding) for d in ordered]
 
 
 def _request_kwargs(model: ResolvedModel, request: ChatRequest) -> dict[str, Any]:

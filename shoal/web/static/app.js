@@ -12,6 +12,7 @@ let shell = null;
 const ROUTES = [
   [/^\/rooms\/([^/]+)\/?$/, (pane, [roomId]) => import('./chat/room.js')
     .then((m) => m.mountRoom(pane, shell, roomId))],
+  [/^\/search\/?$/, (pane) => import('./chat/search.js').then((m) => m.mountSearch(pane, shell))],
   [/^\/runs\/([^/]+)\/?$/, (pane, [runId]) => import('./runs/transcript.js')
     .then((m) => m.mountTranscript(pane, shell, runId))],
   [/^\/house\/([^/]+)\/agents\/?$/, (pane, [houseId]) => manage('agents', pane, { houseId })],

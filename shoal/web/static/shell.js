@@ -25,6 +25,7 @@ export class Shell {
         }, '☰'),
         h('a', { href: '/', class: 'brand' }, h('span', { class: 'logo' }, '◐'), ' Shoal'),
         this.status,
+        this.searchForm(),
         h('span', { class: 'spacer' }),
         themeToggle(),
         h('span', { class: 'me', title: `@${user.username}` }, user.display_name),
@@ -41,6 +42,21 @@ export class Shell {
     this.socket.on('connect_error', () => this.signOut());
     this.view = null;
     replace(root, this.el);
+  }
+
+  /** The search box: its words open the search page. */
+  searchForm() {
+    this.searchInput = h('input', { type: 'search', name: 'q', placeholder: 'Search messages',
+      'aria-label': 'Search messages', maxlength: 400 });
+    return h('form', { class: 'search-box', role: 'search', onsubmit: (event) => {
+      event.preventDefault();
+      const q = this.searchInput.value.trim();
+      if (q) this.navigate(`/search?q=${encodeURIComponent(q)}`);
+    } }, this.searchInput);
+  }
+
+  setSearch(q) {
+    this.searchInput.value = q;
   }
 
   async start() {

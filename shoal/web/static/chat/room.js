@@ -36,8 +36,15 @@ class RoomView {
 
   async open() {
     const base = `/api/agencies/${this.roomId}`;
+    // Opened from a search result: the history around that message, not the newest page.
+    const wanted = new URLSearchParams(location.search);
+    const focusId = wanted.get('msg');
+    const focusSeq = Number(wanted.get('seq'));
+    const around = focusId && Number.isInteger(focusSeq) && focusSeq > 0;
     const [room, members, page] = await Promise.all([
-      api('GET', base), api('GET', `${base}/members`), this.fetchOlder(null),
+      api('GET', base), api('GET', `${base}/members`),
+      around ? api('GET', `${base}/messages?after_seq=${Math.max(0, focusSeq - PAGE / 2 - 1)}`
+        + `&limit=${PAGE}`) : this.fetchOlder(null),
     ]);
     this.room = { ...(this.ws.rooms.get(this.roomId) || {}), ...room };
     this.role = this.ws.house(room.house_id)?.role || 'guest';
@@ -76,9 +83,15 @@ class RoomView {
       roomId: this.roomId, socket: this.socket, timeline: this.timeline,
       cardCtx: this.cardCtx(),
     });
-    this.timeline.reset(page);
-    this.render();
-    this.timeline.scrollToBottom();
+    if (around) {
+      this.timeline.showAround(page, focusId, room.last_seq || 0);
+      this.render();
+      this.timeline.focus(focusId);
+    } else {
+      this.timeline.reset(page);
+      this.render();
+      this.timeline.scrollToBottom();
+    }
     this.timeline.checkEdges();
     this.listen();
     if (this.socket.connected) await this.join();

@@ -74,6 +74,34 @@ export class Timeline {
     this.checkEdges();
   }
 
+  /** Show a stretch of history (oldest first) that need not reach either end of the log. */
+  showAround(oldestFirst, focusId, latestSeq) {
+    for (const entry of this.entries) entry.el.remove();
+    this.entries = [];
+    this.byId.clear();
+    for (const message of oldestFirst) this.place(this.messageEntry(message));
+    this.emptyNote.hidden = this.entries.length > 0;
+    this.noteSeq(latestSeq);
+    this.noteSeq(oldestFirst.at(-1)?.seq);
+    this.reachedStart = (oldestFirst[0]?.seq ?? 1) <= 1;
+    this.atLatest = (oldestFirst.at(-1)?.seq ?? 0) >= this.latestSeq;
+    this.unseen = 0;
+    this.jump.hidden = this.atLatest;
+    if (!this.atLatest) this.showJump();
+    this.onChange();
+  }
+
+  /** Bring a shown message into view and mark it for a moment (a search result). */
+  focus(id) {
+    const entry = this.byId.get(id);
+    if (!entry) return;
+    entry.el.classList.add('search-hit');
+    entry.el.scrollIntoView({ block: 'center' });
+    this.pinned = this.nearBottom();
+    this.autoTop = null;
+    this.below = this.distanceBelow();
+  }
+
   messageEntry(message) {
     const key = typeof message.seq === 'number' ? message.seq : this.looseKey(0.25);
     return { key, id: message.id, message, el: this.render(message) };

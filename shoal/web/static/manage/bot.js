@@ -66,6 +66,7 @@ export async function mount(root, ctx) {
     });
     page.append(accessCard(ctx, entry, botId));
     page.append(toolsCard(ctx, botId, houseId));
+    page.append(memoryCard(ctx, botId));
   } else {
     page.append(h('section', { class: 'm-card' }, h('h2', null, 'Settings'),
       h('p', { class: 'm-muted' }, 'Only the bot\'s owner and house admins can change it. '
@@ -78,6 +79,38 @@ export async function mount(root, ctx) {
   log.body.append(activationLog(ctx, botId, rooms.filter((r) => !r.dm)));
   page.append(log.el);
   if (manageable) page.append(danger);
+}
+
+/** The bot's memory notes you can read (those saved in rooms you can read, and house-wide
+ * ones), a search over them, and a Forget button for each (GET/DELETE /api/agents/{id}/memory). */
+function memoryCard(ctx, botId) {
+  const card = section('bot-memory', 'Memory',
+    'Notes the bot saved with memory_save (and house-wide notes), newest first. Notes from '
+    + 'rooms you cannot read are not shown.');
+  const base = `/api/agents/${encodeURIComponent(botId)}/memory`;
+  const input = h('input', { type: 'search', name: 'memory-q', placeholder: 'Search its memory',
+    'aria-label': 'Search the bot\'s memory', maxlength: 400 });
+  const list = h('div');
+  const status = statusLine();
+  const show = () => {
+    const q = input.value.trim();
+    load(list, () => ctx.api('GET', q ? `${base}?q=${encodeURIComponent(q)}` : base),
+      ({ notes }) => {
+        replace(list, notes.length ? table(['Note', 'Scope', 'Saved', ''], notes.map((n) => [
+          h('span', { class: 'm-note-text' }, n.text), n.scope, timeText(n.createdAt),
+          confirmButton('Forget', 'Forget it?', async () => {
+            await ctx.api('DELETE', `${base}/${encodeURIComponent(n.id)}`);
+            show();
+          }, { danger: true, status })]), { 'aria-label': 'Memory notes' })
+          : empty(q ? 'No note matches.' : 'No notes yet.'));
+      });
+  };
+  card.body.append(h('form', { class: 'm-row', role: 'search', onsubmit: (event) => {
+    event.preventDefault();
+    show();
+  } }, input, h('button', { type: 'submit', class: 'm-button' }, 'Search')), status.el, list);
+  show();
+  return card.el;
 }
 
 /** What the bot may call in this house, and for each tool left out, the layer and rule that

@@ -1,0 +1,87 @@
+"""The index follows the log, and the indexer holds across processes: an edit is searched as
+edited and embedded again, a deletion leaves search, two indexers never embed one document
+twice, and a failing embedding model is retried later and said."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from shoal.config import MemorySettings
+from shoal.memory import EmbedJob, Indexer, MemorySearch, MemoryVector, SearchDoc
+from shoal.store.tables import utcnow
+from tests.test_memory.conftest import World
+from tests.test_memory.test_search import found
+
+
+async def test_edits_and_deletions_reach_the_index(world: World) -> None:
+    message = await world.say(world.public, "The ferret audit is on Tuesday")
+    await world.indexed()
+    r = await world.house.member.patch(f"/api/messages/{message['id']}",
+                                       {"content": "The badger audit is on Tuesday"})
+    assert r.status_code == 200, r.text
+    assert found(await world.tool("memory_search", world.public, query="ferret audit")) \
+        != ["The ferret audit is on Tuesday"]
+    assert found(await world.tool("memory_search", world.public, query="badger"))[0] == \
+        "The badger audit is on Tuesday"
+    await world.indexed()  # the edit was queued for a new vector, and got one
+    async with world.server.shoal.db.read() as session:
+        doc = await session.scalar(select(SearchDoc.id).where(SearchDoc.item_id ==
+                                                              message["id"]))
+        assert await session.scalar(select(func.count()).select_from(MemoryVector).where(
+            MemoryVector.doc_id == doc)) == 1
+    r = await world.house.member.delete(f"/api/messages/{message['id']}")
+    assert r.status_code in (200, 204), r.text
+    answer = await world.tool("memory_search", world.public, query="badger audit",
+                              min_score=0)
+    assert "badger" not in " ".join(found(answer))
+    r = await world.house.member.get("/api/search", params={"q": "badger"})
+    assert r.json()["results"] == []
+
+
+async def test_two_indexers_share_the_queue_without_doing_work_twice(world: World) -> None:
+    shoal = world.server.shoal
+    settings = MemorySettings(embed_batch=4)
+    others = [Indexer(shoal.db, MemorySearch(shoal.db, settings, lambda: shoal.models),
+                      settings) for _ in range(2)]
+    for i in range(30):
+        await world.say(world.public, f"otter census entry {i}")
+    # Both (and the server's own indexer) drain the queue at once.
+    for _ in range(100):
+        done = await asyncio.gather(*(o.run_once() for o in others))
+        if not any(done):
+            break
+    await world.indexed()
+    async with shoal.db.read() as session:
+        docs = (await session.scalars(select(SearchDoc.id).where(
+            SearchDoc.house_id == world.house.id, SearchDoc.body.like("otter census%")))).all()
+        vectors = (await session.scalars(select(MemoryVector.doc_id).where(
+            MemoryVector.doc_id.in_(docs)))).all()
+    assert len(docs) == 30 and sorted(vectors) == sorted(docs)
+
+
+async def test_a_failing_model_is_retried_later_with_the_reason(world: World) -> None:
+    shoal = world.server.shoal
+    r = await world.house.owner.patch(f"/api/houses/{world.house.id}/settings",
+                                      {"memory": {"embedding_model": "openai/nowhere"}})
+    assert r.status_code == 200, r.text
+    await world.say(world.public, "The lemur feeding moved to noon")
+    async with shoal.db.read() as session:
+        doc = await session.scalar(select(SearchDoc.id).where(
+            SearchDoc.house_id == world.house.id, SearchDoc.body.like("The lemur%")))
+    job = None
+    for _ in range(200):
+        async with shoal.db.read() as session:
+            job = await session.get(EmbedJob, doc)
+        if job is not None and job.error:
+            break
+        await asyncio.sleep(0.05)
+    assert job is not None and job.attempts == 1 and "openai/nowhere" in (job.error or "")
+    assert job.available_at is not None and job.available_at > utcnow() + timedelta(seconds=5)
+    # Search still answers, by keyword, and says why there is no meaning side.
+    answer = await world.tool("memory_search", world.public, query="lemur feeding")
+    assert "keyword search only" in answer and found(answer) == ["The lemur feeding moved to noon"]
+    async with shoal.db.write() as session:  # leave no failing job for the other tests
+        await session.delete(await session.get(EmbedJob, doc))
