@@ -36,6 +36,9 @@ from shoal.schedules.commands import ScheduleControl, register_schedule_commands
 from shoal.schedules.cron import CronKind
 from shoal.schedules.heartbeats import HeartbeatKind
 from shoal.store import Database, migrate
+from shoal.subagents.command import register_subagent_commands
+from shoal.subagents.service import SubagentService
+from shoal.subagents.tools import SessionTools
 from shoal.tools.commands import CommandTools
 from shoal.tools.mcp import MCPService
 from shoal.tools.policy import ServerToolPolicy
@@ -61,6 +64,7 @@ class Shoal:
         self.commands = CommandRegistry()
         register_builtins(self.commands)
         register_schedule_commands(self.commands)
+        register_subagent_commands(self.commands)
         self.commands.add_house_source(HouseCommands(self.db, settings))
         self.gateway = Gateway(self.authenticate, redis_url=settings.redis_url,
                                redis_prefix=settings.redis_prefix,
@@ -89,6 +93,10 @@ class Shoal:
         self.web_tools = WebTools.from_settings(settings)
         self.tools.add_source(self.web_tools)
         self.tools.add_source(self.mcp)
+        # The worker is built below; its wake is looked up when a spawn commits.
+        self.subagents = SubagentService(self.db, self.chat, wake=self._wake_worker,
+                                         sweep_seconds=settings.run_sweep_seconds)
+        self.tools.add_source(SessionTools(self.subagents))
         builtin = BuiltinRuntime(self.db, self.chat, self.runs, self.tools, lambda: self.models,
                                  self.secrets, settings)
         webhook = WebhookRuntime(self.db, self.chat, self.secrets, settings)
@@ -106,6 +114,7 @@ class Shoal:
         self.scheduler.handle("cron", advance=self.cron.advance, fire=self.cron.fire)
         self.schedules = ScheduleControl(self.db, self.scheduler, self.cron)
         self.worker.on_finish.append(self.cron.finished)
+        self.worker.on_finish.append(self.subagents.finished)
 
     async def start(self) -> None:
         """Bring the schema up to date."""
@@ -116,6 +125,7 @@ class Shoal:
         await self.runs.start_sweeping()
         if self.settings.role in ("all", "worker"):
             await self.worker.start()
+            await self.subagents.start_sweeping()
         if self.settings.role in ("all", "scheduler"):
             await self.scheduler.start()
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
@@ -127,11 +137,15 @@ class Shoal:
         """Stop background work and release connections."""
         await self.scheduler.stop()
         await self.worker.stop()
+        await self.subagents.stop()
         await self.mcp.close()
         await self.runs.stop()
         await self.chat.appender.stop()
         await self.gateway.stop()
         await self.db.dispose()
+
+    def _wake_worker(self) -> None:
+        self.worker.wake()
 
     async def _post_stopped_notice(self, notice: Notice) -> None:
         """Tell a room that its agents stopped because their interaction's budget is spent."""

@@ -22,13 +22,15 @@ from shoal.api import (
     room_commands,
     runs,
     schedules,
+    subagents,
 )
 
 
 def install_routes(app: FastAPI) -> None:
     """Mount every router, and the health check."""
     for module in (auth, agents, agent_tools, activations, agencies, dm, hooks, houses,
-                   house_settings, manage, mcp_servers, room_commands, runs, schedules):
+                   house_settings, manage, mcp_servers, room_commands, runs, schedules,
+                   subagents):
         app.include_router(module.router)
 
     @app.get("/api/health", tags=["meta"])

@@ -4,12 +4,14 @@ or a short error) per activation."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from shoal.agents.config import load_config
 from shoal.errors import LeaseLost, ShoalError
 from shoal.llm import (
     CHECK_IN_PROMPT,
@@ -36,10 +38,19 @@ from shoal.runtime.context import (
 )
 from shoal.runtime.prompt import build_system_prompt
 from shoal.runtime.runlog import ActivationRun, TextSink
-from shoal.store.tables import Activation
+from shoal.store.tables import Activation, User, utcnow
+from shoal.subagents.child import (
+    child_prompt_sections,
+    child_turns,
+    result_turns,
+    still_live,
+    subagent_of,
+)
+from shoal.subagents.lifecycle import RESULT, SUBAGENT, TIMED_OUT
 from shoal.tools.base import ToolScope
 
 if TYPE_CHECKING:
+    from shoal.agents.config import ToolPolicy
     from shoal.config import Settings
     from shoal.crypto import SecretBox
     from shoal.llm import AgentAccess, ModelRouter
@@ -47,6 +58,7 @@ if TYPE_CHECKING:
     from shoal.runs.service import RunService
     from shoal.runtime.base import ActivationContext
     from shoal.store import Database
+    from shoal.subagents.tables import Subagent
     from shoal.tools.registry import Toolbox, ToolRegistry
 
 log = logging.getLogger("shoal.runtime")
@@ -69,6 +81,7 @@ class Tally:
     output_tokens: int = 0
     tool_turns: list[ChatMessage] = field(default_factory=list)
     toolbox: Toolbox | None = None  # its calls go in the activation's record
+    child: Subagent | None = None  # the sub-agent this activation runs, if it is one
 
     def add(self, answer: Completion) -> None:
         """Count one model call."""
@@ -104,7 +117,10 @@ class BuiltinRuntime:
         run = ActivationRun(self.runs, ctx)
         try:
             await ctx.thinking(True, "thinking")
-            outcome = await self._run(ctx, tally, run)
+            if ctx.activation.trigger_kind == SUBAGENT:
+                outcome = await self._run_child(ctx, tally, run)
+            else:
+                outcome = await self._run(ctx, tally, run)
         except RunFailed as exc:
             outcome = await self._fail(ctx, tally, str(exc))
         except LeaseLost as exc:  # another worker runs it now and answers for it
@@ -122,28 +138,51 @@ class BuiltinRuntime:
         await run.close(outcome)
         return outcome
 
+    async def _run_child(self, ctx: ActivationContext, tally: Tally, run: ActivationRun
+                         ) -> Outcome:
+        """A sub-agent's run: closed at once if it was killed while waiting; bounded by its
+        deadline (run_timeout_seconds from its start)."""
+        tally.child = child = await subagent_of(self.db, ctx.activation)
+        if child is None or not child.live:
+            return tally.outcome("skipped", skip_reason="interrupted")
+        await run.open()  # a child's work is always a run people can watch
+        if child.deadline_at is None:
+            return await self._run(ctx, tally, run)
+        remaining = (child.deadline_at - utcnow()).total_seconds()
+        try:
+            async with asyncio.timeout(max(remaining, 0.0)):
+                return await self._run(ctx, tally, run)
+        except TimeoutError:
+            return tally.outcome("error", error=TIMED_OUT)
+
     async def _run(self, ctx: ActivationContext, tally: Tally, run: ActivationRun) -> Outcome:
         router = self.models()
         defaults = LLMConfig.parse(self.settings.llm)
-        chain = model_chain(ctx.config.model.primary, ctx.config.model.fallbacks,
+        child = tally.child
+        primary = (child.model if child is not None and child.model else
+                   ctx.config.model.primary)
+        chain = model_chain(primary, ctx.config.model.fallbacks,
                             defaults.primary, defaults.fallbacks)
         house_models = HouseModels(ctx.house.settings.get("models") or {}, router.catalog)
         resolved = router.resolve_chain(chain, house_models)
         access = ctx.config.model_access(ctx.bot.id, self.secrets)
-        layers = self.tools.layers(str(resolved[0].ref), ctx.house.settings or {},
-                                   ctx.config.tools)
+        parent = await self._parent_of(child) if child is not None else None
+        layers = self.tools.layers(
+            str(resolved[0].ref), ctx.house.settings or {}, ctx.config.tools,
+            parent=load_parent_tools(parent) if parent is not None and parent.id != ctx.bot.id
+            else None, subagent=child is not None)
         toolbox = tally.toolbox = await self.tools.toolbox(
-            ToolScope(ctx.bot, ctx.house.id, ctx.room.id), layers)
+            ToolScope(ctx.bot, ctx.house.id, ctx.room.id, ctx.activation.id), layers)
         tools = toolbox.specs()
         system = build_system_prompt(ctx.house, ctx.bot, ctx.config, toolbox.prompt_specs(),
-                                     room=ctx.room, model=str(resolved[0].ref))
+                                     room=ctx.room, model=str(resolved[0].ref),
+                                     mode="minimal" if child is not None else "full")
         payload = ctx.activation.payload or {}
-        # A cron turn is an isolated session: the prompt alone, unless it asked for the room.
-        views, runs = ([], []) if payload.get("isolated") else await fetch_context(self.db, ctx)
-        # Without tools to declare, earlier tool turns would make some providers refuse.
-        turns = build_context(views, ctx.bot.id, runs if tools else ())
-        if ctx.trigger is None and not ctx.inputs:
-            turns.append(ChatMessage("user", payload.get("prompt") or CHECK_IN_PROMPT))
+        if child is not None:  # isolated: the task alone, never the room's history
+            system = f"{system}\n\n{child_prompt_sections(child, parent, ctx.room)}"
+            turns = child_turns(child)
+        else:
+            turns = await self._turns(ctx, payload, bool(tools))
         window = min(r.info.context_window for r in resolved)
         turns = guard_context(turns, window - MAX_TOKENS - _fixed_tokens(system, tools))
 
@@ -155,6 +194,8 @@ class BuiltinRuntime:
                     ctx.interrupted.set()
                 else:
                     tally.tool_turns.append(ChatMessage("user", interrupt["message"]))
+            if child is not None and not await still_live(self.db, child.id):
+                ctx.interrupted.set()  # killed from elsewhere (a person, its parent)
             if ctx.interrupted.is_set():
                 return tally.outcome("skipped", skip_reason="interrupted")
             request = ChatRequest([*turns, *tally.tool_turns], system, tools,
@@ -182,6 +223,29 @@ class BuiltinRuntime:
             await run.status("thinking")
         raise RunFailed(f"it was still calling tools after {MAX_STEPS} steps")
 
+    async def _turns(self, ctx: ActivationContext, payload: dict[str, object], tools: bool
+                     ) -> list[ChatMessage]:
+        """The conversation of an agent's own activation: the room's, or a cron turn's
+        prompt alone; a parent hearing a child's end gets it as a tool result last."""
+        # A cron turn is an isolated session: the prompt alone, unless it asked for the room.
+        views, runs = ([], []) if payload.get("isolated") else await fetch_context(self.db, ctx)
+        # Without tools to declare, earlier tool turns would make some providers refuse.
+        turns = build_context(views, ctx.bot.id, runs if tools else ())
+        if ctx.activation.trigger_kind == RESULT:
+            child = await subagent_of(self.db, ctx.activation)
+            if child is not None:
+                turns.extend(await result_turns(self.db, child))
+                return turns
+        if ctx.trigger is None and not ctx.inputs:
+            prompt = payload.get("prompt")
+            turns.append(ChatMessage("user", prompt if isinstance(prompt, str) and prompt
+                                     else CHECK_IN_PROMPT))
+        return turns
+
+    async def _parent_of(self, child: Subagent) -> User | None:
+        async with self.db.read() as session:
+            return await session.get(User, child.parent_bot_id)
+
     async def _call(self, router: ModelRouter, request: ChatRequest, chain: list[str],
                     house_models: HouseModels, house_id: str, on_text: TextSink | None,
                     access: AgentAccess | None) -> Completion:
@@ -203,8 +267,10 @@ class BuiltinRuntime:
         limit = self.settings.max_content_chars
         if len(text) > limit:
             text = text[: limit - 1] + "…"
-        if (ctx.activation.payload or {}).get("deliver") is False:
-            await self._keep_output(ctx, text)  # a silent cron job: the log keeps the answer
+        if tally.child is not None or (ctx.activation.payload or {}).get("deliver") is False:
+            # A child's answer goes to its parent through its end; a silent cron job's stays
+            # in the log.
+            await self._keep_output(ctx, text)
             return tally.outcome("replied")
         if run.run_id is None:
             posted = await ctx.reply(text)
@@ -221,6 +287,8 @@ class BuiltinRuntime:
     async def _fail(self, ctx: ActivationContext, tally: Tally, reason: str) -> Outcome:
         log.warning("activation %s of @%s in room %s failed: %s", ctx.activation.id,
                     ctx.bot.username, ctx.room.id, reason)
+        if tally.child is not None:  # its parent hears the reason, the room does not
+            return tally.outcome("error", error=reason)
         try:
             # No @handle here: a system message mentioning the bot would wake it again.
             await self.chat.post_system(
@@ -246,6 +314,11 @@ class BuiltinRuntime:
                     row.payload = {**(row.payload or {}), **tools}
         except Exception:
             log.exception("could not save the tool calls of activation %s", ctx.activation.id)
+
+
+def load_parent_tools(parent: User) -> ToolPolicy:
+    """The tool policy of the agent that spawned a child as another agent."""
+    return load_config(parent.config).tools
 
 
 def _fixed_tokens(system: str, tools: list[ToolSpec]) -> int:

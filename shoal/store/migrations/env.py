@@ -7,6 +7,7 @@ import shoal.hooks.tables  # noqa: F401
 import shoal.llm.tables  # noqa: F401
 import shoal.runs.tables  # noqa: F401
 import shoal.scheduler.tables  # noqa: F401
+import shoal.subagents.tables  # noqa: F401
 import shoal.tools.mcp.tables  # noqa: F401
 import shoal.webhooks.tables  # noqa: F401
 from shoal.store.tables import Base
