@@ -94,7 +94,8 @@ class Shoal:
         self.tools.add_source(self.web_tools)
         self.tools.add_source(self.mcp)
         # The worker is built below; its wake is looked up when a spawn commits.
-        self.subagents = SubagentService(self.db, self.chat, wake=self._wake_worker,
+        self.subagents = SubagentService(self.db, self.chat, self.runs,
+                                         wake=self._wake_worker, cancel=self._cancel_local,
                                          sweep_seconds=settings.run_sweep_seconds)
         self.tools.add_source(SessionTools(self.subagents))
         builtin = BuiltinRuntime(self.db, self.chat, self.runs, self.tools, lambda: self.models,
@@ -146,6 +147,9 @@ class Shoal:
 
     def _wake_worker(self) -> None:
         self.worker.wake()
+
+    def _cancel_local(self, activation_id: str) -> bool:
+        return self.worker.cancel(activation_id)
 
     async def _post_stopped_notice(self, notice: Notice) -> None:
         """Tell a room that its agents stopped because their interaction's budget is spent."""

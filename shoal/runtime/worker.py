@@ -18,6 +18,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, or_, select, update
@@ -81,6 +82,7 @@ class Worker:
         self.name = lease_owner_name()
         self.running: dict[str, ActivationContext] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._task_of: dict[str, asyncio.Task[None]] = {}  # by activation id
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
         # One tick at a time: a claim and the task that runs it appear together.
@@ -93,6 +95,18 @@ class Worker:
     def wake(self) -> None:
         """New work may be runnable: look now rather than at the next poll."""
         self._wake.set()
+
+    def _forget_task(self, activation_id: str, _task: asyncio.Task[None]) -> None:
+        self._task_of.pop(activation_id, None)
+
+    def cancel(self, activation_id: str) -> bool:
+        """Stop an activation running here at once (a killed sub-agent, whose end is already
+        recorded); False when it does not run in this worker."""
+        task = self._task_of.get(activation_id)
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
 
     async def start(self) -> None:
         """Start claiming in the background."""
@@ -137,7 +151,9 @@ class Worker:
         for row, collected in claimed:
             task = asyncio.create_task(self._execute(row, collected))
             self._tasks.add(task)
+            self._task_of[row.id] = task
             task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(partial(self._forget_task, row.id))
         return len(claimed)
 
     async def drain(self, timeout: float = 30.0) -> None:
@@ -278,7 +294,7 @@ class Worker:
 
     async def _execute(self, row: Activation, collected: list[str]) -> None:
         started = time.perf_counter()
-        keeper = asyncio.create_task(self._keep_lease(row.id))
+        keeper = asyncio.create_task(self._keep_lease(row))
         try:
             # A retry of a run that answered before its worker died closes as replied.
             posted = await self._reply_already_posted(row.id)
@@ -312,9 +328,11 @@ class Worker:
             return Outcome("error", error=f"no runtime {ctx.config.runtime!r} in this process")
         return await runtime.run(ctx)
 
-    async def _keep_lease(self, activation_id: str) -> None:
+    async def _keep_lease(self, row: Activation) -> None:
         """Renew the lease while the run is alive, so only a dead worker's lease expires.
-        Stops once the lease is lost: the run's reply will then be refused."""
+        Stops once the lease is lost: the run's reply will then be refused. A sub-agent whose
+        activation was closed meanwhile (killed from another process) is stopped."""
+        activation_id = row.id
         while True:
             await asyncio.sleep(self.renew_seconds)
             try:
@@ -328,6 +346,11 @@ class Worker:
                 log.exception("renewing the lease of activation %s failed", activation_id)
                 continue
             if not renewed.rowcount:  # type: ignore[attr-defined]
+                if row.trigger_kind == SUBAGENT:
+                    log.info("sub-agent activation %s was closed elsewhere; stopping it",
+                             activation_id)
+                    self.cancel(activation_id)
+                    return
                 log.warning("worker %s lost the lease of activation %s; another worker "
                             "runs it now", self.name, activation_id)
                 return

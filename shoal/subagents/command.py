@@ -13,6 +13,7 @@ from shoal.commands.registry import (
     CommandResult,
     UsageError,
 )
+from shoal.rooms.access import Action
 from shoal.store.tables import utcnow
 
 MAX_TASK_SHOWN = 60
@@ -63,7 +64,7 @@ COMMANDS = [
     Command("subagents", "List this room's sub-agents (state, task, parent, age, tokens), or "
             "kill one.", subagents, args=(Arg("action", required=False),
                                           Arg("id", required=False)),
-            example="/subagents kill 0192f0c1-...", family="sessions"),
+            example="/subagents kill 0192f0c1-...", action=Action.READ, family="sessions"),
 ]
 
 

@@ -250,10 +250,13 @@ async def kill_child(session: AsyncSession, sub: Subagent, reason: str, now: dat
                        tokens=None, announce=announce)
     if ended is None:
         return False
+    # Pending or running, its activation closes now; a worker running it stops it (at once
+    # in this process, at its next lease renewal in another).
     await session.execute(
         update(Activation).where(Activation.id == ended.activation_id,
-                                 Activation.status == "pending")
-        .values(status="done", outcome="skipped", skip_reason="interrupted", finished_at=now))
+                                 Activation.status.in_(("pending", "running")))
+        .values(status="done", outcome="skipped", skip_reason="interrupted", finished_at=now,
+                lease_expires_at=None))
     return True
 
 

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from shoal.agents.config import load_config
-from shoal.errors import Forbidden, InvalidInput, NotFound, ShoalError
+from shoal.errors import Conflict, Forbidden, InvalidInput, NotFound, ShoalError
 from shoal.rooms.access import RANK, Action, authorize_room, room_access
+from shoal.runs.tables import LIVE_STATUSES as LIVE_RUN
 from shoal.runs.tables import Run, RunEvent
 from shoal.runs.views import event_view
 from shoal.store.tables import Activation, User, iso, utcnow
@@ -29,6 +30,7 @@ from shoal.subagents.tables import LIVE_STATES, STATES, Subagent
 
 if TYPE_CHECKING:
     from shoal.rooms.chat import Chat
+    from shoal.runs.service import RunService
     from shoal.store import Database
 
 log = logging.getLogger("shoal.subagents")
@@ -57,11 +59,15 @@ def subagent_view(sub: Subagent, names: dict[str, str] | None = None) -> dict[st
 class SubagentService:
     """Spawning and controlling sub-agents; `wake` tells the worker new work is waiting."""
 
-    def __init__(self, db: Database, chat: Chat, *, wake: Callable[[], None],
-                 sweep_seconds: float = 5.0, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, db: Database, chat: Chat, runs: RunService, *, wake: Callable[[], None],
+                 cancel: Callable[[str], bool], sweep_seconds: float = 5.0,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        """`cancel` stops an activation if this process's worker runs it."""
         self.db = db
         self.chat = chat
+        self.runs = runs
         self.wake = wake
+        self.cancel = cancel
         self.clock = clock
         self.sweep_seconds = sweep_seconds
         self._sweeper: asyncio.Task[None] | None = None
@@ -188,14 +194,33 @@ class SubagentService:
                 raise InvalidInput(f"sub-agent {sub.id} already ended ({sub.state})")
             await kill_child(session, sub, f"killed by @{by.username}", self.clock())
             await session.refresh(sub)
+        await self._stop_runs([sub])
         self.wake()
         await self.deliver_room_announcements()
         return sub
+
+    async def _stop_runs(self, killed: list[Subagent]) -> None:
+        """Stop killed children that run here now, and end their runs for the watchers."""
+        for sub in killed:
+            if sub.activation_id is None:
+                continue
+            self.cancel(sub.activation_id)
+            async with self.db.read() as session:
+                run_id = await session.scalar(select(Run.id).where(
+                    Run.activation_id == sub.activation_id, Run.status.in_(LIVE_RUN)))
+            if run_id is not None:
+                try:
+                    await self.runs.finish(run_id, None, "error",
+                                           {"error": sub.error or "killed"}, "interrupted")
+                except (Conflict, NotFound):
+                    pass  # it ended meanwhile
 
     async def stop_children(self, parent_activation_id: str) -> list[str]:
         """Kill what an activation spawned, because its own run was stopped."""
         async with self.db.write() as session:
             killed = await kill_children_of(session, parent_activation_id, self.clock())
+            subs = [s for s in [await session.get(Subagent, i) for i in killed] if s]
+        await self._stop_runs(subs)
         if killed:
             log.info("stopped the %d sub-agents of activation %s with it", len(killed),
                      parent_activation_id)
