@@ -32,7 +32,7 @@ class SpawnBody(BaseModel):
     announce: Literal["parent", "room", "none"] = "none"
 
 
-@router.get("/subagents")
+@router.get("/subagents", responses=errors(404))
 async def list_subagents(principal: PrincipalDep, shoal: ShoalDep,
                          room_id: str = Query(alias="roomId", max_length=36),
                          state: State | None = None, archived: bool = False
@@ -59,7 +59,7 @@ async def kill_subagent(sub_id: str, principal: PrincipalDep, shoal: ShoalDep
     return await shoal.subagents.view(sub)
 
 
-@router.post("/subagents", status_code=201, responses=errors(400, 403))
+@router.post("/subagents", status_code=201, responses=errors(400, 403, 404, 409))
 async def spawn_subagent(body: SpawnBody, principal: PrincipalDep, shoal: ShoalDep
                          ) -> dict[str, Any]:
     """An agent (with its own token) spawns a builtin child in a room it may post in."""

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from shoal.store.tables import User
+from shoal.subagents.tables import Subagent
 from tests.support import Person, ShoalServer, unique
 
 UNKNOWN_ID = "01900000-0000-7000-8000-000000000000"
@@ -91,6 +92,10 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/runs/{run_id}/permissions/{permission_id}"): {"decision": "deny",
                                                                  "message": "no"},
     ("POST", "/api/runs/{run_id}/interrupt"): {"action": "adjust", "message": "slower"},
+    ("POST", "/api/subagents"): {"roomId": "{agency_id}", "task": "look into it",
+                                 "label": "a", "agentId": "@someone", "model": "offline",
+                                 "run_timeout_seconds": 60, "cleanup": "keep",
+                                 "announce": "none"},
     ("POST", "/api/webhook-subscriptions/{agency_id}"): {
         "url": "https://example.com/hook", "events": ["message.created"],
         "secret": "0123456789abcdef", "description": "ci", "enabled": False},
@@ -235,13 +240,21 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
         agent.verified = True
     await owner.post(f"/api/agencies/{room_id}/agents", {"agentId": agent_id})
     run_id = (await runs.start(agent, room_id))["runId"]
+    async with shoal_server.shoal.db.write() as session:
+        child = Subagent(house_id=house_id, room_id=room_id, parent_bot_id=agent_id,
+                         child_bot_id=agent_id, task="a finished task", label="",
+                         cleanup="keep", announce="none", state="completed",
+                         input_tokens=0, output_tokens=0)
+        session.add(child)
+        await session.flush()
+        sub_id = child.id
     await runs.gates.request(run_id, agent, "p1", "deploy", "to prod", 600)
     yield Targets({"house_id": house_id, "agency_id": room_id, "message_id": message_id,
                "subscription_id": subscription_id,
                "agent_id": agent_id, "token_id": token_id, "invite_id": invite_id,
                "user_id": other.id, "run_id": run_id, "permission_id": "p1", "hook_id": hook_id,
                "key_id": key_id, "command_id": command_id, "heartbeat_id": heartbeat_id,
-               "job_id": job_id, "server_id": server_id},
+               "job_id": job_id, "server_id": server_id, "sub_id": sub_id},
                   owner, shoal_server)
 
 
