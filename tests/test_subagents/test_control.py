@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from shoal.llm.fakeserver import FakeToolCall, Fault, Reply
 from shoal.runs.tables import Run
-from shoal.store.tables import User, utcnow
+from shoal.store.tables import Interaction, User, utcnow
 from shoal.subagents.lifecycle import RESULT, TIMED_OUT
 from shoal.subagents.tables import Subagent
 from shoal.subagents.tools import SessionTools
@@ -268,3 +268,35 @@ async def test_archived_children_leave_the_list_and_their_transcripts_stay(
     r = await family.house.member.get(route, params={"roomId": family.room_id,
                                                     "state": "sleeping"})
     assert r.status_code in (400, 422) and "state" in r.json()["error"]
+
+
+async def test_a_childs_tokens_count_against_the_parents_budget_and_interaction(
+        family: Family) -> None:
+    other = await make_bot(family.server, family.house,
+                           model={"primary": CHILD_MODEL, "fallbacks": []})
+    async with family.server.shoal.db.write() as session:
+        bot = await session.get(User, family.parent["id"])
+        assert bot is not None
+        bot.config = {**bot.config, "daily_token_budget": 5000,
+                      "subagents": {"allow_agents": ["*"], "model": CHILD_MODEL}}
+    family.fake.script(Reply("", input_tokens=10, output_tokens=10,
+                             tool_calls=[FakeToolCall("sessions_spawn", {
+                                 "task": "spend", "agentId": f"@{other['handle']}",
+                                 "announce": "none"})]),
+                       Reply("Spent.", input_tokens=10, output_tokens=10), model=PARENT)
+    family.fake.script(Reply("spent a lot", input_tokens=4000, output_tokens=1000),
+                       model=CHILD)
+    await family.say(f"@{family.parent['handle']} spend it")
+    [kid] = await family.settled(1)
+    assert (kid.child_bot_id, kid.input_tokens + kid.output_tokens) == (other["id"], 5000)
+    await family.say(f"@{family.parent['handle']} once more")
+
+    async def skipped() -> bool:
+        return [a.skip_reason for a in await family.activations()][-1:] == ["budget"]
+    await wait_until(skipped)
+    # The spawn counted as one agent wake of the person's message's interaction.
+    r = await family.house.owner.get(f"/api/agents/{family.parent['id']}/activations")
+    first = r.json()[-1]
+    async with family.server.shoal.db.read() as session:
+        interaction = await session.get(Interaction, first["interaction_id"])
+    assert interaction is not None and interaction.used == 2  # the parent, then its child
