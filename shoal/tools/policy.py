@@ -31,7 +31,7 @@ GROUP = "group:"
 # orchestrates), schedule, administer agents and rooms, or read memory (its task says what it
 # needs). The server's `[tools.subagents] allow` can give back any of these; its deny adds.
 DEFAULT_SUBAGENT_DENY = ("group:sessions", "group:schedules", "group:agents", "group:memory",
-                         "memory_*", "bind", "unbind", "invite")
+                         "bind", "unbind", "invite")
 
 
 def matches(tool: Tool, pattern: str) -> bool:
