@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+
 from shoal.agents.config import load_config
 from shoal.errors import LeaseLost, ShoalError
 from shoal.llm import (
@@ -27,6 +29,7 @@ from shoal.llm import (
     is_silent,
     model_chain,
 )
+from shoal.runs.tables import Run
 from shoal.runtime.base import Outcome
 from shoal.runtime.context import (
     build_context,
@@ -145,7 +148,10 @@ class BuiltinRuntime:
         tally.child = child = await subagent_of(self.db, ctx.activation)
         if child is None or not child.live:
             return tally.outcome("skipped", skip_reason="interrupted")
-        await run.open()  # a child's work is always a run people can watch
+        # A child's work is always a run people can watch, shown inside its parent's run.
+        await run.open(description=child.task, extra={
+            "subagentId": child.id, "label": child.label,
+            "parentRunId": await self._run_of(child.parent_activation_id)})
         if child.deadline_at is None:
             return await self._run(ctx, tally, run)
         remaining = (child.deadline_at - utcnow()).total_seconds()
@@ -242,6 +248,13 @@ class BuiltinRuntime:
                                      else CHECK_IN_PROMPT))
         return turns
 
+    async def _run_of(self, activation_id: str | None) -> str | None:
+        if activation_id is None:
+            return None
+        async with self.db.read() as session:
+            return await session.scalar(select(Run.id).where(
+                Run.activation_id == activation_id))
+
     async def _parent_of(self, child: Subagent) -> User | None:
         async with self.db.read() as session:
             return await session.get(User, child.parent_bot_id)
@@ -271,6 +284,8 @@ class BuiltinRuntime:
             # A child's answer goes to its parent through its end; a silent cron job's stays
             # in the log.
             await self._keep_output(ctx, text)
+            if tally.child is not None:
+                await run.keep(step, text)
             return tally.outcome("replied")
         if run.run_id is None:
             posted = await ctx.reply(text)
