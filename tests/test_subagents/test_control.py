@@ -300,3 +300,17 @@ async def test_a_childs_tokens_count_against_the_parents_budget_and_interaction(
     async with family.server.shoal.db.read() as session:
         interaction = await session.get(Interaction, first["interaction_id"])
     assert interaction is not None and interaction.used == 2  # the parent, then its child
+
+
+async def test_a_spawn_past_the_interactions_budget_is_refused(family: Family) -> None:
+    r = await family.house.owner.patch(f"/api/houses/{family.house.id}/settings",
+                                       {"interaction_budget": 1})
+    assert r.status_code == 200, r.text
+    family.fake.script(spawn(), Reply("Could not start it."), model=PARENT)
+    await family.say(f"@{family.parent['handle']} look into it")
+    await wait_until(lambda: _true(len(family.requests(PARENT_MODEL)) == 2 or None))
+    refusal = [m["content"] for m in family.requests(PARENT_MODEL)[1].body["messages"]
+               if m["role"] == "tool"]
+    assert refusal == ["error: this conversation's budget of 1 agent wakes is spent; no more "
+                       "sub-agents can start in it"]
+    assert await family.children() == []
