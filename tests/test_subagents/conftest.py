@@ -4,15 +4,18 @@ server's own worker, and ways to read what the room and the records show."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from shoal.llm.fakeserver import FakeLLMServer
-from shoal.store.tables import Activation, Message
+from shoal.runtime.worker import Worker
+from shoal.store.tables import Activation, Message, utcnow
+from shoal.subagents.lifecycle import kill_child
 from shoal.subagents.tables import Subagent
 from tests.support import House, ShoalServer, make_house
 from tests.test_dispatch.conftest import make_bot
@@ -89,3 +92,33 @@ async def family(shoal_server: ShoalServer, fake: FakeLLMServer) -> Family:  # n
                                                         "fallbacks": []},
                             subagents={"model": CHILD_MODEL, "max_concurrent": 2})
     return Family(shoal_server, house, parent, fake)
+
+
+@pytest.fixture
+async def workers(family: Family) -> AsyncIterator[tuple[list[Any], Callable[[], Worker]]]:
+    """Workers on one clock the test moves ahead (`now[0]`: how far), with the server's
+    own worker stopped."""
+    shoal = family.server.shoal
+    shared = shoal.worker
+    await shared.stop()
+    await shoal.subagents.stop()  # its sweep would post what the test leaves unposted
+    now = [timedelta()]
+    made: list[Worker] = []
+
+    def make() -> Worker:
+        worker = Worker(shoal.db, shoal.settings, shared.runtimes, chat=shoal.chat,
+                        gateway=shoal.gateway, models=lambda: shoal.models,
+                        lease=timedelta(seconds=15), clock=lambda: utcnow() + now[0])
+        made.append(worker)
+        return worker
+
+    yield now, make
+    for worker in made:
+        await worker.stop()
+    # Children the test left hanging must not run on in the tests that follow.
+    async with shoal.db.write() as session:
+        for kid in await family.children():
+            if kid.live:
+                await kill_child(session, kid, "the test ended", utcnow(), announce=False)
+    await shared.start()
+    await shoal.subagents.start_sweeping()

@@ -4,53 +4,17 @@ an end whose room announcement was not posted yet: each end is announced exactly
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from shoal.llm.fakeserver import FakeToolCall, Fault, Reply
 from shoal.runtime.worker import Worker
-from shoal.store.tables import utcnow
 from shoal.subagents.lifecycle import RESULT
 from tests.test_subagents.conftest import CHILD_MODEL, PARENT_MODEL, Family, wait_until
 
 PARENT = PARENT_MODEL.split("/")[1]
 CHILD = CHILD_MODEL.split("/")[1]
-
-
-@pytest.fixture
-async def workers(family: Family) -> AsyncIterator[tuple[list[Any], Callable[[], Worker]]]:
-    """Workers on one clock the test moves ahead (`now[0]`: how far), with the server's
-    own worker stopped."""
-    shoal = family.server.shoal
-    shared = shoal.worker
-    await shared.stop()
-    await shoal.subagents.stop()  # its sweep would post what the test leaves unposted
-    now = [timedelta()]
-    made: list[Worker] = []
-
-    def make() -> Worker:
-        worker = Worker(shoal.db, shoal.settings, shared.runtimes, chat=shoal.chat,
-                        gateway=shoal.gateway, models=lambda: shoal.models,
-                        lease=timedelta(seconds=15), clock=lambda: utcnow() + now[0])
-        made.append(worker)
-        return worker
-
-    yield now, make
-    for worker in made:
-        await worker.stop()
-    await shared.start()
-    await shoal.subagents.start_sweeping()
-
-
-async def start_parent(family: Family, worker: Worker, announce: str = "parent") -> None:
-    """The parent spawns one child and says so; its turn is over."""
-    await family.say(f"@{family.parent['handle']} find the answer")
-    await worker.drain()
-    assert [m.content for m in await family.messages_from(family.parent["id"])] == [
-        "Working on it."]
 
 
 async def test_a_worker_killed_while_the_child_runs_leaves_one_announcement(

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
-from shoal.llm.fakeserver import FakeToolCall, Reply
+from shoal.llm.fakeserver import FakeToolCall, Fault, Reply
+from shoal.runtime.worker import Worker
 from shoal.subagents.lifecycle import RESULT
-from tests.test_subagents.conftest import CHILD_MODEL, PARENT_MODEL, Family
+from tests.test_subagents.conftest import CHILD_MODEL, PARENT_MODEL, Family, wait_until
 
 TASKS = ["count the apples", "count the pears", "count the plums"]
 RESULTS = ["seven apples found", "three pears found", "no plums at all"]
@@ -84,3 +86,25 @@ async def test_three_children_run_isolated_in_their_lane_and_the_parent_answers_
     assert "Every other sub-agent you spawned for this has ended." in heard[-1]
     said = [m.content for m in await family.messages_from(family.parent["id"])]
     assert said == ["All three are back: seven apples, three pears, no plums."]
+
+
+async def test_the_lane_holds_across_workers_claiming_at_once(
+        family: Family, workers: tuple[list[Any], Callable[[], Worker]]) -> None:
+    _, make = workers
+    fake = family.fake
+    fake.script(Reply("", tool_calls=[spawn_call(t) for t in TASKS]), Reply("Started three."),
+                model=PARENT_MODEL.split("/")[1])
+    fake.script(Fault.stall(), Fault.stall(), Fault.stall(), model=CHILD_MODEL.split("/")[1])
+    first, second = make(), make()
+    await family.say(f"@{family.parent['handle']} count the fruit")
+
+    async def spawned() -> bool:
+        await first.tick()
+        return len(await family.children()) == 3 and all(
+            a.status == "done" for a in await family.activations() if a.trigger_kind == "mention")
+    await wait_until(spawned)
+    for _ in range(5):  # two workers (as two processes would) claim at the same moments
+        await asyncio.gather(first.tick(), second.tick())
+    kids = await family.children()
+    assert sorted(k.state for k in kids) == ["pending", "running", "running"]
+    assert kids[2].state == "pending"  # the oldest go first; the last one waits its turn
