@@ -224,7 +224,8 @@ class Worker:
         async with self.db.read() as session:
             waiting = set((await session.scalars(select(Activation.bot_id).where(
                 Activation.status == "pending", Activation.bot_id.in_(list(candidates)),
-                Activation.trigger_kind != SUBAGENT,
+                # A child starting or ending is no reason to stop what the parent does.
+                Activation.trigger_kind.not_in((SUBAGENT, RESULT)),
                 Activation.available_at <= self.clock()))).all())
         for bot_id in waiting:
             candidates[bot_id].interrupted.set()
