@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, update
 
 from shoal.agents.config import BotConfig, load_config
-from shoal.errors import Conflict, InvalidInput, NotFound
+from shoal.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shoal.ids import new_id
+from shoal.rooms.access import Action, authorize_room
 from shoal.store.tables import Activation, House, HouseMember, Interaction, Message, User
 from shoal.subagents.tables import ANNOUNCE, CLEANUP, LIVE_STATES, Subagent
 
@@ -120,6 +121,12 @@ async def spawn(session: AsyncSession, parent: User, house_id: str, room_id: str
             raise InvalidInput(f"@{parent.username} may not spawn sub-agents as "
                                f"@{handle or child.username}: its subagents.allow_agents "
                                "does not list that agent")
+    if child.id != parent.id:
+        try:
+            await authorize_room(session, child.id, room_id, Action.POST)
+        except (Forbidden, NotFound):
+            raise InvalidInput(f"@{child.username} may not post in this room, so it cannot "
+                               "work here; add it to the room first") from None
     child_config = load_config(child.config)
     if child_config.runtime != "builtin":
         raise InvalidInput(f"@{child.username} runs on the {child_config.runtime} runtime; "
