@@ -1,5 +1,6 @@
 """A sub-agent's run in the browser: shown inside the run of the agent that spawned it, with
-its answer, while the parent's reply (hearing the child) comes to the room."""
+its answer, while the parent's reply (hearing the child) comes to the room; the room lists
+its sub-agents beside its members."""
 
 from __future__ import annotations
 
@@ -30,4 +31,8 @@ def test_a_childs_run_shows_inside_its_parents_run(new_page, web: WebServer) -> 
     reply = page.locator(f".msg.agent:has(.handle:has-text('@{agent['username']}'))").last
     reply.locator("text=sessions_wait").wait_for()
     assert "completed its task" in reply.inner_text()
+    listed = page.locator(".subagent-list li.subagent")
+    listed.locator(".subagent-state:has-text('completed')").wait_for()
+    assert "count the apples" in listed.inner_text()
+    assert f"@{agent['username']}" in listed.inner_text()
     screenshot(page, "subagent-run")
