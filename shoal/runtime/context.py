@@ -72,7 +72,9 @@ async def fetch_context(db: Database, ctx: ActivationContext, limit: int = CONTE
         rows = (await session.execute(
             select(Activation.id, Activation.trigger_message_id, Activation.payload)
             .where(Activation.bot_id == ctx.bot.id, Activation.room_id == ctx.room.id,
-                   Activation.id != ctx.activation.id)
+                   Activation.id != ctx.activation.id,
+                   # A sub-agent's turns are its own session's, not the room's.
+                   Activation.trigger_kind != "subagent")
             .order_by(Activation.created_at.desc()).limit(EARLIER_RUNS)
         )).all()
     views.reverse()
