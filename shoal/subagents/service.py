@@ -19,6 +19,7 @@ from shoal.runs.tables import Run, RunEvent
 from shoal.runs.views import event_view
 from shoal.store.tables import Activation, User, iso, utcnow
 from shoal.subagents.lifecycle import (
+    SUBAGENT,
     SpawnRequest,
     kill_child,
     kill_children_of,
@@ -230,9 +231,10 @@ class SubagentService:
         """Told by the worker after each activation's end committed: a child's end may have
         queued a follow-up (wake) or a room announcement (post it); a stopped parent takes
         its children with it."""
-        if getattr(outcome, "skip_reason", None) == "interrupted" and row.trigger_kind != \
-                "subagent":
-            await self.stop_children(row.id)
+        if row.trigger_kind != SUBAGENT:
+            if getattr(outcome, "skip_reason", None) == "interrupted":
+                await self.stop_children(row.id)
+            return
         self.wake()
         await self.deliver_room_announcements()
 
