@@ -10,12 +10,14 @@ from typing import Any
 from sqlalchemy import select
 
 from shoal.llm.fakeserver import FakeToolCall, Fault, Reply
+from shoal.rooms.rooms import join_room
 from shoal.runs.tables import Run
 from shoal.store.tables import Interaction, User, utcnow
 from shoal.subagents.lifecycle import RESULT, TIMED_OUT
 from shoal.subagents.tables import Subagent
 from shoal.subagents.tools import SessionTools
 from shoal.tools.base import ToolScope
+from tests.support import unique
 from tests.test_dispatch.conftest import make_bot
 from tests.test_subagents.conftest import CHILD_MODEL, PARENT_MODEL, Family, wait_until
 
@@ -314,3 +316,27 @@ async def test_a_spawn_past_the_interactions_budget_is_refused(family: Family) -
     assert refusal == ["error: this conversation's budget of 1 agent wakes is spent; no more "
                        "sub-agents can start in it"]
     assert await family.children() == []
+
+
+async def test_a_child_agent_that_cannot_post_in_the_room_is_refused(family: Family) -> None:
+    outsider = await make_bot(family.server, family.house,
+                              model={"primary": CHILD_MODEL, "fallbacks": []})
+    r = await family.house.owner.post("/api/agencies", {
+        "name": unique("private"), "houseId": family.house.id, "isPrivate": True})
+    assert r.status_code == 201, r.text
+    private_id = r.json()["id"]
+    async with family.server.shoal.db.write() as session:
+        await join_room(session, private_id, family.parent["id"])
+        bot = await session.get(User, family.parent["id"])
+        assert bot is not None
+        bot.config = {**bot.config, "subagents": {"allow_agents": ["*"]}}
+    family.fake.script(spawn(agentId=f"@{outsider['handle']}"), Reply("Could not."),
+                       model=PARENT)
+    r = await family.house.owner.post(f"/api/agencies/{private_id}/messages",
+                                      {"content": f"@{family.parent['handle']} ask them"})
+    assert r.status_code == 201, r.text
+    await wait_until(lambda: _true(len(family.requests(PARENT_MODEL)) == 2 or None))
+    refusal = [m["content"] for m in family.requests(PARENT_MODEL)[1].body["messages"]
+               if m["role"] == "tool"]
+    assert refusal == [f"error: @{outsider['username']} may not post in this room, so it "
+                       "cannot work here; add it to the room first"]
