@@ -172,6 +172,9 @@ class Settings(BaseModel):
     worker_lease_renew_seconds: float = Field(5, gt=0)
     # On SIGTERM: how long running activations may take to finish before they are handed back.
     shutdown_grace_seconds: float = Field(20, ge=0)
+    # Sub-agents: how many children run at once in one house, whichever agents spawned them
+    # (each agent's own `subagents.max_concurrent` holds too); the rest wait in order.
+    subagent_house_concurrency: int = Field(8, ge=1, le=1000)
 
     @field_validator("outbound_allowed_networks")
     @classmethod

@@ -41,6 +41,9 @@ from shoal.schedules.cron import CronKind
 from shoal.schedules.heartbeats import HeartbeatKind
 from shoal.store import Database, migrate
 from shoal.store.migrate import current_revision, head_revision
+from shoal.subagents.command import register_subagent_commands
+from shoal.subagents.service import SubagentService
+from shoal.subagents.tools import SessionTools
 from shoal.tools.commands import CommandTools
 from shoal.tools.mcp import MCPService
 from shoal.tools.memory import MemoryTools
@@ -67,6 +70,7 @@ class Shoal:
         self.commands = CommandRegistry()
         register_builtins(self.commands)
         register_schedule_commands(self.commands)
+        register_subagent_commands(self.commands)
         self.commands.add_house_source(HouseCommands(self.db, settings))
         self.gateway = Gateway(self.authenticate, redis_url=settings.redis_url,
                                redis_prefix=settings.redis_prefix,
@@ -101,6 +105,11 @@ class Shoal:
         self.indexer = Indexer(self.db, self.memory, settings.memory)
         self.people_search = PeopleSearch(self.memory)
         self.tools.add_source(MemoryTools(self.db, self.memory, settings.memory))
+        # The worker is built below; its wake is looked up when a spawn commits.
+        self.subagents = SubagentService(self.db, self.chat, self.runs,
+                                         wake=self._wake_worker, cancel=self._cancel_local,
+                                         sweep_seconds=settings.run_sweep_seconds)
+        self.tools.add_source(SessionTools(self.subagents))
         builtin = BuiltinRuntime(self.db, self.chat, self.runs, self.tools, lambda: self.models,
                                  self.secrets, settings, compactions=self.compactions)
         webhook = WebhookRuntime(self.db, self.chat, self.secrets, settings)
@@ -119,6 +128,7 @@ class Shoal:
         self.schedules = ScheduleControl(self.db, self.scheduler, self.cron)
         self.worker.on_finish.append(self.cron.finished)
         self.started = False  # every role of this process running; see readiness()
+        self.worker.on_finish.append(self.subagents.finished)
 
     async def start(self) -> None:
         """Bring the schema up to date."""
@@ -130,6 +140,7 @@ class Shoal:
         if self.settings.role in ("all", "worker"):
             await self.worker.start()
             await self.indexer.start()
+            await self.subagents.start_sweeping()
         if self.settings.role in ("all", "scheduler"):
             await self.scheduler.start()
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
@@ -173,11 +184,18 @@ class Shoal:
         await self.scheduler.stop()
         await self.worker.stop()
         await self.indexer.stop()
+        await self.subagents.stop()
         await self.mcp.close()
         await self.runs.stop()
         await self.chat.appender.stop()
         await self.gateway.stop()
         await self.db.dispose()
+
+    def _wake_worker(self) -> None:
+        self.worker.wake()
+
+    def _cancel_local(self, activation_id: str) -> bool:
+        return self.worker.cancel(activation_id)
 
     async def _post_stopped_notice(self, notice: Notice) -> None:
         """Tell a room that its agents stopped because their interaction's budget is spent."""

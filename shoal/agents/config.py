@@ -102,6 +102,23 @@ def check_tool_policy(value: Any, subject: str) -> dict[str, Any]:
     return dict(value)
 
 
+class SubagentSettings(BaseModel):
+    """How an agent spawns sub-agents: whom it may run them as (`allow_agents`: handles or
+    ids, `*` for any agent of the house; its own self always), their default model (else the
+    agent's own), how many of its children run at once (the rest wait in order), and how long
+    a finished child stays in the room's list."""
+
+    allow_agents: list[str] = Field(default_factory=list, max_length=200)
+    model: ModelChoice | None = None
+    max_concurrent: int = Field(1, ge=1, le=50)
+    archive_after_minutes: int = Field(60, ge=1, le=60 * 24 * 30)
+
+    @field_validator("allow_agents")
+    @classmethod
+    def _handles(cls, value: list[str]) -> list[str]:
+        return [v.strip().lstrip("@").lower() for v in value if v.strip()]
+
+
 class BotConfig(BaseModel):
     """Everything a bot's record says about how it works."""
 
@@ -146,6 +163,7 @@ class BotConfig(BaseModel):
     def pruning_settings(self, server: PruningSettings) -> PruningSettings:
         """The server's pruning settings with this agent's overrides."""
         return PruningSettings.model_validate({**server.model_dump(), **self.pruning})
+    subagents: SubagentSettings = Field(default_factory=SubagentSettings)
 
     @field_validator("trigger_whitelist")
     @classmethod

@@ -25,6 +25,7 @@ from shoal.api import (
     runs,
     schedules,
     sessions,
+    subagents,
 )
 from shoal.api.openapi import errors as error_responses
 
@@ -33,7 +34,7 @@ def install_routes(app: FastAPI) -> None:
     """Mount every router, and the health check."""
     for module in (auth, agents, agent_tools, activations, agencies, dm, hooks, houses,
                    house_settings, manage, mcp_servers, memory, room_commands, runs,
-                   schedules, sessions):
+                   schedules, sessions, subagents):
         app.include_router(module.router)
 
     @app.get("/api/health", tags=["meta"])

@@ -61,6 +61,19 @@ class Schedules(Protocol):
         ...
 
 
+class Subagents(Protocol):
+    """Sub-agents as /subagents uses them."""
+
+    async def list_room(self, room_id: str, viewer_id: str, *, state: str | None = None,
+                        archived: bool = False) -> list[dict[str, Any]]:
+        """The room's children the viewer may see, newest first."""
+        ...
+
+    async def kill(self, sub_id: str, by: User, *, as_parent: bool = False) -> Any:
+        """Kill a live child, if `by` may; Forbidden, NotFound or InvalidInput say why not."""
+        ...
+
+
 class McpTools(Protocol):
     """The house's MCP servers as /mcp uses them."""
 
@@ -120,6 +133,11 @@ class CommandServices(Protocol):
     @property
     def mcp(self) -> McpTools:
         """The house's MCP servers, for /mcp."""
+        ...
+
+    @property
+    def subagents(self) -> Subagents:
+        """Sub-agents, for /subagents."""
         ...
 
 

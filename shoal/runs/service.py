@@ -77,9 +77,11 @@ class RunService:
 
     async def start(self, agent: User, room_id: str, *, run_id: str | None = None,
                     trigger_message_id: str | None = None, name: str = "",
-                    description: str = "", activation_id: str | None = None) -> dict[str, Any]:
+                    description: str = "", activation_id: str | None = None,
+                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Open a run for an agent that may post in the room; a repeated start of the
-        agent's own run answers the run as it is."""
+        agent's own run answers the run as it is. `extra` goes into the start event (a
+        sub-agent's run names its parent's run there)."""
         run_id = run_id or new_id()
         if not RUN_ID.fullmatch(run_id):
             raise InvalidInput("runId must be 1-64 letters, digits or _.:-")
@@ -100,7 +102,7 @@ class RunService:
             recorded = await self._store(session, run, "start", {
                 "agentId": agent.id, "username": agent.username,
                 "displayName": agent.display_name, "triggerMessageId": trigger_message_id,
-                "name": name, "description": description})
+                "name": name, "description": description, **(extra or {})})
             await self.broadcast(recorded)
         return {"ok": True, "runId": run_id, "seq": recorded.seq}
 

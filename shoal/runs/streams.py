@@ -124,6 +124,18 @@ class StreamRelay:
             await self.runs.broadcast(recorded)
         return message
 
+    async def end(self, run_id: str, agent: User, message_id: str, content: str) -> None:
+        """Record a stream's final content without posting it (a sub-agent's answer goes to
+        its parent, not to the room)."""
+        stream = self._streams.pop((run_id, message_id), None)
+        if stream is not None:
+            self._cancel(stream)
+        async with self.runs.ordered(run_id), self.db.write() as session:
+            run = await self.runs.own_live_run(session, run_id, agent.id)
+            recorded = await self.runs.record(session, run, "stream-end", {
+                "messageId": message_id, "content": content, "done": True})
+            await self.runs.broadcast(recorded)
+
     def forget(self, run_id: str) -> None:
         """Drop the streams of a run that ended."""
         for key in [k for k in self._streams if k[0] == run_id]:

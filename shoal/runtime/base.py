@@ -18,7 +18,7 @@ OUTCOMES = ("replied", "skipped", "error", "delivered")
 SKIP_REASONS = ("cooldown", "relevance", "dedup", "loop_guard", "permission", "budget",
                 "silent", "collected", "interrupted", "interaction_budget")
 TRIGGER_KINDS = ("mention", "ambient", "dm", "binding", "hook", "heartbeat", "cron", "subagent",
-                 "crew", "direct")
+                 "subagent_result", "crew", "direct")
 
 
 @dataclass

@@ -10,6 +10,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+
+from shoal.agents.config import load_config
 from shoal.errors import LeaseLost, ShoalError
 from shoal.llm import (
     CHECK_IN_PROMPT,
@@ -24,6 +27,7 @@ from shoal.llm import (
     is_silent,
     model_chain,
 )
+from shoal.runs.tables import Run
 from shoal.runtime.base import Outcome
 from shoal.runtime.compaction import (
     SUMMARY_MAX_TOKENS,
@@ -47,10 +51,19 @@ from shoal.runtime.sessions import (
     sync_room,
     working_turns,
 )
-from shoal.store.tables import Activation
+from shoal.store.tables import Activation, User, utcnow
+from shoal.subagents.child import (
+    child_prompt_sections,
+    child_turns,
+    result_turns,
+    still_live,
+    subagent_of,
+)
+from shoal.subagents.lifecycle import RESULT, SUBAGENT, TIMED_OUT
 from shoal.tools.base import ToolScope
 
 if TYPE_CHECKING:
+    from shoal.agents.config import ToolPolicy
     from shoal.config import Settings
     from shoal.crypto import SecretBox
     from shoal.llm import AgentAccess, ModelRouter
@@ -59,6 +72,7 @@ if TYPE_CHECKING:
     from shoal.runtime.base import ActivationContext
     from shoal.runtime.session_tables import AgentSession
     from shoal.store import Database
+    from shoal.subagents.tables import Subagent
     from shoal.tools.registry import Toolbox, ToolRegistry
 
 log = logging.getLogger("shoal.runtime")
@@ -85,6 +99,7 @@ class Tally:
     input_tokens: int = 0
     output_tokens: int = 0
     toolbox: Toolbox | None = None  # its calls go in the activation's record
+    child: Subagent | None = None  # the sub-agent this activation runs, if it is one
 
     def add(self, answer: Completion) -> None:
         """Count one model call."""
@@ -121,7 +136,10 @@ class BuiltinRuntime:
         run = ActivationRun(self.runs, ctx)
         try:
             await ctx.thinking(True, "thinking")
-            outcome = await self._run(ctx, tally, run)
+            if ctx.activation.trigger_kind == SUBAGENT:
+                outcome = await self._run_child(ctx, tally, run)
+            else:
+                outcome = await self._run(ctx, tally, run)
         except RunFailed as exc:
             outcome = await self._fail(ctx, tally, str(exc))
         except LeaseLost as exc:  # another worker runs it now and answers for it
@@ -142,23 +160,52 @@ class BuiltinRuntime:
         await run.close(outcome)
         return outcome
 
+    async def _run_child(self, ctx: ActivationContext, tally: Tally, run: ActivationRun
+                         ) -> Outcome:
+        """A sub-agent's run: closed at once if it was killed while waiting; bounded by its
+        deadline (run_timeout_seconds from its start)."""
+        tally.child = child = await subagent_of(self.db, ctx.activation)
+        if child is None or not child.live:
+            return tally.outcome("skipped", skip_reason="interrupted")
+        # A child's work is always a run people can watch, shown inside its parent's run.
+        await run.open(description=child.task, extra={
+            "subagentId": child.id, "label": child.label,
+            "parentRunId": await self._run_of(child.parent_activation_id)})
+        if child.deadline_at is None:
+            return await self._run(ctx, tally, run)
+        remaining = (child.deadline_at - utcnow()).total_seconds()
+        try:
+            async with asyncio.timeout(max(remaining, 0.0)):
+                return await self._run(ctx, tally, run)
+        except TimeoutError:
+            return tally.outcome("error", error=TIMED_OUT)
+
     async def _run(self, ctx: ActivationContext, tally: Tally, run: ActivationRun) -> Outcome:
         router = self.models()
         defaults = LLMConfig.parse(self.settings.llm)
-        chain = model_chain(ctx.config.model.primary, ctx.config.model.fallbacks,
+        child = tally.child
+        primary = (child.model if child is not None and child.model else
+                   ctx.config.model.primary)
+        chain = model_chain(primary, ctx.config.model.fallbacks,
                             defaults.primary, defaults.fallbacks)
         house_models = HouseModels(ctx.house.settings.get("models") or {}, router.catalog)
         resolved = router.resolve_chain(chain, house_models)
         access = ctx.config.model_access(ctx.bot.id, self.secrets)
-        layers = self.tools.layers(str(resolved[0].ref), ctx.house.settings or {},
-                                   ctx.config.tools)
+        parent = await self._parent_of(child) if child is not None else None
+        layers = self.tools.layers(
+            str(resolved[0].ref), ctx.house.settings or {}, ctx.config.tools,
+            parent=load_parent_tools(parent) if parent is not None and parent.id != ctx.bot.id
+            else None, subagent=child is not None)
         toolbox = tally.toolbox = await self.tools.toolbox(
-            ToolScope(ctx.bot, ctx.house.id, ctx.room.id), layers)
+            ToolScope(ctx.bot, ctx.house.id, ctx.room.id, ctx.activation.id), layers)
         tools = toolbox.specs()
         system = build_system_prompt(ctx.house, ctx.bot, ctx.config, toolbox.prompt_specs(),
-                                     room=ctx.room, model=str(resolved[0].ref))
-        agent_session = await self._open_session(ctx)
-        stored = await self._take_in(ctx, agent_session)
+                                     room=ctx.room, model=str(resolved[0].ref),
+                                     mode="minimal" if child is not None else "full")
+        if child is not None:  # isolated: its task alone, never the room's history
+            system = f"{system}\n\n{child_prompt_sections(child, parent, ctx.room)}"
+        agent_session = await self._open_session(ctx, child)
+        stored = await self._take_in(ctx, agent_session, child)
         window = min(r.info.context_window for r in resolved)
         fixed = fixed_tokens(system, tools)
         compaction = ctx.config.compaction_settings(self.settings.compaction)
@@ -194,6 +241,8 @@ class BuiltinRuntime:
                     ctx.interrupted.set()
                 else:
                     await save(ChatMessage("user", interrupt["message"]))
+            if child is not None and not await still_live(self.db, child.id):
+                ctx.interrupted.set()  # killed from elsewhere (a person, its parent)
             if ctx.interrupted.is_set():
                 return tally.outcome("skipped", skip_reason="interrupted")
             turns = prune(context_of(stored, with_tools=bool(tools)), window, pruning)
@@ -236,12 +285,15 @@ class BuiltinRuntime:
             await run.status("thinking")
         raise RunFailed(f"it was still calling tools after {MAX_STEPS} steps")
 
-    async def _open_session(self, ctx: ActivationContext) -> AgentSession:
-        """The session this activation works in: a sub-agent's own (its payload names it),
-        a cron job's, else the agent's session of the room."""
+    async def _open_session(self, ctx: ActivationContext, child: Subagent | None
+                            ) -> AgentSession:
+        """The session this activation works in: a sub-agent's own, a cron job's, else the
+        agent's session of the room."""
         payload = ctx.activation.payload or {}
         key = payload.get("session_key")
-        if key is not None:
+        if child is not None:
+            key = session_key("subagent", child.id)
+        elif key is not None:
             if not isinstance(key, str) or parse_session_key(key)[0] != "subagent":
                 raise RunFailed(f"its activation names a session that is not a sub-agent's "
                                 f"({str(key)[:80]!r})")
@@ -251,22 +303,52 @@ class BuiltinRuntime:
             key = session_key("room", ctx.room.id)
         return await open_session(self.db, ctx.bot.id, ctx.house.id, ctx.room.id, key)
 
-    async def _take_in(self, ctx: ActivationContext, agent_session: AgentSession
-                       ) -> list[StoredTurn]:
-        """Bring the session up to date: the room's new messages (for a room session, and a
-        cron job that asked for the room's history), or the prompt of a turn without a
-        trigger; then the working turns, the newest summary first."""
+    async def _take_in(self, ctx: ActivationContext, agent_session: AgentSession,
+                       child: Subagent | None) -> list[StoredTurn]:
+        """Bring the session up to date: a sub-agent's task; the room's new messages (for a
+        room session, and a cron job that asked for the room's history), or the prompt of a
+        turn without a trigger; a parent hearing a child's end gets it as a tool result last.
+        Then the working turns, the newest summary first."""
         payload = ctx.activation.payload or {}
+        if child is not None:  # its task, once (a retried child resumes its session)
+            stored = await working_turns(self.db, agent_session.id)
+            if not stored:
+                await append_turns(self.db, agent_session.id, child_turns(child),
+                                   activation_id=ctx.activation.id)
+            return await working_turns(self.db, agent_session.id)
         if agent_session.kind == "room" or (agent_session.kind == "cron"
                                             and not payload.get("isolated")):
             newest = ctx.inputs[-1] if ctx.inputs else (ctx.trigger or None)
             await sync_room(self.db, agent_session, ctx.room, ctx.bot.id, newest,
                             ctx.activation.id)
+        if ctx.activation.trigger_kind == RESULT:
+            ended = await subagent_of(self.db, ctx.activation)
+            if ended is not None:
+                stored = await working_turns(self.db, agent_session.id)
+                told = f"subagent-{ended.id}"  # a retried follow-up is told once
+                if not any(t.message.tool_call_id == told for t in stored):
+                    await append_turns(self.db, agent_session.id,
+                                       await result_turns(self.db, ended),
+                                       activation_id=ctx.activation.id)
+                return await working_turns(self.db, agent_session.id)
         if ctx.trigger is None and not ctx.inputs:
+            prompt = payload.get("prompt")
             await append_turns(self.db, agent_session.id,
-                               [ChatMessage("user", payload.get("prompt") or CHECK_IN_PROMPT)],
+                               [ChatMessage("user", prompt if isinstance(prompt, str) and prompt
+                                            else CHECK_IN_PROMPT)],
                                activation_id=ctx.activation.id)
         return await working_turns(self.db, agent_session.id)
+
+    async def _run_of(self, activation_id: str | None) -> str | None:
+        if activation_id is None:
+            return None
+        async with self.db.read() as session:
+            return await session.scalar(select(Run.id).where(
+                Run.activation_id == activation_id))
+
+    async def _parent_of(self, child: Subagent) -> User | None:
+        async with self.db.read() as session:
+            return await session.get(User, child.parent_bot_id)
 
     async def _compact(self, ctx: ActivationContext, compactor: Compactor,
                        stored: list[StoredTurn], keep: int, reason: str
@@ -306,9 +388,13 @@ class BuiltinRuntime:
         limit = self.settings.max_content_chars
         if len(text) > limit:
             text = text[: limit - 1] + "…"
-        if (ctx.activation.payload or {}).get("deliver") is False:
-            await self._keep_output(ctx, text)  # a silent cron job: the log keeps the answer
+        if tally.child is not None or (ctx.activation.payload or {}).get("deliver") is False:
+            # A child's answer goes to its parent through its end; a silent cron job's stays
+            # in the log.
+            await self._keep_output(ctx, text)
             await save(ChatMessage("assistant", text))
+            if tally.child is not None:
+                await run.keep(step, text)
             return tally.outcome("replied")
         if run.run_id is None:
             posted = await ctx.reply(text)
@@ -326,6 +412,8 @@ class BuiltinRuntime:
     async def _fail(self, ctx: ActivationContext, tally: Tally, reason: str) -> Outcome:
         log.warning("activation %s of @%s in room %s failed: %s", ctx.activation.id,
                     ctx.bot.username, ctx.room.id, reason)
+        if tally.child is not None:  # its parent hears the reason, the room does not
+            return tally.outcome("error", error=reason)
         try:
             # No @handle here: a system message mentioning the bot would wake it again.
             await self.chat.post_system(
@@ -349,6 +437,11 @@ class BuiltinRuntime:
                     row.payload = {**(row.payload or {}), **tools}
         except Exception:
             log.exception("could not save the tool calls of activation %s", ctx.activation.id)
+
+
+def load_parent_tools(parent: User) -> ToolPolicy:
+    """The tool policy of the agent that spawned a child as another agent."""
+    return load_config(parent.config).tools
 
 
 def _short(exc: ShoalError) -> str:

@@ -43,15 +43,17 @@ class ActivationRun:
         self._writer: asyncio.Task[None] | None = None
         self._failure: Exception | None = None  # why queued events could not be stored
 
-    async def open(self) -> str:
-        """Start the run (once)."""
+    async def open(self, *, description: str | None = None,
+                   extra: dict[str, Any] | None = None) -> str:
+        """Start the run (once); `extra` goes into its start event."""
         if self.run_id is None:
             trigger = self.ctx.trigger or {}
             started = await self.runs.start(
                 self.ctx.bot, self.ctx.room.id, trigger_message_id=trigger.get("id"),
                 name=f"@{self.ctx.bot.username}",
-                description=str(trigger.get("content", ""))[:200],
-                activation_id=self.ctx.activation.id)
+                description=(description if description is not None
+                             else str(trigger.get("content", "")))[:200],
+                activation_id=self.ctx.activation.id, extra=extra)
             self.run_id = started["runId"]
         return self.run_id
 
@@ -141,6 +143,11 @@ class ActivationRun:
         await self.flush()
         return await self.runs.streams.finish(self.run_id, self.ctx.bot, self._stream_id(step),
                                               text, metadata, lease_owner=self.ctx.lease_owner)
+
+    async def keep(self, step: int, text: str) -> None:
+        """End the answering step's stream with the answer, posting nothing."""
+        if self.run_id is not None:
+            await self.runs.streams.end(self.run_id, self.ctx.bot, self._stream_id(step), text)
 
     def _stream_id(self, step: int) -> str:
         return f"{self.ctx.activation.id}-{step}"

@@ -4,7 +4,9 @@ Claims are leases, short and renewed while the run lasts: a worker that dies lea
 that expires within seconds, and another worker retries the activation once, then marks it as
 an error. Only the lease holder may post the reply or record the outcome (fencing). At most one
 activation per bot runs at a time (a partial unique index enforces it across processes); a
-per-process limit (`worker_concurrency`) bounds how many run at once.
+per-process limit (`worker_concurrency`) bounds how many run at once. Sub-agents (kind
+`subagent`) are the exception: an agent's children run beside it and each other, as many as
+their lane admits (see shoal.subagents.lifecycle.admit).
 
 A worker that is stopped (SIGTERM) drains: it claims nothing more, lets running activations
 finish for `shutdown_grace_seconds`, then cancels the rest and hands them back, releasing
@@ -20,9 +22,10 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -42,6 +45,14 @@ from shoal.rooms.messages import message_with_sender
 from shoal.runtime.activations import prune_activations
 from shoal.runtime.base import ActivationContext, Outcome, Runtime
 from shoal.store.tables import Activation, House, Message, Room, User, utcnow
+from shoal.subagents.lifecycle import (
+    RESULT,
+    SUBAGENT,
+    admit,
+    budget_holder,
+    end_child,
+    tokens_of_children,
+)
 
 if TYPE_CHECKING:
     from shoal.config import Settings
@@ -79,6 +90,7 @@ class Worker:
         self.running: dict[str, ActivationContext] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: dict[str, list[str]] = {}  # claimed, not finished: id -> collected triggers
+        self._task_of: dict[str, asyncio.Task[None]] = {}  # by activation id
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
         self._stopping = False
@@ -92,6 +104,18 @@ class Worker:
     def wake(self) -> None:
         """New work may be runnable: look now rather than at the next poll."""
         self._wake.set()
+
+    def _forget_task(self, activation_id: str, _task: asyncio.Task[None]) -> None:
+        self._task_of.pop(activation_id, None)
+
+    def cancel(self, activation_id: str) -> bool:
+        """Stop an activation running here at once (a killed sub-agent, whose end is already
+        recorded); False when it does not run in this worker."""
+        task = self._task_of.get(activation_id)
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
 
     async def start(self) -> None:
         """Start claiming in the background."""
@@ -174,7 +198,9 @@ class Worker:
             self._held[row.id] = collected
             task = asyncio.create_task(self._execute(row, collected))
             self._tasks.add(task)
+            self._task_of[row.id] = task
             task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(partial(self._forget_task, row.id))
         return len(claimed)
 
     async def drain(self, timeout: float = 30.0) -> None:
@@ -216,6 +242,10 @@ class Worker:
                 if row.attempts >= MAX_ATTEMPTS:
                     row.status, row.outcome, row.finished_at = "done", "error", now
                     row.error = "the worker running it stopped twice"
+                    if row.trigger_kind == SUBAGENT:
+                        await end_child(session, row, outcome="error", skip_reason=None,
+                                        error=row.error, input_tokens=row.input_tokens,
+                                        output_tokens=row.output_tokens, now=now)
                 else:
                     row.status = "pending"
                 row.lease_owner, row.lease_expires_at = None, None
@@ -243,26 +273,32 @@ class Worker:
         """Busy policy `interrupt`: a run stops at its next model boundary when a newer
         trigger for the same bot is waiting."""
         candidates = {ctx.bot.id: ctx for ctx in self.running.values()
-                      if ctx.config.busy_policy == "interrupt" and not ctx.interrupted.is_set()}
+                      if ctx.config.busy_policy == "interrupt" and not ctx.interrupted.is_set()
+                      and ctx.activation.trigger_kind != SUBAGENT}
         if not candidates:
             return
         async with self.db.read() as session:
             waiting = set((await session.scalars(select(Activation.bot_id).where(
                 Activation.status == "pending", Activation.bot_id.in_(list(candidates)),
+                # A child starting or ending is no reason to stop what the parent does.
+                Activation.trigger_kind.not_in((SUBAGENT, RESULT)),
                 Activation.available_at <= self.clock()))).all())
         for bot_id in waiting:
             candidates[bot_id].interrupted.set()
 
     async def _claim(self, slots: int) -> list[tuple[Activation, list[str]]]:
         """Take up to `slots` of the oldest runnable activations, one per bot and only for
-        bots not already running one, in one transaction. Each comes with the trigger ids a
-        `collect` policy folded into it."""
+        bots not already running one, in one transaction; a sub-agent's only when its lane
+        admits it. Each comes with the trigger ids a `collect` policy folded into it."""
         now = self.clock()
         busy = aliased(Activation)
         query = (
             select(Activation)
             .where(Activation.status == "pending", Activation.available_at <= now,
-                   ~exists().where(busy.bot_id == Activation.bot_id, busy.status == "running"))
+                   or_(Activation.trigger_kind == SUBAGENT,
+                       ~exists().where(busy.bot_id == Activation.bot_id,
+                                       busy.status == "running",
+                                       busy.trigger_kind != SUBAGENT)))
             .order_by(Activation.created_at, Activation.id).limit(slots * 4)
         )
         if not self.db.is_sqlite:
@@ -271,10 +307,14 @@ class Worker:
         bots: set[str] = set()
         async with self.db.write() as session:
             for row in (await session.scalars(query)).all():
-                if row.bot_id in bots:
+                child = row.trigger_kind == SUBAGENT
+                if not child and row.bot_id in bots:
                     continue
                 try:
                     async with session.begin_nested():
+                        if child and not await admit(
+                                session, row, now, self.settings.subagent_house_concurrency):
+                            continue  # its lane is full: it waits, in order
                         updated = await session.execute(
                             update(Activation)
                             .where(Activation.id == row.id, Activation.status == "pending")
@@ -286,7 +326,8 @@ class Worker:
                 if updated.rowcount:  # type: ignore[attr-defined]
                     metrics.activation_claim_latency.observe(
                         max(0.0, (now - row.available_at).total_seconds()))
-                    bots.add(row.bot_id)
+                    if not child:
+                        bots.add(row.bot_id)
                     carried = list((row.payload or {}).get(COLLECTED, []))  # handed back
                     claimed.append((row, carried + await self._collect(session, row, now)))
                     if len(claimed) == slots:
@@ -295,12 +336,15 @@ class Worker:
 
     async def _collect(self, session: Any, row: Activation, now: datetime) -> list[str]:
         """Busy policy `collect`: later waiting triggers in the same room merge into this run."""
+        if row.trigger_kind == SUBAGENT:
+            return []
         bot = await session.get(User, row.bot_id)
         if bot is None or load_config(bot.config).busy_policy != "collect":
             return []
         later = (await session.scalars(select(Activation).where(
             Activation.bot_id == row.bot_id, Activation.room_id == row.room_id,
             Activation.status == "pending", Activation.available_at <= now,
+            Activation.trigger_kind.not_in((SUBAGENT, RESULT)),  # a child's end is never lost
             Activation.id != row.id).order_by(Activation.created_at))).all()
         for other in later:
             other.status, other.outcome, other.skip_reason = "done", "skipped", "collected"
@@ -318,7 +362,7 @@ class Worker:
 
     async def _execute_logged(self, row: Activation, collected: list[str]) -> None:
         started = time.perf_counter()
-        keeper = asyncio.create_task(self._keep_lease(row.id))
+        keeper = asyncio.create_task(self._keep_lease(row))
         try:
             # A retry of a run that answered before its worker died closes as replied.
             posted = await self._reply_already_posted(row.id)
@@ -339,7 +383,7 @@ class Worker:
             keeper.cancel()
             self.running.pop(row.id, None)
         elapsed = time.perf_counter() - started
-        finished = await self._finish(row.id, outcome, int(elapsed * 1000))
+        finished = await self._finish(row, outcome, int(elapsed * 1000))
         self._held.pop(row.id, None)
         if not finished:
             metrics.activations.labels(row.trigger_kind, "lease_lost").inc()
@@ -360,9 +404,11 @@ class Worker:
             return Outcome("error", error=f"no runtime {ctx.config.runtime!r} in this process")
         return await runtime.run(ctx)
 
-    async def _keep_lease(self, activation_id: str) -> None:
+    async def _keep_lease(self, row: Activation) -> None:
         """Renew the lease while the run is alive, so only a dead worker's lease expires.
-        Stops once the lease is lost: the run's reply will then be refused."""
+        Stops once the lease is lost: the run's reply will then be refused. A sub-agent whose
+        activation was closed meanwhile (killed from another process) is stopped."""
+        activation_id = row.id
         while True:
             await asyncio.sleep(self.renew_seconds)
             try:
@@ -376,6 +422,11 @@ class Worker:
                 log.exception("renewing the lease of activation %s failed", activation_id)
                 continue
             if not renewed.rowcount:  # type: ignore[attr-defined]
+                if row.trigger_kind == SUBAGENT:
+                    log.info("sub-agent activation %s was closed elsewhere; stopping it",
+                             activation_id)
+                    self.cancel(activation_id)
+                    return
                 log.warning("worker %s lost the lease of activation %s; another worker "
                             "runs it now", self.name, activation_id)
                 return
@@ -405,12 +456,20 @@ class Worker:
     async def _gate(self, ctx: ActivationContext) -> Outcome | None:
         """The checks before a run: the daily budget for every trigger; for ambient ones the
         cooldown (no model call) and then the relevance question. None means go ahead."""
-        budget = ctx.config.daily_token_budget
         now = self.clock()
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         async with self.db.read() as session:
-            if budget is not None:
-                midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-                if await tokens_used_since(session, ctx.bot.id, midnight) >= budget:
+            # A child run as another agent spends its parent's budget as well as its own.
+            holders = [(ctx.bot.id, ctx.config.daily_token_budget)]
+            parent = await budget_holder(session, ctx.activation)
+            if parent is not None:
+                holders.append((parent.id, load_config(parent.config).daily_token_budget))
+            for bot_id, budget in holders:
+                if budget is None:
+                    continue
+                used = (await tokens_used_since(session, bot_id, midnight)
+                        + await tokens_of_children(session, bot_id, midnight))
+                if used >= budget:
                     return Outcome("skipped", skip_reason="budget")
             if ctx.activation.trigger_kind != "ambient" or ctx.trigger is None:
                 return None
@@ -423,10 +482,12 @@ class Worker:
             return Outcome("skipped", skip_reason="relevance", **cost)
         return None
 
-    async def _finish(self, activation_id: str, outcome: Outcome, duration_ms: int) -> bool:
+    async def _finish(self, row: Activation, outcome: Outcome, duration_ms: int) -> bool:
         """Record the outcome, only while this worker holds the lease (says whether it did);
         `lease_owner` stays as the record of which worker ran it. A `waiting` outcome parks
-        the activation unfinished (status `waiting`, no outcome yet)."""
+        the activation unfinished (status `waiting`, no outcome yet). A sub-agent's end, and
+        the announcement it queues, are recorded in the same transaction."""
+        activation_id = row.id
         waiting = outcome.outcome == WAITING
         async with self.db.write() as session:
             finished = await session.execute(
@@ -440,6 +501,13 @@ class Worker:
                         error=outcome.error, reply_message_id=outcome.reply_message_id,
                         duration_ms=duration_ms, finished_at=None if waiting else self.clock(),
                         lease_expires_at=None))
+            if finished.rowcount and row.trigger_kind == SUBAGENT:  # type: ignore[attr-defined]
+                stored = await session.get(Activation, activation_id, populate_existing=True)
+                assert stored is not None
+                await end_child(session, stored, outcome=outcome.outcome,
+                                skip_reason=outcome.skip_reason, error=outcome.error,
+                                input_tokens=outcome.input_tokens,
+                                output_tokens=outcome.output_tokens, now=self.clock())
         if not finished.rowcount:  # type: ignore[attr-defined]
             log.warning("worker %s lost the lease of activation %s before it finished; its "
                         "outcome (%s) is not recorded", self.name, activation_id,

@@ -1,5 +1,5 @@
 """The Python SDK for agents that run in their own process and talk to Shoal (or any server
-speaking the Crustocean contract): messages, commands, traces and runs.
+speaking the Crustocean contract): messages, commands, traces, runs and sub-agents.
 
     async with Agent("http://127.0.0.1:8420", agent_token) as agent:
         await agent.join("lobby")
@@ -23,6 +23,7 @@ from shoal.sdk._guard import (
 )
 from shoal.sdk._models import CommandResult, Interrupt, Message
 from shoal.sdk._runs import Run, Stream, ToolCall
+from shoal.sdk._subagents import Subagent
 from shoal.sdk._trace import Trace
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Run",
     "ShoalSDKError",
     "Stream",
+    "Subagent",
     "ToolCall",
     "Trace",
     "create_loop_guard_metadata",

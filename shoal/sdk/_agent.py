@@ -18,6 +18,7 @@ import socketio
 from shoal.sdk._errors import AuthError, CommandError, CommandTimeout, NotConnected, RequestError
 from shoal.sdk._models import CommandResult, Message
 from shoal.sdk._runs import Run
+from shoal.sdk._subagents import Subagent
 from shoal.sdk._trace import Trace
 
 if TYPE_CHECKING:
@@ -158,6 +159,20 @@ class Agent:
         await run._start()
         return run
 
+    async def spawn(self, task: str, *, room: str | None = None, label: str | None = None,
+                    agent: str | None = None, model: str | None = None,
+                    run_timeout_seconds: int | None = None, cleanup: str = "keep",
+                    announce: str = "none") -> Subagent:
+        """Spawn a builtin sub-agent on a task (in `room`, else the current one), as this
+        agent or as `agent` (an @handle its `subagents.allow_agents` lists); `await` the
+        handle for its end. `announce="room"` also posts the end in the room."""
+        body: dict[str, Any] = {"roomId": self._room(room), "task": task, "cleanup": cleanup,
+                                "announce": announce}
+        extra = {"label": label, "agentId": agent, "model": model,
+                 "run_timeout_seconds": run_timeout_seconds}
+        body.update({k: v for k, v in extra.items() if v is not None})
+        return Subagent(self, await self._post("/api/subagents", body))
+
     async def wait_closed(self) -> None:
         """Wait until `close()`: how an agent script keeps serving."""
         await self._closed.wait()
@@ -247,6 +262,18 @@ class Agent:
             raise NotConnected("the agent is not connected; call connect() first")
         try:
             r = await self._http.get(path, params=params)
+        except httpx.HTTPError as exc:
+            raise NotConnected(f"{self.api_url} did not answer: {exc}") from None
+        if r.status_code >= 400:
+            raise RequestError(_error_of(r), r.status_code)
+        return r.json()
+
+    async def _post(self, path: str, body: dict[str, Any]) -> Any:
+        if self._http is None:
+            raise NotConnected("the agent is not connected; call connect() first")
+        try:
+            r = await self._http.post(path, content=_ascii_json(body),
+                                      headers={"Content-Type": "application/json"})
         except httpx.HTTPError as exc:
             raise NotConnected(f"{self.api_url} did not answer: {exc}") from None
         if r.status_code >= 400:

@@ -234,10 +234,11 @@ class Activation(Base):
         UniqueConstraint("bot_id", "trigger_message_id"),
         Index("ix_activations_claim", "status", "available_at"),
         Index("ix_activations_bot_created", "bot_id", "created_at"),
-        # An agent thinks one thing at a time, whichever process runs it.
+        # An agent thinks one thing at a time, whichever process runs it; its sub-agents
+        # (kind `subagent`) run beside it, limited by their own lane.
         Index("ux_activations_one_running", "bot_id", unique=True,
-              sqlite_where=text("status = 'running'"),
-              postgresql_where=text("status = 'running'")),
+              sqlite_where=text("status = 'running' AND trigger_kind <> 'subagent'"),
+              postgresql_where=text("status = 'running' AND trigger_kind <> 'subagent'")),
     )
 
     id: Mapped[str] = _id_column()

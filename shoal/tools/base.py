@@ -27,11 +27,13 @@ class ToolError(Exception):
 
 @dataclass(frozen=True)
 class ToolScope:
-    """Where a tool would run: the bot calling it, in a room of a house."""
+    """Where a tool would run: the bot calling it, in a room of a house, during one of its
+    activations (None when only listing, as the explain endpoint does)."""
 
     bot: User
     house_id: str
     room_id: str
+    activation_id: str | None = None
 
 
 # Runs one call with the model's arguments; answers the result as text, or raises ToolError.

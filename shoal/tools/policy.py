@@ -27,6 +27,11 @@ if TYPE_CHECKING:
     from shoal.tools.base import Tool
 
 GROUP = "group:"
+# What a sub-agent may not do, whatever its parent may: spawn or steer sessions (the parent
+# orchestrates), schedule, administer agents and rooms, or read memory (its task says what it
+# needs). The server's `[tools.subagents] allow` can give back any of these; its deny adds.
+DEFAULT_SUBAGENT_DENY = ("group:sessions", "group:schedules", "group:agents", "group:memory",
+                         "bind", "unbind", "invite")
 
 
 def matches(tool: Tool, pattern: str) -> bool:
@@ -118,6 +123,7 @@ class ServerToolPolicy(StrictToolPolicy):
     layers keyed by a provider ("anthropic") or one model ("anthropic/claude-opus-4-5")."""
 
     by_provider: dict[str, StrictToolPolicy] = Field(default_factory=dict)
+    subagents: StrictToolPolicy = Field(default_factory=StrictToolPolicy)
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any] | None) -> ServerToolPolicy:
@@ -139,3 +145,11 @@ class ServerToolPolicy(StrictToolPolicy):
         if "/" in model and model in self.by_provider:
             found.append(Layer(f"model {model}", self.by_provider[model]))
         return found
+
+    def subagent_layer(self) -> Layer:
+        """The sub-agent layer, on top of every other layer for a child: the default deny
+        list less what `[tools.subagents] allow` names exactly, plus its own deny."""
+        given = self.subagents
+        deny = [d for d in DEFAULT_SUBAGENT_DENY if d not in given.allow]
+        return Layer("subagent", ToolPolicy(allow=["*"], deny=[*deny, *given.deny],
+                                            approval=list(given.approval)))

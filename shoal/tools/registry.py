@@ -132,12 +132,18 @@ class ToolRegistry:
         """Offer this source's tools to agents; a source added earlier wins a name."""
         self._sources.append(source)
 
-    def layers(self, model: str, house_settings: Mapping[str, Any], agent: ToolPolicy
-               ) -> list[Layer]:
+    def layers(self, model: str, house_settings: Mapping[str, Any], agent: ToolPolicy, *,
+               parent: ToolPolicy | None = None, subagent: bool = False) -> list[Layer]:
         """The policy's layers for an agent on `model` ("provider/name") in a house: the
-        server's, the house's, the agent's own."""
-        return [*self.server.layers(model), Layer.of("house", house_settings.get("tools")),
-                Layer("agent", agent)]
+        server's, the house's, the agent's own; for a sub-agent, then its parent agent's own
+        (when another agent spawned it) and the sub-agent layer."""
+        found = [*self.server.layers(model), Layer.of("house", house_settings.get("tools")),
+                 Layer("agent", agent)]
+        if parent is not None:
+            found.append(Layer("parent agent", parent))
+        if subagent:
+            found.append(self.server.subagent_layer())
+        return found
 
     async def gather(self, scope: ToolScope) -> ToolList:
         """Every source's tools in the scope, names unique; a source that fails is logged and

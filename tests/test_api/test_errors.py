@@ -19,6 +19,7 @@ import pytest
 
 from shoal.runtime.sessions import open_session, session_key
 from shoal.store.tables import User
+from shoal.subagents.tables import Subagent
 from shoal.tools.base import ToolScope
 from tests.support import Person, ShoalServer, unique
 
@@ -93,6 +94,10 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/runs/{run_id}/permissions/{permission_id}"): {"decision": "deny",
                                                                  "message": "no"},
     ("POST", "/api/runs/{run_id}/interrupt"): {"action": "adjust", "message": "slower"},
+    ("POST", "/api/subagents"): {"roomId": "{agency_id}", "task": "look into it",
+                                 "label": "a", "agentId": "@someone", "model": "offline",
+                                 "run_timeout_seconds": 60, "cleanup": "keep",
+                                 "announce": "none"},
     ("POST", "/api/webhook-subscriptions/{agency_id}"): {
         "url": "https://example.com/hook", "events": ["message.created"],
         "secret": "0123456789abcdef", "description": "ci", "enabled": False},
@@ -240,6 +245,14 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
     found = await shoal_server.shoal.tools.gather(ToolScope(agent, house_id, room_id))
     saved = await next(t for t in found.tools if t.name == "memory_save").run({"text": "kept"})
     note_id = saved.split()[2]
+    async with shoal_server.shoal.db.write() as session:
+        child = Subagent(house_id=house_id, room_id=room_id, parent_bot_id=agent_id,
+                         child_bot_id=agent_id, task="a finished task", label="",
+                         cleanup="keep", announce="none", state="completed",
+                         input_tokens=0, output_tokens=0)
+        session.add(child)
+        await session.flush()
+        sub_id = child.id
     await runs.gates.request(run_id, agent, "p1", "deploy", "to prod", 600)
     key = session_key("room", room_id)
     await open_session(shoal_server.shoal.db, agent_id, house_id, room_id, key)
@@ -248,7 +261,8 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
                "agent_id": agent_id, "token_id": token_id, "invite_id": invite_id,
                "user_id": other.id, "run_id": run_id, "permission_id": "p1", "hook_id": hook_id,
                "key_id": key_id, "command_id": command_id, "heartbeat_id": heartbeat_id,
-               "job_id": job_id, "server_id": server_id, "key": key, "note_id": note_id},
+               "job_id": job_id, "server_id": server_id, "key": key, "note_id": note_id,
+               "sub_id": sub_id},
                   owner, shoal_server)
 
 

@@ -11,6 +11,7 @@ import pytest
 from shoal.commands.builtins import register_builtins
 from shoal.commands.registry import CommandRegistry
 from shoal.schedules.commands import register_schedule_commands
+from shoal.subagents.command import register_subagent_commands
 from tests.support import ShoalServer, make_house, unique
 from tests.test_tools.mcp_servers import demo_server, serve_mcp
 
@@ -19,11 +20,15 @@ async def run(sock, room_id: str, text: str) -> dict:  # type: ignore[no-untyped
     return await sock.call("send-message", {"agencyId": room_id, "content": text})  # type: ignore[no-any-return]
 
 
+SUBAGENT_TESTS = Path(__file__).parents[1] / "test_subagents" / "test_control.py"
+
+
 def test_every_command_has_help_texts_and_a_test() -> None:
     registry = CommandRegistry()
     register_builtins(registry)
     register_schedule_commands(registry)
-    tested = Path(__file__).read_text()
+    register_subagent_commands(registry)
+    tested = Path(__file__).read_text() + SUBAGENT_TESTS.read_text()
     for command in registry.all():
         assert command.description and command.description.endswith(".")
         assert command.usage.startswith(f"/{command.name}")

@@ -9,7 +9,7 @@ def test_public_names_are_pinned() -> None:
     assert sorted(sdk.__all__) == [
         "Agent", "AuthError", "CommandError", "CommandResult", "CommandTimeout", "Interrupt",
         "Message", "NotConnected", "RequestError", "Run", "ShoalSDKError", "Stream",
-        "ToolCall", "Trace", "create_loop_guard_metadata", "should_respond",
+        "Subagent", "ToolCall", "Trace", "create_loop_guard_metadata", "should_respond",
         "should_respond_with_guard",
     ]
     # Nothing public leaks beside them: internals live in _private modules.

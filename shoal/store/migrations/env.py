@@ -9,6 +9,7 @@ import shoal.memory.tables  # noqa: F401
 import shoal.runs.tables  # noqa: F401
 import shoal.runtime.session_tables  # noqa: F401
 import shoal.scheduler.tables  # noqa: F401
+import shoal.subagents.tables  # noqa: F401
 import shoal.tools.mcp.tables  # noqa: F401
 import shoal.webhooks.tables  # noqa: F401
 from shoal.store.tables import Base

@@ -3,8 +3,9 @@
 import { h, replace } from '../dom.js';
 
 export class MembersPanel {
-  constructor({ me, onMessage, onMention }) {
+  constructor({ me, onMessage, onMention, extra = null }) {
     this.me = me;
+    this.extra = extra; // shown below the members (the room's sub-agents)
     this.onMessage = onMessage;
     this.onMention = onMention;
     this.members = [];
@@ -37,7 +38,7 @@ export class MembersPanel {
     replace(this.el,
       h('h3', null, `Members · ${this.members.length}`,
         h('span', { class: 'muted small' }, ` (${online} online)`)),
-      h('ul', { class: 'member-list' }, sorted.map((m) => this.item(m))));
+      h('ul', { class: 'member-list' }, sorted.map((m) => this.item(m))), this.extra);
   }
 
   item(member) {

@@ -9,6 +9,7 @@ import { RunTracker } from '../runs/live.js';
 import { BindingControl } from './binding.js';
 import { Composer } from './composer.js';
 import { MembersPanel } from './members.js';
+import { SubagentList } from './subagents.js';
 import { renderMessage } from './message.js';
 import { PAGE, Timeline } from './timeline.js';
 
@@ -60,8 +61,11 @@ class RoomView {
       this.composer?.suggest(); // someone may have typed `/` already
     }, () => {});
 
+    this.subagents = new SubagentList({ roomId: this.roomId });
+    this.subagents.refresh();
     this.members = new MembersPanel({
       me: this.me,
+      extra: this.subagents.el,
       onMention: (handle) => this.composer.insert(`@${handle} `),
       onMessage: (member) => this.openDm(member),
     });
@@ -232,6 +236,8 @@ class RoomView {
     on('message', (message) => {
       this.timeline.add(message);
       this.stopThinking(message.sender_id);
+      // A child's end is recorded after its run ends; the parent's answer follows it.
+      if (this.subagents.live) this.subagents.refresh();
     });
     on('message-edited', (e) => this.timeline.replaceMessage(e.messageId,
       { content: e.content, metadata: e.metadata, edited_at: e.edited_at }));
@@ -239,6 +245,10 @@ class RoomView {
       { deleted: true, content: '', metadata: {} }));
     on('agent-thinking', (e) => (e.thinking ? this.startThinking(e) : this.stopThinking(e.userId)));
     on('member-presence', (e) => this.members.presence(e.userId, e.online));
+    // A child's run starting or ending changes the room's sub-agents.
+    for (const event of ['agent-run-start', 'agent-run-complete', 'agent-run-error']) {
+      on(event, () => this.subagents.refresh());
+    }
     on('members-updated', (e) => {
       this.members.set(e.members);
       this.memberToggle.textContent = `Members (${e.members.length})`;

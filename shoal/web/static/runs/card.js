@@ -61,9 +61,11 @@ export class RunCard {
     this.streamEl = h('div', { class: 'run-stream', hidden: true });
     this.controls = h('div', { class: 'run-controls' });
     this.footer = h('div', { class: 'run-outcome', hidden: true });
+    // The runs of the sub-agents this run spawned, each a card of its own.
+    this.children = h('div', { class: 'run-children', hidden: true });
     this.el = h('section', { class: 'run-card', dataset: { runId: run.id },
       'aria-label': `Run of @${run.agent_username || 'agent'}` },
-    this.banner, this.list, this.streamEl, this.controls, this.footer);
+    this.banner, this.list, this.streamEl, this.children, this.controls, this.footer);
     this.timer = null;
     this.refresh();
   }
@@ -93,6 +95,9 @@ export class RunCard {
     this.run.agent_username ||= e.username;
     this.run.agent_id ||= e.agentId;
     this.run.trigger_message_id ||= e.triggerMessageId;
+    this.run.parent_run_id ||= e.parentRunId;
+    this.run.subagent_id ||= e.subagentId;
+    this.run.label ||= e.label;
     this.status = 'running';
     this.statusText = 'started';
   }
@@ -170,7 +175,15 @@ export class RunCard {
     this.finish(this.run.status === 'timed_out' ? 'timed_out' : 'error', e.error);
   }
 
+  /** Show a sub-agent's run inside this one. */
+  adopt(child) {
+    this.children.hidden = false;
+    if (child.el.parentNode !== this.children) this.children.append(child.el);
+  }
+
   finish(status, text) {
+    // A sub-agent's answer goes to its parent, not the room: its stream ends with the run.
+    if (this.stream && !this.stream.done) this.stream = { ...this.stream, done: true };
     if (LIVE.has(this.run.status) || !this.run.status) this.run.status = status;
     this.status = this.run.status;
     this.outcome = text ?? '';
@@ -257,15 +270,18 @@ export class RunCard {
       this.live ? h('span', { class: 'spinner', 'aria-hidden': 'true' })
         : h('span', { class: 'run-icon' }, icon),
       h('strong', { class: 'run-agent' }, `@${this.run.agent_username || 'agent'}`),
+      this.run.subagent_id ? h('span', { class: 'run-subagent' },
+        `sub-agent${this.run.label ? `: ${this.run.label}` : ''}`) : null,
       h('span', { class: 'run-status-text' }, this.live ? this.statusText || 'working' : word),
       h('span', { class: 'run-elapsed' }, this.elapsedText()),
       this.ctx.transcriptLink !== false ? h('a', { class: 'run-link',
         href: `/runs/${encodeURIComponent(this.run.id)}` }, 'transcript') : null);
-    this.el.className = `run-card status-${this.status}`;
+    this.el.className = `run-card status-${this.status}${this.run.subagent_id ? ' run-child' : ''}`;
 
     // In a room the finished answer is a message of its own; a transcript keeps it here.
     const stream = this.stream;
-    const showStream = stream?.content && (!stream.done || this.ctx.keepAnswer);
+    const showStream = stream?.content
+      && (!stream.done || this.ctx.keepAnswer || this.run.subagent_id);
     this.streamEl.hidden = !showStream;
     if (showStream) {
       replace(this.streamEl, h('span', { class: 'stream-text' }, stream.content),

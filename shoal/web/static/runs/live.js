@@ -91,6 +91,12 @@ export class RunTracker {
   }
 
   place(card) {
+    // A sub-agent's run shows inside its parent's card, when that card is here.
+    const parent = card.run.parent_run_id && this.cards.get(card.run.parent_run_id);
+    if (parent) {
+      parent.adopt(card);
+      return;
+    }
     if (card.key === undefined) {
       const trigger = this.timeline.message(card.run.trigger_message_id);
       card.key = trigger && typeof trigger.seq === 'number' ? trigger.seq + 0.5
@@ -105,7 +111,7 @@ export class RunTracker {
   /** The timeline moved: put back the cards whose place is in view again. */
   windowChanged() {
     for (const card of this.cards.values()) {
-      if (!card.el.isConnected) {
+      if (!card.el.isConnected && !card.run.parent_run_id) {
         this.timeline.byId.delete(`run:${card.run.id}`);
         this.place(card);
       }
