@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sqlalchemy import select
+
 from shoal.llm.fakeserver import FakeLLMServer, FakeToolCall, Fault, Reply
+from shoal.memory.tables import MemoryNote
 from shoal.runtime.compaction import FLUSH_PROMPT, SUMMARY_SYSTEM, CompactionEvent
 from tests.test_runtime.conftest import SMALL_MODEL, Bench
 
@@ -40,10 +43,14 @@ async def session_turns(bench: Bench) -> list[dict[str, Any]]:
     return r.json()["turns"]  # type: ignore[no-any-return]
 
 
-async def note(bench: Bench, key: str) -> str:
-    r = await bench.house.member.post(f"/api/agencies/{bench.room_id}/messages",
-                                      {"content": f"/get {key}"})
-    return str(r.json()["content"])
+MEMORY_TOOLS = {"memory_save", "memory_get", "memory_search"}  # what a flush may use
+
+
+async def notes(bench: Bench) -> list[str]:
+    """The texts of the memory notes saved in the bench's room."""
+    async with bench.server.shoal.db.read() as session:
+        return list((await session.scalars(select(MemoryNote.text).where(
+            MemoryNote.room_id == bench.room_id))).all())
 
 
 async def long_conversation(bench: Bench) -> dict[str, Any]:
@@ -66,7 +73,8 @@ async def test_a_long_conversation_is_flushed_then_summarized_and_still_answered
     unsubscribe = bench.server.shoal.compactions.subscribe(heard)
     trigger = await long_conversation(bench)
     fake.script(
-        Reply(tool_calls=[FakeToolCall("save", {"key": "launch-code", "value": "blue-42"})]),
+        Reply(tool_calls=[FakeToolCall("memory_save", {"text": "The launch code is blue-42.",
+                                                       "scope": "room"})]),
         Reply("Earlier, a member said the launch code is blue-42; then long messages of "
               "words followed."),
         Reply("The launch code is blue-42."),
@@ -79,7 +87,7 @@ async def test_a_long_conversation_is_flushed_then_summarized_and_still_answered
     assert outcome.outcome == "replied"
     assert len(fake.requests) == 3
     # First the flush: only the saving tool, the turns about to leave the context, the ask.
-    assert tools_of(fake, 0) == {"save"}
+    assert tools_of(fake, 0) == MEMORY_TOOLS
     assert FLUSH_PROMPT in text_of(fake, 0) and "the launch code is blue-42" in text_of(fake, 0)
     # Then the summary, of those turns, with no tools.
     assert body(fake, 1)["messages"][0]["content"] == SUMMARY_SYSTEM
@@ -94,7 +102,7 @@ async def test_a_long_conversation_is_flushed_then_summarized_and_still_answered
     [reply] = await bench.messages_after(trigger["seq"])
     assert reply["content"] == "The launch code is blue-42."
     # The flush really saved a note.
-    assert await note(bench, "launch-code") == "launch-code: blue-42"
+    assert await notes(bench) == ["The launch code is blue-42."]
 
     # Nothing is deleted: the room log and every turn of the session stay.
     log = await bench.messages_after(0)
@@ -116,8 +124,8 @@ async def test_a_long_conversation_is_flushed_then_summarized_and_still_answered
     assert compaction["reason"] == "threshold" and compaction["covers"] == [first, last]
     assert compaction["summary_turn"] == summary["index"]
     assert compaction["flush"]["status"] == "saved"
-    assert compaction["flush"]["saved"][0]["arguments"] == {"key": "launch-code",
-                                                            "value": "blue-42"}
+    assert compaction["flush"]["saved"][0]["arguments"] == {
+        "text": "The launch code is blue-42.", "scope": "room"}
     [event] = events
     assert (event.reason, event.covers_from, event.covers_to) == ("threshold", first, last)
     assert event.flush["status"] == "saved" and event.room_id == bench.room_id
@@ -139,8 +147,8 @@ async def test_a_context_overflow_flushes_first_then_compacts_and_retries(
     fake.script(
         Fault.context_length(),
         # The flush may use only the memory tools: the second call is refused, not run.
-        Reply(tool_calls=[FakeToolCall("save", {"key": "demo", "value": "Friday 3pm"}),
-                          FakeToolCall("clearnote", {"key": "demo"})]),
+        Reply(tool_calls=[FakeToolCall("memory_save", {"text": "The demo is Friday 3pm."}),
+                          FakeToolCall("memory_forget", {"id": "anything"})]),
         Reply("A member said the demo is on Friday at 3pm; nine short messages followed."),
         Reply("Short answer."),
     )
@@ -149,7 +157,7 @@ async def test_a_context_overflow_flushes_first_then_compacts_and_retries(
 
     assert outcome.outcome == "replied"
     assert len(fake.requests) == 4
-    assert tools_of(fake, 1) == {"save"} and FLUSH_PROMPT in text_of(fake, 1)
+    assert tools_of(fake, 1) == MEMORY_TOOLS and FLUSH_PROMPT in text_of(fake, 1)
     assert body(fake, 2)["messages"][0]["content"] == SUMMARY_SYSTEM
     full, retried = body(fake, 0)["messages"], body(fake, 3)["messages"]
     assert len(retried) < len(full)
@@ -157,11 +165,11 @@ async def test_a_context_overflow_flushes_first_then_compacts_and_retries(
     assert retried[-1]["content"].endswith(": the question")
     [reply] = await bench.messages_after(trigger["seq"])
     assert reply["content"] == "Short answer."
-    assert await note(bench, "demo") == "demo: Friday 3pm"
+    assert await notes(bench) == ["The demo is Friday 3pm."]
     [compaction] = (await activation(bench))["compactions"]
     assert compaction["reason"] == "overflow" and compaction["flush"]["status"] == "saved"
     assert [(c["tool"], c["status"]) for c in compaction["flush"]["saved"]] == [
-        ("save", "done"), ("clearnote", "refused")]
+        ("memory_save", "done"), ("memory_forget", "refused")]
 
 
 async def test_a_flush_that_fails_is_recorded_and_compaction_still_happens(
@@ -176,7 +184,7 @@ async def test_a_flush_that_fails_is_recorded_and_compaction_still_happens(
 
     assert outcome.outcome == "replied"
     assert len(fake.requests) == 3
-    assert tools_of(fake, 0) == {"save"}
+    assert tools_of(fake, 0) == MEMORY_TOOLS
     assert body(fake, 2)["messages"][1]["content"].startswith("[Summary of the earlier")
     [compaction] = (await activation(bench))["compactions"]
     assert compaction["flush"]["status"] == "failed"
@@ -188,7 +196,8 @@ async def test_a_flush_that_fails_is_recorded_and_compaction_still_happens(
 async def test_without_a_tool_to_save_with_the_flush_says_so(
         bench: Bench, fake: FakeLLMServer) -> None:
     trigger = await long_conversation(bench)
-    await bench.configure(model={"primary": SMALL_MODEL}, tools={"deny": ["group:notes"]})
+    await bench.configure(model={"primary": SMALL_MODEL},
+                          tools={"deny": ["group:notes", "group:memory"]})
     fake.script(Reply("A member said the launch code is blue-42."), Reply("blue-42"))
     assert (await bench.run(trigger)).outcome == "replied"
     assert len(fake.requests) == 2  # no flush call: nothing to save with
