@@ -31,7 +31,7 @@ def test_shoal_mcp_add_list_check_remove(data_dir: Path) -> None:
     with serve_in_thread() as url:
         added = shoal("mcp", "add", "demo", url, "--header", f"X-Api-Key={API_KEY}")
         assert added.exit_code == 0, added.output
-        assert "Added the MCP server demo to Home: ready, 4 tools: add, fail" in added.output
+        assert "Added the MCP server demo to Home: ready, 5 tools: add, fail" in added.output
 
         listed = shoal("mcp", "list")
         assert listed.exit_code == 0, listed.output
@@ -40,7 +40,7 @@ def test_shoal_mcp_add_list_check_remove(data_dir: Path) -> None:
 
         checked = shoal("mcp", "check", "demo")
         assert checked.exit_code == 0, checked.output
-        assert checked.output.startswith("demo: reachable, 4 tools, ")
+        assert checked.output.startswith("demo: reachable, 5 tools, ")
 
     down = shoal("mcp", "check", "demo")
     assert down.exit_code == 1 and "demo: unreachable" in down.output
