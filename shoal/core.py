@@ -21,9 +21,11 @@ from shoal.hooks.inbound import HookService
 from shoal.llm import ModelRouter, build_router
 from shoal.realtime.events import register_events
 from shoal.realtime.gateway import Gateway
+from shoal.realtime.reactions import register_reaction_events
 from shoal.rooms.chat import Chat
 from shoal.rooms.membership import Membership
 from shoal.rooms.messages import Limits
+from shoal.rooms.reactions import Reactions
 from shoal.rooms.webhook_events import WebhookRoomEvents
 from shoal.runs.service import RunService
 from shoal.runs.socket import register_run_events
@@ -40,6 +42,7 @@ from shoal.tools.commands import CommandTools
 from shoal.tools.mcp import MCPService
 from shoal.tools.policy import ServerToolPolicy
 from shoal.tools.registry import ToolRegistry
+from shoal.tools.rooms import RoomTools
 from shoal.tools.web import WebTools
 from shoal.webhooks.service import Webhooks
 
@@ -74,6 +77,8 @@ class Shoal:
         # Shoal itself is the handlers' CommandServices: `models` is built only in start().
         self.command_runner = CommandRunner(self.db, self.commands, self.chat, self)
         register_events(self.gateway, self.db, self.chat, self.command_runner)
+        self.reactions = Reactions(self.db, self.gateway)
+        register_reaction_events(self.gateway, self.reactions)
         self.hooks = HookService(self.db, self.chat, self.gateway, self.secrets, self.limits,
                                  per_minute=settings.hook_messages_per_minute)
         self.runs = RunService(self.db, self.gateway, self.chat,
@@ -89,6 +94,7 @@ class Shoal:
         self.web_tools = WebTools.from_settings(settings)
         self.tools.add_source(self.web_tools)
         self.tools.add_source(self.mcp)
+        self.tools.add_source(RoomTools(self.db, self.reactions))
         builtin = BuiltinRuntime(self.db, self.chat, self.runs, self.tools, lambda: self.models,
                                  self.secrets, settings)
         webhook = WebhookRuntime(self.db, self.chat, self.secrets, settings)

@@ -19,6 +19,7 @@ from shoal.api import (
     houses,
     manage,
     mcp_servers,
+    reactions,
     room_commands,
     runs,
     schedules,
@@ -28,7 +29,7 @@ from shoal.api import (
 def install_routes(app: FastAPI) -> None:
     """Mount every router, and the health check."""
     for module in (auth, agents, agent_tools, activations, agencies, dm, hooks, houses,
-                   house_settings, manage, mcp_servers, room_commands, runs, schedules):
+                   house_settings, manage, mcp_servers, reactions, room_commands, runs, schedules):
         app.include_router(module.router)
 
     @app.get("/api/health", tags=["meta"])

@@ -15,6 +15,7 @@ from shoal.ids import new_id
 from shoal.jsontext import check_json, parse_json
 from shoal.rooms.houses import member_by_handle
 from shoal.rooms.mentions import mentioned_handles
+from shoal.rooms.reactions import reactions_of
 from shoal.store.tables import HouseMember, Message, MessageMention, Room, User, iso, utcnow
 
 MESSAGE_TYPES = ("chat", "tool_result", "action", "system")
@@ -292,7 +293,17 @@ async def history(
     else:
         query = query.order_by(Message.seq.desc())
     rows = await session.execute(query.limit(limit))
-    return [message_view(m, room, Sender(u, h, m.sender_name)) for m, u, h in rows]
+    views = [message_view(m, room, Sender(u, h, m.sender_name)) for m, u, h in rows]
+    return await with_reactions(session, views)
+
+
+async def with_reactions(session: AsyncSession, views: list[dict[str, Any]]
+                         ) -> list[dict[str, Any]]:
+    """The views, each with its message's reactions (one query for all of them)."""
+    found = await reactions_of(session, [view["id"] for view in views])
+    for view in views:
+        view["reactions"] = found.get(view["id"], [])
+    return views
 
 
 def _with_senders(room: Room) -> Any:
@@ -311,7 +322,9 @@ async def message_with_sender(session: AsyncSession, message: Message, room: Roo
     """One stored message as the wire shows it, its sender looked up."""
     row = (await session.execute(_with_senders(room).where(Message.id == message.id))).one()
     _, user, handle = row.tuple()
-    return message_view(message, room, Sender(user, handle, message.sender_name))
+    view = message_view(message, room, Sender(user, handle, message.sender_name))
+    [view] = await with_reactions(session, [view])
+    return view
 
 
 def message_view(message: Message, room: Room, sender: Sender) -> dict[str, Any]:
@@ -347,4 +360,12 @@ def message_view(message: Message, room: Room, sender: Sender) -> dict[str, Any]
         "edited_at": iso(message.edited_at),
         "deleted": message.deleted_at is not None,
         "dm": room.is_dm,
+        "attachments": attachment_views(message.attachments),
+        "reactions": [],
     }
+
+
+def attachment_views(stored: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The files a message carries, as readers see them: with the address that serves each
+    one to whoever can read the room."""
+    return [{**item, "url": f"/api/attachments/{item['id']}"} for item in stored or []]

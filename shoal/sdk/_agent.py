@@ -111,6 +111,17 @@ class Agent:
                                                 "messageId": message_id, "content": content})
         return Message.from_wire(ack["message"])
 
+    async def react(self, message: Message | str, emoji: str) -> dict[str, Any]:
+        """React to a message with one emoji: an acknowledgement that posts nothing and wakes
+        no agent. Answers the message's reactions (`count`, `users`, `reactions`)."""
+        message_id = message.id if isinstance(message, Message) else message
+        return await self._call("add-reaction", {"messageId": message_id, "emoji": emoji})
+
+    async def unreact(self, message: Message | str, emoji: str) -> dict[str, Any]:
+        """Take back the agent's reaction to a message."""
+        message_id = message.id if isinstance(message, Message) else message
+        return await self._call("remove-reaction", {"messageId": message_id, "emoji": emoji})
+
     async def get_recent_messages(self, limit: int = 50, *, room: str | None = None
                                   ) -> list[Message]:
         """The room's latest `limit` (at most 100) messages, oldest first: context for a model."""

@@ -5,6 +5,7 @@ from alembic import context
 import shoal.commands.tables  # noqa: F401  (registers each package's tables)
 import shoal.hooks.tables  # noqa: F401
 import shoal.llm.tables  # noqa: F401
+import shoal.rooms.tables  # noqa: F401
 import shoal.runs.tables  # noqa: F401
 import shoal.scheduler.tables  # noqa: F401
 import shoal.tools.mcp.tables  # noqa: F401

@@ -85,7 +85,48 @@ function fill(el, message, meta, ctx) {
   replace(el, head, body,
     !message.deleted && Array.isArray(meta.trace) && meta.trace.length ? trace(meta) : null,
     !message.deleted && meta.run_id && ctx.runLink
-      ? ctx.runLink(meta.run_id) : null);
+      ? ctx.runLink(meta.run_id) : null,
+    reactions(message, ctx));
+}
+
+// The picker's choices; any emoji may come in from the API or an agent.
+const PICKS = ['👍', '👎', '❤️', '😂', '🎉', '👀', '✅', '🙏', '🚀', '🤔', '😮', '🔥'];
+
+/** The reactions under a message: a chip per emoji with its count (yours highlighted; a
+ * click adds or takes back yours) and a button opening the picker. */
+function reactions(message, ctx) {
+  const list = Array.isArray(message.reactions) ? message.reactions : [];
+  if (message.deleted || message.ephemeral || !message.seq) return null;
+  if (!list.length && !ctx.onReact) return null;
+  const mineOf = (r) => (r.users || []).some((u) => u.id === ctx.me.id);
+  const chips = list.map((r) => {
+    const who = (r.users || []).map((u) => u.display_name || u.username).join(', ');
+    const mine = mineOf(r);
+    return h('button', {
+      type: 'button', class: `reaction${mine ? ' mine' : ''}`, title: who,
+      dataset: { emoji: r.emoji }, 'aria-pressed': String(mine),
+      'aria-label': `${r.emoji} ${r.count}: ${who}`,
+      onclick: () => ctx.onReact?.(message, r.emoji, !mine),
+    }, h('span', { class: 'reaction-emoji' }, r.emoji),
+    h('span', { class: 'reaction-count' }, String(r.count)));
+  });
+  const row = h('div', { class: `reactions${list.length ? '' : ' empty'}` }, chips);
+  if (ctx.onReact) {
+    const picker = h('div', { class: 'reaction-picker', hidden: true, role: 'menu' },
+      PICKS.map((emoji) => h('button', {
+        type: 'button', class: 'pick', role: 'menuitem', dataset: { emoji },
+        onclick: () => {
+          picker.hidden = true;
+          const known = list.find((r) => r.emoji === emoji);
+          ctx.onReact(message, emoji, !(known && mineOf(known)));
+        },
+      }, emoji)));
+    row.append(h('button', {
+      type: 'button', class: 'reaction add-reaction', title: 'Add a reaction',
+      'aria-label': 'Add a reaction', onclick: () => { picker.hidden = !picker.hidden; },
+    }, '☺+'), picker);
+  }
+  return row;
 }
 
 function spans(list) {

@@ -148,6 +148,16 @@ class RoomView {
       },
       onMention: (handle) => this.composer.insert(`@${handle} `),
       runLink: (runId) => this.runLink(runId),
+      onReact: async (message, emoji, adding) => {
+        const path = `/api/messages/${message.id}/reactions`;
+        try {
+          const answer = adding ? await api('POST', path, { emoji })
+            : await api('DELETE', `${path}/${encodeURIComponent(emoji)}`);
+          this.timeline.replaceMessage(message.id, { reactions: answer.reactions });
+        } catch (err) {
+          alert(err.message);
+        }
+      },
     };
   }
 
@@ -224,6 +234,9 @@ class RoomView {
       { content: e.content, metadata: e.metadata, edited_at: e.edited_at }));
     on('message-deleted', (e) => this.timeline.replaceMessage(e.messageId,
       { deleted: true, content: '', metadata: {} }));
+    const reacted = (e) => this.timeline.replaceMessage(e.messageId, { reactions: e.reactions });
+    on('reaction-added', reacted);
+    on('reaction-removed', reacted);
     on('agent-thinking', (e) => (e.thinking ? this.startThinking(e) : this.stopThinking(e.userId)));
     on('member-presence', (e) => this.members.presence(e.userId, e.online));
     on('members-updated', (e) => {
