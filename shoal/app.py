@@ -21,6 +21,8 @@ from shoal.core import Shoal
 from shoal.logs import uvicorn_log_config
 from shoal.web import WebApp
 
+UPLOAD_PATHS = r"/api/agencies/[^/]+/attachments|/api/me/avatar"
+
 
 def create_app(settings: Settings, shoal: Shoal | None = None) -> Any:
     """The ASGI app: FastAPI under /api, Socket.IO at /socket.io, the web app (and the API
@@ -51,7 +53,13 @@ def create_app(settings: Settings, shoal: Shoal | None = None) -> Any:
     api.include_router(webhooks.router)
     app = socketio.ASGIApp(shoal.gateway.sio, other_asgi_app=WebApp(api),
                            socketio_path="socket.io")
-    wrapped = ErrorBoundary(BodySizeLimit(JsonTextCheck(app), settings.max_body_bytes))
+    # An upload's body is its file plus the multipart framing around it.
+    upload_cap = settings.attachment_max_bytes + 64 * 1024
+    too_large = (f"the file is larger than this server's {settings.attachment_max_bytes}-byte "
+                 "attachment limit")
+    wrapped = ErrorBoundary(BodySizeLimit(
+        JsonTextCheck(app), settings.max_body_bytes,
+        larger=[(UPLOAD_PATHS, upload_cap, too_large)]))
     wrapped.shoal = shoal  # type: ignore[attr-defined]
     return wrapped
 

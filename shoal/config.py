@@ -56,6 +56,10 @@ class ToolSettings(BaseModel):
         return dict(self.model_extra or {})
 
 
+DEFAULT_ATTACHMENT_TYPES = ("image/png,image/jpeg,image/gif,image/webp,text/plain,text/markdown,"
+                            "text/csv,application/pdf,application/json,application/zip")
+
+
 class Settings(BaseModel):
     """Everything a Shoal process needs to know about where it runs."""
 
@@ -107,6 +111,15 @@ class Settings(BaseModel):
     worker_concurrency: int = Field(8, ge=1)
     worker_lease_seconds: float = Field(15, gt=0)
     worker_lease_renew_seconds: float = Field(5, gt=0)
+    # Files attached to messages: the largest upload, the content types accepted
+    # (comma-separated; `image/*` takes every image type), how long a signed link to one lasts.
+    attachment_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    attachment_types: str = DEFAULT_ATTACHMENT_TYPES
+    attachment_link_seconds: int = Field(600, ge=10, le=7 * 86_400)
+    # The address people and other systems reach this server at (https://shoal.example.com),
+    # for absolute links in what Shoal sends out (attachments in webhook payloads); unset,
+    # http://<host>:<port>.
+    public_url: str = ""
 
     @field_validator("outbound_allowed_networks")
     @classmethod
@@ -129,6 +142,11 @@ class Settings(BaseModel):
         if value.strip() != "*":
             parse_networks(value)
         return value
+
+    @property
+    def base_url(self) -> str:
+        """Where this server is reached: `public_url`, else its own host and port."""
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
 
     @property
     def allowed_origins(self) -> list[str]:

@@ -17,11 +17,13 @@ from shoal.config import Settings
 from shoal.crypto import SecretBox
 from shoal.dispatch.dispatcher import Dispatcher
 from shoal.dispatch.interactions import Notice, stopped_notice
+from shoal.files import LinkSigner, LocalFileStore
 from shoal.hooks.inbound import HookService
 from shoal.llm import ModelRouter, build_router
 from shoal.realtime.events import register_events
 from shoal.realtime.gateway import Gateway
 from shoal.realtime.reactions import register_reaction_events
+from shoal.rooms.attachments import AttachmentRules, Attachments
 from shoal.rooms.chat import Chat
 from shoal.rooms.membership import Membership
 from shoal.rooms.messages import Limits
@@ -70,10 +72,18 @@ class Shoal:
                                allowed_origins=settings.allowed_origins,
                                max_body_bytes=settings.max_body_bytes)
         self.dispatcher = Dispatcher(interaction_budget=settings.interaction_budget)
-        room_events = WebhookRoomEvents()
+        # Files attached to messages: bytes under the data directory, signed links to them.
+        self.files = LocalFileStore(settings.data_dir / "files")
+        self.attachments = Attachments(
+            self.db, self.files,
+            AttachmentRules.parse(settings.attachment_max_bytes, settings.attachment_types),
+            LinkSigner(settings.ensure_secret(), settings.attachment_link_seconds,
+                       settings.base_url))
+        room_events = WebhookRoomEvents(self.attachments)
         self.membership = Membership(self.db, self.gateway, room_events)
         self.chat = Chat(self.db, self.gateway, self.limits, self.dispatcher, room_events,
-                         members_changed=self.membership.notify_members)
+                         members_changed=self.membership.notify_members,
+                         attachments=self.attachments)
         # Shoal itself is the handlers' CommandServices: `models` is built only in start().
         self.command_runner = CommandRunner(self.db, self.commands, self.chat, self)
         register_events(self.gateway, self.db, self.chat, self.command_runner)

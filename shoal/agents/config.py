@@ -107,6 +107,9 @@ class BotConfig(BaseModel):
     description: str = Field("", max_length=2000)
     runtime: Runtime = "builtin"
     model: ModelChoice = Field(default_factory=ModelChoice)
+    # The models for turns that carry images when `model`'s primary cannot see (crocbot's
+    # imageModel); none: such turns go to `model` with the images described in words.
+    image_model: ModelChoice | None = None
     system_prompt: str = Field("", max_length=20_000)
     trigger_mode: TriggerMode = "mention"
     ambient_on_agents: bool = False  # an ambient bot also hears other agents' messages
@@ -191,7 +194,7 @@ def apply_patch(raw: dict[str, Any] | None, patch: dict[str, Any], box: SecretBo
         elif key == "fallbacks":
             key, value = "model", {**stored.get("model", {}), "fallbacks": value}
         key = ALIASES.get(key, key)
-        if key == "model" and value is not None:
+        if key in ("model", "image_model") and value is not None:
             value = normalise_model(value)
         if key == "tools" and value is not None:
             value = check_tool_policy(value, "tools")

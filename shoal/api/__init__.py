@@ -12,6 +12,7 @@ from shoal.api import (
     agencies,
     agent_tools,
     agents,
+    attachments,
     auth,
     dm,
     hooks,
@@ -28,7 +29,7 @@ from shoal.api import (
 
 def install_routes(app: FastAPI) -> None:
     """Mount every router, and the health check."""
-    for module in (auth, agents, agent_tools, activations, agencies, dm, hooks, houses,
+    for module in (auth, agents, agent_tools, activations, attachments, agencies, dm, hooks, houses,
                    house_settings, manage, mcp_servers, reactions, room_commands, runs, schedules):
         app.include_router(module.router)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -31,14 +32,29 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image a user turn shows the model: its bytes and their type (image/png, ...)."""
+
+    content_type: str
+    data: bytes
+    name: str = ""
+
+    def base64(self) -> str:
+        """The bytes in base64, as the providers' JSON takes them."""
+        return base64.b64encode(self.data).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
-    """One conversation turn. Assistant turns may carry tool calls; tool turns answer one."""
+    """One conversation turn. Assistant turns may carry tool calls; tool turns answer one;
+    user turns may show images (to models that can see)."""
 
     role: Role
     content: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None  # the tool's name on a tool turn (Gemini needs it)
+    images: tuple[ImagePart, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

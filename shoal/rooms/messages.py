@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shoal.errors import InvalidInput, NotFound, TooLarge
 from shoal.ids import new_id
 from shoal.jsontext import check_json, parse_json
+from shoal.rooms.attachments import claim
 from shoal.rooms.houses import member_by_handle
 from shoal.rooms.mentions import mentioned_handles
 from shoal.rooms.reactions import reactions_of
@@ -41,8 +42,11 @@ class Sender:
     name: str | None = None
 
 
-def check_content(content: object, limits: Limits) -> str:
-    """Message content as a string within its cap."""
+def check_content(content: object, limits: Limits, *, may_be_empty: bool = False) -> str:
+    """Message content as a string within its cap (empty only when `may_be_empty`: a
+    message that carries files)."""
+    if may_be_empty and content in (None, ""):
+        return ""
     if not isinstance(content, str):
         raise InvalidInput("content must be a string")
     if not content.strip():
@@ -154,6 +158,8 @@ class Draft:
     activation_id: str | None = None  # set on a bot's reply; at most one message per activation
     # Set on a reply from a worker's run: posted only while that worker holds the lease.
     lease_owner: str | None = None
+    # The files it carries ({id, name, size, content_type}), checked by shoal.rooms.attachments.
+    attachments: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def append_messages(session: AsyncSession, appends: list[tuple[Room, list[Draft]]]
@@ -183,6 +189,7 @@ async def append_messages(session: AsyncSession, appends: list[tuple[Room, list[
             mentions=room_mentions[offset],
             created_at=now,
             activation_id=draft.activation_id,
+            attachments=draft.attachments or None,
         ) for offset, draft in enumerate(drafts)])
     messages = [message for room_messages in appended for message in room_messages]
     if not messages:
@@ -194,6 +201,9 @@ async def append_messages(session: AsyncSession, appends: list[tuple[Room, list[
                  for m in messages for uid in m.mentions]
     if mentioned:
         await session.execute(insert(MessageMention), mentioned)
+    for message in messages:
+        if message.attachments:
+            await claim(session, message.id, message.attachments)
     return appended
 
 
@@ -236,6 +246,7 @@ async def soft_delete(session: AsyncSession, message: Message) -> Message:
         message.deleted_at = utcnow()
         message.content = ""
         message.meta = {}
+        message.attachments = None
         await session.execute(
             delete(MessageMention).where(MessageMention.message_id == message.id)
         )

@@ -34,6 +34,7 @@ from shoal.runtime.context import (
     guard_context,
     turns_to_json,
 )
+from shoal.runtime.images import show_images
 from shoal.runtime.prompt import build_system_prompt
 from shoal.runtime.runlog import ActivationRun, TextSink
 from shoal.store.tables import Activation
@@ -146,6 +147,8 @@ class BuiltinRuntime:
             turns.append(ChatMessage("user", payload.get("prompt") or CHECK_IN_PROMPT))
         window = min(r.info.context_window for r in resolved)
         turns = guard_context(turns, window - MAX_TOKENS - _fixed_tokens(system, tools))
+        turns, chain = await show_images(ctx, turns, chain, router, house_models, defaults,
+                                         self.chat.attachments)
 
         compacted = False
         for step in range(MAX_STEPS):

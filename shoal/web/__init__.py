@@ -25,7 +25,7 @@ SWAGGER_UI_FILES = ("fastapi_offline", "static")
 # Paths the API app owns; everything else a browser GETs belongs to the web app.
 API_PREFIXES = ("/api", "/socket.io", "/openapi.json")
 # No script but our own modules: even a markdown bug cannot run a message's script.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
        "frame-ancestors 'none'")
 HEADERS = {

@@ -78,7 +78,11 @@ class AnthropicMessagesAdapter:
 def _content(m: ChatMessage) -> list[dict[str, Any]]:
     if m.role == "tool":
         return [{"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content}]
-    blocks: list[dict[str, Any]] = [{"type": "text", "text": m.content}] if m.content else []
+    blocks: list[dict[str, Any]] = [
+        {"type": "image", "source": {"type": "base64", "media_type": i.content_type,
+                                     "data": i.base64()}} for i in m.images]
+    if m.content:
+        blocks.append({"type": "text", "text": m.content})
     blocks.extend(
         {"type": "tool_use", "id": c.id, "name": c.name, "input": dict(c.arguments)}
         for c in m.tool_calls

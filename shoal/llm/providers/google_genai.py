@@ -94,6 +94,8 @@ def _request(
             contents.append(types.Content(role="user", parts=[part]))
             continue
         parts = [types.Part(text=m.content)] if m.content else []
+        parts.extend(types.Part.from_bytes(data=i.data, mime_type=i.content_type)
+                     for i in m.images)
         parts.extend(
             types.Part(
                 function_call=types.FunctionCall(id=c.id, name=c.name, args=dict(c.arguments))

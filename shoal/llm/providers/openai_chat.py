@@ -96,6 +96,11 @@ def _request_kwargs(model: ResolvedModel, request: ChatRequest) -> dict[str, Any
             messages.append(
                 {"role": "assistant", "content": m.content or None, "tool_calls": calls}
             )
+        elif m.images:
+            parts: list[dict[str, Any]] = [{"type": "text", "text": m.content}] if m.content else []
+            parts.extend({"type": "image_url", "image_url": {
+                "url": f"data:{i.content_type};base64,{i.base64()}"}} for i in m.images)
+            messages.append({"role": m.role, "content": parts})
         else:
             messages.append({"role": m.role, "content": m.content})
     kwargs: dict[str, Any] = {"model": model.ref.model, "messages": messages}

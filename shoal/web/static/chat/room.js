@@ -2,7 +2,7 @@
 // Joining sends the last seq seen, so a reconnect replays exactly what was missed; the
 // timeline drops anything it already shows (by id and seq).
 
-import { api, ApiError, isId } from '../api.js';
+import { api, ApiError, isId, upload } from '../api.js';
 import { h, replace } from '../dom.js';
 import { atLeast } from '../format.js';
 import { RunTracker } from '../runs/live.js';
@@ -68,7 +68,8 @@ class RoomView {
     this.composer = new Composer({
       members: () => this.members.members,
       commands: () => this.commands,
-      send: (text) => this.send(text),
+      send: (text, attachments) => this.send(text, attachments),
+      upload: (file) => upload(`/api/agencies/${this.roomId}/attachments`, file),
       disabledReason: this.canPost ? null : 'Guests can only read here.',
     });
     this.thinkingEl = h('div', { class: 'thinking', 'aria-live': 'polite' });
@@ -111,6 +112,7 @@ class RoomView {
       h('div', { class: 'room-body' },
         h('div', { class: 'room-main' }, this.timeline.wrap, this.thinkingEl, this.composer.el),
         this.members.el)));
+    this.composer.watchDrops(this.pane.querySelector('.room-main'));
   }
 
   /** The room's settings or binding changed: show its new view. */
@@ -294,17 +296,18 @@ class RoomView {
     }
   }
 
-  async send(text) {
-    const command = text.startsWith('/');
+  async send(text, attachments = []) {
+    const command = text.startsWith('/') && !attachments.length;
+    const files = attachments.length ? { attachments } : {};
     if (!this.socket.connected) {
       const answer = await api('POST', `/api/agencies/${this.roomId}/messages`,
-        { content: text });
+        { content: text, ...files });
       if (!command) this.timeline.add(answer);
       return;
     }
     // Commands run visibly: the result is posted (or shown only to the sender).
     const ack = await this.socket.call('send-message',
-      { agencyId: this.roomId, content: text, ...(command ? { silent: false } : {}) });
+      { agencyId: this.roomId, content: text, ...files, ...(command ? { silent: false } : {}) });
     if (!ack?.ok) throw new Error(ack?.error || 'the message was not sent');
     if (ack.message) this.timeline.add(ack.message);
   }
