@@ -198,8 +198,9 @@ async def measure(url: str, clients: int, size: int) -> None:
         up = results["shoal_up"]["mib_s"] / results["plain_up"]["mib_s"]
         down = results["shoal_down"]["mib_s"] / results["plain_down"]["mib_s"]
         print(f"Shoal/plain throughput: uploads {up:.2f}x, downloads {down:.2f}x")
-        print(f"p99 Shoal/plain: uploads {results['shoal_up']['p99'] / results['plain_up']['p99']:.2f}x, "
-              f"downloads {results['shoal_down']['p99'] / results['plain_down']['p99']:.2f}x")
+        p99_up = results["shoal_up"]["p99"] / results["plain_up"]["p99"]
+        p99_down = results["shoal_down"]["p99"] / results["plain_down"]["p99"]
+        print(f"p99 Shoal/plain: uploads {p99_up:.2f}x, downloads {p99_down:.2f}x")
         print(f"largest event-loop stall: {shoal_stall:.1f} ms during Shoal's uploads "
               f"({plain_stall:.1f} ms during the plain uploads, {down_stall:.1f} ms during "
               "the downloads)")

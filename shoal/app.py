@@ -21,7 +21,7 @@ from shoal.core import Shoal
 from shoal.logs import uvicorn_log_config
 from shoal.web import WebApp
 
-UPLOAD_PATHS = r"/api/agencies/[^/]+/attachments|/api/me/avatar"
+UPLOAD_PATHS = r"/api/agencies/[^/]+/attachments|/api/me/avatar|/api/agents/[^/]+/avatar"
 
 
 def create_app(settings: Settings, shoal: Shoal | None = None) -> Any:

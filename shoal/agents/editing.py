@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 INTEGER_KEYS = {"max_hops", "daily_token_budget"}
 LIST_KEYS = {"trigger_whitelist", "fallbacks"}
-JSON_KEYS = {"tools"}
+JSON_KEYS = {"tools", "identity", "human_delay"}
 CLEAR_WORDS = {"none", "null", "default"}
 
 

@@ -15,6 +15,7 @@ from shoal.api import (
     attachments,
     auth,
     dm,
+    faces,
     hooks,
     house_settings,
     houses,
@@ -29,8 +30,9 @@ from shoal.api import (
 
 def install_routes(app: FastAPI) -> None:
     """Mount every router, and the health check."""
-    for module in (auth, agents, agent_tools, activations, attachments, agencies, dm, hooks, houses,
-                   house_settings, manage, mcp_servers, reactions, room_commands, runs, schedules):
+    for module in (auth, agents, agent_tools, activations, attachments, agencies, dm, faces,
+                   hooks, houses, house_settings, manage, mcp_servers, reactions, room_commands,
+                   runs, schedules):
         app.include_router(module.router)
 
     @app.get("/api/health", tags=["meta"])

@@ -25,6 +25,7 @@ from shoal.errors import (
 )
 from shoal.ids import new_id
 from shoal.rooms.access import Action, authorize_room, room_access
+from shoal.rooms.faces import AVATAR_TYPES, MAX_AVATAR_BYTES, avatar_id, avatar_url
 from shoal.rooms.tables import Attachment
 from shoal.store.tables import User, iso
 
@@ -187,6 +188,56 @@ class Attachments:
             for item in (view or {}).get("attachments") or []:
                 link = self.link(item["id"])
                 item["signed_url"], item["signed_url_expires"] = link["url"], link["expires"]
+
+    async def set_avatar(self, target: User, name: str | None, content_type: str | None,
+                         source: BinaryIO, size: int) -> str:
+        """Keep an image as the member's avatar (replacing any earlier one); answers its
+        address. Images only, at most 2 MiB (or the attachment limit, if lower)."""
+        kind = (content_type or "").split(";")[0].strip().lower()
+        if kind not in AVATAR_TYPES:
+            raise UnsupportedType(f"an avatar must be an image ({', '.join(AVATAR_TYPES)}), "
+                                  f"not {kind or 'an unknown type'}")
+        AttachmentRules(min(self.rules.max_bytes, MAX_AVATAR_BYTES), ()).check_size(size)
+        row = Attachment(id=new_id(), uploader_id=target.id, kind="avatar",
+                         name=clean_name(name), content_type=kind, size=size)
+        row.size = await self.store.save(row.id, source)
+        try:
+            old = await self._swap_avatar(target, row)
+        except BaseException:
+            await self.store.delete(row.id)
+            raise
+        await self.remove(old)
+        return avatar_url(target)
+
+    async def clear_avatar(self, target: User) -> str:
+        """Back to the drawn avatar; answers its address."""
+        await self.remove(await self._swap_avatar(target, None))
+        return avatar_url(target)
+
+    async def _swap_avatar(self, target: User, row: Attachment | None) -> list[str]:
+        async with self.db.write() as session:
+            user = await session.get(User, target.id)
+            if user is None:
+                raise NotFound("user not found")
+            old = avatar_id(user)
+            if row is not None:
+                session.add(row)
+            config = {k: v for k, v in (user.config or {}).items() if k != "avatar"}
+            if row is not None:
+                config["avatar"] = row.id
+            user.config = config
+            target.config = config
+            if old:
+                await session.execute(delete(Attachment).where(Attachment.id == old))
+        return [old] if old else []
+
+    async def avatar(self, user: User) -> Attachment | None:
+        """The member's uploaded avatar, if any."""
+        uploaded = avatar_id(user)
+        if uploaded is None:
+            return None
+        async with self.db.read() as session:
+            return await session.get(Attachment, uploaded)
 
     async def remove(self, ids: Sequence[str]) -> None:
         """Delete the files of records already removed (after their transaction commits)."""

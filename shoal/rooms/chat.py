@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
+from shoal.agents.config import load_config
 from shoal.errors import Forbidden, InvalidInput
 from shoal.rooms.access import Action, authorize, room_access
 from shoal.rooms.appender import MessageAppender
@@ -21,7 +26,7 @@ from shoal.rooms.messages import (
     message_with_sender,
     soft_delete,
 )
-from shoal.store.tables import Room, User, iso
+from shoal.store.tables import Message, Room, User, iso, utcnow
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -87,10 +92,29 @@ class Chat:
         """A bot answers an activation. A second reply to the same activation (a retried
         run) returns the first instead of posting again. With `lease_owner` (a worker's run),
         the reply is refused with LeaseLost unless that worker still holds the lease."""
+        await self._human_delay(bot, room_id)
         draft = Draft(Sender(bot), check_content(content, self.limits), "chat",
                       member_metadata(metadata, self.limits), activation_id=activation_id,
                       lease_owner=lease_owner)
         return await self.appender.append(room_id, draft, check=True)
+
+    async def _human_delay(self, bot: User, room_id: str) -> None:
+        """With `human_delay` set, an agent whose last message here is recent waits a random
+        while after it, so several replies in a row do not land at once."""
+        delay = load_config(bot.config).human_delay
+        if delay is None or delay.max_ms <= 0:
+            return
+        async with self.db.read() as session:
+            last = await session.scalar(
+                select(Message.created_at)
+                .where(Message.room_id == room_id, Message.sender_id == bot.id)
+                .order_by(Message.seq.desc()).limit(1))
+        if last is None:
+            return
+        pause = random.uniform(delay.min_ms, delay.max_ms) / 1000
+        wait = (last - utcnow()).total_seconds() + pause
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     async def post_system(
         self,

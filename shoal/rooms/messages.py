@@ -14,6 +14,7 @@ from shoal.errors import InvalidInput, NotFound, TooLarge
 from shoal.ids import new_id
 from shoal.jsontext import check_json, parse_json
 from shoal.rooms.attachments import claim
+from shoal.rooms.faces import avatar_url, emoji_of
 from shoal.rooms.houses import member_by_handle
 from shoal.rooms.mentions import mentioned_handles
 from shoal.rooms.reactions import reactions_of
@@ -348,6 +349,8 @@ def message_view(message: Message, room: Room, sender: Sender) -> dict[str, Any]
             "sender_display_name": message.sender_name or "System",
             "sender_handle": None,
             "sender_type": "system",
+            "sender_avatar_url": None,
+            "sender_emoji": None,
         }
     else:
         sender_fields = {
@@ -356,6 +359,8 @@ def message_view(message: Message, room: Room, sender: Sender) -> dict[str, Any]
             "sender_display_name": message.sender_name or user.display_name,
             "sender_handle": sender.handle,
             "sender_type": "agent" if user.kind == "bot" else "user",
+            "sender_avatar_url": avatar_url(user),
+            "sender_emoji": emoji_of(user),
         }
     return {
         "id": message.id,

@@ -35,7 +35,7 @@ class Attachment(Base):
     __table_args__ = (Index("ix_attachments_message", "message_id"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    house_id: Mapped[str] = mapped_column(ForeignKey("houses.id", ondelete="CASCADE"))
+    house_id: Mapped[str | None] = mapped_column(ForeignKey("houses.id", ondelete="CASCADE"))
     room_id: Mapped[str | None] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
     uploader_id: Mapped[str | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"))

@@ -11,6 +11,7 @@ from tests.test_api.matrix import (
     Rest,
     World,
     authors_message,
+    expect,
     needs,
     private_room,
     public_room,
@@ -87,3 +88,30 @@ SOCKET_ROWS = [
     Emit("remove-reaction", needs("guest"), ids={"message_id": authors_message},
          payload=lambda t: {"messageId": t["message_id"], "emoji": "🎉"}),
 ]
+
+
+async def authors_id(w: World, c: Caller) -> str:
+    return w.author.id
+
+
+async def authors_bot_id(w: World, c: Caller) -> str:
+    """A bot the author made in the house's room."""
+    r = await w.author.post("/api/agents", {"name": unique("Face "),
+                                            "agencyId": w.house.room_id})
+    assert r.status_code == 201, r.text
+    return str(r.json()["agent"]["id"])
+
+
+FACE_ROWS = [
+    # Without a file the caller is told to send one (400); the bot's is for who manages it.
+    Rest("PUT", "/api/me/avatar", expect(400, 400, 400, 400, 400)),
+    Rest("DELETE", "/api/me/avatar", expect(200, 200, 200, 200, 200)),
+    Rest("PUT", "/api/agents/{agent_id}/avatar", expect(400, 400, 403, 403, 404),
+         ids={"agent_id": authors_bot_id}),
+    Rest("DELETE", "/api/agents/{agent_id}/avatar", expect(200, 200, 403, 403, 404),
+         ids={"agent_id": authors_bot_id}),
+    # Those who share a house with the author see their avatar; the outsider does not.
+    Rest("GET", "/api/users/{user_id}/avatar", expect(200, 200, 200, 200, 404),
+         ids={"user_id": authors_id}),
+]
+REST_ROWS += FACE_ROWS

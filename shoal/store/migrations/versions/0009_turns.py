@@ -1,4 +1,5 @@
-"""turns: reactions to messages, files attached to them, and the files a message carries
+"""turns: reactions to messages, files attached to them (and avatars), and the files a
+message carries
 
 Revision ID: 0009_turns
 Revises: 0008_mcp_servers
@@ -33,7 +34,7 @@ def upgrade() -> None:
     op.create_table(
         "attachments",
         sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("house_id", sa.String(length=36), nullable=False),
+        sa.Column("house_id", sa.String(length=36), nullable=True),
         sa.Column("room_id", sa.String(length=36), nullable=True),
         sa.Column("uploader_id", sa.String(length=36), nullable=True),
         sa.Column("message_id", sa.String(length=36), nullable=True),

@@ -3,6 +3,7 @@
 
 import { blobUrl, isId } from '../api.js';
 import { h, replace } from '../dom.js';
+import { avatar, emojiBadge } from '../faces.js';
 import { cssColor, duration, fullTime, metadataOf, shortTime } from '../format.js';
 import { renderMarkdown } from '../markdown.js';
 
@@ -50,7 +51,9 @@ function fill(el, message, meta, ctx) {
   if (senderColor) author.style.color = senderColor;
 
   const head = h('div', { class: 'msg-head' },
+    message.sender_avatar_url ? avatar(message.sender_avatar_url, username) : null,
     author,
+    emojiBadge(message.sender_emoji),
     message.sender_handle && message.sender_type !== 'system'
       ? h('span', { class: 'handle' }, `@${message.sender_handle}`) : null,
     message.sender_type === 'agent' ? h('span', { class: 'badge bot' }, 'bot') : null,

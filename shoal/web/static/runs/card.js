@@ -3,6 +3,7 @@
 // and the outcome. The card is built from transcript events, live or replayed.
 
 import { h, replace } from '../dom.js';
+import { avatar, avatarOf, emojiBadge } from '../faces.js';
 import { duration, pretty } from '../format.js';
 
 const LIVE = new Set(['running', 'waiting_permission']);
@@ -251,12 +252,24 @@ export class RunCard {
     return card;
   }
 
+  /** The agent's avatar, made once (the banner is redrawn every second). */
+  face() {
+    const url = avatarOf(this.run.agent_id);
+    if (url && this.faceUrl !== url) {
+      this.faceUrl = url;
+      this.faceEl = avatar(url, this.run.agent_username);
+    }
+    return this.faceEl || null;
+  }
+
   refresh() {
     const [icon, word] = OUTCOMES[this.status] || ['', ''];
     replace(this.banner,
       this.live ? h('span', { class: 'spinner', 'aria-hidden': 'true' })
         : h('span', { class: 'run-icon' }, icon),
-      h('strong', { class: 'run-agent' }, `@${this.run.agent_username || 'agent'}`),
+      this.face(),
+      h('strong', { class: 'run-agent' }, `@${this.run.agent_username || 'agent'}`,
+        emojiBadge(this.run.agent_emoji)),
       h('span', { class: 'run-status-text' }, this.live ? this.statusText || 'working' : word),
       h('span', { class: 'run-elapsed' }, this.elapsedText()),
       this.ctx.transcriptLink !== false ? h('a', { class: 'run-link',
