@@ -113,6 +113,9 @@ class Settings(BaseModel):
     worker_lease_renew_seconds: float = Field(5, gt=0)
     # Files attached to messages: the largest upload, the content types accepted
     # (comma-separated; `image/*` takes every image type), how long a signed link to one lasts.
+    # How much builtin agents reason before answering, unless the agent or its house says:
+    # off, low, medium or high.
+    thinking_default: Literal["off", "low", "medium", "high"] = "off"
     attachment_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     attachment_types: str = DEFAULT_ATTACHMENT_TYPES
     attachment_link_seconds: int = Field(600, ge=10, le=7 * 86_400)

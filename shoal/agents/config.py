@@ -143,6 +143,9 @@ class BotConfig(BaseModel):
     system_prompt: str = Field("", max_length=20_000)
     identity: Identity = Field(default_factory=Identity)
     human_delay: HumanDelay | None = None
+    # How much it reasons first (off, low, medium, high); none: its house's thinking_default,
+    # then the server's.
+    thinking: Literal["off", "low", "medium", "high"] | None = None
     trigger_mode: TriggerMode = "mention"
     ambient_on_agents: bool = False  # an ambient bot also hears other agents' messages
     trigger_policy: TriggerPolicy = "open"

@@ -68,6 +68,9 @@ class ChatRequest:
     max_tokens: int = 1024
     temperature: float | None = None
     params: Mapping[str, Any] = field(default_factory=dict)  # provider extras, passed through
+    # How much to reason first: low, medium or high (None or off: not at all); each provider
+    # gets it in its own terms (shoal.llm.thinking), models without reasoning ignore it.
+    thinking: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

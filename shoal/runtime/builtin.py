@@ -36,6 +36,12 @@ from shoal.runtime.context import (
 )
 from shoal.runtime.images import show_images
 from shoal.runtime.prompt import build_system_prompt
+from shoal.runtime.reasoning import (
+    reasoning_section,
+    split_thinking,
+    thinking_level,
+    visible_only,
+)
 from shoal.runtime.runlog import ActivationRun, TextSink
 from shoal.store.tables import Activation
 from shoal.tools.base import ToolScope
@@ -138,6 +144,9 @@ class BuiltinRuntime:
         tools = toolbox.specs()
         system = build_system_prompt(ctx.house, ctx.bot, ctx.config, toolbox.prompt_specs(),
                                      room=ctx.room, model=str(resolved[0].ref))
+        thinking = thinking_level(ctx, self.settings)
+        if section := reasoning_section(thinking, resolved[0].info.reasoning):
+            system = f"{system}\n\n{section}"
         payload = ctx.activation.payload or {}
         # A cron turn is an isolated session: the prompt alone, unless it asked for the room.
         views, runs = ([], []) if payload.get("isolated") else await fetch_context(self.db, ctx)
@@ -161,10 +170,10 @@ class BuiltinRuntime:
             if ctx.interrupted.is_set():
                 return tally.outcome("skipped", skip_reason="interrupted")
             request = ChatRequest([*turns, *tally.tool_turns], system, tools,
-                                  max_tokens=MAX_TOKENS)
+                                  max_tokens=MAX_TOKENS, thinking=thinking)
             try:
                 answer = await self._call(router, request, chain, house_models, ctx.house.id,
-                                          run.text_stream(step), access)
+                                          visible_only(run.text_stream(step)), access)
             except ContextOverflow:
                 if compacted or len(turns) < 2:
                     raise RunFailed("the conversation is too long for the model") from None
@@ -198,6 +207,9 @@ class BuiltinRuntime:
 
     async def _answer(self, ctx: ActivationContext, tally: Tally, text: str,
                       run: ActivationRun, step: int) -> Outcome:
+        text, reasoning = split_thinking(text)
+        if reasoning:
+            await run.reasoning(step, reasoning)
         text = text.strip()
         if is_silent(text):
             return tally.outcome("skipped", skip_reason="silent")

@@ -16,6 +16,7 @@ from shoal.llm.providers.base import (
     error_message,
     parse_arguments,
 )
+from shoal.llm.thinking import BUDGETS, thinking_for
 from shoal.llm.types import Finish, FinishReason, TextDelta, ToolCall, ToolCallEvent, Usage
 from shoal.net.outbound import AddressRefused
 
@@ -113,7 +114,12 @@ def _request_kwargs(model: ResolvedModel, request: ChatRequest) -> dict[str, Any
             for t in request.tools
         ]
     params = {**model.params, **request.params}
-    if request.temperature is not None:
+    level = thinking_for(model, request)
+    if level is not None:
+        # The budget comes out of max_tokens, and thinking takes no temperature.
+        kwargs["thinking"] = {"type": "enabled", "budget_tokens": BUDGETS[level]}
+        kwargs["max_tokens"] = request.max_tokens + BUDGETS[level]
+    elif request.temperature is not None:
         # This SDK version no longer takes temperature as an argument; the API still does.
         params.setdefault("temperature", request.temperature)
     if params:

@@ -13,6 +13,7 @@ from google.genai import types
 
 from shoal.llm.errors import FailureKind, ProviderFailure
 from shoal.llm.providers.base import ClientCache, Credential, classify_status
+from shoal.llm.thinking import BUDGETS, thinking_for
 from shoal.llm.types import Finish, FinishReason, TextDelta, ToolCall, ToolCallEvent, Usage
 
 if TYPE_CHECKING:
@@ -109,6 +110,10 @@ def _request(
         "max_output_tokens": request.max_tokens,
         "automatic_function_calling": types.AutomaticFunctionCallingConfig(disable=True),
     }
+    level = thinking_for(model, request)
+    if level is not None:
+        config["thinking_config"] = types.ThinkingConfig(thinking_budget=BUDGETS[level],
+                                                         include_thoughts=True)
     if request.system:
         config["system_instruction"] = request.system
     if request.temperature is not None:

@@ -17,6 +17,7 @@ from shoal.llm.providers.base import (
     error_message,
     parse_arguments,
 )
+from shoal.llm.thinking import thinking_for
 from shoal.llm.types import Finish, FinishReason, TextDelta, ToolCall, ToolCallEvent, Usage
 from shoal.net.outbound import AddressRefused
 
@@ -121,6 +122,9 @@ def _request_kwargs(model: ResolvedModel, request: ChatRequest) -> dict[str, Any
             }
             for t in request.tools
         ]
+    level = thinking_for(model, request)
+    if level is not None:
+        kwargs["reasoning_effort"] = level
     params = {**model.params, **request.params}
     if params:
         kwargs["extra_body"] = params

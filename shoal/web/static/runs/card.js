@@ -156,6 +156,12 @@ export class RunCard {
   }
 
   on_record(e) {
+    if (typeof e.reasoning === 'string') {
+      // The model's reasoning: folded away, and never part of the answer.
+      this.item(`rec:${e.seq}`, () => h('details', { class: 'run-reasoning' },
+        h('summary', null, 'Reasoning'), h('div', { class: 'reasoning-text' }, e.reasoning)));
+      return;
+    }
     const data = Object.fromEntries(Object.entries(e)
       .filter(([key]) => !['type', 'seq', 't', 'runId', 'agencyId'].includes(key)));
     this.item(`rec:${e.seq}`, () => h('details', { class: 'run-record' },
