@@ -55,6 +55,10 @@ class ChatMessage:
     tool_call_id: str | None = None
     name: str | None = None  # the tool's name on a tool turn (Gemini needs it)
     images: tuple[ImagePart, ...] = ()
+    # An assistant turn's own reasoning and the provider's signature of it: Anthropic wants
+    # both back on the turn that called tools when thinking is on.
+    reasoning: str = ""
+    reasoning_signature: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,15 @@ class TextDelta:
     """A piece of the answer's text, in the order it was produced."""
 
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of the model's own reasoning (never part of the answer); `signature` is the
+    provider's seal on a finished reasoning block, when it gives one."""
+
+    text: str
+    signature: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +132,7 @@ class StreamReset:
     reason: str
 
 
-ProviderEvent = TextDelta | ToolCallEvent | Usage | Finish
+ProviderEvent = TextDelta | ReasoningDelta | ToolCallEvent | Usage | Finish
 StreamEvent = ProviderEvent | AttemptStarted | StreamReset
 
 
@@ -128,6 +141,8 @@ class Completion:
     """A whole answer gathered from a stream."""
 
     text: str = ""
+    reasoning: str = ""
+    reasoning_signature: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage | None = None
     finish_reason: FinishReason | None = None
@@ -138,6 +153,9 @@ class Completion:
         """Fold one event into the answer."""
         if isinstance(event, TextDelta):
             self.text += event.text
+        elif isinstance(event, ReasoningDelta):
+            self.reasoning += event.text
+            self.reasoning_signature = event.signature or self.reasoning_signature
         elif isinstance(event, ToolCallEvent):
             self.tool_calls.append(event.call)
         elif isinstance(event, Usage):
@@ -148,3 +166,4 @@ class Completion:
             self.model, self.profile = event.model, event.profile
         elif isinstance(event, StreamReset):
             self.text, self.tool_calls, self.usage = "", [], None
+            self.reasoning = self.reasoning_signature = ""

@@ -180,12 +180,15 @@ class BuiltinRuntime:
                 compacted, turns = True, compact(turns)
                 continue
             tally.add(answer)
+            if answer.reasoning:  # the model's own: shown in the run, never in the room
+                await run.reasoning(step, answer.reasoning)
             if ctx.interrupted.is_set():
                 return tally.outcome("skipped", skip_reason="interrupted")
             if not answer.tool_calls:
                 return await self._answer(ctx, tally, answer.text, run, step)
-            tally.tool_turns.append(ChatMessage("assistant", answer.text,
-                                                tuple(answer.tool_calls)))
+            tally.tool_turns.append(ChatMessage(
+                "assistant", answer.text, tuple(answer.tool_calls), reasoning=answer.reasoning,
+                reasoning_signature=answer.reasoning_signature))
             for call in answer.tool_calls:
                 result = await toolbox.call(call, run)
                 tally.tool_turns.append(ChatMessage("tool", result, tool_call_id=call.id,

@@ -56,7 +56,8 @@ async def test_a_bot_opts_in_to_hearing_agents(shoal_server: ShoalServer) -> Non
 
 
 DEFAULTS = {"models": {}, "relevance_model": None, "run_permission_deciders": "initiator",
-            "timezone": "UTC", "interaction_budget": 20, "tools": {}, "thinking_default": None, "bindings": {}}
+            "timezone": "UTC", "interaction_budget": 20, "tools": {}, "thinking_default": None,
+            "bindings": {}}
 
 
 async def test_members_read_the_settings_and_owners_change_them(

@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from shoal.llm import ChatMessage, ChatRequest, KeyRing, ModelConfig, ModelRouter, ProfileBook
+from shoal.llm import (
+    ChatMessage,
+    ChatRequest,
+    KeyRing,
+    ModelConfig,
+    ModelRouter,
+    ProfileBook,
+    ToolCall,
+)
 from shoal.llm.fakeserver import FakeLLMServer, Reply
 from shoal.llm.thinking import BUDGETS
 
@@ -56,3 +64,31 @@ async def test_off_and_models_without_reasoning_send_nothing(
         text = str(sent.body)
         assert "reasoning_effort" not in text and "thinking" not in text.lower()
     assert f"{WIRES[wire]} has no reasoning level to set; thinking high is ignored" in caplog.text
+
+
+@pytest.mark.parametrize("wire", sorted(WIRES))
+@pytest.mark.parametrize("stream", [True, False])
+async def test_a_models_reasoning_comes_apart_from_its_answer(
+        wire: str, stream: bool, fake: FakeLLMServer, clock: Any) -> None:
+    fake.script(Reply("It is four.", reasoning="Two and two make four."))
+    asked = ChatRequest([ChatMessage("user", "2+2?")], stream=stream, thinking="low")
+    answer = await router(fake, clock, True).complete(asked, [WIRES[wire]])
+    assert answer.text == "It is four."
+    assert answer.reasoning == "Two and two make four."
+    if wire == "anthropic":
+        assert answer.reasoning_signature == "fake-signature"
+
+
+async def test_anthropic_gets_its_thinking_block_back_with_the_tool_call(
+        fake: FakeLLMServer, clock: Any) -> None:
+    fake.script(Reply("done"))
+    turns = [ChatMessage("user", "save it"),
+             ChatMessage("assistant", "", (ToolCall("t1", "save", {"k": "v"}),),
+                         reasoning="I should save.", reasoning_signature="sig-1"),
+             ChatMessage("tool", "saved", tool_call_id="t1", name="save")]
+    await router(fake, clock, True).complete(ChatRequest(turns, thinking="low"),
+                                             [WIRES["anthropic"]])
+    assistant = fake.requests[-1].body["messages"][1]
+    assert assistant["content"][0] == {"type": "thinking", "thinking": "I should save.",
+                                       "signature": "sig-1"}
+    assert assistant["content"][1]["type"] == "tool_use"

@@ -86,3 +86,17 @@ async def test_without_any_level_the_server_default_is_off(bench: Bench,
 async def handle(bench: Bench) -> str:
     members = (await bench.house.owner.get(f"/api/agencies/{bench.room_id}/members")).json()
     return str(next(m["handle"] for m in members if m["id"] == bench.bot_id))
+
+
+async def test_a_reasoning_models_own_reasoning_shows_in_the_run(bench: Bench,
+                                                                 thinker: FakeLLMServer) -> None:
+    await bench.configure(model={"primary": REASONER, "fallbacks": []}, thinking="low")
+    thinker.script(Reply("Four.", reasoning="Adding two and two."))
+    trigger = await bench.say("Scout, 2 + 2?")
+    await bench.run(trigger)
+    assert thinker.requests[0].body["reasoning_effort"] == "low"
+    [reply] = await bench.messages_after(trigger["seq"])
+    assert reply["content"] == "Four."
+    run = await run_of(bench)
+    [note] = [e for e in run["transcript"] if e["type"] == "record"]
+    assert note["reasoning"] == "Adding two and two."

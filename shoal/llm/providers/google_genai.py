@@ -14,7 +14,15 @@ from google.genai import types
 from shoal.llm.errors import FailureKind, ProviderFailure
 from shoal.llm.providers.base import ClientCache, Credential, classify_status
 from shoal.llm.thinking import BUDGETS, thinking_for
-from shoal.llm.types import Finish, FinishReason, TextDelta, ToolCall, ToolCallEvent, Usage
+from shoal.llm.types import (
+    Finish,
+    FinishReason,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    ToolCallEvent,
+    Usage,
+)
 
 if TYPE_CHECKING:
     from shoal.llm.refs import ResolvedModel
@@ -148,7 +156,9 @@ class _StreamState:
             return events
         candidate = chunk.candidates[0]
         for part in (candidate.content.parts if candidate.content else None) or ():
-            if part.text and not part.thought:
+            if part.text and part.thought:
+                events.append(ReasoningDelta(part.text))
+            elif part.text:
                 events.append(TextDelta(part.text))
             elif part.function_call is not None:
                 call = part.function_call

@@ -18,7 +18,15 @@ from shoal.llm.providers.base import (
     parse_arguments,
 )
 from shoal.llm.thinking import thinking_for
-from shoal.llm.types import Finish, FinishReason, TextDelta, ToolCall, ToolCallEvent, Usage
+from shoal.llm.types import (
+    Finish,
+    FinishReason,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    ToolCallEvent,
+    Usage,
+)
 from shoal.net.outbound import AddressRefused
 
 if TYPE_CHECKING:
@@ -131,9 +139,20 @@ def _request_kwargs(model: ResolvedModel, request: ChatRequest) -> dict[str, Any
     return kwargs
 
 
+def _reasoning_of(message: Any) -> str:
+    extra = getattr(message, "model_extra", None) or {}
+    value = extra.get("reasoning_content") or extra.get("reasoning")
+    return value if isinstance(value, str) else ""
+
+
 def _whole_answer(response: Any) -> list[ProviderEvent]:
     choice = response.choices[0]
     events: list[ProviderEvent] = []
+    # OpenAI-compatible servers that show reasoning (vLLM, DeepSeek, OpenRouter) send it as
+    # `reasoning_content` (or `reasoning`) beside the content.
+    reasoning = _reasoning_of(choice.message)
+    if reasoning:
+        events.append(ReasoningDelta(reasoning))
     if choice.message.content:
         events.append(TextDelta(choice.message.content))
     for call in choice.message.tool_calls or ():
@@ -158,6 +177,9 @@ async def _stream_events(stream: Any) -> AsyncIterator[ProviderEvent]:
         choice = chunk.choices[0]
         delta = choice.delta
         if delta is not None:
+            reasoning = _reasoning_of(delta)
+            if reasoning:
+                yield ReasoningDelta(reasoning)
             if delta.content:
                 yield TextDelta(delta.content)
             for frag in delta.tool_calls or ():
