@@ -38,3 +38,23 @@ def test_avatars_and_a_bots_emoji_show_in_messages_and_members(new_page,
     expect(member.locator(".bot-emoji")).to_have_text("🦀")
     expect(member.locator("img.avatar")).to_have_attribute("src", re.compile("^blob:"))
     screenshot(page, "faces")
+
+
+def test_the_bot_page_sets_its_emoji_thinking_and_image_model(new_page, web: WebServer) -> None:
+    token, _ = web.register_api()
+    bot = web.api(token, "POST", "/api/agents", {"name": unique("Seer ")})["agent"]
+    page: Page = new_page("/")
+    login_with_token(page, token, f"/house/{web.home_id}/agents/{bot['id']}")
+    form = page.locator("form[aria-label='Bot settings']")
+    form.locator("input[name=emoji]").fill("🔭")
+    form.locator("select[name=thinking]").select_option("high")
+    form.locator("select[name=image_model]").select_option("offline/shoal-offline")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(".m-status.m-ok:has-text('Saved')")
+    config = web.api(token, "GET", f"/api/agents/{bot['id']}/config")["config"]
+    assert config["identity"] == {"emoji": "🔭"} and config["thinking"] == "high"
+    assert config["image_model"] == {"primary": "offline/shoal-offline", "fallbacks": []}
+    # A bad emoji is refused with the server's sentence.
+    form.locator("input[name=emoji]").fill("telescope")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(".m-status:has-text('not one emoji')")
