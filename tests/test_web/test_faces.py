@@ -58,3 +58,16 @@ def test_the_bot_page_sets_its_emoji_thinking_and_image_model(new_page, web: Web
     form.locator("input[name=emoji]").fill("telescope")
     form.locator("button[type=submit]").click()
     page.wait_for_selector(".m-status:has-text('not one emoji')")
+
+
+def test_a_person_changes_their_avatar_from_the_top_bar(new_page, web: WebServer) -> None:
+    token, user = web.register_api()
+    page: Page = new_page("/")
+    login_with_token(page, token, "/")
+    page.set_input_files(".topbar .avatar-input", files=[
+        {"name": "me.png", "mimeType": "image/png", "buffer": png(40, 40)}])
+    page.wait_for_function("() => { const img = document.querySelector('.topbar .me-face img');"
+                           " return img && img.complete && img.naturalWidth === 40; }")
+    room = web.api(token, "POST", "/api/agencies", {"name": unique("mine")})
+    message = web.post(token, room["id"], "hello")
+    assert "?v=" in message["sender_avatar_url"]

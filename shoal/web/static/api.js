@@ -82,7 +82,7 @@ export function refreshUser() {
 }
 
 /** Upload one file as multipart form data (`file`); resolves to the server's JSON answer. */
-export async function upload(path, file) {
+export async function upload(path, file, method = 'POST') {
   const form = new FormData();
   form.append('file', file, file.name || 'pasted');
   const headers = {};
@@ -90,7 +90,7 @@ export async function upload(path, file) {
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;
   try {
-    response = await fetch(path, { method: 'POST', headers, body: form });
+    response = await fetch(path, { method, headers, body: form });
   } catch {
     throw new ApiError(0, 'the server cannot be reached');
   }
