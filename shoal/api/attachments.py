@@ -26,7 +26,7 @@ UPLOAD_BODY = {
 
 
 @router.post("/agencies/{agency_id}/attachments", status_code=201,
-             responses=errors(413, 415), openapi_extra=UPLOAD_BODY)
+             responses=errors(413, 415, 429), openapi_extra=UPLOAD_BODY)
 async def upload_attachment(agency_id: str, request: Request, principal: PrincipalDep,
                             shoal: ShoalDep) -> dict[str, Any]:
     """Upload one file (multipart form field `file`) to a room you may post in; answers

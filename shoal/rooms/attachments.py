@@ -9,9 +9,10 @@ import logging
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.errors import (
@@ -19,6 +20,7 @@ from shoal.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    RateLimited,
     TooLarge,
     Unauthorized,
     UnsupportedType,
@@ -27,7 +29,7 @@ from shoal.ids import new_id
 from shoal.rooms.access import Action, authorize_room, room_access
 from shoal.rooms.faces import AVATAR_TYPES, MAX_AVATAR_BYTES, avatar_id, avatar_url
 from shoal.rooms.tables import Attachment
-from shoal.store.tables import User, iso
+from shoal.store.tables import User, iso, utcnow
 
 if TYPE_CHECKING:
     from shoal.files import FileStore, LinkSigner
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shoal.rooms.attachments")
 MAX_PER_MESSAGE = 10
+MAX_PENDING = 20  # a member's uploads not yet on a message
+PENDING_HOURS = 24  # an upload no message took after this is deleted
 MAX_NAME_CHARS = 255
 UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 
@@ -108,6 +112,7 @@ class Attachments:
         self.rules.check_size(size)
         async with self.db.read() as session:
             access = await authorize_room(session, user.id, room_id, Action.POST)
+        await self._limit_pending(user)
         row = Attachment(id=new_id(), house_id=access.house_id, room_id=room_id,
                          uploader_id=user.id, name=clean_name(name), content_type=kind,
                          size=size)
@@ -119,6 +124,28 @@ class Attachments:
             await self.store.delete(row.id)
             raise
         return attachment_view(row)
+
+    async def _limit_pending(self, user: User) -> None:
+        """Delete the member's uploads no message took in a day, then refuse one more when
+        they already have MAX_PENDING waiting (the count is in the database, so it holds
+        across processes)."""
+        stale = utcnow() - timedelta(hours=PENDING_HOURS)
+        async with self.db.write() as session:
+            old = list(await session.scalars(select(Attachment.id).where(
+                Attachment.uploader_id == user.id, Attachment.kind == "attachment",
+                Attachment.message_id.is_(None), Attachment.created_at < stale)))
+            if old:
+                await session.execute(delete(Attachment).where(Attachment.id.in_(old)))
+            waiting = await session.scalar(select(func.count()).select_from(Attachment).where(
+                Attachment.uploader_id == user.id, Attachment.kind == "attachment",
+                Attachment.message_id.is_(None)))
+        await self.remove(old)
+        if (waiting or 0) >= MAX_PENDING:
+            log.info("@%s has %d uploads waiting for a message; one more was refused",
+                     user.username, waiting)
+            raise RateLimited(f"you have {waiting} uploaded files that no message carries yet; "
+                              "post them (or wait a day for them to expire) before uploading "
+                              "more", retry_after=60)
 
     async def for_message(self, user_id: str, room_id: str, ids: object
                           ) -> list[dict[str, Any]]:

@@ -6,13 +6,17 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import update
 
-from shoal.rooms.attachments import AttachmentRules
+from shoal.rooms.attachments import MAX_PENDING, PENDING_HOURS, AttachmentRules
+from shoal.rooms.tables import Attachment
 from shoal.sdk import Agent, Message
+from shoal.store.tables import utcnow
 from tests.support import Person, ShoalServer, make_house
 from tests.test_sdk.bots import make_sdk_bot
 
@@ -171,3 +175,29 @@ async def wait_for_message(heard: list[Message], content: str) -> Message:
         while not any(m.content == content for m in heard):
             await asyncio.sleep(0.02)
     return next(m for m in heard if m.content == content)
+
+
+async def test_uploads_no_message_takes_are_capped_and_expire(shoal_server: ShoalServer) -> None:
+    house = await make_house(shoal_server)
+    waiting = [(await upload(house.member, house.room_id, b"x", name=f"{i}.txt",
+                             content_type="text/plain")).json() for i in range(MAX_PENDING)]
+    r = await upload(house.member, house.room_id, b"x", name="one-more.txt",
+                     content_type="text/plain")
+    assert r.status_code == 429
+    assert r.json()["error"].startswith(f"you have {MAX_PENDING} uploaded files that no message")
+    # Posting one frees a place.
+    r = await house.member.post(f"/api/agencies/{house.room_id}/messages",
+                                {"content": "one", "attachments": [waiting[0]["id"]]})
+    assert r.status_code == 201
+    assert (await upload(house.member, house.room_id, b"x", name="now.txt",
+                         content_type="text/plain")).status_code == 201
+    # A day later the uploads no message took are gone, bytes and all.
+    stale = waiting[1]["id"]
+    async with shoal_server.shoal.db.write() as session:
+        await session.execute(update(Attachment).where(Attachment.id == stale).values(
+            created_at=utcnow() - timedelta(hours=PENDING_HOURS, minutes=1)))
+    r = await upload(house.member, house.room_id, b"x", name="later.txt",
+                     content_type="text/plain")
+    assert r.status_code == 201, r.text
+    assert (await house.member.get(f"/api/attachments/{stale}")).status_code == 404
+    assert not shoal_server.shoal.files.path(stale).exists()
