@@ -14,8 +14,8 @@ Scope = dict[str, Any]
 
 class BodySizeLimit:
     """ASGI middleware: HTTP bodies over `max_bytes` get 413 with the JSON error shape.
-    `larger` gives some paths (file uploads) their own cap and refusal: (path pattern,
-    bytes, sentence)."""
+    `larger` gives multipart bodies on some paths (file uploads) their own cap and refusal:
+    (path pattern, bytes, sentence)."""
 
     def __init__(self, app: Any, max_bytes: int,
                  larger: Sequence[tuple[str, int, str]] = ()) -> None:
@@ -23,17 +23,18 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
         self.larger = [(re.compile(pattern), most, why) for pattern, most, why in larger]
 
-    def _limit(self, path: str) -> tuple[int, str]:
-        for pattern, most, why in self.larger:
-            if pattern.fullmatch(path):
-                return most, why
+    def _limit(self, scope: Scope) -> tuple[int, str]:
+        if self.larger and _is_multipart(scope):
+            for pattern, most, why in self.larger:
+                if pattern.fullmatch(scope["path"]):
+                    return most, why
         return self.max_bytes, _TooLarge(self.max_bytes).detail
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        max_bytes, why = self._limit(scope["path"])
+        max_bytes, why = self._limit(scope)
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > max_bytes:
                 await self._reject(send, why)
@@ -67,6 +68,13 @@ class BodySizeLimit:
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+def _is_multipart(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            return bool(value.lower().startswith(b"multipart/form-data"))
+    return False
 
 
 class _TooLarge(HTTPException):

@@ -26,7 +26,7 @@ async def add_reaction(message_id: str, body: ReactionBody, principal: Principal
     return await shoal.reactions.add(principal.user, message_id, body.emoji)
 
 
-@router.delete("/messages/{message_id}/reactions/{emoji}", responses=errors(400))
+@router.delete("/messages/{message_id}/reactions/{emoji}", responses=errors(404))
 async def remove_reaction(message_id: str, emoji: str, principal: PrincipalDep,
                           shoal: ShoalDep) -> dict[str, Any]:
     """Take back your reaction (the emoji URL-encoded in the path); the room's sockets get

@@ -18,6 +18,7 @@ from shoal.rooms.faces import avatar_url, emoji_of
 from shoal.rooms.houses import member_by_handle
 from shoal.rooms.mentions import mentioned_handles
 from shoal.rooms.reactions import reactions_of
+from shoal.rooms.tables import Reaction
 from shoal.store.tables import HouseMember, Message, MessageMention, Room, User, iso, utcnow
 
 MESSAGE_TYPES = ("chat", "tool_result", "action", "system")
@@ -242,7 +243,8 @@ async def edit_message(
 
 
 async def soft_delete(session: AsyncSession, message: Message) -> Message:
-    """Hide a message's content; its seq stays so readers never see a gap."""
+    """Hide a message's content (and drop its reactions); its seq stays so readers never see
+    a gap."""
     if message.deleted_at is None:
         message.deleted_at = utcnow()
         message.content = ""
@@ -251,6 +253,7 @@ async def soft_delete(session: AsyncSession, message: Message) -> Message:
         await session.execute(
             delete(MessageMention).where(MessageMention.message_id == message.id)
         )
+        await session.execute(delete(Reaction).where(Reaction.message_id == message.id))
     return message
 
 

@@ -71,8 +71,14 @@ class Reactions:
         return await self._change(user, message_id, check_emoji(emoji), adding=True)
 
     async def remove(self, user: User, message_id: str, emoji: object) -> dict[str, Any]:
-        """Take one's reaction back; taking back one that is not there changes nothing."""
-        return await self._change(user, message_id, check_emoji(emoji), adding=False)
+        """Take one's reaction back; taking back one that is not there changes nothing. What
+        is not one emoji cannot be a reaction: NotFound."""
+        try:
+            checked = check_emoji(emoji)
+        except InvalidInput:
+            raise NotFound(f"{str(emoji)[:20]!r} is not a reaction: a reaction is one emoji, "
+                           "such as 👍") from None
+        return await self._change(user, message_id, checked, adding=False)
 
     async def _change(self, user: User, message_id: str, emoji: str, *, adding: bool
                       ) -> dict[str, Any]:

@@ -90,10 +90,6 @@ SOCKET_ROWS = [
 ]
 
 
-async def authors_id(w: World, c: Caller) -> str:
-    return w.author.id
-
-
 async def authors_bot_id(w: World, c: Caller) -> str:
     """A bot the author made in the house's room."""
     r = await w.author.post("/api/agents", {"name": unique("Face "),
@@ -110,8 +106,8 @@ FACE_ROWS = [
          ids={"agent_id": authors_bot_id}),
     Rest("DELETE", "/api/agents/{agent_id}/avatar", expect(200, 200, 403, 403, 404),
          ids={"agent_id": authors_bot_id}),
-    # Those who share a house with the author see their avatar; the outsider does not.
+    # Those who share a house with the bot see its avatar; the outsider does not.
     Rest("GET", "/api/users/{user_id}/avatar", expect(200, 200, 200, 200, 404),
-         ids={"user_id": authors_id}),
+         ids={"user_id": authors_bot_id}),
 ]
 REST_ROWS += FACE_ROWS

@@ -63,6 +63,9 @@ async def test_people_react_and_the_room_sees_counts_and_who_live(
             f"/api/messages/{message['id']}/reactions/{quote('👍')}")
         assert r.status_code == 200 and r.json()["changed"] is False
         assert len(watcher.received("reaction-removed")) == 1
+        # What is not one emoji cannot be a reaction to take back.
+        r = await house.member.delete(f"/api/messages/{message['id']}/reactions/nope")
+        assert r.status_code == 404 and "is not a reaction" in r.json()["error"]
     finally:
         await watcher.close()
 
@@ -81,9 +84,13 @@ async def test_bad_emoji_outsiders_and_deleted_messages_are_refused(
     assert r.status_code == 404
     r = await house.member.post("/api/messages/nope/reactions", {"emoji": "👍"})
     assert r.status_code == 404
+    assert (await house.guest.post(path, {"emoji": "👀"})).status_code == 200
     assert (await house.member.delete(f"/api/messages/{message['id']}")).status_code == 200
     r = await house.member.post(path, {"emoji": "👍"})
     assert r.status_code == 400 and "deleted" in r.json()["error"]
+    history = (await house.member.get(f"/api/agencies/{house.room_id}/messages")).json()
+    shown = next(m for m in history if m["id"] == message["id"])
+    assert shown["deleted"] and shown["reactions"] == []  # a deleted message keeps none
 
 
 async def test_an_sdk_agent_reacts_and_reactions_wake_no_agent(
