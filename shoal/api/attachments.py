@@ -42,7 +42,13 @@ async def upload_attachment(agency_id: str, request: Request, principal: Princip
                                               upload.content_type, upload.file, size)
 
 
-@router.get("/attachments/{attachment_id}", responses=errors(401, 403, 404))
+FILE_ANSWER: dict[int | str, dict[str, Any]] = {200: {
+    "description": "The file's bytes, in its own content type.",
+    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+@router.get("/attachments/{attachment_id}", response_class=StreamingResponse,
+            responses={**FILE_ANSWER, **errors(401, 403, 404)})
 async def read_attachment(attachment_id: str, request: Request, credentials: CredentialsDep,
                           shoal: ShoalDep, expires: str | None = None,
                           sig: str | None = None) -> StreamingResponse:

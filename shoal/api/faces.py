@@ -64,7 +64,11 @@ async def clear_agent_avatar(agent_id: str, principal: PrincipalDep, shoal: Shoa
     return {"avatar_url": await shoal.attachments.clear_avatar(bot)}
 
 
-@router.get("/users/{user_id}/avatar", responses=errors(404))
+@router.get("/users/{user_id}/avatar", response_class=Response,
+            responses={200: {"description": "The avatar: an uploaded image, or SVG.",
+                             "content": {"image/*": {"schema": {"type": "string",
+                                                                "format": "binary"}}}},
+                       **errors(404)})
 async def user_avatar(user_id: str, principal: PrincipalDep, shoal: ShoalDep) -> Response:
     """A member's avatar: the image they uploaded, or an SVG of their initials on a colour of
     their own. Served to those who share a house with them."""

@@ -88,8 +88,10 @@ class Reactions:
                 raise NotFound("message not found")
             await authorize_room(session, user.id, message.room_id, Action.READ)
             if message.deleted_at is not None:
-                raise InvalidInput("a deleted message cannot take reactions")
-            if adding:
+                if adding:
+                    raise InvalidInput("a deleted message cannot take reactions")
+                changed = False  # its reactions went with it
+            elif adding:
                 changed = await _insert(session, message, user.id, emoji)
             else:
                 result = await session.execute(delete(Reaction).where(
