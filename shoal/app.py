@@ -31,6 +31,8 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 # A request id a client or proxy sends is kept when it is short and plain; else a new one.
 _GOOD_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 
+UPLOAD_PATHS = r"/api/agencies/[^/]+/attachments|/api/me/avatar|/api/agents/[^/]+/avatar"
+
 
 def create_app(settings: Settings, shoal: Shoal | None = None) -> Any:
     """The ASGI app: FastAPI under /api, Socket.IO at /socket.io, the web app (and the API
@@ -62,9 +64,13 @@ def create_app(settings: Settings, shoal: Shoal | None = None) -> Any:
     api.include_router(webhooks.router)
     app = socketio.ASGIApp(shoal.gateway.sio, other_asgi_app=WebApp(api),
                            socketio_path="socket.io")
-    wrapped = Operations(ErrorBoundary(BodySizeLimit(JsonTextCheck(app),
-                                                     settings.max_body_bytes)),
-                         settings.metrics_token)
+    # An upload's body is its file plus the multipart framing around it.
+    upload_cap = settings.attachment_max_bytes + 64 * 1024
+    too_large = (f"the file is larger than this server's {settings.attachment_max_bytes}-byte "
+                 "attachment limit")
+    wrapped = Operations(ErrorBoundary(BodySizeLimit(
+        JsonTextCheck(app), settings.max_body_bytes,
+        larger=[(UPLOAD_PATHS, upload_cap, too_large)])), settings.metrics_token)
     wrapped.shoal = shoal  # type: ignore[attr-defined]
     return wrapped
 

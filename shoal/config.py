@@ -107,6 +107,8 @@ class MemorySettings(BaseModel):
     embed_batch: int = Field(256, ge=1, le=1024)  # documents per indexer claim
     embed_poll_seconds: float = Field(0.5, gt=0)  # how often the indexer looks for work
     embed_lease_seconds: float = Field(60, gt=0)
+DEFAULT_ATTACHMENT_TYPES = ("image/png,image/jpeg,image/gif,image/webp,text/plain,text/markdown,"
+                            "text/csv,application/pdf,application/json,application/zip")
 
 
 class Settings(BaseModel):
@@ -175,6 +177,18 @@ class Settings(BaseModel):
     # Sub-agents: how many children run at once in one house, whichever agents spawned them
     # (each agent's own `subagents.max_concurrent` holds too); the rest wait in order.
     subagent_house_concurrency: int = Field(8, ge=1, le=1000)
+    # Files attached to messages: the largest upload, the content types accepted
+    # (comma-separated; `image/*` takes every image type), how long a signed link to one lasts.
+    # How much builtin agents reason before answering, unless the agent or its house says:
+    # off, low, medium or high.
+    thinking_default: Literal["off", "low", "medium", "high"] = "off"
+    attachment_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    attachment_types: str = DEFAULT_ATTACHMENT_TYPES
+    attachment_link_seconds: int = Field(600, ge=10, le=7 * 86_400)
+    # The address people and other systems reach this server at (https://shoal.example.com),
+    # for absolute links in what Shoal sends out (attachments in webhook payloads); unset,
+    # http://<host>:<port>.
+    public_url: str = ""
 
     @field_validator("outbound_allowed_networks")
     @classmethod
@@ -197,6 +211,11 @@ class Settings(BaseModel):
         if value.strip() != "*":
             parse_networks(value)
         return value
+
+    @property
+    def base_url(self) -> str:
+        """Where this server is reached: `public_url`, else its own host and port."""
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
 
     @property
     def allowed_origins(self) -> list[str]:

@@ -19,14 +19,18 @@ from shoal.config import Settings
 from shoal.crypto import SecretBox
 from shoal.dispatch.dispatcher import Dispatcher
 from shoal.dispatch.interactions import Notice, stopped_notice
+from shoal.files import LinkSigner, LocalFileStore
 from shoal.hooks.inbound import HookService
 from shoal.llm import ModelRouter, build_router
 from shoal.memory import Indexer, MemorySearch, PeopleSearch
 from shoal.realtime.events import register_events
 from shoal.realtime.gateway import Gateway
+from shoal.realtime.reactions import register_reaction_events
+from shoal.rooms.attachments import AttachmentRules, Attachments
 from shoal.rooms.chat import Chat
 from shoal.rooms.membership import Membership
 from shoal.rooms.messages import Limits
+from shoal.rooms.reactions import Reactions
 from shoal.rooms.webhook_events import WebhookRoomEvents
 from shoal.runs.service import RunService
 from shoal.runs.socket import register_run_events
@@ -49,6 +53,7 @@ from shoal.tools.mcp import MCPService
 from shoal.tools.memory import MemoryTools
 from shoal.tools.policy import ServerToolPolicy
 from shoal.tools.registry import ToolRegistry
+from shoal.tools.rooms import RoomTools
 from shoal.tools.web import WebTools
 from shoal.webhooks.service import Webhooks
 
@@ -77,13 +82,23 @@ class Shoal:
                                allowed_origins=settings.allowed_origins,
                                max_body_bytes=settings.max_body_bytes)
         self.dispatcher = Dispatcher(interaction_budget=settings.interaction_budget)
-        room_events = WebhookRoomEvents()
+        # Files attached to messages: bytes under the data directory, signed links to them.
+        self.files = LocalFileStore(settings.data_dir / "files")
+        self.attachments = Attachments(
+            self.db, self.files,
+            AttachmentRules.parse(settings.attachment_max_bytes, settings.attachment_types),
+            LinkSigner(settings.ensure_secret(), settings.attachment_link_seconds,
+                       settings.base_url))
+        room_events = WebhookRoomEvents(self.attachments)
         self.membership = Membership(self.db, self.gateway, room_events)
         self.chat = Chat(self.db, self.gateway, self.limits, self.dispatcher, room_events,
-                         members_changed=self.membership.notify_members)
+                         members_changed=self.membership.notify_members,
+                         attachments=self.attachments)
         # Shoal itself is the handlers' CommandServices: `models` is built only in start().
         self.command_runner = CommandRunner(self.db, self.commands, self.chat, self)
         register_events(self.gateway, self.db, self.chat, self.command_runner)
+        self.reactions = Reactions(self.db, self.gateway)
+        register_reaction_events(self.gateway, self.reactions)
         self.hooks = HookService(self.db, self.chat, self.gateway, self.secrets, self.limits,
                                  per_minute=settings.hook_messages_per_minute)
         self.runs = RunService(self.db, self.gateway, self.chat,
@@ -110,6 +125,7 @@ class Shoal:
                                          wake=self._wake_worker, cancel=self._cancel_local,
                                          sweep_seconds=settings.run_sweep_seconds)
         self.tools.add_source(SessionTools(self.subagents))
+        self.tools.add_source(RoomTools(self.db, self.reactions))
         builtin = BuiltinRuntime(self.db, self.chat, self.runs, self.tools, lambda: self.models,
                                  self.secrets, settings, compactions=self.compactions)
         webhook = WebhookRuntime(self.db, self.chat, self.secrets, settings)

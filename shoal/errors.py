@@ -69,3 +69,9 @@ class UpstreamError(ShoalError):
     """Something Shoal called (a webhook, a model provider) failed."""
 
     status = 502
+
+
+class UnsupportedType(ShoalError):
+    """A file of a content type the server does not accept."""
+
+    status = 415

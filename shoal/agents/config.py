@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Literal
 
+import emoji as emoji_lib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shoal.config import CompactionSettings, PruningSettings
@@ -119,13 +120,50 @@ class SubagentSettings(BaseModel):
         return [v.strip().lstrip("@").lower() for v in value if v.strip()]
 
 
+class Identity(BaseModel):
+    """How a bot presents itself beside its name and avatar (crocbot's `identity`)."""
+
+    emoji: str | None = None
+
+    @field_validator("emoji")
+    @classmethod
+    def _one_emoji(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if len(value) > 16 or not emoji_lib.is_emoji(value.strip()):
+            raise ValueError(f"{value[:20]!r} is not one emoji; give one such as 🦀")
+        return value.strip()
+
+
+class HumanDelay(BaseModel):
+    """A pause before an agent's reply when its previous message in the room is recent: a
+    random wait between `min_ms` and `max_ms` after it (crocbot's `humanDelay`)."""
+
+    min_ms: int = Field(800, ge=0, le=60_000)
+    max_ms: int = Field(2500, ge=0, le=60_000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HumanDelay:
+        if self.max_ms < self.min_ms:
+            raise ValueError(f"max_ms ({self.max_ms}) must not be below min_ms ({self.min_ms})")
+        return self
+
+
 class BotConfig(BaseModel):
     """Everything a bot's record says about how it works."""
 
     description: str = Field("", max_length=2000)
     runtime: Runtime = "builtin"
     model: ModelChoice = Field(default_factory=ModelChoice)
+    # The models for turns that carry images when `model`'s primary cannot see (crocbot's
+    # imageModel); none: such turns go to `model` with the images described in words.
+    image_model: ModelChoice | None = None
     system_prompt: str = Field("", max_length=20_000)
+    identity: Identity = Field(default_factory=Identity)
+    human_delay: HumanDelay | None = None
+    # How much it reasons first (off, low, medium, high); none: its house's thinking_default,
+    # then the server's.
+    thinking: Literal["off", "low", "medium", "high"] | None = None
     trigger_mode: TriggerMode = "mention"
     ambient_on_agents: bool = False  # an ambient bot also hears other agents' messages
     trigger_policy: TriggerPolicy = "open"
@@ -233,7 +271,7 @@ def apply_patch(raw: dict[str, Any] | None, patch: dict[str, Any], box: SecretBo
         elif key == "fallbacks":
             key, value = "model", {**stored.get("model", {}), "fallbacks": value}
         key = ALIASES.get(key, key)
-        if key == "model" and value is not None:
+        if key in ("model", "image_model") and value is not None:
             value = normalise_model(value)
         if key == "tools" and value is not None:
             value = check_tool_policy(value, "tools")

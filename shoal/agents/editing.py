@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 INTEGER_KEYS = {"max_hops", "daily_token_budget"}
 LIST_KEYS = {"trigger_whitelist", "fallbacks"}
-JSON_KEYS = {"tools"}
+JSON_KEYS = {"tools", "identity", "human_delay"}
 CLEAR_WORDS = {"none", "null", "default"}
 
 
@@ -57,6 +57,9 @@ async def check_models(session: AsyncSession, catalog: Catalog, bot_id: str,
     allow (a house's `models` map is its allowlist). Returns the providers of the bot's own
     models."""
     refs = [r for r in [config.model.primary, *(config.model.fallbacks or [])] if r]
+    if config.image_model is not None:
+        refs += [r for r in [config.image_model.primary, *(config.image_model.fallbacks or [])]
+                 if r]
     if not refs:
         return set()
     houses = (await session.scalars(
@@ -127,7 +130,7 @@ def parse_setting(key: str, text: str, current: BotConfig) -> Any:
             raise InvalidInput(f"{key} must be a whole number") from None
     if key in LIST_KEYS:
         return [item.strip() for item in text.split(",") if item.strip()]
-    if key in JSON_KEYS or (key == "model" and text.startswith("{")):
+    if key in JSON_KEYS or (key in ("model", "image_model") and text.startswith("{")):
         try:
             return parse_json(text, key, key)
         except UnusableText:
@@ -137,4 +140,7 @@ def parse_setting(key: str, text: str, current: BotConfig) -> Any:
                                '{"allow": ["*"], "deny": ["clearnote"]}') from None
     if key == "model":
         return {**current.model.model_dump(), "primary": text}
+    if key == "image_model":
+        chosen = current.image_model.model_dump() if current.image_model else {}
+        return {**chosen, "primary": text}
     return text

@@ -13,14 +13,17 @@ from shoal.api import (
     agencies,
     agent_tools,
     agents,
+    attachments,
     auth,
     dm,
+    faces,
     hooks,
     house_settings,
     houses,
     manage,
     mcp_servers,
     memory,
+    reactions,
     room_commands,
     runs,
     schedules,
@@ -32,9 +35,9 @@ from shoal.api.openapi import errors as error_responses
 
 def install_routes(app: FastAPI) -> None:
     """Mount every router, and the health check."""
-    for module in (auth, agents, agent_tools, activations, agencies, dm, hooks, houses,
-                   house_settings, manage, mcp_servers, memory, room_commands, runs,
-                   schedules, sessions, subagents):
+    for module in (auth, agents, agent_tools, activations, attachments, agencies, dm, faces,
+                   hooks, houses, house_settings, manage, mcp_servers, memory, reactions,
+                   room_commands, runs, schedules, sessions, subagents):
         app.include_router(module.router)
 
     @app.get("/api/health", tags=["meta"])

@@ -53,6 +53,7 @@ class PostMessageBody(BaseModel):
     content: Any = None
     type: str | None = None
     metadata: Any = None
+    attachments: Any = None
 
 
 class EditMessageBody(BaseModel):
@@ -191,7 +192,7 @@ async def post_message(agency_id: str, body: PostMessageBody, principal: Princip
             raise InvalidInput(ack["error"])
         return ack
     return await shoal.chat.post(principal.user, agency_id, body.content, type=body.type,
-                                 metadata=body.metadata)
+                                 metadata=body.metadata, attachments=body.attachments)
 
 
 @router.patch("/messages/{message_id}")

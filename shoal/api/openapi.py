@@ -28,6 +28,7 @@ WHY = {
     404: "No such thing, or the caller may not know that it exists.",
     409: "The request clashes with the current state (a taken name, say).",
     413: "The body is larger than the server's limit.",
+    415: "The file's type is not one the server accepts; the error lists those it does.",
     429: "Too many requests; Retry-After says in how many seconds to try again.",
     502: "Something Shoal called on the caller's behalf failed.",
     503: "Not ready to take traffic; the error says why.",

@@ -37,6 +37,8 @@ class ModelInfo:
     context_window: int = DEFAULT_CONTEXT_TOKENS
     aliases: tuple[str, ...] = ()
     cheap: bool = False  # its provider's cheapest model: for quick YES/NO questions
+    vision: bool = False  # it takes images in user turns
+    reasoning: bool = False  # it reasons natively, at a level (thinking) Shoal can set
 
 
 BUILTIN_PROVIDERS = (
@@ -49,13 +51,16 @@ BUILTIN_PROVIDERS = (
 )
 
 BUILTIN_MODELS = (
-    ModelInfo("anthropic/claude-opus-4-5", 200_000, ("opus",)),
-    ModelInfo("anthropic/claude-sonnet-4-5", 200_000, ("sonnet",)),
-    ModelInfo("anthropic/claude-haiku-4-5", 200_000, ("haiku",), cheap=True),
-    ModelInfo("openai/gpt-5", 400_000, ("gpt",)),
-    ModelInfo("openai/gpt-5-mini", 400_000, ("gpt-mini",), cheap=True),
-    ModelInfo("google/gemini-2.5-pro", 1_048_576, ("gemini",)),
-    ModelInfo("google/gemini-2.5-flash", 1_048_576, ("gemini-flash",), cheap=True),
+    ModelInfo("anthropic/claude-opus-4-5", 200_000, ("opus",), vision=True, reasoning=True),
+    ModelInfo("anthropic/claude-sonnet-4-5", 200_000, ("sonnet",), vision=True, reasoning=True),
+    ModelInfo("anthropic/claude-haiku-4-5", 200_000, ("haiku",), cheap=True, vision=True,
+              reasoning=True),
+    ModelInfo("openai/gpt-5", 400_000, ("gpt",), vision=True, reasoning=True),
+    ModelInfo("openai/gpt-5-mini", 400_000, ("gpt-mini",), cheap=True, vision=True,
+              reasoning=True),
+    ModelInfo("google/gemini-2.5-pro", 1_048_576, ("gemini",), vision=True, reasoning=True),
+    ModelInfo("google/gemini-2.5-flash", 1_048_576, ("gemini-flash",), cheap=True,
+              vision=True, reasoning=True),
     ModelInfo(OFFLINE_MODEL, 128_000, ("offline",), cheap=True),
 )
 
@@ -82,6 +87,8 @@ class ModelConfig(BaseModel):
     context_window: int | None = Field(None, ge=1)
     alias: str | None = None
     cheap: bool | None = None  # the provider's cheapest model (relevance questions, the demo)
+    vision: bool | None = None  # it takes images (unknown models are taken not to)
+    reasoning: bool | None = None  # it reasons at a settable level (unknown models: not)
 
 
 class LLMConfig(BaseModel):
@@ -136,7 +143,9 @@ class Catalog:
             aliases = known_model.aliases + ((mc.alias,) if mc.alias else ())
             window = mc.context_window or known_model.context_window
             cheap = known_model.cheap if mc.cheap is None else mc.cheap
-            self.models[ref] = ModelInfo(ref, window, aliases, cheap)
+            vision = known_model.vision if mc.vision is None else mc.vision
+            reasoning = known_model.reasoning if mc.reasoning is None else mc.reasoning
+            self.models[ref] = ModelInfo(ref, window, aliases, cheap, vision, reasoning)
         self.aliases: dict[str, str] = {
             alias.lower(): m.ref for m in self.models.values() for alias in m.aliases
         }

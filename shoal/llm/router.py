@@ -32,6 +32,7 @@ from shoal.llm.types import (
     AttemptStarted,
     ChatRequest,
     Completion,
+    ReasoningDelta,
     StreamEvent,
     StreamReset,
     TextDelta,
@@ -240,6 +241,8 @@ def storable(event: StreamEvent, model: str) -> StreamEvent:
     if isinstance(event, TextDelta) and has_unusable_text(event.text):
         log.warning("model %s produced unusable text; it was cleaned", model)
         return TextDelta(scrub(event.text))
+    if isinstance(event, ReasoningDelta) and has_unusable_text(event.text):
+        return ReasoningDelta(scrub(event.text), event.signature)
     if isinstance(event, ToolCallEvent):
         call = event.call
         arguments = scrub_json(dict(call.arguments))

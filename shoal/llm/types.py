@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -31,14 +32,33 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image a user turn shows the model: its bytes and their type (image/png, ...)."""
+
+    content_type: str
+    data: bytes
+    name: str = ""
+
+    def base64(self) -> str:
+        """The bytes in base64, as the providers' JSON takes them."""
+        return base64.b64encode(self.data).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
-    """One conversation turn. Assistant turns may carry tool calls; tool turns answer one."""
+    """One conversation turn. Assistant turns may carry tool calls; tool turns answer one;
+    user turns may show images (to models that can see)."""
 
     role: Role
     content: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None  # the tool's name on a tool turn (Gemini needs it)
+    images: tuple[ImagePart, ...] = ()
+    # An assistant turn's own reasoning and the provider's signature of it: Anthropic wants
+    # both back on the turn that called tools when thinking is on.
+    reasoning: str = ""
+    reasoning_signature: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +72,9 @@ class ChatRequest:
     max_tokens: int = 1024
     temperature: float | None = None
     params: Mapping[str, Any] = field(default_factory=dict)  # provider extras, passed through
+    # How much to reason first: low, medium or high (None or off: not at all); each provider
+    # gets it in its own terms (shoal.llm.thinking), models without reasoning ignore it.
+    thinking: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +82,15 @@ class TextDelta:
     """A piece of the answer's text, in the order it was produced."""
 
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of the model's own reasoning (never part of the answer); `signature` is the
+    provider's seal on a finished reasoning block, when it gives one."""
+
+    text: str
+    signature: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +132,7 @@ class StreamReset:
     reason: str
 
 
-ProviderEvent = TextDelta | ToolCallEvent | Usage | Finish
+ProviderEvent = TextDelta | ReasoningDelta | ToolCallEvent | Usage | Finish
 StreamEvent = ProviderEvent | AttemptStarted | StreamReset
 
 
@@ -109,6 +141,8 @@ class Completion:
     """A whole answer gathered from a stream."""
 
     text: str = ""
+    reasoning: str = ""
+    reasoning_signature: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage | None = None
     finish_reason: FinishReason | None = None
@@ -119,6 +153,9 @@ class Completion:
         """Fold one event into the answer."""
         if isinstance(event, TextDelta):
             self.text += event.text
+        elif isinstance(event, ReasoningDelta):
+            self.reasoning += event.text
+            self.reasoning_signature = event.signature or self.reasoning_signature
         elif isinstance(event, ToolCallEvent):
             self.tool_calls.append(event.call)
         elif isinstance(event, Usage):
@@ -129,3 +166,4 @@ class Completion:
             self.model, self.profile = event.model, event.profile
         elif isinstance(event, StreamReset):
             self.text, self.tool_calls, self.usage = "", [], None
+            self.reasoning = self.reasoning_signature = ""

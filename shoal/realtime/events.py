@@ -97,7 +97,8 @@ def register_events(gateway: Gateway, db: Database, chat: Chat, commands: Comman
                 await gateway.sio.emit("message", ephemeral_message(room_id, ack), to=state.sid)
             return ack
         message = await chat.post(
-            user, room_id, content, type=data.get("type"), metadata=data.get("metadata")
+            user, room_id, content, type=data.get("type"), metadata=data.get("metadata"),
+            attachments=data.get("attachments"),
         )
         return {"ok": True, "messageId": message["id"], "seq": message["seq"],
                 "message": message}

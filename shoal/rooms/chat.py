@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from typing import TYPE_CHECKING, Any
 
-from shoal.errors import Forbidden
+from sqlalchemy import select
+
+from shoal.agents.config import load_config
+from shoal.errors import Forbidden, InvalidInput
 from shoal.rooms.access import Action, authorize, room_access
 from shoal.rooms.appender import MessageAppender
+from shoal.rooms.attachments import drop_message_files
 from shoal.rooms.messages import (
     Draft,
     Limits,
@@ -20,12 +26,13 @@ from shoal.rooms.messages import (
     message_with_sender,
     soft_delete,
 )
-from shoal.store.tables import Room, User, iso
+from shoal.store.tables import Message, Room, User, iso, utcnow
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from shoal.rooms.appender import ActivationPlanner
+    from shoal.rooms.attachments import Attachments
     from shoal.rooms.broadcast import RoomBroadcaster, RoomEvents
     from shoal.store.db import Database
 
@@ -36,9 +43,12 @@ class Chat:
 
     def __init__(self, db: Database, broadcaster: RoomBroadcaster, limits: Limits,
                  planner: ActivationPlanner, events: RoomEvents,
-                 members_changed: Callable[[Room], Awaitable[None]] | None = None) -> None:
-        """`members_changed` tells a room its members after a post made the poster one."""
+                 members_changed: Callable[[Room], Awaitable[None]] | None = None,
+                 attachments: Attachments | None = None) -> None:
+        """`members_changed` tells a room its members after a post made the poster one;
+        `attachments` keeps the files messages carry (none: messages carry no files)."""
         self.db = db
+        self.attachments = attachments
         self.broadcaster = broadcaster
         self.limits = limits
         self.events = events
@@ -52,11 +62,22 @@ class Chat:
         *,
         type: object = None,
         metadata: object = None,
+        attachments: object = None,
     ) -> dict[str, Any]:
-        """A member posts to a room they may post in; returns the stored message."""
-        draft = Draft(Sender(user), check_content(content, self.limits), check_type(type),
-                      member_metadata(metadata, self.limits))
+        """A member posts to a room they may post in, maybe with files they uploaded to it
+        (`attachments`: their ids); returns the stored message."""
+        files = await self._files(user, room_id, attachments)
+        draft = Draft(Sender(user), check_content(content, self.limits, may_be_empty=bool(files)),
+                      check_type(type), member_metadata(metadata, self.limits),
+                      attachments=files)
         return await self.appender.append(room_id, draft, check=True)
+
+    async def _files(self, user: User, room_id: str, ids: object) -> list[dict[str, Any]]:
+        if ids is None or ids == []:
+            return []
+        if self.attachments is None:
+            raise InvalidInput("this server keeps no attachments")
+        return await self.attachments.for_message(user.id, room_id, ids)
 
     async def post_reply(
         self,
@@ -71,10 +92,29 @@ class Chat:
         """A bot answers an activation. A second reply to the same activation (a retried
         run) returns the first instead of posting again. With `lease_owner` (a worker's run),
         the reply is refused with LeaseLost unless that worker still holds the lease."""
+        await self._human_delay(bot, room_id)
         draft = Draft(Sender(bot), check_content(content, self.limits), "chat",
                       member_metadata(metadata, self.limits), activation_id=activation_id,
                       lease_owner=lease_owner)
         return await self.appender.append(room_id, draft, check=True)
+
+    async def _human_delay(self, bot: User, room_id: str) -> None:
+        """With `human_delay` set, an agent whose last message here is recent waits a random
+        while after it, so several replies in a row do not land at once."""
+        delay = load_config(bot.config).human_delay
+        if delay is None or delay.max_ms <= 0:
+            return
+        async with self.db.read() as session:
+            last = await session.scalar(
+                select(Message.created_at)
+                .where(Message.room_id == room_id, Message.sender_id == bot.id)
+                .order_by(Message.seq.desc()).limit(1))
+        if last is None:
+            return
+        pause = random.uniform(delay.min_ms, delay.max_ms) / 1000
+        wait = (last - utcnow()).total_seconds() + pause
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     async def post_system(
         self,
@@ -116,6 +156,7 @@ class Chat:
             access = await room_access(session, user.id, message.room_id)
             authorize(access, Action.POST if message.sender_id == user.id else Action.MODERATE)
             await soft_delete(session, message)
+            removed = await drop_message_files(session, message.id)
             assert access.room is not None
             view = await message_with_sender(session, message, access.room)
             await self.events.message_changed(session, "message.deleted", access.room, view)
@@ -125,6 +166,8 @@ class Chat:
             {"messageId": message.id, "agencyId": message.room_id, "seq": message.seq,
              "deleted_at": iso(message.deleted_at)},
         )
+        if removed and self.attachments is not None:
+            await self.attachments.remove(removed)
         return view
 
 

@@ -24,6 +24,7 @@ from shoal.agents.config import check_tool_policy
 from shoal.dispatch.interactions import MAX_BUDGET, house_budget
 from shoal.errors import Forbidden, InvalidInput
 from shoal.llm import Catalog, HouseModels, UnknownModel, resolve_model
+from shoal.llm.thinking import check_level
 from shoal.rooms.access import RANK
 from shoal.rooms.bindings import Binding, bind_room, house_bindings
 from shoal.store.tables import House, Room
@@ -120,6 +121,15 @@ def _budget(value: Any, _doc: Mapping[str, Any], _catalog: Catalog) -> int:
     return value
 
 
+def _thinking(value: Any, _doc: Mapping[str, Any], _catalog: Catalog) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_level(value, "thinking_default")
+    except ValueError as exc:
+        raise InvalidInput(f"{exc}, or null for the server's default") from None
+
+
 def _tools(value: Any, _doc: Mapping[str, Any], _catalog: Catalog) -> dict[str, Any]:
     return check_tool_policy(value, "tools")
 
@@ -166,6 +176,7 @@ KEYS: dict[str, SettingKey] = {k.name: k for k in (
     SettingKey("interaction_budget", None, _budget),  # None: the server's default
     SettingKey("tools", {}, _tools),  # the house's layer of every agent's tool policy
     SettingKey("memory", {}, _memory),  # embedding model and vector weight; {}: the server's
+    SettingKey("thinking_default", None, _thinking),  # None: the server's default
 )}
 
 

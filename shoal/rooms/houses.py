@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.errors import InvalidInput, NotFound
 from shoal.rooms.access import ROLES
+from shoal.rooms.faces import face
 from shoal.rooms.mentions import MAX_HANDLE_LENGTH, normalize_handle, slugify
 from shoal.store.tables import House, HouseMember, User, iso
 from shoal.webhooks.queue import queue_event
@@ -165,6 +166,7 @@ def member_view(member: HouseMember, user: User, online: bool | None = None) -> 
         "display_name": user.display_name,
         "role": member.role,
         "type": "agent" if user.kind == "bot" else "user",
+        **face(user),
     }
     if online is not None:
         view["online"] = online or runs_in_shoal(user)

@@ -13,8 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shoal.errors import InvalidInput, NotFound, TooLarge
 from shoal.ids import new_id
 from shoal.jsontext import check_json, parse_json
+from shoal.rooms.attachments import claim
+from shoal.rooms.faces import avatar_url, emoji_of
 from shoal.rooms.houses import member_by_handle
 from shoal.rooms.mentions import mentioned_handles
+from shoal.rooms.reactions import reactions_of
+from shoal.rooms.tables import Reaction
 from shoal.store.tables import HouseMember, Message, MessageMention, Room, User, iso, utcnow
 
 MESSAGE_TYPES = ("chat", "tool_result", "action", "system")
@@ -40,8 +44,11 @@ class Sender:
     name: str | None = None
 
 
-def check_content(content: object, limits: Limits) -> str:
-    """Message content as a string within its cap."""
+def check_content(content: object, limits: Limits, *, may_be_empty: bool = False) -> str:
+    """Message content as a string within its cap (empty only when `may_be_empty`: a
+    message that carries files)."""
+    if may_be_empty and content in (None, ""):
+        return ""
     if not isinstance(content, str):
         raise InvalidInput("content must be a string")
     if not content.strip():
@@ -153,6 +160,8 @@ class Draft:
     activation_id: str | None = None  # set on a bot's reply; at most one message per activation
     # Set on a reply from a worker's run: posted only while that worker holds the lease.
     lease_owner: str | None = None
+    # The files it carries ({id, name, size, content_type}), checked by shoal.rooms.attachments.
+    attachments: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def append_messages(session: AsyncSession, appends: list[tuple[Room, list[Draft]]]
@@ -182,6 +191,7 @@ async def append_messages(session: AsyncSession, appends: list[tuple[Room, list[
             mentions=room_mentions[offset],
             created_at=now,
             activation_id=draft.activation_id,
+            attachments=draft.attachments or None,
         ) for offset, draft in enumerate(drafts)])
     messages = [message for room_messages in appended for message in room_messages]
     if not messages:
@@ -193,6 +203,9 @@ async def append_messages(session: AsyncSession, appends: list[tuple[Room, list[
                  for m in messages for uid in m.mentions]
     if mentioned:
         await session.execute(insert(MessageMention), mentioned)
+    for message in messages:
+        if message.attachments:
+            await claim(session, message.id, message.attachments)
     return appended
 
 
@@ -230,14 +243,17 @@ async def edit_message(
 
 
 async def soft_delete(session: AsyncSession, message: Message) -> Message:
-    """Hide a message's content; its seq stays so readers never see a gap."""
+    """Hide a message's content (and drop its reactions); its seq stays so readers never see
+    a gap."""
     if message.deleted_at is None:
         message.deleted_at = utcnow()
         message.content = ""
         message.meta = {}
+        message.attachments = None
         await session.execute(
             delete(MessageMention).where(MessageMention.message_id == message.id)
         )
+        await session.execute(delete(Reaction).where(Reaction.message_id == message.id))
     return message
 
 
@@ -292,7 +308,17 @@ async def history(
     else:
         query = query.order_by(Message.seq.desc())
     rows = await session.execute(query.limit(limit))
-    return [message_view(m, room, Sender(u, h, m.sender_name)) for m, u, h in rows]
+    views = [message_view(m, room, Sender(u, h, m.sender_name)) for m, u, h in rows]
+    return await with_reactions(session, views)
+
+
+async def with_reactions(session: AsyncSession, views: list[dict[str, Any]]
+                         ) -> list[dict[str, Any]]:
+    """The views, each with its message's reactions (one query for all of them)."""
+    found = await reactions_of(session, [view["id"] for view in views])
+    for view in views:
+        view["reactions"] = found.get(view["id"], [])
+    return views
 
 
 def _with_senders(room: Room) -> Any:
@@ -311,7 +337,9 @@ async def message_with_sender(session: AsyncSession, message: Message, room: Roo
     """One stored message as the wire shows it, its sender looked up."""
     row = (await session.execute(_with_senders(room).where(Message.id == message.id))).one()
     _, user, handle = row.tuple()
-    return message_view(message, room, Sender(user, handle, message.sender_name))
+    view = message_view(message, room, Sender(user, handle, message.sender_name))
+    [view] = await with_reactions(session, [view])
+    return view
 
 
 def message_view(message: Message, room: Room, sender: Sender) -> dict[str, Any]:
@@ -324,6 +352,8 @@ def message_view(message: Message, room: Room, sender: Sender) -> dict[str, Any]
             "sender_display_name": message.sender_name or "System",
             "sender_handle": None,
             "sender_type": "system",
+            "sender_avatar_url": None,
+            "sender_emoji": None,
         }
     else:
         sender_fields = {
@@ -332,6 +362,8 @@ def message_view(message: Message, room: Room, sender: Sender) -> dict[str, Any]
             "sender_display_name": message.sender_name or user.display_name,
             "sender_handle": sender.handle,
             "sender_type": "agent" if user.kind == "bot" else "user",
+            "sender_avatar_url": avatar_url(user),
+            "sender_emoji": emoji_of(user),
         }
     return {
         "id": message.id,
@@ -347,4 +379,12 @@ def message_view(message: Message, room: Room, sender: Sender) -> dict[str, Any]
         "edited_at": iso(message.edited_at),
         "deleted": message.deleted_at is not None,
         "dm": room.is_dm,
+        "attachments": attachment_views(message.attachments),
+        "reactions": [],
     }
+
+
+def attachment_views(stored: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The files a message carries, as readers see them: with the address that serves each
+    one to whoever can read the room."""
+    return [{**item, "url": f"/api/attachments/{item['id']}"} for item in stored or []]

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.rooms.access import RANK
+from shoal.rooms.attachments import Attachments
 from shoal.rooms.houses import member_view
 from shoal.rooms.messages import Sender, message_view
 from shoal.store.tables import HouseMember, Message, Room, User
@@ -18,7 +19,8 @@ from shoal.webhooks.queue import listening, queue_event, queue_for
 
 
 async def messages_created(session: AsyncSession,
-                           written: Sequence[tuple[Any, Room, Message, str | None]]) -> int:
+                           written: Sequence[tuple[Any, Room, Message, str | None]],
+                           attachments: Attachments | None = None) -> int:
     """`message.created` for messages the appender just wrote, each given as (its append job,
     room, stored message, sender's @handle): the payload's `message` is the view the room's
     sockets get. Costs a dict lookup per room when nobody subscribed."""
@@ -34,6 +36,8 @@ async def messages_created(session: AsyncSession,
             continue
         sender = job.draft.sender
         view = message_view(message, room, Sender(sender.user, handle, sender.name))
+        if attachments is not None:
+            attachments.with_links([view])  # receivers have no session to read them with
         payloads.setdefault(room.id, []).append(
             queue.envelope("message.created", room.house_id, room, {"message": view}))
     for room_id, items in payloads.items():
@@ -69,12 +73,16 @@ async def role_changed(session: AsyncSession, member: HouseMember, previous: str
 
 
 class WebhookRoomEvents:
-    """Queues the `message.*` and `member.*` events of a room write in its transaction."""
+    """Queues the `message.*` and `member.*` events of a room write in its transaction;
+    with `attachments`, a message's files carry signed links."""
+
+    def __init__(self, attachments: Attachments | None = None) -> None:
+        self.attachments = attachments
 
     async def messages_created(self, session: AsyncSession,
                                written: Sequence[tuple[Any, Room, Message, str | None]]) -> None:
         """`message.created` for messages just appended."""
-        await messages_created(session, written)
+        await messages_created(session, written, self.attachments)
 
     async def message_changed(self, session: AsyncSession, event: str, room: Room,
                               view: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from shoal.rooms.faces import emoji_of
 from shoal.runs.tables import Run, RunEvent
 from shoal.store.tables import User, iso, utcnow
 
@@ -47,6 +48,7 @@ def run_summary(run: Run, agent: User | None) -> dict[str, Any]:
         "id": run.id,
         "agent_id": run.agent_id,
         "agent_username": agent.username if agent else None,
+        "agent_emoji": emoji_of(agent) if agent else None,
         "status": run.status,
         "name": run.name,
         "started_at": iso(run.started_at),

@@ -39,7 +39,14 @@ from shoal.runtime.compaction import (
     prune,
 )
 from shoal.runtime.context import guard_context
+from shoal.runtime.images import show_images
 from shoal.runtime.prompt import build_system_prompt
+from shoal.runtime.reasoning import (
+    reasoning_section,
+    split_thinking,
+    thinking_level,
+    visible_only,
+)
 from shoal.runtime.runlog import HANDED_BACK, ActivationRun, TextSink
 from shoal.runtime.sessions import (
     StoredTurn,
@@ -204,6 +211,9 @@ class BuiltinRuntime:
                                      mode="minimal" if child is not None else "full")
         if child is not None:  # isolated: its task alone, never the room's history
             system = f"{system}\n\n{child_prompt_sections(child, parent, ctx.room)}"
+        thinking = thinking_level(ctx, self.settings)
+        if section := reasoning_section(thinking, resolved[0].info.reasoning):
+            system = f"{system}\n\n{section}"
         agent_session = await self._open_session(ctx, child)
         stored = await self._take_in(ctx, agent_session, child)
         window = min(r.info.context_window for r in resolved)
@@ -254,10 +264,14 @@ class BuiltinRuntime:
             # The last resort, in the context only: the newest turns that fit.
             budget = window - MAX_TOKENS - fixed
             turns = guard_context(turns, min(budget, trim_to) if trim_to else budget)
-            request = ChatRequest(turns, system, tools, max_tokens=MAX_TOKENS)
+            # The waking message's images, and the chain that can see them.
+            turns, seeing = await show_images(ctx, turns, chain, router, house_models,
+                                              defaults, self.chat.attachments)
+            request = ChatRequest(turns, system, tools, max_tokens=MAX_TOKENS,
+                                  thinking=thinking)
             try:
-                answer = await self._call(router, request, chain, house_models, ctx.house.id,
-                                          run.text_stream(step), access)
+                answer = await self._call(router, request, seeing, house_models, ctx.house.id,
+                                          visible_only(run.text_stream(step)), access)
             except ContextOverflow:
                 # The provider counts otherwise: flush, compact harder, and try again.
                 if compactions >= MAX_COMPACTIONS or len(turns) < 2:
@@ -270,6 +284,8 @@ class BuiltinRuntime:
                     trim_to = size // 2  # nothing more to compact: keep the newer half
                 continue
             tally.add(answer)
+            if answer.reasoning:  # the model's own: shown in the run, never in the room
+                await run.reasoning(step, answer.reasoning)
             if ctx.interrupted.is_set():
                 return tally.outcome("skipped", skip_reason="interrupted")
             if not answer.tool_calls:
@@ -279,8 +295,9 @@ class BuiltinRuntime:
                 result = await toolbox.call(call, run)
                 results.append(ChatMessage("tool", result, tool_call_id=call.id,
                                            name=call.name))
-            await save(ChatMessage("assistant", answer.text, tuple(answer.tool_calls)),
-                       *results)
+            await save(ChatMessage("assistant", answer.text, tuple(answer.tool_calls),
+                                   reasoning=answer.reasoning,
+                                   reasoning_signature=answer.reasoning_signature), *results)
             await ctx.thinking(True, "thinking")
             await run.status("thinking")
         raise RunFailed(f"it was still calling tools after {MAX_STEPS} steps")
@@ -379,6 +396,9 @@ class BuiltinRuntime:
 
     async def _answer(self, ctx: ActivationContext, tally: Tally, text: str,
                       run: ActivationRun, step: int, save: SaveTurns) -> Outcome:
+        text, reasoning = split_thinking(text)
+        if reasoning:
+            await run.reasoning(step, reasoning)
         text = text.strip()
         if is_silent(text):
             await save(ChatMessage("assistant", text))

@@ -115,6 +115,11 @@ class ActivationRun:
             "toolCallId": call_id, "tool": tool, "output": output,
             "duration": f"{int((time.monotonic() - started) * 1000)}ms", "status": status})
 
+    async def reasoning(self, step: int, text: str) -> None:
+        """Show the model's reasoning in the run (opening it if need be), never in the room."""
+        await self.open()
+        self._queue("record", {"reasoning": text, "step": step})
+
     async def interrupts(self) -> list[dict[str, Any]]:
         """Interrupts that arrived since the last look (from any process)."""
         if self.run_id is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -128,7 +128,10 @@ async def append_turns(db: Database, session_id: str, turns: Sequence[ChatMessag
                 covers_from=summary_of[0] if summary_of else None,
                 covers_to=summary_of[1] if summary_of else None)
             session.add(record)
-            out.append(_stored(record))
+            kept = _stored(record)
+            # This activation keeps the turn as given (a model's reasoning and its signature,
+            # images): the session stores the words.
+            out.append(kept if summary_of is not None else replace(kept, message=turn))
         await session.execute(update(AgentSession).where(AgentSession.id == session_id).values(
             next_index=first + len(turns), turn_count=AgentSession.turn_count + len(turns),
             total_tokens=AgentSession.total_tokens + sum(t.tokens for t in out),

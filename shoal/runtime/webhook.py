@@ -94,6 +94,8 @@ class WebhookRuntime:
     async def _payload(self, ctx: ActivationContext) -> dict[str, Any]:
         async with self.db.read() as session:
             recent = await history(session, ctx.room, limit=RECENT_MESSAGES)
+        if self.chat.attachments is not None:  # the endpoint reads files by signed links
+            self.chat.attachments.with_links([ctx.trigger, *ctx.inputs, *recent])
         return {
             "event": "activation",
             "timestamp": iso(utcnow()),

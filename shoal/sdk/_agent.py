@@ -105,9 +105,13 @@ class Agent:
         return register(callback) if callback is not None else register
 
     async def send(self, content: str, *, type: str | None = None,
-                   metadata: dict[str, Any] | None = None, room: str | None = None) -> Message:
-        """Post a message to `room` (default: the current room); returns it as stored."""
+                   metadata: dict[str, Any] | None = None, room: str | None = None,
+                   attachments: list[dict[str, Any] | str] | None = None) -> Message:
+        """Post a message to `room` (default: the current room), maybe with files uploaded
+        with `upload` (their answers or ids); returns it as stored."""
         data: dict[str, Any] = {"agencyId": self._room(room), "content": content}
+        if attachments:
+            data["attachments"] = [a["id"] if isinstance(a, dict) else a for a in attachments]
         if type is not None:
             data["type"] = type
         if metadata is not None:
@@ -120,6 +124,58 @@ class Agent:
         ack = await self._call("edit-message", {"agencyId": self._room(room),
                                                 "messageId": message_id, "content": content})
         return Message.from_wire(ack["message"])
+
+    async def upload(self, data: bytes, name: str, content_type: str, *,
+                     room: str | None = None) -> dict[str, Any]:
+        """Upload a file to `room`; answers `{id, name, size, content_type, url}`, to pass to
+        `send(..., attachments=[...])`."""
+        http = self._client()
+        try:
+            r = await http.post(f"/api/agencies/{self._room(room)}/attachments",
+                                files={"file": (name, data, content_type)})
+        except httpx.HTTPError as exc:
+            raise NotConnected(f"{self.api_url} did not answer: {exc}") from None
+        if r.status_code >= 400:
+            raise RequestError(_error_of(r), r.status_code)
+        return r.json()  # type: ignore[no-any-return]
+
+    async def download(self, attachment: dict[str, Any] | str) -> bytes:
+        """The bytes of a file a message carries (its entry in `message.raw["attachments"]`,
+        or its id), read with the agent's session."""
+        attachment_id = attachment["id"] if isinstance(attachment, dict) else attachment
+        http = self._client()
+        try:
+            r = await http.get(f"/api/attachments/{attachment_id}")
+        except httpx.HTTPError as exc:
+            raise NotConnected(f"{self.api_url} did not answer: {exc}") from None
+        if r.status_code >= 400:
+            raise RequestError(_error_of(r), r.status_code)
+        return r.content
+
+    async def attachment_link(self, attachment: dict[str, Any] | str) -> str:
+        """A short-lived signed link to a file, for a program without the agent's session."""
+        attachment_id = attachment["id"] if isinstance(attachment, dict) else attachment
+        http = self._client()
+        r = await http.post(f"/api/attachments/{attachment_id}/link")
+        if r.status_code >= 400:
+            raise RequestError(_error_of(r), r.status_code)
+        return str(r.json()["url"])
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            raise NotConnected("the agent is not connected; call connect() first")
+        return self._http
+
+    async def react(self, message: Message | str, emoji: str) -> dict[str, Any]:
+        """React to a message with one emoji: an acknowledgement that posts nothing and wakes
+        no agent. Answers the message's reactions (`count`, `users`, `reactions`)."""
+        message_id = message.id if isinstance(message, Message) else message
+        return await self._call("add-reaction", {"messageId": message_id, "emoji": emoji})
+
+    async def unreact(self, message: Message | str, emoji: str) -> dict[str, Any]:
+        """Take back the agent's reaction to a message."""
+        message_id = message.id if isinstance(message, Message) else message
+        return await self._call("remove-reaction", {"messageId": message_id, "emoji": emoji})
 
     async def get_recent_messages(self, limit: int = 50, *, room: str | None = None
                                   ) -> list[Message]:
@@ -258,10 +314,8 @@ class Agent:
         return self._sio
 
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        if self._http is None:
-            raise NotConnected("the agent is not connected; call connect() first")
         try:
-            r = await self._http.get(path, params=params)
+            r = await self._client().get(path, params=params)
         except httpx.HTTPError as exc:
             raise NotConnected(f"{self.api_url} did not answer: {exc}") from None
         if r.status_code >= 400:

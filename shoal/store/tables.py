@@ -207,6 +207,8 @@ class Message(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The activation this message answers: unique, so a retried activation never posts twice.
     activation_id: Mapped[str | None] = mapped_column(String(36))
+    # The files it carries, as [{id, name, size, content_type}] (shoal.rooms.attachments).
+    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONValue)
 
 
 class MessageMention(Base):

@@ -27,7 +27,7 @@ SWAGGER_UI_FILES = ("fastapi_offline", "static")
 # metrics are off, so a scraper pointed at the wrong place sees the error).
 API_PREFIXES = ("/api", "/socket.io", "/openapi.json", "/metrics")
 # No script but our own modules: even a markdown bug cannot run a message's script.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
        "frame-ancestors 'none'")
 HEADERS = {

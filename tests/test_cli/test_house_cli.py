@@ -36,7 +36,8 @@ def test_show_and_set_the_default_houses_settings(data_dir: Path) -> None:
     assert show.output.startswith("Settings of Home (home):")
     assert shown(show.output) == {"models": {}, "relevance_model": None,
                                   "run_permission_deciders": "initiator", "timezone": "UTC",
-                                  "interaction_budget": 20, "tools": {}, "memory": {},
+                                  "interaction_budget": 20, "tools": {},
+                                  "memory": {}, "thinking_default": None,
                                   "bindings": {}}
 
     assert shown(shoal("house", "set", "timezone", "Europe/Paris").output)["timezone"] == \

@@ -44,6 +44,7 @@ def test_an_owner_edits_models_and_agents_and_a_member_reads_them(new_page,
     settings.locator("input[name=relevance_model]").fill("quick")
     settings.locator("select[name=run_permission_deciders]").select_option("initiator_or_admins")
     settings.locator("input[name=interaction_budget]").fill("8")
+    settings.locator("select[name=thinking_default]").select_option("medium")
     settings.locator("button[type=submit]").click()
     expect(settings.locator(".m-status.m-ok")).to_have_text("Saved.")
     # Stored canonical: the alias became the model it names.
@@ -53,7 +54,8 @@ def test_an_owner_edits_models_and_agents_and_a_member_reads_them(new_page,
         "models": {"anthropic/claude-haiku-4-5": {"alias": "quick"}},
         "relevance_model": "anthropic/claude-haiku-4-5",
         "run_permission_deciders": "initiator_or_admins", "timezone": "Europe/Lisbon",
-        "interaction_budget": 8, "tools": {}, "memory": {}, "bindings": {}}
+        "interaction_budget": 8, "tools": {},
+        "memory": {}, "thinking_default": "medium", "bindings": {}}
     page_screenshot(page, "manage-settings-models")
 
     page.reload()

@@ -31,6 +31,9 @@ class Reply:
 
     text: str = DEFAULT_TEXT
     tool_calls: Sequence[FakeToolCall] = ()
+    # The model's own reasoning, sent before the text in each wire's form: OpenAI-compatible
+    # `reasoning_content`, an Anthropic thinking block, Gemini thought parts.
+    reasoning: str = ""
     finish: Finish | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
@@ -40,6 +43,10 @@ class Reply:
     def chunks(self) -> list[str]:
         """The text as it is streamed: words with their trailing space."""
         return re.findall(r"\S+\s*", self.text)
+
+    def reasoning_chunks(self) -> list[str]:
+        """The reasoning as it is streamed."""
+        return re.findall(r"\S+\s*", self.reasoning)
 
     def finish_reason(self) -> Finish:
         """The reason the answer ends, defaulting by whether it calls tools."""

@@ -29,6 +29,8 @@ GEMINI_STATUS = {
     503: "UNAVAILABLE",
 }
 
+FAKE_SIGNATURE = "fake-signature"  # what the fake seals an Anthropic thinking block with
+
 
 def _sse(data: Any, event: str | None = None) -> bytes:
     head = f"event: {event}\n" if event else ""
@@ -58,6 +60,8 @@ def error_body(wire: str, fault: Fault) -> dict[str, Any]:
 def openai_whole(reply: Reply, model: str, usage: tuple[int, int]) -> dict[str, Any]:
     """A non-streamed chat.completion."""
     message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
+    if reply.reasoning:
+        message["reasoning_content"] = reply.reasoning
     if reply.tool_calls:
         message["tool_calls"] = [
             {
@@ -93,6 +97,8 @@ def openai_frames(
         return _sse({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
 
     yield chunk({"role": "assistant", "content": ""})
+    for piece in reply.reasoning_chunks():
+        yield chunk({"reasoning_content": piece})
     for piece in reply.chunks():
         yield chunk({"content": piece})
     for i, c in enumerate(reply.tool_calls):
@@ -117,7 +123,9 @@ def openai_frames(
 
 def anthropic_whole(reply: Reply, model: str, usage: tuple[int, int]) -> dict[str, Any]:
     """A non-streamed message."""
-    content: list[dict[str, Any]] = [{"type": "text", "text": reply.text}] if reply.text else []
+    content: list[dict[str, Any]] = [{"type": "thinking", "thinking": reply.reasoning,
+                                      "signature": FAKE_SIGNATURE}] if reply.reasoning else []
+    content += [{"type": "text", "text": reply.text}] if reply.text else []
     content.extend(
         {
             "type": "tool_use",
@@ -145,22 +153,35 @@ def anthropic_frames(reply: Reply, model: str, usage: tuple[int, int]) -> Iterat
     start.update(content=[], stop_reason=None)
     yield _sse({"type": "message_start", "message": start}, "message_start")
     index = 0
+    if reply.reasoning:
+        thinking = {"type": "thinking", "thinking": "", "signature": ""}
+        yield _sse({"type": "content_block_start", "index": 0, "content_block": thinking},
+                   "content_block_start")
+        for piece in reply.reasoning_chunks():
+            delta = {"type": "content_block_delta", "index": 0,
+                     "delta": {"type": "thinking_delta", "thinking": piece}}
+            yield _sse(delta, "content_block_delta")
+        seal = {"type": "content_block_delta", "index": 0,
+                "delta": {"type": "signature_delta", "signature": FAKE_SIGNATURE}}
+        yield _sse(seal, "content_block_delta")
+        yield _sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+        index = 1
     if reply.text:
         block = {
             "type": "content_block_start",
-            "index": 0,
+            "index": index,
             "content_block": {"type": "text", "text": ""},
         }
         yield _sse(block, "content_block_start")
         for piece in reply.chunks():
             delta = {
                 "type": "content_block_delta",
-                "index": 0,
+                "index": index,
                 "delta": {"type": "text_delta", "text": piece},
             }
             yield _sse(delta, "content_block_delta")
-        yield _sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
-        index = 1
+        yield _sse({"type": "content_block_stop", "index": index}, "content_block_stop")
+        index += 1
     for i, c in enumerate(reply.tool_calls):
         tool = {"type": "tool_use", "id": _call_id(reply, i, "toolu"), "name": c.name, "input": {}}
         yield _sse(
@@ -214,7 +235,8 @@ def _gemini_calls(reply: Reply) -> list[dict[str, Any]]:
 
 def gemini_whole(reply: Reply, model: str, usage: tuple[int, int]) -> dict[str, Any]:
     """A non-streamed GenerateContentResponse."""
-    parts = ([{"text": reply.text}] if reply.text else []) + _gemini_calls(reply)
+    parts = ([{"text": reply.reasoning, "thought": True}] if reply.reasoning else [])
+    parts += ([{"text": reply.text}] if reply.text else []) + _gemini_calls(reply)
     body = _gemini_chunk(parts, model, GEMINI_FINISH[reply.finish_reason()])
     body["usageMetadata"] = _gemini_usage(usage)
     return body
@@ -222,6 +244,8 @@ def gemini_whole(reply: Reply, model: str, usage: tuple[int, int]) -> dict[str, 
 
 def gemini_frames(reply: Reply, model: str, usage: tuple[int, int]) -> Iterator[bytes]:
     """streamGenerateContent?alt=sse: one response per chunk; the last carries usage."""
+    for piece in reply.reasoning_chunks():
+        yield _sse(_gemini_chunk([{"text": piece, "thought": True}], model))
     for piece in reply.chunks():
         yield _sse(_gemini_chunk([{"text": piece}], model))
     last = _gemini_chunk(_gemini_calls(reply), model, GEMINI_FINISH[reply.finish_reason()])

@@ -16,7 +16,16 @@ from shoal.llm.providers.base import (
     error_message,
     parse_arguments,
 )
-from shoal.llm.types import Finish, FinishReason, TextDelta, ToolCall, ToolCallEvent, Usage
+from shoal.llm.thinking import BUDGETS, thinking_for
+from shoal.llm.types import (
+    Finish,
+    FinishReason,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    ToolCallEvent,
+    Usage,
+)
 from shoal.net.outbound import AddressRefused
 
 if TYPE_CHECKING:
@@ -78,7 +87,15 @@ class AnthropicMessagesAdapter:
 def _content(m: ChatMessage) -> list[dict[str, Any]]:
     if m.role == "tool":
         return [{"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content}]
-    blocks: list[dict[str, Any]] = [{"type": "text", "text": m.content}] if m.content else []
+    blocks: list[dict[str, Any]] = []
+    if m.reasoning and m.reasoning_signature and m.tool_calls:
+        blocks.append({"type": "thinking", "thinking": m.reasoning,
+                       "signature": m.reasoning_signature})
+    blocks += [
+        {"type": "image", "source": {"type": "base64", "media_type": i.content_type,
+                                     "data": i.base64()}} for i in m.images]
+    if m.content:
+        blocks.append({"type": "text", "text": m.content})
     blocks.extend(
         {"type": "tool_use", "id": c.id, "name": c.name, "input": dict(c.arguments)}
         for c in m.tool_calls
@@ -109,7 +126,12 @@ def _request_kwargs(model: ResolvedModel, request: ChatRequest) -> dict[str, Any
             for t in request.tools
         ]
     params = {**model.params, **request.params}
-    if request.temperature is not None:
+    level = thinking_for(model, request)
+    if level is not None:
+        # The budget comes out of max_tokens, and thinking takes no temperature.
+        kwargs["thinking"] = {"type": "enabled", "budget_tokens": BUDGETS[level]}
+        kwargs["max_tokens"] = request.max_tokens + BUDGETS[level]
+    elif request.temperature is not None:
         # This SDK version no longer takes temperature as an argument; the API still does.
         params.setdefault("temperature", request.temperature)
     if params:
@@ -120,7 +142,9 @@ def _request_kwargs(model: ResolvedModel, request: ChatRequest) -> dict[str, Any
 def _whole_answer(message: Any) -> list[ProviderEvent]:
     events: list[ProviderEvent] = []
     for block in message.content:
-        if block.type == "text" and block.text:
+        if block.type == "thinking":
+            events.append(ReasoningDelta(block.thinking, getattr(block, "signature", "") or ""))
+        elif block.type == "text" and block.text:
             events.append(TextDelta(block.text))
         elif block.type == "tool_use":
             events.append(ToolCallEvent(ToolCall(block.id, block.name, dict(block.input))))
@@ -139,6 +163,10 @@ async def _stream_events(stream: Any) -> AsyncIterator[ProviderEvent]:
             delta = event.delta
             if delta.type == "text_delta":
                 yield TextDelta(delta.text)
+            elif delta.type == "thinking_delta":
+                yield ReasoningDelta(delta.thinking)
+            elif delta.type == "signature_delta":
+                yield ReasoningDelta("", delta.signature)
             elif delta.type == "input_json_delta" and tool is not None:
                 tool[2] += delta.partial_json
         elif kind == "content_block_start":

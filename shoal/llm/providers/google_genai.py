@@ -13,7 +13,16 @@ from google.genai import types
 
 from shoal.llm.errors import FailureKind, ProviderFailure
 from shoal.llm.providers.base import ClientCache, Credential, classify_status
-from shoal.llm.types import Finish, FinishReason, TextDelta, ToolCall, ToolCallEvent, Usage
+from shoal.llm.thinking import BUDGETS, thinking_for
+from shoal.llm.types import (
+    Finish,
+    FinishReason,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    ToolCallEvent,
+    Usage,
+)
 
 if TYPE_CHECKING:
     from shoal.llm.refs import ResolvedModel
@@ -110,6 +119,8 @@ def _request(
             contents.append(types.Content(role="user", parts=[part]))
             continue
         parts = [types.Part(text=m.content)] if m.content else []
+        parts.extend(types.Part.from_bytes(data=i.data, mime_type=i.content_type)
+                     for i in m.images)
         parts.extend(
             types.Part(
                 function_call=types.FunctionCall(id=c.id, name=c.name, args=dict(c.arguments))
@@ -123,6 +134,10 @@ def _request(
         "max_output_tokens": request.max_tokens,
         "automatic_function_calling": types.AutomaticFunctionCallingConfig(disable=True),
     }
+    level = thinking_for(model, request)
+    if level is not None:
+        config["thinking_config"] = types.ThinkingConfig(thinking_budget=BUDGETS[level],
+                                                         include_thoughts=True)
     if request.system:
         config["system_instruction"] = request.system
     if request.temperature is not None:
@@ -157,7 +172,9 @@ class _StreamState:
             return events
         candidate = chunk.candidates[0]
         for part in (candidate.content.parts if candidate.content else None) or ():
-            if part.text and not part.thought:
+            if part.text and part.thought:
+                events.append(ReasoningDelta(part.text))
+            elif part.text:
                 events.append(TextDelta(part.text))
             elif part.function_call is not None:
                 call = part.function_call

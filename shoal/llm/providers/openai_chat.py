@@ -17,7 +17,16 @@ from shoal.llm.providers.base import (
     error_message,
     parse_arguments,
 )
-from shoal.llm.types import Finish, FinishReason, TextDelta, ToolCall, ToolCallEvent, Usage
+from shoal.llm.thinking import thinking_for
+from shoal.llm.types import (
+    Finish,
+    FinishReason,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    ToolCallEvent,
+    Usage,
+)
 from shoal.net.outbound import AddressRefused
 
 if TYPE_CHECKING:
@@ -118,6 +127,11 @@ def _request_kwargs(model: ResolvedModel, request: ChatRequest) -> dict[str, Any
             messages.append(
                 {"role": "assistant", "content": m.content or None, "tool_calls": calls}
             )
+        elif m.images:
+            parts: list[dict[str, Any]] = [{"type": "text", "text": m.content}] if m.content else []
+            parts.extend({"type": "image_url", "image_url": {
+                "url": f"data:{i.content_type};base64,{i.base64()}"}} for i in m.images)
+            messages.append({"role": m.role, "content": parts})
         else:
             messages.append({"role": m.role, "content": m.content})
     kwargs: dict[str, Any] = {"model": model.ref.model, "messages": messages}
@@ -138,15 +152,29 @@ def _request_kwargs(model: ResolvedModel, request: ChatRequest) -> dict[str, Any
             }
             for t in request.tools
         ]
+    level = thinking_for(model, request)
+    if level is not None:
+        kwargs["reasoning_effort"] = level
     params = {**model.params, **request.params}
     if params:
         kwargs["extra_body"] = params
     return kwargs
 
 
+def _reasoning_of(message: Any) -> str:
+    extra = getattr(message, "model_extra", None) or {}
+    value = extra.get("reasoning_content") or extra.get("reasoning")
+    return value if isinstance(value, str) else ""
+
+
 def _whole_answer(response: Any) -> list[ProviderEvent]:
     choice = response.choices[0]
     events: list[ProviderEvent] = []
+    # OpenAI-compatible servers that show reasoning (vLLM, DeepSeek, OpenRouter) send it as
+    # `reasoning_content` (or `reasoning`) beside the content.
+    reasoning = _reasoning_of(choice.message)
+    if reasoning:
+        events.append(ReasoningDelta(reasoning))
     if choice.message.content:
         events.append(TextDelta(choice.message.content))
     for call in choice.message.tool_calls or ():
@@ -171,6 +199,9 @@ async def _stream_events(stream: Any) -> AsyncIterator[ProviderEvent]:
         choice = chunk.choices[0]
         delta = choice.delta
         if delta is not None:
+            reasoning = _reasoning_of(delta)
+            if reasoning:
+                yield ReasoningDelta(reasoning)
             if delta.content:
                 yield TextDelta(delta.content)
             for frag in delta.tool_calls or ():

@@ -6,6 +6,7 @@ import shoal.commands.tables  # noqa: F401  (registers each package's tables)
 import shoal.hooks.tables  # noqa: F401
 import shoal.llm.tables  # noqa: F401
 import shoal.memory.tables  # noqa: F401
+import shoal.rooms.tables  # noqa: F401
 import shoal.runs.tables  # noqa: F401
 import shoal.runtime.session_tables  # noqa: F401
 import shoal.scheduler.tables  # noqa: F401

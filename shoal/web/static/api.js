@@ -80,3 +80,48 @@ export function refreshUser() {
   me = null;
   return currentUser();
 }
+
+/** Upload one file as multipart form data (`file`); resolves to the server's JSON answer. */
+export async function upload(path, file, method = 'POST') {
+  const form = new FormData();
+  form.append('file', file, file.name || 'pasted');
+  const headers = {};
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body: form });
+  } catch {
+    throw new ApiError(0, 'the server cannot be reached');
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    throw new ApiError(response.status, (data && typeof data.error === 'string') ? data.error
+      : `upload failed (${response.status})`);
+  }
+  return data;
+}
+
+const blobs = new Map();
+
+/** A file the API serves only with the session (an attachment), as an object URL for an
+ * <img> or a download link; fetched once per page. */
+export function blobUrl(path) {
+  if (!blobs.has(path)) {
+    const token = getToken();
+    const loading = fetch(path, { headers: token ? { Authorization: `Bearer ${token}` } : {} })
+      .then((response) => {
+        if (!response.ok) throw new ApiError(response.status, `could not load (${response.status})`);
+        return response.blob();
+      })
+      .then((blob) => URL.createObjectURL(blob));
+    loading.catch(() => blobs.delete(path));
+    blobs.set(path, loading);
+  }
+  return blobs.get(path);
+}

@@ -1,8 +1,9 @@
 // The signed-in frame: top bar, sidebar and the main pane that screens render into.
 
-import { api, getToken } from './api.js';
+import { api, getToken, upload } from './api.js';
 import { h, replace } from './dom.js';
 import { Socket } from './socket.js';
+import { avatar, avatarOf } from './faces.js';
 import { themeToggle } from './theme.js';
 import { Sidebar } from './chat/sidebar.js';
 import { Workspace } from './chat/workspace.js';
@@ -28,7 +29,7 @@ export class Shell {
         this.searchForm(),
         h('span', { class: 'spacer' }),
         themeToggle(),
-        h('span', { class: 'me', title: `@${user.username}` }, user.display_name),
+        this.meButton(user),
         h('button', { type: 'button', class: 'ghost logout', onclick: () => this.logout() },
           'Log out'),
       ),
@@ -57,6 +58,26 @@ export class Shell {
 
   setSearch(q) {
     this.searchInput.value = q;
+  }
+
+  /** Your name in the top bar, with your avatar: a click picks a new avatar image. */
+  meButton(user) {
+    const picker = h('input', { type: 'file', accept: 'image/png,image/jpeg,image/gif,image/webp',
+      hidden: true, class: 'avatar-input' });
+    const face = h('span', { class: 'me-face' }, avatar(avatarOf(user.id), user.username));
+    picker.addEventListener('change', async () => {
+      const file = picker.files[0];
+      picker.value = '';
+      if (!file) return;
+      try {
+        const { avatar_url: url } = await upload('/api/me/avatar', file, 'PUT');
+        replace(face, avatar(url, user.username));
+      } catch (err) {
+        alert(err.message);
+      }
+    });
+    return h('button', { type: 'button', class: 'ghost me', title: `@${user.username}: change your avatar`,
+      onclick: () => picker.click() }, face, ' ', user.display_name, picker);
   }
 
   async start() {

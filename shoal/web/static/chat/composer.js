@@ -11,11 +11,14 @@ const NARROW = '(max-width: 760px)';
 
 export class Composer {
   /** `members()` -> [{handle, username, display_name, type}], `commands()` -> [{name,
-   * usage, description}], `send(text)` -> Promise (rejects with the reason to show). */
-  constructor({ members, commands, send, disabledReason }) {
+   * usage, description}], `send(text, attachments)` -> Promise (rejects with the reason to
+   * show), `upload(file)` -> Promise of the stored attachment {id, name, size, ...}. */
+  constructor({ members, commands, send, upload, disabledReason }) {
     this.members = members;
     this.commands = commands;
     this.send = send;
+    this.upload = upload;
+    this.pending = []; // {file, attachment?, promise, el}
     this.suggestions = [];
     this.active = 0;
     this.area = h('textarea', {
@@ -28,8 +31,23 @@ export class Composer {
       hidden: true });
     this.error = h('div', { class: 'composer-error', role: 'alert', hidden: true });
     this.button = h('button', { type: 'submit', class: 'primary send' }, 'Send');
-    this.el = h('form', { class: 'composer' }, this.menu, this.error,
-      h('div', { class: 'composer-row' }, this.area, this.button));
+    this.picker = h('input', { type: 'file', class: 'file-input', multiple: true, hidden: true,
+      onchange: () => {
+        this.addFiles([...this.picker.files]);
+        this.picker.value = '';
+      } });
+    this.attach = h('button', { type: 'button', class: 'ghost attach', title: 'Attach files',
+      'aria-label': 'Attach files', onclick: () => this.picker.click() }, '📎');
+    this.tray = h('div', { class: 'attach-tray', hidden: true });
+    this.el = h('form', { class: 'composer' }, this.menu, this.error, this.tray,
+      h('div', { class: 'composer-row' }, this.attach, this.picker, this.area, this.button));
+    this.area.addEventListener('paste', (e) => {
+      const files = [...(e.clipboardData?.files || [])];
+      if (files.length) {
+        e.preventDefault();
+        this.addFiles(files);
+      }
+    });
     this.el.addEventListener('submit', (e) => {
       e.preventDefault();
       this.submit();
@@ -43,7 +61,59 @@ export class Composer {
     if (disabledReason) this.disable(disabledReason);
   }
 
+  /** Take files dropped anywhere on `zone` (the room). */
+  watchDrops(zone) {
+    zone.addEventListener('dragover', (e) => {
+      if (this.area.disabled || !e.dataTransfer?.types?.includes('Files')) return;
+      e.preventDefault();
+      zone.classList.add('dropping');
+    });
+    zone.addEventListener('dragleave', (e) => {
+      if (!zone.contains(e.relatedTarget)) zone.classList.remove('dropping');
+    });
+    zone.addEventListener('drop', (e) => {
+      zone.classList.remove('dropping');
+      const files = [...(e.dataTransfer?.files || [])];
+      if (!files.length || this.area.disabled) return;
+      e.preventDefault();
+      this.addFiles(files);
+    });
+  }
+
+  /** Upload files now; they go with the next message. */
+  addFiles(files) {
+    for (const file of files) {
+      const item = { file };
+      const remove = h('button', { type: 'button', class: 'link remove',
+        'aria-label': `Remove ${file.name}`, onclick: () => this.dropPending(item) }, '×');
+      const state = h('span', { class: 'attach-state muted' }, 'uploading…');
+      item.el = h('span', { class: 'attach-chip', title: file.name },
+        h('span', { class: 'attach-name' }, file.name || 'pasted file'), state, remove);
+      item.promise = this.upload(file).then((attachment) => {
+        item.attachment = attachment;
+        state.textContent = humanSize(attachment.size);
+        item.el.classList.add('ready');
+      }, (err) => {
+        item.failed = true;
+        state.textContent = '';
+        item.el.classList.add('failed');
+        this.showError(`${file.name}: ${err.message || err}`);
+      });
+      this.pending.push(item);
+      this.tray.append(item.el);
+    }
+    this.tray.hidden = !this.pending.length;
+    this.area.focus();
+  }
+
+  dropPending(item) {
+    this.pending = this.pending.filter((p) => p !== item);
+    item.el.remove();
+    this.tray.hidden = !this.pending.length;
+  }
+
   disable(reason) {
+    this.attach.disabled = true;
     this.area.disabled = true;
     this.button.disabled = true;
     this.area.placeholder = reason;
@@ -72,11 +142,15 @@ export class Composer {
 
   async submit() {
     const text = this.area.value.trim();
-    if (!text || this.sending) return;
+    if ((!text && !this.pending.length) || this.sending) return;
     this.sending = true;
     this.showError('');
     try {
-      await this.send(text);
+      await Promise.all(this.pending.map((p) => p.promise));
+      const ready = this.pending.filter((p) => p.attachment);
+      if (!text && !ready.length) return;
+      await this.send(text, ready.map((p) => p.attachment.id));
+      for (const item of [...this.pending]) this.dropPending(item);
       this.area.value = '';
       this.grow();
       this.close();
@@ -174,4 +248,11 @@ export class Composer {
     }, h('span', { class: 'suggestion-label' }, s.label),
     s.detail ? h('span', { class: 'suggestion-detail' }, s.detail) : null)));
   }
+}
+
+/** 1536 -> "1.5 KB". */
+export function humanSize(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }

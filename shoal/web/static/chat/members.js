@@ -1,6 +1,7 @@
 // The room's members: presence, role and kind; a member opens a DM or a mention.
 
 import { h, replace } from '../dom.js';
+import { avatar, emojiBadge } from '../faces.js';
 
 export class MembersPanel {
   constructor({ me, onMessage, onMention, extra = null }) {
@@ -47,8 +48,9 @@ export class MembersPanel {
       dataset: { userId: member.id } },
       h('span', { class: 'presence', title: member.online ? 'online' : 'offline',
         'aria-label': member.online ? 'online' : 'offline' }),
+      avatar(member.avatar_url, member.username),
       h('span', { class: 'member-name', title: `@${member.handle || member.username}` },
-        member.display_name || member.username,
+        member.display_name || member.username, emojiBadge(member.emoji),
         h('span', { class: 'handle' }, ` @${member.handle || member.username}`)),
       h('span', { class: 'member-badges' },
         member.type === 'agent' ? h('span', { class: 'badge bot' }, 'bot') : null,

@@ -1,7 +1,9 @@
 // One message as the timeline shows it: author, time, markdown (or coloured spans), badges,
 // a collapsible trace, and edit/delete for those allowed.
 
+import { blobUrl, isId } from '../api.js';
 import { h, replace } from '../dom.js';
+import { avatar, emojiBadge } from '../faces.js';
 import { cssColor, duration, fullTime, metadataOf, shortTime } from '../format.js';
 import { renderMarkdown } from '../markdown.js';
 
@@ -49,7 +51,9 @@ function fill(el, message, meta, ctx) {
   if (senderColor) author.style.color = senderColor;
 
   const head = h('div', { class: 'msg-head' },
+    message.sender_avatar_url ? avatar(message.sender_avatar_url, username) : null,
     author,
+    emojiBadge(message.sender_emoji),
     message.sender_handle && message.sender_type !== 'system'
       ? h('span', { class: 'handle' }, `@${message.sender_handle}`) : null,
     message.sender_type === 'agent' ? h('span', { class: 'badge bot' }, 'bot') : null,
@@ -73,7 +77,7 @@ function fill(el, message, meta, ctx) {
     body.append(h('em', { class: 'muted' }, 'This message was deleted.'));
   } else if (Array.isArray(meta.content_spans) && meta.content_spans.length) {
     body.append(spans(meta.content_spans));
-  } else {
+  } else if (message.content) {
     body.append(renderMarkdown(message.content, {
       me: ctx.me.handles, onMention: ctx.onMention,
     }));
@@ -83,9 +87,104 @@ function fill(el, message, meta, ctx) {
   if (contentColor) body.style.color = contentColor;
 
   replace(el, head, body,
+    message.deleted ? null : attachments(message),
     !message.deleted && Array.isArray(meta.trace) && meta.trace.length ? trace(meta) : null,
     !message.deleted && meta.run_id && ctx.runLink
-      ? ctx.runLink(meta.run_id) : null);
+      ? ctx.runLink(meta.run_id) : null,
+    reactions(message, ctx));
+}
+
+const INLINE = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
+
+/** A message's files: images inline (click for the lightbox), other files as cards that
+ * download on click. Files are read with the session, so they load through blob URLs. */
+function attachments(message) {
+  const list = (Array.isArray(message.attachments) ? message.attachments : [])
+    .filter((a) => a && isId(a.id));
+  if (!list.length) return null;
+  const path = (a) => `/api/attachments/${a.id}`;
+  return h('div', { class: 'attachments' }, list.map((a) => {
+    if (INLINE.includes(a.content_type)) {
+      const img = h('img', { class: 'attachment-image', alt: a.name, title: a.name,
+        loading: 'lazy', dataset: { id: a.id } });
+      blobUrl(path(a)).then((url) => { img.src = url; },
+        () => { img.alt = `${a.name} (could not load)`; });
+      return h('button', { type: 'button', class: 'attachment image',
+        'aria-label': `Open ${a.name}`, onclick: () => openLightbox(img.src, a.name) }, img);
+    }
+    return h('button', { type: 'button', class: 'attachment file', dataset: { id: a.id },
+      title: `Download ${a.name}`, onclick: async () => {
+        const url = await blobUrl(path(a));
+        const link = h('a', { href: url, download: a.name });
+        document.body.append(link);
+        link.click();
+        link.remove();
+      } },
+    h('span', { class: 'file-icon', 'aria-hidden': 'true' }, '📄'),
+    h('span', { class: 'file-name' }, a.name),
+    h('span', { class: 'file-meta muted' }, `${a.content_type} · ${size(a.size)}`));
+  }));
+}
+
+function size(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** The image full size over the page; a click or Escape closes it. */
+function openLightbox(src, name) {
+  if (!src) return;
+  const close = () => {
+    box.remove();
+    document.removeEventListener('keydown', onKey);
+  };
+  const onKey = (e) => { if (e.key === 'Escape') close(); };
+  const box = h('div', { class: 'lightbox', role: 'dialog', 'aria-label': name, onclick: close },
+    h('img', { src, alt: name }),
+    h('div', { class: 'lightbox-caption' }, name));
+  document.addEventListener('keydown', onKey);
+  document.body.append(box);
+}
+
+// The picker's choices; any emoji may come in from the API or an agent.
+const PICKS = ['👍', '👎', '❤️', '😂', '🎉', '👀', '✅', '🙏', '🚀', '🤔', '😮', '🔥'];
+
+/** The reactions under a message: a chip per emoji with its count (yours highlighted; a
+ * click adds or takes back yours) and a button opening the picker. */
+function reactions(message, ctx) {
+  const list = Array.isArray(message.reactions) ? message.reactions : [];
+  if (message.deleted || message.ephemeral || !message.seq) return null;
+  if (!list.length && !ctx.onReact) return null;
+  const mineOf = (r) => (r.users || []).some((u) => u.id === ctx.me.id);
+  const chips = list.map((r) => {
+    const who = (r.users || []).map((u) => u.display_name || u.username).join(', ');
+    const mine = mineOf(r);
+    return h('button', {
+      type: 'button', class: `reaction${mine ? ' mine' : ''}`, title: who,
+      dataset: { emoji: r.emoji }, 'aria-pressed': String(mine),
+      'aria-label': `${r.emoji} ${r.count}: ${who}`,
+      onclick: () => ctx.onReact?.(message, r.emoji, !mine),
+    }, h('span', { class: 'reaction-emoji' }, r.emoji),
+    h('span', { class: 'reaction-count' }, String(r.count)));
+  });
+  const row = h('div', { class: `reactions${list.length ? '' : ' empty'}` }, chips);
+  if (ctx.onReact) {
+    const picker = h('div', { class: 'reaction-picker', hidden: true, role: 'menu' },
+      PICKS.map((emoji) => h('button', {
+        type: 'button', class: 'pick', role: 'menuitem', dataset: { emoji },
+        onclick: () => {
+          picker.hidden = true;
+          const known = list.find((r) => r.emoji === emoji);
+          ctx.onReact(message, emoji, !(known && mineOf(known)));
+        },
+      }, emoji)));
+    row.append(h('button', {
+      type: 'button', class: 'reaction add-reaction', title: 'Add a reaction',
+      'aria-label': 'Add a reaction', onclick: () => { picker.hidden = !picker.hidden; },
+    }, '☺+'), picker);
+  }
+  return row;
 }
 
 function spans(list) {

@@ -2,7 +2,7 @@
 // Joining sends the last seq seen, so a reconnect replays exactly what was missed; the
 // timeline drops anything it already shows (by id and seq).
 
-import { api, ApiError, isId } from '../api.js';
+import { api, ApiError, isId, upload } from '../api.js';
 import { h, replace } from '../dom.js';
 import { atLeast } from '../format.js';
 import { RunTracker } from '../runs/live.js';
@@ -79,7 +79,8 @@ class RoomView {
     this.composer = new Composer({
       members: () => this.members.members,
       commands: () => this.commands,
-      send: (text) => this.send(text),
+      send: (text, attachments) => this.send(text, attachments),
+      upload: (file) => upload(`/api/agencies/${this.roomId}/attachments`, file),
       disabledReason: this.canPost ? null : 'Guests can only read here.',
     });
     this.thinkingEl = h('div', { class: 'thinking', 'aria-live': 'polite' });
@@ -128,6 +129,7 @@ class RoomView {
       h('div', { class: 'room-body' },
         h('div', { class: 'room-main' }, this.timeline.wrap, this.thinkingEl, this.composer.el),
         this.members.el)));
+    this.composer.watchDrops(this.pane.querySelector('.room-main'));
   }
 
   /** The room's settings or binding changed: show its new view. */
@@ -165,6 +167,16 @@ class RoomView {
       },
       onMention: (handle) => this.composer.insert(`@${handle} `),
       runLink: (runId) => this.runLink(runId),
+      onReact: async (message, emoji, adding) => {
+        const path = `/api/messages/${message.id}/reactions`;
+        try {
+          const answer = adding ? await api('POST', path, { emoji })
+            : await api('DELETE', `${path}/${encodeURIComponent(emoji)}`);
+          this.timeline.replaceMessage(message.id, { reactions: answer.reactions });
+        } catch (err) {
+          alert(err.message);
+        }
+      },
     };
   }
 
@@ -243,6 +255,9 @@ class RoomView {
       { content: e.content, metadata: e.metadata, edited_at: e.edited_at }));
     on('message-deleted', (e) => this.timeline.replaceMessage(e.messageId,
       { deleted: true, content: '', metadata: {} }));
+    const reacted = (e) => this.timeline.replaceMessage(e.messageId, { reactions: e.reactions });
+    on('reaction-added', reacted);
+    on('reaction-removed', reacted);
     on('agent-thinking', (e) => (e.thinking ? this.startThinking(e) : this.stopThinking(e.userId)));
     on('member-presence', (e) => this.members.presence(e.userId, e.online));
     // A child's run starting or ending changes the room's sub-agents.
@@ -304,17 +319,18 @@ class RoomView {
     }
   }
 
-  async send(text) {
-    const command = text.startsWith('/');
+  async send(text, attachments = []) {
+    const command = text.startsWith('/') && !attachments.length;
+    const files = attachments.length ? { attachments } : {};
     if (!this.socket.connected) {
       const answer = await api('POST', `/api/agencies/${this.roomId}/messages`,
-        { content: text });
+        { content: text, ...files });
       if (!command) this.timeline.add(answer);
       return;
     }
     // Commands run visibly: the result is posted (or shown only to the sender).
     const ack = await this.socket.call('send-message',
-      { agencyId: this.roomId, content: text, ...(command ? { silent: false } : {}) });
+      { agencyId: this.roomId, content: text, ...files, ...(command ? { silent: false } : {}) });
     if (!ack?.ok) throw new Error(ack?.error || 'the message was not sent');
     if (ack.message) this.timeline.add(ack.message);
   }

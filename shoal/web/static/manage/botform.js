@@ -10,6 +10,8 @@ const TRIGGER_MODES = [['mention', 'When mentioned'],
   ['ambient', 'Ambient: also when the conversation seems relevant']];
 const TRIGGER_POLICIES = [['open', 'Anyone who may post'], ['closed', 'House admins only'],
   ['whitelist', 'Listed usernames (and admins)']];
+const THINKING = [['', 'The house\'s default'], ['off', 'Off'], ['low', 'Low'],
+  ['medium', 'Medium'], ['high', 'High']];
 const BUSY_POLICIES = [['queue', 'Queue: each runs after the current one'],
   ['collect', 'Collect: they merge into one follow-up'],
   ['interrupt', 'Interrupt: stop the current run and start anew']];
@@ -31,6 +33,12 @@ export function botForm(ctx, initialBot, initialConfig, models, onSaved) {
   prompt.addEventListener('input', countPrompt);
   countPrompt();
 
+  const emoji = h('input', { name: 'emoji', maxlength: 16, value: config.identity?.emoji || '',
+    placeholder: '🦀' });
+  const thinking = select(THINKING, config.thinking || '', { name: 'thinking' });
+  const imageModel = modelSelect(models, config.image_model?.primary || null);
+  imageModel.name = 'image_model';
+  imageModel.options[0].textContent = 'None (images are named in words)';
   const runtime = select(RUNTIMES, config.runtime, { name: 'runtime' });
   const primary = modelSelect(models, config.model.primary);
   const fallbacks = fallbackEditor(models, config.model.fallbacks);
@@ -66,7 +74,9 @@ export function botForm(ctx, initialBot, initialConfig, models, onSaved) {
   const modelBox = h('fieldset', { class: 'm-fieldset' }, h('legend', null, 'Model'),
     field('Primary model', primary, models.allowlist ? 'This house allows only these models.'
       : `The server's default is ${models.default.primary}.`),
-    fallbacks.el);
+    fallbacks.el,
+    field('Thinking', thinking, 'How much it reasons before answering.'),
+    field('Image model', imageModel, 'For turns with images, when the primary cannot see.'));
   const sync = () => {
     webhookBox.hidden = runtime.value !== 'webhook';
     modelBox.hidden = runtime.value !== 'builtin';
@@ -82,7 +92,8 @@ export function botForm(ctx, initialBot, initialConfig, models, onSaved) {
   const el = h('form', { class: 'm-form m-bot-form', 'aria-label': 'Bot settings', novalidate: true },
     h('fieldset', { class: 'm-fieldset' }, h('legend', null, 'Profile'),
       field('Name', name, 'Its @handle stays the same, so mentions keep working.'),
-      field('Description', description)),
+      field('Description', description),
+      field('Emoji', emoji, 'Shown beside its name: one emoji.')),
     h('fieldset', { class: 'm-fieldset' }, h('legend', null, 'System prompt'),
       h('div', { class: 'm-field' }, h('label', { for: 'bot-prompt' }, 'Prompt (markdown)'),
         Object.assign(prompt, { id: 'bot-prompt' }),
@@ -119,6 +130,11 @@ export function botForm(ctx, initialBot, initialConfig, models, onSaved) {
     const model = { primary: primary.value || null, fallbacks: fallbacks.value() };
     put('model', model, { primary: findModel(models, config.model.primary) || null,
       fallbacks: oldFallbacks });
+    put('thinking', thinking.value || null, config.thinking ?? null);
+    put('identity', { emoji: emoji.value.trim() || null }, { emoji: config.identity?.emoji ?? null });
+    put('image_model', imageModel.value ? { primary: imageModel.value, fallbacks: [] } : null,
+      config.image_model ? { primary: findModel(models, config.image_model.primary) || null,
+        fallbacks: config.image_model.fallbacks ?? [] } : null);
     put('trigger_mode', triggerMode.value, config.trigger_mode);
     put('ambient_on_agents', onAgents.checked, config.ambient_on_agents);
     put('trigger_policy', triggerPolicy.value, config.trigger_policy);

@@ -22,6 +22,9 @@ export function modelsSection({ ctx, houseId, isOwner }, id) {
   return { el: card.el, ready };
 }
 
+const THINKING = [['', 'The server\'s default'], ['off', 'Off'], ['low', 'Low'],
+  ['medium', 'Medium'], ['high', 'High']];
+
 function settingsView(doc) {
   const models = Object.entries(doc.models);
   return h('div', null,
@@ -33,7 +36,8 @@ function settingsView(doc) {
       fact('Run permissions', DECIDERS.find(([v]) => v === doc.run_permission_deciders)?.[1]
         || doc.run_permission_deciders),
       fact('Time zone', doc.timezone),
-      fact('Interaction budget', String(doc.interaction_budget))));
+      fact('Interaction budget', String(doc.interaction_budget)),
+      fact('Thinking', doc.thinking_default || 'the server\'s default')));
 }
 
 /** The rooms bound to an agent (each is set in its room's header, or with /bind). */
@@ -68,6 +72,7 @@ function settingsForm(ctx, route, initial) {
   const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
   const timezone = h('input', { name: 'timezone', list: 'm-timezones', placeholder: 'UTC' });
   const budget = h('input', { name: 'interaction_budget', type: 'number', min: 1, max: 1000 });
+  const thinking = select(THINKING, initial.thinking_default || '', { name: 'thinking_default' });
   const fill = (doc) => {
     replace(rows);
     Object.entries(doc.models).forEach(([ref, entry]) => addRow(ref, entry));
@@ -75,6 +80,7 @@ function settingsForm(ctx, route, initial) {
     deciders.value = doc.run_permission_deciders;
     timezone.value = doc.timezone;
     budget.value = String(doc.interaction_budget);
+    thinking.value = doc.thinking_default || '';
   };
   fill(initial);
   const { el } = form({ 'aria-label': 'Models and agents' }, [
@@ -87,7 +93,8 @@ function settingsForm(ctx, route, initial) {
         + 'empty: the server chooses.'),
       field('Run permission requests', deciders),
       field('Time zone', timezone, 'IANA name; bots see the current time here.'),
-      field('Interaction budget', budget, 'Agent replies one message may wake in all.')),
+      field('Interaction budget', budget, 'Agent replies one message may wake in all.'),
+      field('Thinking', thinking, 'How much agents reason first, unless an agent says.')),
     h('datalist', { id: 'm-timezones' }, zones.map((z) => h('option', { value: z })))],
   async (_, status) => {
     const wanted = {
@@ -102,6 +109,7 @@ function settingsForm(ctx, route, initial) {
       run_permission_deciders: deciders.value,
       timezone: timezone.value.trim() || null,
       interaction_budget: budget.value === '' ? null : Number(budget.value),
+      thinking_default: thinking.value || null,
     };
     // Only what changed is sent, so a default stays a default.
     const change = Object.fromEntries(Object.entries(wanted)

@@ -3,6 +3,7 @@
 // and the outcome. The card is built from transcript events, live or replayed.
 
 import { h, replace } from '../dom.js';
+import { avatar, avatarOf, emojiBadge } from '../faces.js';
 import { duration, pretty } from '../format.js';
 
 const LIVE = new Set(['running', 'waiting_permission']);
@@ -160,6 +161,12 @@ export class RunCard {
   }
 
   on_record(e) {
+    if (typeof e.reasoning === 'string') {
+      // The model's reasoning: folded away, and never part of the answer.
+      this.item(`rec:${e.seq}`, () => h('details', { class: 'run-reasoning' },
+        h('summary', null, 'Reasoning'), h('div', { class: 'reasoning-text' }, e.reasoning)));
+      return;
+    }
     const data = Object.fromEntries(Object.entries(e)
       .filter(([key]) => !['type', 'seq', 't', 'runId', 'agencyId'].includes(key)));
     this.item(`rec:${e.seq}`, () => h('details', { class: 'run-record' },
@@ -264,12 +271,24 @@ export class RunCard {
     return card;
   }
 
+  /** The agent's avatar, made once (the banner is redrawn every second). */
+  face() {
+    const url = avatarOf(this.run.agent_id);
+    if (url && this.faceUrl !== url) {
+      this.faceUrl = url;
+      this.faceEl = avatar(url, this.run.agent_username);
+    }
+    return this.faceEl || null;
+  }
+
   refresh() {
     const [icon, word] = OUTCOMES[this.status] || ['', ''];
     replace(this.banner,
       this.live ? h('span', { class: 'spinner', 'aria-hidden': 'true' })
         : h('span', { class: 'run-icon' }, icon),
-      h('strong', { class: 'run-agent' }, `@${this.run.agent_username || 'agent'}`),
+      this.face(),
+      h('strong', { class: 'run-agent' }, `@${this.run.agent_username || 'agent'}`,
+        emojiBadge(this.run.agent_emoji)),
       this.run.subagent_id ? h('span', { class: 'run-subagent' },
         `sub-agent${this.run.label ? `: ${this.run.label}` : ''}`) : null,
       h('span', { class: 'run-status-text' }, this.live ? this.statusText || 'working' : word),

@@ -1,0 +1,67 @@
+"""An agent's reasoning: the level it thinks at (its own `thinking`, else its house's
+`thinking_default`, else the server's), the prompt's Reasoning Format section for models that
+do not reason natively, and the `<think>` blocks such models write, kept out of the reply."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shoal.config import Settings
+    from shoal.runtime.base import ActivationContext
+    from shoal.runtime.runlog import TextSink
+
+THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.S | re.I)
+REASONING_FORMAT = (
+    "## Reasoning Format\n"
+    "Think before you answer, {depth}. Put all of your reasoning inside <think>...</think> "
+    "at the start of your reply, then give only the answer after it. Nothing inside "
+    "<think> is shown to the room.")
+DEPTH = {"low": "briefly", "medium": "step by step", "high": "carefully and at length, "
+         "checking your work"}
+
+
+def thinking_level(ctx: ActivationContext, settings: Settings) -> str:
+    """off, low, medium or high, for this activation."""
+    own = ctx.config.thinking
+    if own is not None:
+        return own
+    house = (ctx.house.settings or {}).get("thinking_default")
+    return str(house) if house else settings.thinking_default
+
+
+def reasoning_section(level: str, native: bool) -> str:
+    """The prompt's Reasoning Format section: only for a level above off on a model that
+    does not reason by itself."""
+    if level == "off" or native:
+        return ""
+    return REASONING_FORMAT.format(depth=DEPTH.get(level, "step by step"))
+
+
+def split_thinking(text: str) -> tuple[str, str]:
+    """(the reply without its <think> blocks, the reasoning they held)."""
+    found = [m.strip() for m in THINK.findall(text)]
+    if not found:
+        return text, ""
+    return THINK.sub("", text).strip(), "\n\n".join(t for t in found if t)
+
+
+def visible_only(sink: TextSink | None) -> TextSink | None:
+    """A text stream that passes on only what is outside <think> blocks, so a run's live
+    answer never shows the reasoning either."""
+    if sink is None:
+        return None
+    shown = ""
+
+    async def push(delta: str, content: str) -> None:
+        nonlocal shown
+        visible = THINK.sub("", content)
+        if "<think" in visible.lower() or visible.lower().endswith(("<", "<t", "<th", "<thi",
+                                                                     "<thin")):
+            return  # a tag still arriving
+        visible = visible.lstrip()
+        if visible.startswith(shown) and len(visible) > len(shown):
+            new, shown = visible[len(shown):], visible
+            await sink(new, shown)
+    return push
