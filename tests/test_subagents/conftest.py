@@ -94,6 +94,16 @@ async def family(shoal_server: ShoalServer, fake: FakeLLMServer) -> Family:  # n
     return Family(shoal_server, house, parent, fake)
 
 
+async def die(worker: Worker) -> None:
+    """What a killed worker process leaves behind: its runs cut off mid-way and nothing
+    handed back, so its leases are left to run out (a stopped worker would hand them back)."""
+    tasks = [t for t in (worker._loop, *worker._tasks) if t is not None]
+    worker._held.clear()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 @pytest.fixture
 async def workers(family: Family) -> AsyncIterator[tuple[list[Any], Callable[[], Worker]]]:
     """Workers on one clock the test moves ahead (`now[0]`: how far), with the server's

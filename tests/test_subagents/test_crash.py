@@ -11,7 +11,7 @@ from typing import Any
 from shoal.llm.fakeserver import FakeToolCall, Fault, Reply
 from shoal.runtime.worker import Worker
 from shoal.subagents.lifecycle import RESULT
-from tests.test_subagents.conftest import CHILD_MODEL, PARENT_MODEL, Family, wait_until
+from tests.test_subagents.conftest import CHILD_MODEL, PARENT_MODEL, Family, die, wait_until
 
 PARENT = PARENT_MODEL.split("/")[1]
 CHILD = CHILD_MODEL.split("/")[1]
@@ -32,7 +32,7 @@ async def test_a_worker_killed_while_the_child_runs_leaves_one_announcement(
         await dead.tick()
         return len(family.requests(CHILD_MODEL)) == 1
     await wait_until(child_asked)
-    await dead.stop()  # dies mid-child: its lease is left to run out
+    await die(dead)  # mid-child: its lease is left to run out
     [kid] = await family.children()
     assert kid.state == "running"
     now[0] += timedelta(seconds=16)
@@ -61,7 +61,7 @@ async def test_a_worker_killed_while_the_parent_hears_the_end_leaves_one_answer(
         await dead.tick()
         return len(family.requests(PARENT_MODEL)) == 3
     await wait_until(follow_up_asked)
-    await dead.stop()  # dies while the parent's follow-up runs
+    await die(dead)  # while the parent's follow-up runs
     now[0] += timedelta(seconds=16)
     await make().drain()
     follow_ups = [a for a in await family.activations() if a.trigger_kind == RESULT]
