@@ -23,7 +23,11 @@ DEPTH = {"low": "briefly", "medium": "step by step", "high": "carefully and at l
 
 
 def thinking_level(ctx: ActivationContext, settings: Settings) -> str:
-    """off, low, medium or high, for this activation."""
+    """off, low, medium or high, for this activation: a sub-agent's as its spawn asked, else
+    the agent's own, else its house's, else the server's."""
+    spawned = (ctx.activation.payload or {}).get("thinking")
+    if spawned in ("off", "low", "medium", "high"):
+        return str(spawned)
     own = ctx.config.thinking
     if own is not None:
         return own

@@ -32,6 +32,7 @@ SUBAGENT = "subagent"  # the child's activation kind
 RESULT = "subagent_result"  # the parent's follow-up activation that hears a child's end
 TIMED_OUT = "it ran past its run_timeout_seconds"
 MAX_TASK_CHARS = 8000
+THINKING_LEVELS = ("off", "low", "medium", "high")  # a spawn's `thinking`
 MAX_TIMEOUT_SECONDS = 24 * 3600
 
 
@@ -46,6 +47,7 @@ class SpawnRequest:
     run_timeout_seconds: int | None = None
     cleanup: str = "keep"
     announce: str = "parent"
+    thinking: str | None = None  # off, low, medium, high; None: the child agent's own level
 
     @classmethod
     def parse(cls, raw: dict[str, Any], *, announce: str = "parent") -> SpawnRequest:
@@ -77,8 +79,11 @@ class SpawnRequest:
         announce = raw.get("announce") or announce
         if announce not in ANNOUNCE:
             raise InvalidInput("announce must be parent, room or none")
+        thinking = raw.get("thinking")
+        if thinking is not None and thinking not in THINKING_LEVELS:
+            raise InvalidInput("thinking must be off, low, medium or high")
         return cls(task.strip(), label.strip(), agent.strip() if agent else None,
-                   model.strip() if model else None, timeout, cleanup, announce)
+                   model.strip() if model else None, timeout, cleanup, announce, thinking)
 
 
 async def find_agent(session: AsyncSession, house_id: str, name: str) -> User:
@@ -147,7 +152,8 @@ async def spawn(session: AsyncSession, parent: User, house_id: str, room_id: str
         id=new_id(), bot_id=child.id, house_id=house_id, room_id=room_id,
         trigger_message_id=None, trigger_kind=SUBAGENT, status="pending",
         payload={"subagent_id": sub.id, "parent_activation_id": sub.parent_activation_id,
-                 "isolated": True, "prompt": request.task},
+                 "isolated": True, "prompt": request.task,
+                 **({"thinking": request.thinking} if request.thinking else {})},
         interaction_id=interaction_id, attempts=0, input_tokens=0, output_tokens=0,
         available_at=now, created_at=now)
     sub.activation_id = activation.id

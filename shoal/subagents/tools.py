@@ -30,6 +30,8 @@ SPAWN_SCHEMA: dict[str, Any] = {
         "run_timeout_seconds": {"type": "integer", "minimum": 1,
                                 "maximum": MAX_TIMEOUT_SECONDS},
         "cleanup": {"type": "string", "enum": ["delete", "keep"]},
+        "thinking": {"type": "string", "enum": ["off", "low", "medium", "high"],
+                     "description": "how much it reasons before answering; else its own level"},
         "announce": {"type": "string", "enum": ["parent", "room", "none"],
                      "description": "where its result goes: to you (default), to the room, "
                                     "or nowhere (use sessions_wait)"},

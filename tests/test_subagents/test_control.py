@@ -7,13 +7,15 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from shoal.errors import InvalidInput
 from shoal.llm.fakeserver import FakeToolCall, Fault, Reply
 from shoal.rooms.rooms import join_room
 from shoal.runs.tables import Run
 from shoal.store.tables import Interaction, User, utcnow
-from shoal.subagents.lifecycle import RESULT, TIMED_OUT
+from shoal.subagents.lifecycle import RESULT, TIMED_OUT, SpawnRequest
 from shoal.subagents.tables import Subagent
 from shoal.subagents.tools import SessionTools
 from shoal.tools.base import ToolScope
@@ -340,3 +342,22 @@ async def test_a_child_agent_that_cannot_post_in_the_room_is_refused(family: Fam
                if m["role"] == "tool"]
     assert refusal == [f"error: @{outsider['username']} may not post in this room, so it "
                        "cannot work here; add it to the room first"]
+
+
+async def test_a_spawns_thinking_level_reaches_the_childs_model(family: Family) -> None:
+    # The child's model does not reason by itself: a level above off asks it for <think>.
+    family.fake.script(spawn(announce="none", thinking="high"), Reply("Thinking hard."),
+                       spawn("again", announce="none"), Reply("Plainly."), model=PARENT)
+    family.fake.script(Reply("<think>weighing it</think>decided"), Reply("plain"),
+                       model=CHILD)
+    await family.say(f"@{family.parent['handle']} think it over")
+    [kid] = await family.settled(1)
+    assert kid.result == "decided"  # the reasoning stays out of the result
+    [asked] = family.requests(CHILD_MODEL)
+    assert "## Reasoning Format" in asked.body["messages"][0]["content"]
+    await family.say(f"@{family.parent['handle']} once more")
+    await family.settled(2)
+    plain = family.requests(CHILD_MODEL)[1]
+    assert "## Reasoning Format" not in plain.body["messages"][0]["content"]
+    with pytest.raises(InvalidInput, match="thinking must be off, low, medium or high"):
+        SpawnRequest.parse({"task": "x", "thinking": "lots"})
