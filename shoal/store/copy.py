@@ -123,11 +123,17 @@ def _upgrade(sync: Connection) -> None:
     command.upgrade(alembic_config(sync), "head")
 
 
+# SQLite's full-text index over search_docs (an FTS5 table and its shadow tables): derived,
+# never copied; PostgreSQL keeps its own (a generated tsvector column).
+DERIVED_PREFIX = "search_fts"
+
+
 def tables_to_copy(source_tables: Iterable[str]) -> list[Table]:
     """Every table of the schema in dependency order; a table in the source that the schema
     does not know stops the copy (it would be lost)."""
     known = {t.name for t in Base.metadata.sorted_tables}
-    unknown = sorted(set(source_tables) - known - {"alembic_version"})
+    unknown = sorted(name for name in set(source_tables) - known - {"alembic_version"}
+                     if not name.startswith(DERIVED_PREFIX))
     if unknown:
         raise InvalidInput(f"the source database has tables this version of Shoal does not "
                            f"know ({', '.join(unknown)}); copy with the version that made them")
@@ -154,7 +160,12 @@ async def copy_database(source: Database, target: Database,
         async with dst.begin():
             await dst.run_sync(_upgrade)
             source_tables = await src.run_sync(lambda sync: inspect(sync).get_table_names())
-            for table in tables_to_copy(source_tables):
+            tables = tables_to_copy(source_tables)
+            # The rows come as they are: the schema's own triggers (a message indexed for
+            # search as it is stored) stay off until every table is copied.
+            for table in tables:
+                await dst.execute(text(f'ALTER TABLE "{table.name}" DISABLE TRIGGER USER'))
+            for table in tables:
                 count, total = 0, 0
                 async for batch in _batches(src, table):
                     try:
@@ -175,6 +186,11 @@ async def copy_database(source: Database, target: Database,
                 copied.append(source_sum)
                 progress(f"{table.name}: {count} rows, checksum {source_sum.checksum[:12]}")
             await _reset_sequences(dst)
+        # Committed: the triggers go back on (a table with a query open in the copy's own
+        # transaction cannot be altered there).
+        async with dst.begin():
+            for table in tables:
+                await dst.execute(text(f'ALTER TABLE "{table.name}" ENABLE TRIGGER USER'))
     return copied
 
 

@@ -104,6 +104,13 @@ async def test_a_filled_sqlite_installation_moves_to_postgresql(tmp_path: Path) 
             await eventually(delivered)
             body = verified(hook.requests[-1], WEBHOOK_SECRET)
             assert body["message"]["content"] == "on PostgreSQL now"
+            # The copied messages are searchable there, and so is the new one: the search
+            # index came along and its triggers are back on.
+            for words, content in (("PostgreSQL now", "on PostgreSQL now"),
+                                   ("message 0", "message 0 with ünïcode ✓")):
+                found = await owner.get("/api/search", params={"q": words})
+                assert found.status_code == 200, found.text
+                assert content in [hit["content"] for hit in found.json()["results"]], words
 
 
 def test_copy_data_refuses_what_it_cannot_copy(tmp_path: Path) -> None:
