@@ -37,6 +37,7 @@ from shoal.runs.socket import register_run_events
 from shoal.runtime.builtin import BuiltinRuntime
 from shoal.runtime.compaction import CompactionEvents
 from shoal.runtime.sdk import SdkRuntime
+from shoal.runtime.sessions import SessionTurnSearch
 from shoal.runtime.webhook import WebhookRuntime
 from shoal.runtime.worker import Worker
 from shoal.scheduler.service import Scheduler
@@ -119,6 +120,7 @@ class Shoal:
         self.memory = MemorySearch(self.db, settings.memory, lambda: self.models)
         self.indexer = Indexer(self.db, self.memory, settings.memory)
         self.people_search = PeopleSearch(self.memory)
+        self.memory.sessions = SessionTurnSearch(self.db)  # memory_search's `sessions`
         self.tools.add_source(MemoryTools(self.db, self.memory, settings.memory))
         # The worker is built below; its wake is looked up when a spawn commits.
         self.subagents = SubagentService(self.db, self.chat, self.runs,

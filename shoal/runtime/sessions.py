@@ -14,11 +14,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shoal.errors import InvalidInput
 from shoal.llm import ChatMessage, ToolCall
+from shoal.memory.search import Hit
 from shoal.rooms.messages import MAX_HISTORY, history
 from shoal.runtime.context import message_turn, turn_tokens
 from shoal.runtime.session_tables import AgentSession, SessionTurn
@@ -31,6 +32,8 @@ KINDS = ("room", "cron", "subagent")
 CONTEXT_MESSAGES = 50  # a new room session starts from the room's last 50 messages
 SYNC_LIMIT = MAX_HISTORY  # at most this many new room messages (the newest) come in at a wake
 MAX_KEY_CHARS = 120
+# A session turn holds every word searched for: memory_search ranks it as a good match.
+SESSION_SCORE = 0.5
 
 
 def session_key(kind: str, ref: str) -> str:
@@ -276,3 +279,33 @@ def jsonl(rows: Sequence[SessionTurn]) -> Iterator[str]:
     """The turns as JSON Lines, one turn a line."""
     for row in rows:
         yield json.dumps(turn_view(row), ensure_ascii=False) + "\n"
+
+
+class SessionTurnSearch:
+    """memory_search's `sessions` source: the turns of the agent's own sessions in the room
+    it works in (its room session, its cron jobs' and its sub-agents' there), newest first,
+    that hold every word of the query. What they hold was already in that room's context, so
+    nothing crosses rooms."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def search(self, agent_id: str, room_id: str, query: str, limit: int) -> list[Hit]:
+        """Matching turns as search hits (kind `session`, item `<session key>#<turn>`)."""
+        words = [w.lower() for w in query.split() if w.strip()][:8]
+        if not words:
+            return []
+        async with self.db.read() as session:
+            rows = (await session.execute(
+                select(SessionTurn, AgentSession.key)
+                .join(AgentSession, AgentSession.id == SessionTurn.session_id)
+                .where(AgentSession.bot_id == agent_id, AgentSession.room_id == room_id,
+                       SessionTurn.role.in_(("user", "assistant", "summary")),
+                       *[func.lower(SessionTurn.content).contains(w, autoescape=True)
+                         for w in words])
+                .order_by(SessionTurn.created_at.desc(), SessionTurn.index.desc())
+                .limit(limit))).all()
+        return [Hit(doc_id=-1, kind="session", item_id=f"{key}#{turn.index}", room_id=room_id,
+                    scope=turn.role, text=turn.content, score=SESSION_SCORE,
+                    keyword=SESSION_SCORE, created_at=turn.created_at)
+                for turn, key in rows]

@@ -176,15 +176,17 @@ class MemoryTools:
                 history = True
         where = VectorFilter(where.rooms, where.here, where.agent, notes="memory" in sources,
                              history=history)
-        answer = await self.search.search(house_id, where, query, max_results=int(limit),
-                                          min_score=floor)
-        hits = list(answer.hits)
+        hits: list[Hit] = []
+        if where.notes or where.history:  # not for the sessions alone
+            answer = await self.search.search(house_id, where, query, max_results=int(limit),
+                                              min_score=floor)
+            hits = list(answer.hits)
+            if answer.note:
+                said.append(f"({answer.note})")
         if "sessions" in sources and self.search.sessions is not None:
             hits.extend(await self.search.sessions.search(scope.bot.id, scope.room_id, query,
                                                           int(limit)))
             hits = sorted(hits, key=lambda h: -h.score)[: int(limit)]
-        if answer.note:
-            said.append(f"({answer.note})")
         if not hits:
             return "\n".join([*said, f"Nothing in memory matches {query!r} "
                                       f"(min_score {floor:g})."])
@@ -199,6 +201,9 @@ def _line(hit: Hit) -> str:
     if hit.kind == "note":
         tags = f", tags {' '.join(hit.tags)}" if hit.tags else ""
         return f"- note {hit.item_id} ({hit.scope}{tags}, {when}) score {hit.score:.2f}: {text}"
+    if hit.kind == "session":
+        return (f"- turn {hit.item_id} of your session ({hit.scope}, {when}) "
+                f"score {hit.score:.2f}: {text}")
     return (f"- message in #{hit.room_name} (seq {hit.seq}, {hit.sender}, {when}) "
             f"score {hit.score:.2f}: {text}")
 

@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from shoal.llm import Catalog, KeyRing, LLMConfig, ModelRouter, ProviderConfig
+from shoal.llm import Catalog, ChatMessage, KeyRing, LLMConfig, ModelRouter, ProviderConfig
 from shoal.llm.fakeserver import FakeLLMServer
+from shoal.runtime.sessions import append_turns, open_session, session_key
 from tests.test_memory.conftest import World
 
 NOISE = [
@@ -87,9 +88,20 @@ async def test_sources_pick_notes_or_history(world: World) -> None:
     history_only = found(await world.tool("memory_search", world.public,
                                           query="staging password", sources=["rooms"]))
     assert PARAPHRASE not in history_only and history_only[0] == EXACT
+    # The agent's own sessions in this room, and only this room's.
+    db = world.server.shoal.db
+    for room_id, said in ((world.public, "I noted that the staging password rotates weekly."),
+                          (world.private, "The staging password of the private room is x.")):
+        kept = await open_session(db, world.bot_id, world.house.id, room_id,
+                                  session_key("room", room_id))
+        await append_turns(db, kept.id, [ChatMessage("assistant", said)])
     sessions = await world.tool("memory_search", world.public, query="staging password",
                                 sources=["sessions"])
-    assert "sessions are not kept yet" in sessions and found(sessions)[0] == EXACT
+    assert found(sessions) == ["I noted that the staging password rotates weekly."]
+    assert "of your session (assistant," in sessions
+    both = found(await world.tool("memory_search", world.public, query="staging password",
+                                  sources=["sessions", "rooms"]))
+    assert set(both) >= {EXACT, "I noted that the staging password rotates weekly."}
 
 
 async def test_bad_arguments_are_explained(world: World) -> None:
