@@ -135,9 +135,12 @@ async def test_the_parent_kills_by_tool_and_a_stopped_parent_run_takes_its_child
     async def streaming() -> bool:
         return len(family.requests(PARENT_MODEL)) == 2 and len(await family.children()) == 2
     await wait_until(streaming)
+    # The parent's run, not its child's: the child runs as the same agent.
+    children = [k.activation_id for k in await family.children()]
     async with family.server.shoal.db.read() as session:
         run = await session.scalar(select(Run).where(
-            Run.agent_id == family.parent["id"], Run.status == "running"))
+            Run.agent_id == family.parent["id"], Run.status == "running",
+            Run.activation_id.not_in(children)))
     assert run is not None
     r = await family.house.member.post(f"/api/runs/{run.id}/interrupt", {"action": "stop"})
     assert r.status_code == 200, r.text
