@@ -1,46 +1,12 @@
 """The outbound address guard for SDKs built on httpx2 rather than httpx (the `mcp` SDK):
-the same check as `Outbound`'s, on httpx2's connection layer."""
+the same checked backend as `Outbound`'s, on httpx2's connection layer."""
 
 from __future__ import annotations
-
-from collections.abc import Iterable
-from typing import Any
 
 import httpcore2
 import httpx2
 
-from shoal.net.outbound import AddressRefused, OutboundPolicy, permitted_addresses
-
-
-class _CheckedBackend2(httpcore2.AsyncNetworkBackend):
-    """Resolves the host, refuses it if any address is refused, connects to a checked one."""
-
-    def __init__(self, policy: OutboundPolicy) -> None:
-        self.policy = policy
-        self.inner = httpcore2.AnyIOBackend()
-
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None
-                          ) -> httpcore2.AsyncNetworkStream:
-        addresses = await permitted_addresses(host, port, self.policy)
-        last: Exception | None = None
-        for address in addresses:
-            try:
-                return await self.inner.connect_tcp(str(address), port, timeout, local_address,
-                                                    socket_options)
-            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
-
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[Any] | None = None
-                                  ) -> httpcore2.AsyncNetworkStream:
-        raise AddressRefused("outbound calls do not use unix sockets")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
+from shoal.net.outbound import CheckedBackend, OutboundPolicy
 
 
 class _CheckedTransport2(httpx2.AsyncHTTPTransport):
@@ -49,7 +15,9 @@ class _CheckedTransport2(httpx2.AsyncHTTPTransport):
         super().__init__(verify=ssl_context, trust_env=False)
         # As in shoal.net.outbound: the pool is replaced by one on the checked backend.
         self._pool = httpcore2.AsyncConnectionPool(
-            ssl_context=ssl_context, network_backend=_CheckedBackend2(policy))
+            ssl_context=ssl_context, network_backend=CheckedBackend(  # type: ignore[arg-type]
+                policy, httpcore2.AnyIOBackend(),
+                (httpcore2.ConnectError, httpcore2.ConnectTimeout)))
 
 
 def guarded_httpx2_client(policy: OutboundPolicy, headers: dict[str, str] | None = None,

@@ -111,12 +111,18 @@ class OutboundResponse:
         return parse_json(self.body, "the answer")
 
 
-class _CheckedBackend(httpcore.AsyncNetworkBackend):
-    """Resolves the host, refuses it if any address is refused, connects to a checked one."""
+class CheckedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves the host, refuses it if any address is refused, connects to a checked one.
+    `inner` and `connect_errors` default to httpcore's; httpcore2's (which the `mcp` SDK's
+    httpx2 uses, with the same interface) are given by shoal.net.httpx2_guard."""
 
-    def __init__(self, policy: OutboundPolicy) -> None:
+    def __init__(self, policy: OutboundPolicy, inner: Any = None,
+                 connect_errors: tuple[type[Exception], ...] = (httpcore.ConnectError,
+                                                                httpcore.ConnectTimeout)
+                 ) -> None:
         self.policy = policy
-        self.inner = httpcore.AnyIOBackend()
+        self.inner = inner or httpcore.AnyIOBackend()
+        self.connect_errors = connect_errors
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None,
@@ -128,7 +134,7 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
             try:
                 return await self.inner.connect_tcp(str(address), port, timeout, local_address,
                                                     socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+            except self.connect_errors as exc:
                 last = exc
         assert last is not None
         raise last
@@ -179,7 +185,7 @@ class _CheckedTransport(httpx.AsyncHTTPTransport):
         # httpx takes no network backend, so its connection pool is replaced by one that
         # connects through the checked backend; everything else stays httpx's own.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context, network_backend=_CheckedBackend(policy))
+            ssl_context=ssl_context, network_backend=CheckedBackend(policy))
 
 
 # Sees an answer's status and headers before its body is read, and may raise to refuse it.

@@ -24,6 +24,8 @@ from shoal.store.tables import Room
 from shoal.tools.base import Tool, ToolError, ToolList
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from shoal.config import MemorySettings
     from shoal.memory import Hit
     from shoal.store import Database
@@ -34,6 +36,8 @@ log = logging.getLogger("shoal.tools")
 GROUP = "memory"
 MAX_QUERY_CHARS = 400
 SOURCES = ("memory", "sessions", "rooms")
+ID_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"id": {"type": "string"}},
+                             "required": ["id"]}
 SHOWN_CHARS = 500
 
 
@@ -98,37 +102,26 @@ class MemoryTools:
             _in_room(scope)
             note_id = _text(arguments, "id", "memory_get needs a note id from memory_search")
             async with self.db.read() as session:
-                house_id, where = await agent_filter(session, scope.bot.id, scope.room_id)
-                try:
-                    note = await find_note(session, house_id, note_id, where)
-                except NotFound as exc:
-                    raise ToolError(exc.message) from None
+                note = await _readable_note(session, scope, note_id)
             tags = f" tags: {', '.join(note.tags)}" if note.tags else ""
             return f"Note {note.id} ({note.scope}{tags}):\n{note.text}"
 
-        return Tool("memory_get", "Read one memory note in full by its id.", {
-            "type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"],
-        }, (GROUP,), run)
+        return Tool("memory_get", "Read one memory note in full by its id.", ID_SCHEMA,
+                    (GROUP,), run)
 
     def _forget(self, scope: ToolScope) -> Tool:
         async def run(arguments: dict[str, Any]) -> str:
             _in_room(scope)
             note_id = _text(arguments, "id", "memory_forget needs a note id")
             async with self.db.write() as session:
-                house_id, where = await agent_filter(session, scope.bot.id, scope.room_id)
-                try:
-                    note = await find_note(session, house_id, note_id, where)
-                except NotFound as exc:
-                    raise ToolError(exc.message) from None
+                note = await _readable_note(session, scope, note_id)
                 if note.scope == "house" and note.created_by != scope.bot.id:
                     raise ToolError("this house note was saved by someone else; ask a person "
                                     "to forget it with /memory")
                 await forget_note(session, note)
             return f"Forgot note {note_id}."
 
-        return Tool("memory_forget", "Delete a memory note by its id.", {
-            "type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"],
-        }, (GROUP,), run)
+        return Tool("memory_forget", "Delete a memory note by its id.", ID_SCHEMA, (GROUP,), run)
 
     def _search_tool(self, scope: ToolScope) -> Tool:
         async def run(arguments: dict[str, Any]) -> str:
@@ -206,6 +199,15 @@ def _line(hit: Hit) -> str:
                 f"score {hit.score:.2f}: {text}")
     return (f"- message in #{hit.room_name} (seq {hit.seq}, {hit.sender}, {when}) "
             f"score {hit.score:.2f}: {text}")
+
+
+async def _readable_note(session: AsyncSession, scope: ToolScope, note_id: str) -> MemoryNote:
+    """A note the agent may read where it works, or ToolError saying there is none."""
+    house_id, where = await agent_filter(session, scope.bot.id, scope.room_id)
+    try:
+        return await find_note(session, house_id, note_id, where)
+    except NotFound as exc:
+        raise ToolError(exc.message) from None
 
 
 def _in_room(scope: ToolScope) -> None:
