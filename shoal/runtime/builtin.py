@@ -39,7 +39,7 @@ from shoal.runtime.compaction import (
     prune,
 )
 from shoal.runtime.context import guard_context
-from shoal.runtime.images import show_images
+from shoal.runtime.images import load_images
 from shoal.runtime.prompt import build_system_prompt
 from shoal.runtime.reasoning import (
     reasoning_section,
@@ -214,6 +214,9 @@ class BuiltinRuntime:
         thinking = thinking_level(ctx, self.settings)
         if section := reasoning_section(thinking, resolved[0].info.reasoning):
             system = f"{system}\n\n{section}"
+        # The waking message's images, read once, and the chain that can see them.
+        images, seeing = await load_images(ctx, chain, router, house_models, defaults,
+                                           self.chat.attachments)
         agent_session = await self._open_session(ctx, child)
         stored = await self._take_in(ctx, agent_session, child)
         window = min(r.info.context_window for r in resolved)
@@ -264,9 +267,7 @@ class BuiltinRuntime:
             # The last resort, in the context only: the newest turns that fit.
             budget = window - MAX_TOKENS - fixed
             turns = guard_context(turns, min(budget, trim_to) if trim_to else budget)
-            # The waking message's images, and the chain that can see them.
-            turns, seeing = await show_images(ctx, turns, chain, router, house_models,
-                                              defaults, self.chat.attachments)
+            turns = images.on(turns)
             request = ChatRequest(turns, system, tools, max_tokens=MAX_TOKENS,
                                   thinking=thinking)
             try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shoal.errors import NotFound
@@ -34,15 +35,32 @@ def turn_images(messages: Sequence[Mapping[str, Any] | None]) -> list[dict[str, 
     return list(found.values())[:MAX_IMAGES]
 
 
-async def show_images(ctx: ActivationContext, turns: list[ChatMessage], chain: list[str],
-                      router: ModelRouter, house_models: HouseModels, defaults: LLMConfig,
-                      attachments: Attachments | None) -> tuple[list[ChatMessage], list[str]]:
-    """The turns with the waking message's images on its turn (the last user turn), and the
-    chain to call: the agent's own if its primary can see, else its `image_model` chain."""
+@dataclass(frozen=True)
+class TurnImages:
+    """What the waking message's images make of the conversation's last user turn: images
+    to show, or a note naming those the model cannot see (neither: the turns as they are)."""
+
+    images: tuple[ImagePart, ...] = ()
+    note: str = ""
+
+    def on(self, turns: list[ChatMessage]) -> list[ChatMessage]:
+        """The turns with the images (or the note) on the last user turn."""
+        at = _last_user_turn(turns)
+        if at is None or not (self.images or self.note):
+            return turns
+        if self.images:
+            return _replace(turns, at, images=self.images)
+        return _replace(turns, at, content=turns[at].content + self.note)
+
+
+async def load_images(ctx: ActivationContext, chain: list[str], router: ModelRouter,
+                      house_models: HouseModels, defaults: LLMConfig,
+                      attachments: Attachments | None) -> tuple[TurnImages, list[str]]:
+    """The waking message's images, read once for the activation, and the chain to call:
+    the agent's own if its primary can see, else its `image_model` chain."""
     items = turn_images([ctx.trigger, *ctx.inputs])
-    at = _last_user_turn(turns)
-    if not items or attachments is None or at is None:
-        return turns, chain
+    if not items or attachments is None:
+        return TurnImages(), chain
     sees = router.resolve_chain(chain, house_models)[0].info.vision
     if not sees:
         choice = ctx.config.image_model
@@ -51,8 +69,8 @@ async def show_images(ctx: ActivationContext, turns: list[ChatMessage], chain: l
             log.info("@%s's model %s cannot see images and it has no image_model; "
                      "the images of activation %s are described in words", ctx.bot.username,
                      chain[0], ctx.activation.id)
-            note = f"\n[images attached: {names}; your model cannot see images]"
-            return _replace(turns, at, content=turns[at].content + note), chain
+            return TurnImages(note=f"\n[images attached: {names}; your model cannot see "
+                                   f"images]"), chain
         chain = model_chain(choice.primary, choice.fallbacks or [], defaults.primary, [])
         router.resolve_chain(chain, house_models)  # refuses a model the house does not allow
     images = []
@@ -64,9 +82,7 @@ async def show_images(ctx: ActivationContext, turns: list[ChatMessage], chain: l
         except NotFound:  # deleted meanwhile
             continue
         images.append(ImagePart(item["content_type"], data, item.get("name", "")))
-    if not images:
-        return turns, chain
-    return _replace(turns, at, images=tuple(images)), chain
+    return TurnImages(tuple(images)), chain
 
 
 def _last_user_turn(turns: list[ChatMessage]) -> int | None:
