@@ -262,6 +262,9 @@ class Activation(Base):
     reply_message_id: Mapped[str | None] = mapped_column(String(36))
     # The interaction whose budget this wake was counted against (see Interaction).
     interaction_id: Mapped[str | None] = mapped_column(String(36))
+    # The crew the bot woke as a member of, and its role there (crews).
+    crew_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    crew_role: Mapped[str | None] = mapped_column(String(40))
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     available_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,6 +3,7 @@
 from alembic import context
 
 import shoal.commands.tables  # noqa: F401  (registers each package's tables)
+import shoal.crew.tables  # noqa: F401
 import shoal.hooks.tables  # noqa: F401
 import shoal.llm.tables  # noqa: F401
 import shoal.memory.tables  # noqa: F401
