@@ -16,12 +16,17 @@ from shoal.commands.custom import HouseCommands
 from shoal.commands.registry import CommandRegistry
 from shoal.commands.runner import CommandRunner
 from shoal.config import Settings
+from shoal.crew.activity import CrewFeed
+from shoal.crew.commands import register_crew_commands
+from shoal.crew.service import CrewService
+from shoal.crew.tools import CrewTools
+from shoal.crew.work import CrewWork
 from shoal.crypto import SecretBox
 from shoal.dispatch.dispatcher import Dispatcher
 from shoal.dispatch.interactions import Notice, stopped_notice
 from shoal.files import LinkSigner, LocalFileStore
 from shoal.hooks.inbound import HookService
-from shoal.llm import ModelRouter, build_router
+from shoal.llm import LLMConfig, ModelRouter, build_router
 from shoal.memory import Indexer, MemorySearch, PeopleSearch
 from shoal.realtime.events import register_events
 from shoal.realtime.gateway import Gateway
@@ -128,6 +133,15 @@ class Shoal:
                                          sweep_seconds=settings.run_sweep_seconds)
         self.tools.add_source(SessionTools(self.subagents))
         self.tools.add_source(RoomTools(self.db, self.reactions))
+        # Crews: the feed tells rooms (and the CREW_UPDATE refresher) what changed.
+        self.crew_feed = CrewFeed(self.db, self.gateway)
+        self.crews = CrewService(self.db, self.crew_feed, models=lambda: self.models,
+                                 wake=self._wake_worker,
+                                 default_model=LLMConfig.parse(settings.llm).primary)
+        self.crew_work = CrewWork(self.crews)
+        self.tools.add_source(CrewTools(self.crews, self.crew_work))
+        register_crew_commands(self.commands, self.crews, self.crew_work)
+        self.dispatcher.tag_with(self.crews.tag_activations)
         builtin = BuiltinRuntime(self.db, self.chat, self.runs, self.tools, lambda: self.models,
                                  self.secrets, settings, compactions=self.compactions)
         webhook = WebhookRuntime(self.db, self.chat, self.secrets, settings)
@@ -147,6 +161,7 @@ class Shoal:
         self.worker.on_finish.append(self.cron.finished)
         self.started = False  # every role of this process running; see readiness()
         self.worker.on_finish.append(self.subagents.finished)
+        self.worker.on_finish.append(self.crews.finished)
 
     async def start(self) -> None:
         """Bring the schema up to date."""

@@ -15,6 +15,7 @@ from shoal.api import (
     agents,
     attachments,
     auth,
+    crews,
     dm,
     faces,
     hooks,
@@ -35,7 +36,7 @@ from shoal.api.openapi import errors as error_responses
 
 def install_routes(app: FastAPI) -> None:
     """Mount every router, and the health check."""
-    for module in (auth, agents, agent_tools, activations, attachments, agencies, dm, faces,
+    for module in (auth, agents, crews, agent_tools, activations, attachments, agencies, dm, faces,
                    hooks, houses, house_settings, manage, mcp_servers, memory, reactions,
                    room_commands, runs, schedules, sessions, subagents):
         app.include_router(module.router)

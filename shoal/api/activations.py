@@ -33,6 +33,7 @@ async def agent_activations(
     trigger_id: str | None = Query(None, alias="triggerId"),
     since: str | None = None,
     outcome: str | None = Query(None, description=f"one of {', '.join(OUTCOMES)}"),
+    crew_id: str | None = Query(None, alias="crewId", max_length=36),
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
 ) -> list[dict[str, Any]]:
     """The bot's activations, newest first, for anyone who may see a house it is in; rows
@@ -51,7 +52,7 @@ async def agent_activations(
             raise NotFound("agent not found")
         rows = await list_activations(session, agent_id, viewer_id=principal.id,
                                       room_id=room_id, trigger_id=trigger_id, since=after,
-                                      outcome=outcome, limit=limit)
+                                      outcome=outcome, crew_id=crew_id, limit=limit)
     return [activation_view(row) for row in rows]
 
 

@@ -23,6 +23,8 @@ from shoal.dispatch.planner import (
 from shoal.store.tables import Message, Room, User, utcnow
 
 log = logging.getLogger("shoal.dispatch")
+# Completes activation rows (dicts) in the inserting transaction; sets the same keys on each.
+TagActivations = Callable[[AsyncSession, list[dict[str, Any]]], Awaitable[None]]
 DEFAULT_INTERACTION_BUDGET = 20
 
 
@@ -38,10 +40,16 @@ class Dispatcher:
         self._wake: Callable[[], None] = lambda: None
         self._post_notice: Callable[[Notice], Awaitable[Any]] | None = None
         self._posting: set[asyncio.Task[Any]] = set()
+        self._tag: TagActivations | None = None
 
     def on_work(self, wake: Callable[[], None]) -> None:
         """Call `wake` whenever new activations may be runnable."""
         self._wake = wake
+
+    def tag_with(self, tag: TagActivations) -> None:
+        """Let `tag` complete the new activation rows in their transaction, before they are
+        inserted (crews set `crew_id` and `crew_role` on their members' rows)."""
+        self._tag = tag
 
     def on_notice(self, post: Callable[[Notice], Awaitable[Any]]) -> None:
         """Post a stopped-agents notice with `post`, after the transaction that spent the
@@ -79,6 +87,8 @@ class Dispatcher:
             runnable += moved
             rows.extend(new)
         ledger.after_commit(session, self._notice_committed)
+        if rows and self._tag is not None:
+            await self._tag(session, rows)
         if rows:
             inserted = await insert_ignoring_duplicates(session, rows)
             runnable += sum(status == "pending" for status in inserted)

@@ -167,6 +167,63 @@ def _memory(value: Any, _doc: Mapping[str, Any], catalog: Catalog) -> dict[str, 
     return stored
 
 
+ROLE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+MAX_CREW_ROLES = 50
+
+
+def _crew_roles(value: Any, _doc: Mapping[str, Any], _catalog: Catalog) -> dict[str, Any]:
+    allowed = ('crew_roles must be an object from a role name (lowercase letters, digits and '
+               '"-") to {receives_updates, sub_lead}, each true or false, e.g. '
+               '{"tester": {"receives_updates": true}}')
+    if not isinstance(value, dict) or len(value) > MAX_CREW_ROLES:
+        raise InvalidInput(allowed)
+    stored: dict[str, Any] = {}
+    for name, flags in value.items():
+        if not ROLE_NAME.match(name) or not isinstance(flags, dict) \
+                or set(flags) - {"receives_updates", "sub_lead"} \
+                or not all(isinstance(v, bool) for v in flags.values()):
+            raise InvalidInput(f"{allowed}; {name!r} is not one")
+        if name == "lead":
+            raise InvalidInput("crew_roles cannot redefine lead: every crew has one lead")
+        stored[name] = {"receives_updates": flags.get("receives_updates", False),
+                        "sub_lead": flags.get("sub_lead", False)}
+    return stored
+
+
+def _crew_models(value: Any, doc: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]:
+    allowed = ('crew_models must be an object from a crew role to the list of model '
+               'references its members may run on, e.g. {"developer": '
+               '["anthropic/claude-opus-4-1"]}')
+    if not isinstance(value, dict) or len(value) > MAX_CREW_ROLES:
+        raise InvalidInput(allowed)
+    stored = {}
+    for role, refs in value.items():
+        if not ROLE_NAME.match(role):
+            raise InvalidInput(f"{allowed}; {role!r} is not a role name")
+        stored[role] = allowed_models(refs, f"crew_models[{role!r}]", catalog,
+                                      house_models(doc, catalog))
+    return stored
+
+
+def allowed_models(refs: Any, subject: str, catalog: Catalog, house: HouseModels
+                   ) -> list[str]:
+    """A role's model allowlist checked and stored as `provider/model` references (`*`: any
+    model); InvalidInput names the subject and what it allows."""
+    if not isinstance(refs, list) or not refs or len(refs) > MAX_MODELS \
+            or not all(isinstance(r, str) and r.strip() for r in refs):
+        raise InvalidInput(f"{subject} must be a non-empty list of model references (\"*\" "
+                           "for any model), or null for the default")
+    stored: list[str] = []
+    for raw in refs:
+        try:
+            ref = "*" if raw.strip() == "*" else str(resolve_model(raw, catalog, house).ref)
+        except UnknownModel as exc:
+            raise InvalidInput(f"{subject}: {exc}") from None
+        if ref not in stored:
+            stored.append(ref)
+    return stored
+
+
 # In checking order: a key comes after the keys it depends on.
 KEYS: dict[str, SettingKey] = {k.name: k for k in (
     SettingKey("models", {}, _models),
@@ -177,6 +234,8 @@ KEYS: dict[str, SettingKey] = {k.name: k for k in (
     SettingKey("tools", {}, _tools),  # the house's layer of every agent's tool policy
     SettingKey("memory", {}, _memory),  # embedding model and vector weight; {}: the server's
     SettingKey("thinking_default", None, _thinking),  # None: the server's default
+    SettingKey("crew_roles", {}, _crew_roles),  # a house's own crew roles
+    SettingKey("crew_models", {}, _crew_models, depends_on=("models",)),  # role -> allowlist
 )}
 
 

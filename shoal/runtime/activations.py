@@ -50,6 +50,9 @@ def activation_view(row: Activation) -> dict[str, Any]:
         "finished_at": iso(row.finished_at),
         "reply_message_id": row.reply_message_id,
         "interaction_id": row.interaction_id,
+        # The crew the bot woke as a member of, and its role there.
+        "crew_id": row.crew_id,
+        "crew_role": row.crew_role,
         # Each tool call: its name, duration_ms and status (done, error, refused, denied).
         "tools": (row.payload or {}).get("tools", []),
         # Each compaction of its session: why, the turns covered, the summary's turn, and the
@@ -67,6 +70,7 @@ async def list_activations(
     trigger_id: str | None = None,
     since: datetime | None = None,
     outcome: str | None = None,
+    crew_id: str | None = None,
     limit: int = DEFAULT_LIMIT,
 ) -> list[Activation]:
     """A bot's activations, newest first. With a viewer, only those in the houses the viewer
@@ -86,6 +90,8 @@ async def list_activations(
         query = query.where(Activation.trigger_message_id == trigger_id)
     if since is not None:
         query = query.where(Activation.created_at >= since)
+    if crew_id is not None:
+        query = query.where(Activation.crew_id == crew_id)
     if outcome == "pending":
         query = query.where(Activation.outcome.is_(None))
     elif outcome == WAITING:
