@@ -28,7 +28,7 @@ def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
 
 
 TEXT = {"type": "string"}
-TASK_ID = {"type": "string", "description": "the task's id (or its first characters)"}
+TASK_ID = {"type": "string", "description": "the task's id, or its exact title"}
 STATUS = {"type": "string", "enum": list(TASK_STATES)}
 ASSIGNEE = {"type": "string", "description": "a member's @handle, or `me`"}
 SCHEMAS: dict[str, dict[str, Any]] = {

@@ -121,17 +121,21 @@ class CrewWork:
         return task_view(task, names)
 
     async def find_task(self, session: AsyncSession, crew: Crew, ref: str) -> CrewTask:
-        """A card by its id or the end of it (at least 4 characters; /task shows 8)."""
+        """A card by its id, the end of its id (at least 4 characters; /task shows 8), or
+        its exact title."""
         ref = ref.strip().lstrip("#")
-        if len(ref) < 4:
-            raise InvalidInput("give the task's id (at least its last 4 characters)")
+        if not ref:
+            raise InvalidInput("give the task's id (at least its last 4 characters) or title")
         found = (await session.scalars(select(CrewTask).where(
-            CrewTask.crew_id == crew.id, CrewTask.id.endswith(ref, autoescape=True))
-            .limit(2))).all()
+            CrewTask.crew_id == crew.id, CrewTask.title == ref).limit(2))).all()
+        if not found and len(ref) >= 4:
+            found = (await session.scalars(select(CrewTask).where(
+                CrewTask.crew_id == crew.id, CrewTask.id.endswith(ref, autoescape=True))
+                .limit(2))).all()
         if not found:
             raise NotFound(f"this crew has no task {ref}")
         if len(found) > 1:
-            raise InvalidInput(f"more than one task ends with {ref}; give more of its id")
+            raise InvalidInput(f"more than one task matches {ref!r}; give more of its id")
         return found[0]
 
     async def update_task(self, crew_id: str, task_ref: str, by: User, raw: dict[str, Any]
