@@ -57,6 +57,9 @@ class Person:
     async def patch(self, path: str, json: Any = None, **kw: Any) -> httpx.Response:
         return await self.http.patch(path, json=json, **kw)
 
+    async def put(self, path: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return await self.http.put(path, json=json, **kw)
+
     async def delete(self, path: str, **kw: Any) -> httpx.Response:
         return await self.http.delete(path, **kw)
 
