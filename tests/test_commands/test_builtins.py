@@ -21,15 +21,18 @@ async def run(sock, room_id: str, text: str) -> dict:  # type: ignore[no-untyped
 
 
 SUBAGENT_TESTS = Path(__file__).parents[1] / "test_subagents" / "test_control.py"
+CREW_TESTS = Path(__file__).parents[1] / "test_crew" / "test_commands.py"
 
 
-def test_every_command_has_help_texts_and_a_test() -> None:
+def test_every_command_has_help_texts_and_a_test(shoal_server: ShoalServer) -> None:
     registry = CommandRegistry()
     register_builtins(registry)
     register_schedule_commands(registry)
     register_subagent_commands(registry)
-    tested = Path(__file__).read_text() + SUBAGENT_TESTS.read_text()
-    for command in registry.all():
+    served = {c.name for c in shoal_server.shoal.commands.all()}
+    assert {c.name for c in registry.all()} | {"crew", "task"} == served
+    tested = Path(__file__).read_text() + SUBAGENT_TESTS.read_text() + CREW_TESTS.read_text()
+    for command in shoal_server.shoal.commands.all():
         assert command.description and command.description.endswith(".")
         assert command.usage.startswith(f"/{command.name}")
         assert command.example.startswith(f"/{command.name}")
