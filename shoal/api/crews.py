@@ -112,19 +112,19 @@ class ModelConfigBody(BaseModel):
         description="{role: [model, ...]}; a role left out (or null) takes the house's default")
 
 
-@router.get("/agencies/{room_id}/crews")
-async def list_crews(room_id: str, principal: PrincipalDep, shoal: ShoalDep,
+@router.get("/agencies/{agency_id}/crews")
+async def list_crews(agency_id: str, principal: PrincipalDep, shoal: ShoalDep,
                      state: Literal["active", "ended"] | None = None) -> list[dict[str, Any]]:
     """A room's crews, newest first (anyone who may read the room)."""
-    return await shoal.crews.list_room(room_id, principal.id, state)
+    return await shoal.crews.list_room(agency_id, principal.id, state)
 
 
-@router.post("/agencies/{room_id}/crews", status_code=201, responses=errors(409))
-async def start_crew(room_id: str, body: CrewBody, principal: PrincipalDep, shoal: ShoalDep
+@router.post("/agencies/{agency_id}/crews", status_code=201, responses=errors(409))
+async def start_crew(agency_id: str, body: CrewBody, principal: PrincipalDep, shoal: ShoalDep
                      ) -> dict[str, Any]:
     """Start a crew in the room (anyone who may post there); the lead is told the goal."""
     raw = body.model_dump(exclude_none=True, by_alias=True)
-    return await shoal.crews.start(principal.user, room_id, raw)
+    return await shoal.crews.start(principal.user, agency_id, raw)
 
 
 @router.get("/crews/{crew_id}")
