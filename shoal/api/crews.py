@@ -209,10 +209,11 @@ async def take_lock(crew_id: str, body: LockBody, principal: PrincipalDep, shoal
     return {"resource": answer.resource, "holder": answer.holder}
 
 
-@router.delete("/crews/{crew_id}/locks", responses=errors(409))
-async def release_lock(crew_id: str, principal: PrincipalDep, shoal: ShoalDep,
-                       resource: str = Query(min_length=1, max_length=300)) -> dict[str, Any]:
-    """Release a lock: its holder, the crew's starter, or a house admin."""
+@router.delete("/crews/{crew_id}/locks/{resource:path}", responses=errors(409))
+async def release_lock(crew_id: str, resource: str, principal: PrincipalDep, shoal: ShoalDep
+                       ) -> dict[str, Any]:
+    """Release a lock (the resource as it was locked, slashes and all): its holder, the
+    crew's starter, or a house admin."""
     return await shoal.crew_work.unlock(crew_id, principal.user, resource)
 
 

@@ -64,6 +64,10 @@ async def newcomer_handle(w: World, c: Caller) -> str:
     return (await _helper(w, "crew-newcomer")).username
 
 
+async def held_resource(w: World, c: Caller) -> str:
+    return "src/app.py"
+
+
 CREW = {"crew_id": crew}
 MODELS = {"models": {"developer": ["*"]}}
 
@@ -91,8 +95,8 @@ REST_ROWS = [
     Rest("GET", "/api/crews/{crew_id}/locks", needs("guest"), ids=CREW),
     Rest("POST", "/api/crews/{crew_id}/locks", AGENTS_ONLY, ids=CREW,
          body=lambda t: {"resource": "src/other.py"}),
-    Rest("DELETE", "/api/crews/{crew_id}/locks", MANAGERS, "another's lock", ids=CREW,
-         params=lambda t: {"resource": "src/app.py"}),
+    Rest("DELETE", "/api/crews/{crew_id}/locks/{resource}", MANAGERS, "another's lock",
+         ids={**CREW, "resource": held_resource}),
     Rest("GET", "/api/crews/{crew_id}/activity", needs("guest"), ids=CREW),
     Rest("GET", "/api/crews/{crew_id}/activations", needs("guest"), ids=CREW),
     Rest("GET", "/api/crews/{crew_id}/model-config", needs("guest"), ids=CREW),

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from shoal.crew.tables import Crew, CrewMember, CrewTask
 from shoal.runtime.sessions import open_session, session_key
 from shoal.store.tables import User
 from shoal.subagents.tables import Subagent
@@ -153,6 +154,23 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
                                                       "deliver": True, "history": False},
     ("PATCH", "/api/cron-jobs/{job_id}"): {"prompt": "digest", "deliver": True,
                                            "history": False, "enabled": True},
+    ("POST", "/api/agencies/{agency_id}/crews"): {
+        "goal": "ship it", "lead": "{agent_id}", "name": "c",
+        "members": [{"agent": "{agent_id}", "role": "developer"}], "agent_budget": 5,
+        "refresh_seconds": 60, "lead_idle_seconds": 60, "model_config": {"developer": ["*"]}},
+    ("PATCH", "/api/crews/{crew_id}"): {"goal": "g", "name": "n", "agent_budget": 5,
+                                        "refresh_seconds": 60, "lead_idle_seconds": 60,
+                                        "heartbeat_halted": False},
+    ("POST", "/api/crews/{crew_id}/members"): {"agent": "{agent_id}", "role": "developer"},
+    ("POST", "/api/crews/{crew_id}/tasks"): {"title": "t", "description": "d",
+                                             "assignee": "{agent_id}", "status": "todo"},
+    ("PATCH", "/api/crews/{crew_id}/tasks/{task_id}"): {"title": "t", "description": "d",
+                                                        "assignee": "{agent_id}",
+                                                        "status": "done"},
+    ("POST", "/api/crews/{crew_id}/reports"): {"kind": "progress", "text": "x"},
+    ("POST", "/api/crews/{crew_id}/locks"): {"resource": "x"},
+    ("PUT", "/api/crews/{crew_id}/model-config"): {"models": {"developer": ["*"]}},
+    ("PUT", "/api/projects/{crew_id}/model-config"): {"models": {"developer": ["*"]}},
 }
 PUBLIC_ROUTES = {("GET", "/api/health"), ("GET", "/api/ready"), ("POST", "/api/auth/register"),
                  ("POST", "/api/auth/login"), ("POST", "/api/auth/agent"),
@@ -256,6 +274,12 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
                          cleanup="keep", announce="none", state="completed",
                          input_tokens=0, output_tokens=0)
         session.add(child)
+        crew = Crew(house_id=house_id, room_id=room_id, goal="a goal", lead_bot_id=agent_id,
+                    created_by=owner.id, model_config={})
+        session.add(crew)
+        await session.flush()
+        task = CrewTask(crew_id=crew.id, title="a task")
+        session.add_all([CrewMember(crew_id=crew.id, bot_id=agent_id, role="lead"), task])
         await session.flush()
         sub_id = child.id
     r = await owner.http.post(f"/api/agencies/{room_id}/attachments",
@@ -272,7 +296,8 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
                "user_id": other.id, "run_id": run_id, "permission_id": "p1", "hook_id": hook_id,
                "key_id": key_id, "command_id": command_id, "heartbeat_id": heartbeat_id,
                "job_id": job_id, "server_id": server_id, "key": key, "note_id": note_id,
-               "sub_id": sub_id, "attachment_id": attachment_id, "emoji": "👍"},
+               "sub_id": sub_id, "attachment_id": attachment_id, "emoji": "👍",
+               "crew_id": crew.id, "task_id": task.id, "agent": agent_id, "resource": "x"},
                   owner, shoal_server)
 
 

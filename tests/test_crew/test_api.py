@@ -175,9 +175,9 @@ async def test_locks_and_reports_of_agents_with_their_own_tokens(team: Team) -> 
     assert r.status_code == 201 and r.json()["holder"] == f"@{first['handle']}"
     refused(await second_http.post(url, json={"resource": "src/app.py"}), 409,
             f"src/app.py is locked by @{first['handle']}")
-    refused(await second_http.delete(url, params={"resource": "src/app.py"}), 403,
+    refused(await second_http.delete(f"{url}/src/app.py"), 403,
             f"src/app.py is locked by @{first['handle']}; only its holder")
-    refused(await second_http.delete(url, params={"resource": "nothing"}), 404,
+    refused(await second_http.delete(f"{url}/nothing"), 404,
             "nobody holds a lock on nothing")
     locks = (await house.guest.get(url)).json()
     assert [(lk["resource"], lk["holder"]) for lk in locks] == [("src/app.py",
@@ -186,7 +186,7 @@ async def test_locks_and_reports_of_agents_with_their_own_tokens(team: Team) -> 
                                   params={"kind": ["lock_denied", "lock_acquired"]})).json()
     assert [(e["kind"], e["actor_id"]) for e in feed] == [
         ("lock_denied", second["id"]), ("lock_acquired", first["id"])]
-    r = await house.member.delete(url, params={"resource": "src/app.py"})  # the starter frees it
+    r = await house.member.delete(f"{url}/src/app.py")  # the starter frees it
     assert r.status_code == 200 and (await house.guest.get(url)).json() == []
 
     reports = f"/api/crews/{crew_id}/reports"
