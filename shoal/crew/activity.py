@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import event, select
 
+from shoal.crew.roles import house_roles
 from shoal.crew.status import crew_status
 from shoal.crew.tables import Crew, CrewActivity, CrewTask
-from shoal.crew.views import activity_view, crew_view, handles, task_view
+from shoal.crew.views import activity_view, crew_view, handles, task_counts, task_view
 from shoal.ids import new_id
-from shoal.store.tables import utcnow
+from shoal.store.tables import House, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -183,7 +184,13 @@ class CrewFeed:
             names: dict[str, str] = {}
             for house_id in house_ids:
                 names.update(await handles(session, house_id, ids))
-            views = {crew_id: crew_view(crew, await crew_status(session, crew))
+            roles = {}
+            for house_id in house_ids:
+                house = await session.get(House, house_id)
+                roles[house_id] = house_roles((house.settings or {}).get("crew_roles")
+                                              if house else None)
+            views = {crew_id: crew_view(crew, await crew_status(session, crew),
+                                        roles[crew.house_id], await task_counts(session, crew_id))
                      for crew_id, crew in crews.items()}
         for row in changes.activity:
             crew = crews.get(row.crew_id)

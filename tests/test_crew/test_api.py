@@ -8,8 +8,7 @@ from typing import Any
 import httpx
 
 from tests.support import Person, ShoalServer
-from tests.test_crew.team import Team
-from tests.test_crew.team import fake, fake_server, team  # noqa: F401  (fixtures)
+from tests.test_crew.team import Team, fake, fake_server, team  # noqa: F401  (fixtures)
 
 
 def refused(r: httpx.Response, status: int, words: str) -> None:

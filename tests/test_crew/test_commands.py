@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.support import Socket
-from tests.test_crew.team import Team
-from tests.test_crew.team import fake, fake_server, team  # noqa: F401  (fixtures)
+from tests.test_crew.team import Team, fake, fake_server, team  # noqa: F401  (fixtures)
 
 
 async def run(sock: Socket, room_id: str, text: str) -> dict[str, Any]:
@@ -70,7 +69,8 @@ async def test_task_add_assign_set_and_list(team: Team) -> None:  # noqa: F811
     assert added["content"] == f"Task added: Write the migration | carefully ({task_id[-8:]})"
     assert (await run(guest, room, "/task add sneaky"))["ok"] is False
     assigned = await run(member, room, f"/task assign {task_id[-8:]} @{team.dev['handle']}")
-    assert assigned["content"] == f"Task Write the migration | carefully: todo, {team.dev['handle']}"
+    assert assigned["content"] == (
+        f"Task Write the migration | carefully: todo, {team.dev['handle']}")
     done = await run(member, room, f"/task set {task_id[-8:]} done")
     assert done["metadata"]["task"] == {"id": task_id, "status": "done",
                                         "assignee_id": team.dev["id"]}

@@ -9,8 +9,7 @@ import json
 from typing import Any
 
 from shoal.llm.fakeserver import FakeToolCall, Reply
-from tests.test_crew.team import DEV_MODEL, LEAD_MODEL, Team, fake_name
-from tests.test_crew.team import fake, fake_server, team  # noqa: F401  (fixtures)
+from tests.test_crew.team import DEV_MODEL, LEAD_MODEL, Team, fake, fake_name, fake_server, team  # noqa: F401  (fixtures)
 
 AUTH = "Implement the auth module"
 REVIEW = "Review the auth changes"
@@ -20,7 +19,7 @@ def call(name: str, **arguments: Any) -> FakeToolCall:
     return FakeToolCall(name, arguments)
 
 
-def tool_results(team: Team, model: str) -> list[str]:
+def tool_results(team: Team, model: str) -> list[str]:  # noqa: F811
     return [m["content"] for r in team.fake.requests if r.model == fake_name(model)
             for m in r.body["messages"] if m["role"] == "tool"]
 

@@ -10,8 +10,16 @@ from sqlalchemy import select
 
 from shoal.llm.fakeserver import FakeToolCall, Reply
 from shoal.subagents.tables import Subagent
-from tests.test_crew.team import DEV_MODEL, LEAD_MODEL, REVIEW_MODEL, Team, fake_name
-from tests.test_crew.team import fake, fake_server, team  # noqa: F401  (fixtures)
+from tests.test_crew.team import (  # noqa: F401  (fixtures)
+    DEV_MODEL,
+    LEAD_MODEL,
+    REVIEW_MODEL,
+    Team,
+    fake,
+    fake_name,
+    fake_server,
+    team,
+)
 
 STRONG = "openai/fake-strong"
 
@@ -20,11 +28,11 @@ def call(name: str, **arguments: Any) -> FakeToolCall:
     return FakeToolCall(name, arguments)
 
 
-def requests(team: Team, model: str) -> list[Any]:
+def requests(team: Team, model: str) -> list[Any]:  # noqa: F811
     return [r for r in team.fake.requests if r.model == fake_name(model)]
 
 
-def tool_results(team: Team, model: str) -> list[str]:
+def tool_results(team: Team, model: str) -> list[str]:  # noqa: F811
     """Every tool result the model was shown, once each, in order."""
     return list(dict.fromkeys(m["content"] for r in requests(team, model)
                               for m in r.body["messages"] if m["role"] == "tool"))
