@@ -16,6 +16,7 @@ from shoal.commands.custom import HouseCommands
 from shoal.commands.registry import CommandRegistry
 from shoal.commands.runner import CommandRunner
 from shoal.config import Settings
+from shoal.crew.activations import CrewActivations
 from shoal.crew.activity import CrewFeed
 from shoal.crew.commands import register_crew_commands
 from shoal.crew.service import CrewService
@@ -141,7 +142,8 @@ class Shoal:
         self.crew_work = CrewWork(self.crews)
         self.tools.add_source(CrewTools(self.crews, self.crew_work))
         register_crew_commands(self.commands, self.crews, self.crew_work)
-        self.dispatcher.tag_with(self.crews.tag_activations)
+        self.crew_activations = CrewActivations(self.crews)
+        self.dispatcher.tag_with(self.crew_activations.tag)
         builtin = BuiltinRuntime(self.db, self.chat, self.runs, self.tools, lambda: self.models,
                                  self.secrets, settings, compactions=self.compactions)
         webhook = WebhookRuntime(self.db, self.chat, self.secrets, settings)
@@ -161,7 +163,7 @@ class Shoal:
         self.worker.on_finish.append(self.cron.finished)
         self.started = False  # every role of this process running; see readiness()
         self.worker.on_finish.append(self.subagents.finished)
-        self.worker.on_finish.append(self.crews.finished)
+        self.worker.on_finish.append(self.crew_activations.finished)
 
     async def start(self) -> None:
         """Bring the schema up to date."""

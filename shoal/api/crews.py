@@ -231,7 +231,7 @@ async def crew_feed(crew_id: str, principal: PrincipalDep, shoal: ShoalDep,
 async def crew_activations(crew_id: str, principal: PrincipalDep, shoal: ShoalDep,
                            limit: int = Query(50, ge=1, le=200)) -> list[dict[str, Any]]:
     """The activations of the crew's members as members, newest first."""
-    return await shoal.crews.activations(crew_id, principal.id, limit)
+    return await shoal.crew_activations.list(crew_id, principal.id, limit)
 
 
 @router.get("/crews/{crew_id}/model-config")

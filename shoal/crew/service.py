@@ -1,6 +1,7 @@
 """Crews as people, agents and the API use them: start, change and end a crew; add, spawn and
-remove members; and read a crew with its board, locks and feed. The board, reports, locks and
-messages are in `shoal.crew.work`; both share the lookups and permissions here."""
+remove members; model allowlists; and read a crew with its board, locks and feed. The board,
+reports, locks and messages are in `shoal.crew.work`, what members' activations carry in
+`shoal.crew.activations`; they share the lookups and permissions here."""
 
 from __future__ import annotations
 
@@ -28,8 +29,7 @@ from shoal.crew.views import (
 from shoal.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shoal.ids import new_id
 from shoal.rooms.access import RANK, Access, Action, authorize_room
-from shoal.runtime.activations import activation_view
-from shoal.store.tables import Activation, House, HouseMember, Room, User, utcnow
+from shoal.store.tables import Activation, House, Room, User, utcnow
 from shoal.subagents.lifecycle import (
     SpawnRequest,
     charge_interaction,
@@ -187,13 +187,31 @@ class CrewService:
         return activation
 
     async def running(self, session: AsyncSession, crew: Crew, agent_id: str) -> None:
-        """Record that an idle member has work now."""
-        busy = await session.scalar(select(Activation.id).where(
+        """Record that a member has work now, if it had none (called before the work's
+        activation is added)."""
+        if not await self.busy(session, crew, agent_id):
+            await self.status(session, crew, agent_id, "running")
+
+    @staticmethod
+    async def busy(session: AsyncSession, crew: Crew, agent_id: str) -> bool:
+        """Whether the member has work pending or running in the crew's room."""
+        return await session.scalar(select(Activation.id).where(
             Activation.room_id == crew.room_id, Activation.bot_id == agent_id,
-            Activation.status.in_(LIVE_ACTIVATIONS)).limit(1))
-        if busy is None:
-            record(session, crew.id, agent_id, "status_change", "Status: idle → running",
-                   {"from": "idle", "to": "running"})
+            Activation.status.in_(LIVE_ACTIVATIONS)).limit(1)) is not None
+
+    @staticmethod
+    async def status(session: AsyncSession, crew: Crew, agent_id: str, to: str) -> None:
+        """Record a member's status change, unless the feed already says it is so (work
+        that started or ended in another transaction at the same moment)."""
+        last = await session.scalar(
+            select(CrewActivity.data).where(CrewActivity.crew_id == crew.id,
+                                            CrewActivity.actor_id == agent_id,
+                                            CrewActivity.kind == "status_change")
+            .order_by(CrewActivity.at.desc(), CrewActivity.id.desc()).limit(1))
+        was = (last or {}).get("to", "idle")
+        if was != to:
+            record(session, crew.id, agent_id, "status_change", f"Status: {was} → {to}",
+                   {"from": was, "to": to})
 
     # Crews.
 
@@ -587,74 +605,3 @@ class CrewService:
             crew.updated_at = self.clock()
             changed(session, crew.id)
         return await self.model_config(crew_id, by.id)
-
-    # Activations of the crew's members.
-
-    async def tag_activations(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-        """Dispatch's hook, in the transaction that inserts new activations: each row of a
-        crew member in its crew's room carries the crew and the role (others carry None),
-        and a member that was idle is recorded as running."""
-        for row in rows:
-            row["crew_id"] = row["crew_role"] = None
-        found = (await session.execute(
-            select(Crew, CrewMember.bot_id, CrewMember.role)
-            .join(CrewMember, CrewMember.crew_id == Crew.id)
-            .where(Crew.room_id.in_(sorted({r["room_id"] for r in rows})),
-                   Crew.state == "active", CrewMember.left_at.is_(None),
-                   CrewMember.bot_id.in_(sorted({r["bot_id"] for r in rows}))))).tuples().all()
-        if not found:
-            return
-        members = {(crew.room_id, bot_id): (crew, role) for crew, bot_id, role in found}
-        told: set[tuple[str, str]] = set()
-        for row in rows:
-            key = (row["room_id"], row["bot_id"])
-            if key not in members:
-                continue
-            crew, role = members[key]
-            row["crew_id"], row["crew_role"] = crew.id, role
-            if row["status"] == "pending" and key not in told:
-                told.add(key)
-                await self.running(session, crew, row["bot_id"])
-        self.feed.watch(session)
-
-    async def finished(self, row: Activation, outcome: Any) -> None:
-        """Told by the worker after each activation's end committed: a crew member's error
-        is recorded, and so is its going idle."""
-        if row.crew_id is None:
-            return
-        async with self.feed.write() as session:
-            crew = await session.get(Crew, row.crew_id)
-            if crew is None or crew.state != "active":
-                return
-            if await self.member(session, crew.id, row.bot_id) is None:
-                return
-            if getattr(outcome, "outcome", None) == "error":
-                error = str(getattr(outcome, "error", None) or "it failed without saying why")
-                record(session, crew.id, row.bot_id, "error", f"Error: {error[:200]}",
-                       {"activation_id": row.id, "error": error})
-            busy = await session.scalar(select(Activation.id).where(
-                Activation.room_id == crew.room_id, Activation.bot_id == row.bot_id,
-                Activation.status.in_(LIVE_ACTIVATIONS)).limit(1))
-            if busy is None:
-                record(session, crew.id, row.bot_id, "status_change", "Status: running → idle",
-                       {"from": "running", "to": "idle"})
-
-    async def activations(self, crew_id: str, viewer_id: str, limit: int = 50
-                          ) -> list[dict[str, Any]]:
-        """The crew's activations (members woken as members), newest first."""
-        async with self.db.read() as session:
-            crew, _ = await self.load(session, crew_id, viewer_id)
-            rows = (await session.scalars(
-                select(Activation).where(Activation.crew_id == crew.id)
-                .order_by(Activation.created_at.desc(), Activation.id.desc())
-                .limit(max(1, min(limit, 200))))).all()
-            names = await handles(session, crew.house_id, {r.bot_id for r in rows})
-        return [{**activation_view(r), "agent": names.get(r.bot_id)} for r in rows]
-
-
-async def agent_handle(session: AsyncSession, house_id: str, agent_id: str) -> str:
-    """An agent's @handle in the house (its id when it has none)."""
-    handle = await session.scalar(select(HouseMember.handle).where(
-        HouseMember.house_id == house_id, HouseMember.user_id == agent_id))
-    return f"@{handle}" if handle else agent_id
-

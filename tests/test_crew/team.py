@@ -64,11 +64,11 @@ class Team:
         the crew recorded has been told."""
         agents = [self.lead["id"], self.dev["id"], self.reviewer["id"], self.secretary["id"]]
 
-        async def idle() -> bool:
-            for agent in agents:
-                if any(a.status in ("pending", "running") for a in await self.activations(agent)):
-                    return False
-            return True
+        async def idle() -> bool:  # one query: a snapshot of all four at once
+            async with self.server.shoal.db.read() as session:
+                return await session.scalar(select(Activation.id).where(
+                    Activation.bot_id.in_(agents),
+                    Activation.status.in_(("pending", "running"))).limit(1)) is None
         await wait_until(idle, timeout=30)
         await self.server.shoal.crew_feed.settle()
 

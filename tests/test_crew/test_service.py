@@ -122,6 +122,9 @@ async def test_a_person_starts_a_crew_and_the_lead_and_a_developer_work_it(
     logged = r.json()
     assert logged and {(a["crew_id"], a["crew_role"], a["trigger_kind"]) for a in logged} == {
         (crew_id, "developer", "subagent")}
+    heard = [a for a in await team.activations(lead["id"])
+             if a.trigger_kind == "subagent_result"]
+    assert [(a.crew_id, a.crew_role) for a in heard] == [(crew_id, "lead")]
     crew_log = (await team.house.guest.get(f"/api/crews/{crew_id}/activations")).json()
     assert {a["agent"] for a in crew_log} == {f"@{lead['handle']}", f"@{dev['handle']}"}
 
