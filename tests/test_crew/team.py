@@ -70,6 +70,7 @@ class Team:
                     Activation.bot_id.in_(agents),
                     Activation.status.in_(("pending", "running"))).limit(1)) is None
         await wait_until(idle, timeout=30)
+        await self.server.shoal.worker.drain()  # the listeners of the last ends ran too
         await self.server.shoal.crew_feed.settle()
 
     async def agent_client(self, name: str | None = None

@@ -109,7 +109,9 @@ async def test_a_person_starts_a_crew_and_the_lead_and_a_developer_work_it(
     assert work == expected
     denied = next(e for e in feed if e["kind"] == "lock_denied")
     assert denied["data"] == {"resource": "config/settings.toml", "holder": lead["id"]}
-    assert feed[0]["actor"] == f"@{dev['handle']}"  # events name their actor by handle
+    report = next(e for e in feed if e["kind"] == "report")
+    assert report["actor"] == f"@{dev['handle']}"  # events name their actor by handle
+    assert report["data"] == {"kind": "completion", "text": "The auth module is in, tested."}
     changes = [(e["actor_id"], e["data"]["to"]) for e in reversed(feed)
                if e["kind"] == "status_change"]
     for agent in (lead, dev):  # each went to work and came back idle, in that order
