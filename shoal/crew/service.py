@@ -51,6 +51,7 @@ MAX_GOAL_CHARS = 4000
 MAX_BUDGET = 500
 FEED_SHOWN = 50  # events in a crew's own view; the feed endpoint pages the rest
 LIST_LIMIT = 100
+DEFAULTS = {"agent_budget": 50, "refresh_seconds": 180, "lead_idle_seconds": 300}
 SETTINGS_RANGE = {"refresh_seconds": (30, 86_400), "lead_idle_seconds": (30, 86_400),
                   "agent_budget": (1, MAX_BUDGET)}
 
@@ -246,8 +247,7 @@ class CrewService:
                         goal=goal, lead_bot_id=lead.id, state="active",
                         model_config=model_config, created_by=by.id, created_at=now,
                         updated_at=now, heartbeat_halted=False, unanswered_nudges=0,
-                        **{"agent_budget": 50, "refresh_seconds": 180,
-                           "lead_idle_seconds": 300, **settings})
+                        **{**DEFAULTS, **settings})
             why = refusal(model_config, house_settings, LEAD,
                           agent_model(lead, self.default_model), self.models().catalog,
                           f"@{lead.username}")

@@ -59,7 +59,8 @@ async def test_rows_come_newest_first_with_their_details_and_filter(
         "model": "offline/echo", "input_tokens": 120, "output_tokens": 30, "duration_ms": 41,
         "error": None, "attempts": 1, "created_at": "2026-03-01T12:01:00.000Z",
         "started_at": "2026-03-01T12:01:01.000Z", "finished_at": "2026-03-01T12:01:02.000Z",
-        "reply_message_id": "reply-1", "interaction_id": None, "tools": [], "compactions": []}
+        "reply_message_id": "reply-1", "interaction_id": None, "crew_id": None,
+        "crew_role": None, "tools": [], "compactions": []}
     assert rows[1]["skip_reason"] == "cooldown" and rows[1]["trigger_kind"] == "ambient"
 
     async def ids(**params: Any) -> list[str]:

@@ -57,7 +57,7 @@ async def test_a_bot_opts_in_to_hearing_agents(shoal_server: ShoalServer) -> Non
 
 DEFAULTS = {"models": {}, "relevance_model": None, "run_permission_deciders": "initiator",
             "timezone": "UTC", "interaction_budget": 20, "tools": {},
-            "memory": {}, "thinking_default": None,
+            "memory": {}, "thinking_default": None, "crew_roles": {}, "crew_models": {},
             "bindings": {}}
 
 
@@ -84,7 +84,8 @@ async def test_members_read_the_settings_and_owners_change_them(
                 "relevance_model": "anthropic/claude-haiku-4-5",
                 "run_permission_deciders": "initiator_or_admins", "timezone": "Asia/Kolkata",
                 "interaction_budget": 7, "tools": {},
-                "memory": {}, "thinking_default": None, "bindings": {}}
+                "memory": {}, "thinking_default": None, "crew_roles": {}, "crew_models": {},
+                "bindings": {}}
     assert r.json() == expected
     assert (await house.guest.get(route)).json() == expected
     # The house's model list is its allowlist, aliases included, wherever models are chosen.
@@ -135,7 +136,13 @@ async def test_only_owners_change_settings(shoal_server: ShoalServer, role: str)
     ({"interaction_budget": 0}, "interaction_budget must be a whole number from 1 to 1000"),
     ({"colour": "blue"}, "unknown setting 'colour'; known settings: models, relevance_model, "
                          "run_permission_deciders, timezone, interaction_budget, tools, "
-                         "memory, thinking_default, bindings"),
+                         "memory, thinking_default, crew_roles, crew_models, bindings"),
+    ({"crew_roles": {"tester": {"receives_updates": "yes"}}},
+     "crew_roles must be an object from a role name"),
+    ({"crew_models": {"developer": "openai/gpt-5-mini"}},
+     "crew_models['developer'] must be a non-empty list of model references"),
+    ({"crew_models": {"developer": ["nowhere/x"]}},
+     "crew_models['developer']: unknown provider 'nowhere'"),
 ], ids=lambda v: str(v)[:40])
 async def test_a_bad_setting_is_400_naming_the_key_and_changes_nothing(
     shoal_server: ShoalServer, change: dict[str, Any], error: str,

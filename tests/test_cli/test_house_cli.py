@@ -38,7 +38,7 @@ def test_show_and_set_the_default_houses_settings(data_dir: Path) -> None:
                                   "run_permission_deciders": "initiator", "timezone": "UTC",
                                   "interaction_budget": 20, "tools": {},
                                   "memory": {}, "thinking_default": None,
-                                  "bindings": {}}
+                                  "crew_roles": {}, "crew_models": {}, "bindings": {}}
 
     assert shown(shoal("house", "set", "timezone", "Europe/Paris").output)["timezone"] == \
         "Europe/Paris"

@@ -55,7 +55,8 @@ def test_an_owner_edits_models_and_agents_and_a_member_reads_them(new_page,
         "relevance_model": "anthropic/claude-haiku-4-5",
         "run_permission_deciders": "initiator_or_admins", "timezone": "Europe/Lisbon",
         "interaction_budget": 8, "tools": {},
-        "memory": {}, "thinking_default": "medium", "bindings": {}}
+        "memory": {}, "thinking_default": "medium", "crew_roles": {}, "crew_models": {},
+        "bindings": {}}
     page_screenshot(page, "manage-settings-models")
 
     page.reload()
