@@ -175,7 +175,11 @@ class CrewService:
         """Wake a member with a prompt (an activation of kind `crew`, not posted in the
         room), as one agent wake of the sender's interaction."""
         if interaction_id is not None:
-            await charge_interaction(session, interaction_id)
+            try:
+                await charge_interaction(session, interaction_id)
+            except Conflict:
+                raise Conflict("this conversation's budget of agent wakes is spent, so no "
+                               "crew member can be woken in it; nothing was sent") from None
         await self.running(session, crew, member.bot_id)
         now = self.clock()
         activation = Activation(

@@ -275,3 +275,13 @@ async def test_house_defined_roles(team: Team) -> None:  # noqa: F811
     member: dict[str, Any] = {m["role"]: m for m in crew["members"]}["tester"]
     assert (member["receives_updates"], member["sub_lead"]) == (True, False)
     assert crew["roles"]["developer"] == {"receives_updates": False, "sub_lead": True}
+    # In this house a developer is a sub-lead: it adds members itself.
+    helper, helper_http = await team.agent_client()
+    members = f"/api/crews/{crew['id']}/members"
+    r = await house.member.post(members, {"agent": f"@{helper['handle']}", "role": "developer"})
+    assert r.status_code == 201, r.text
+    r = await helper_http.post(members, json={"agent": f"@{team.reviewer['handle']}",
+                                              "role": "code-reviewer"})
+    assert r.status_code == 201, r.text
+    added = next(e for e in r.json()["feed"] if e["kind"] == "member_joined")
+    assert added["data"] == {"role": "code-reviewer", "added_by": helper["id"]}

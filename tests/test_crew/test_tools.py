@@ -169,3 +169,32 @@ async def test_members_message_each_other_privately(team: Team) -> None:  # noqa
     # Nothing of it was posted in the room.
     r = await team.house.guest.get(f"/api/agencies/{team.room_id}/messages")
     assert not any("Parser in progress" in m["content"] for m in r.json())
+
+
+async def test_waking_members_spends_the_conversations_budget(team: Team) -> None:  # noqa: F811
+    lead, dev = team.lead, team.dev
+    r = await team.house.owner.patch(f"/api/houses/{team.house.id}/settings",
+                                     {"interaction_budget": 2})
+    assert r.status_code == 200, r.text
+    team.fake.script(Reply("NO_REPLY"), model=fake_name(LEAD_MODEL))  # the briefing
+    crew_id = (await team.start(members=[{"agent": f"@{dev['handle']}",
+                                          "role": "developer"}]))["id"]
+    await team.settled()
+    team.fake.script(
+        Reply("", tool_calls=[call("crew_message", to=f"@{dev['handle']}", text="one"),
+                              call("crew_message", to=f"@{dev['handle']}", text="two")]),
+        Reply("NO_REPLY"), model=fake_name(LEAD_MODEL))
+    team.fake.script(Reply("NO_REPLY"), model=fake_name(DEV_MODEL))
+    await team.house.member.post(f"/api/agencies/{team.room_id}/messages", {
+        "content": f"@{lead['handle']} tell the developer"})
+    await team.settled()
+    # The mention woke the lead (one wake), its first message the developer (the second).
+    results = tool_results(team, LEAD_MODEL)
+    assert results[1] == ("error: this conversation's budget of agent wakes is spent, so no "
+                          "crew member can be woken in it; nothing was sent")
+    told = [a.payload["prompt"] for a in await team.activations(dev["id"])
+            if a.trigger_kind == "crew"]
+    assert [p.rsplit("\n", 1)[-1] for p in told] == ["one"]
+    feed = (await team.house.guest.get(f"/api/crews/{crew_id}/activity",
+                                       params={"kind": "dm"})).json()
+    assert [e["data"]["text"] for e in feed] == ["one"]
