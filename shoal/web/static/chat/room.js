@@ -8,6 +8,7 @@ import { atLeast } from '../format.js';
 import { RunTracker } from '../runs/live.js';
 import { BindingControl } from './binding.js';
 import { Composer } from './composer.js';
+import { CrewPanel } from './crew.js';
 import { MembersPanel } from './members.js';
 import { SubagentList } from './subagents.js';
 import { renderMessage } from './message.js';
@@ -70,6 +71,15 @@ class RoomView {
       onMessage: (member) => this.openDm(member),
     });
     this.members.set(members);
+    this.crew = new CrewPanel({
+      roomId: this.roomId,
+      socket: this.socket,
+      agents: () => this.members.members.filter((m) => m.type === 'agent'),
+      canStart: this.canPost && this.me.type !== 'agent' && !this.room.dm,
+      canManage: atLeast(this.role, 'admin'),
+    });
+    this.crew.listen();
+    this.crew.load();
     this.timeline = new Timeline({
       fetchOlder: (id) => this.fetchOlder(id),
       fetchNewer: (seq) => api('GET', `${base}/messages?after_seq=${seq}&limit=${PAGE}`),
@@ -127,7 +137,7 @@ class RoomView {
           onclick: () => this.joinRoom() }, 'Join room') : null,
         this.memberToggle),
       h('div', { class: 'room-body' },
-        h('div', { class: 'room-main' }, this.timeline.wrap, this.thinkingEl, this.composer.el),
+        h('div', { class: 'room-main' }, this.crew.el, this.timeline.wrap, this.thinkingEl, this.composer.el),
         this.members.el)));
     this.composer.watchDrops(this.pane.querySelector('.room-main'));
   }
@@ -370,6 +380,7 @@ class RoomView {
     this.offs.forEach((off) => off());
     this.tracker?.destroy();
     this.timeline?.destroy();
+    this.crew?.destroy();
     for (const t of this.thinking.values()) clearTimeout(t.timer);
     if (this.room?.isMember === false) this.socket.emit('leave-agency', { agencyId: this.roomId });
     this.ws.setOpenRoom(null);
