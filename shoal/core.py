@@ -16,6 +16,11 @@ from shoal.commands.custom import HouseCommands
 from shoal.commands.registry import CommandRegistry
 from shoal.commands.runner import CommandRunner
 from shoal.config import Settings
+from shoal.crew import heartbeat, refresh
+from shoal.crew.heartbeat import LeadHeartbeat
+from shoal.crew.heartbeat_tools import HeartbeatTools
+from shoal.crew.refresh import CrewRefresh
+from shoal.crew.sync import CrewSync
 from shoal.crypto import SecretBox
 from shoal.dispatch.dispatcher import Dispatcher
 from shoal.dispatch.interactions import Notice, stopped_notice
@@ -144,6 +149,19 @@ class Shoal:
         self.cron = CronKind(self.db, self.chat, self.scheduler, self.worker.wake)
         self.scheduler.handle("cron", advance=self.cron.advance, fire=self.cron.fire)
         self.schedules = ScheduleControl(self.db, self.scheduler, self.cron)
+        # Crews: CREW_UPDATE refreshes and the lead's heartbeat run on the scheduler; the
+        # crew service tells `crew_sync` of members joining and crews changing.
+        self.crew_refresh = CrewRefresh(self.db)
+        self.scheduler.handle(refresh.KIND, advance=self.crew_refresh.advance,
+                              fire=self.crew_refresh.fire)
+        self.compactions.subscribe(self.crew_refresh.compacted)
+        self.lead_heartbeat = LeadHeartbeat(self.db, self.chat, self.worker.wake)
+        self.scheduler.handle(heartbeat.KIND, advance=self.lead_heartbeat.advance,
+                              fire=self.lead_heartbeat.fire)
+        self.crew_sync = CrewSync(self.db, self.crew_refresh, self.scheduler.clock,
+                                  self.scheduler.wake)
+        self.tools.add_source(HeartbeatTools(self.db, self.scheduler.clock,
+                                             self.scheduler.wake))
         self.worker.on_finish.append(self.cron.finished)
         self.started = False  # every role of this process running; see readiness()
         self.worker.on_finish.append(self.subagents.finished)

@@ -15,6 +15,7 @@ from shoal.api import (
     agents,
     attachments,
     auth,
+    crew_heartbeat,
     dm,
     faces,
     hooks,
@@ -35,9 +36,9 @@ from shoal.api.openapi import errors as error_responses
 
 def install_routes(app: FastAPI) -> None:
     """Mount every router, and the health check."""
-    for module in (auth, agents, agent_tools, activations, attachments, agencies, dm, faces,
-                   hooks, houses, house_settings, manage, mcp_servers, memory, reactions,
-                   room_commands, runs, schedules, sessions, subagents):
+    for module in (auth, agents, agent_tools, activations, attachments, agencies, crew_heartbeat,
+                   dm, faces, hooks, houses, house_settings, manage, mcp_servers, memory,
+                   reactions, room_commands, runs, schedules, sessions, subagents):
         app.include_router(module.router)
 
     @app.get("/api/health", tags=["meta"])

@@ -56,6 +56,7 @@ from shoal.runtime.sessions import (
     parse_session_key,
     session_key,
     sync_room,
+    turns_after,
     working_turns,
 )
 from shoal.store.tables import Activation, User, utcnow
@@ -258,11 +259,14 @@ class BuiltinRuntime:
                 ctx.interrupted.set()  # killed from elsewhere (a person, its parent)
             if ctx.interrupted.is_set():
                 return tally.outcome("skipped", skip_reason="interrupted")
+            stored.extend(await pushed_turns(self.db, agent_session.id, stored))
             turns = prune(context_of(stored, with_tools=bool(tools)), window, pruning)
             if (compactions < MAX_COMPACTIONS and not stuck
                     and over_threshold(turns, fixed, MAX_TOKENS, window, compaction)):
                 stored, done = await self._compact(ctx, compactor, stored, keep, "threshold")
                 compactions, stuck = compactions + int(done), not done
+                # What a compaction's listeners add (a crew's refresh) comes into this call.
+                stored.extend(await pushed_turns(self.db, agent_session.id, stored))
                 turns = prune(context_of(stored, with_tools=bool(tools)), window, pruning)
             # The last resort, in the context only: the newest turns that fit.
             budget = window - MAX_TOKENS - fixed
@@ -458,6 +462,13 @@ class BuiltinRuntime:
                     row.payload = {**(row.payload or {}), **tools}
         except Exception:
             log.exception("could not save the tool calls of activation %s", ctx.activation.id)
+
+
+async def pushed_turns(db: Database, session_id: str, stored: list[StoredTurn]
+                       ) -> list[StoredTurn]:
+    """Turns added to the session by others since the working turns were read (a crew's
+    CREW_UPDATE): a running agent sees them at its next model call."""
+    return await turns_after(db, session_id, max((t.index for t in stored), default=0))
 
 
 def load_parent_tools(parent: User) -> ToolPolicy:
