@@ -46,7 +46,7 @@ async def get_heartbeat(crew_id: str, principal: PrincipalDep, shoal: ShoalDep
                                                          Action.READ))
 
 
-@router.put("/crews/{crew_id}/heartbeat", responses=errors(409))
+@router.patch("/crews/{crew_id}/heartbeat", responses=errors(409))
 async def change_heartbeat(crew_id: str, body: HeartbeatChange, principal: PrincipalDep,
                            shoal: ShoalDep) -> dict[str, Any]:
     """Halt the lead's heartbeat, or resume it."""

@@ -92,8 +92,9 @@ def nudge_prompt(crew: Crew, idle: timedelta, tasks: list[tuple[CrewTask, str | 
 
 
 def backoff_notice(handle: str | None, open_count: int) -> str:
-    """What the room is told, once, when the heartbeat backs off."""
-    lead = f"@{handle}" if handle else "The crew's lead"
+    """What the room is told, once, when the heartbeat backs off. It names the lead without
+    an @mention, which would wake it."""
+    lead = f"The crew's lead ({handle})" if handle else "The crew's lead"
     return (f"{lead} has not answered {MAX_UNANSWERED} reminders in a row, with {open_count} "
             f"task(s) still open. The lead's heartbeat stops nudging until the lead acts "
             f"again.")
