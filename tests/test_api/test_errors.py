@@ -22,6 +22,7 @@ from shoal.store.tables import User
 from shoal.subagents.tables import Subagent
 from shoal.tools.base import ToolScope
 from tests.support import Person, ShoalServer, unique
+from tests.test_crew.support import make_crew
 
 UNKNOWN_ID = "01900000-0000-7000-8000-000000000000"
 GARBAGE_IDS = ("x" * 300, "%00", "%F0%9F%A6%88", "'; DROP TABLE users; --", "-1")
@@ -153,6 +154,7 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
                                                       "deliver": True, "history": False},
     ("PATCH", "/api/cron-jobs/{job_id}"): {"prompt": "digest", "deliver": True,
                                            "history": False, "enabled": True},
+    ("PATCH", "/api/crews/{crew_id}/heartbeat"): {"halted": True},
 }
 PUBLIC_ROUTES = {("GET", "/api/health"), ("GET", "/api/ready"), ("POST", "/api/auth/register"),
                  ("POST", "/api/auth/login"), ("POST", "/api/auth/agent"),
@@ -266,13 +268,16 @@ async def targets(shoal_server: ShoalServer) -> AsyncIterator[Targets]:
     await runs.gates.request(run_id, agent, "p1", "deploy", "to prod", 600)
     key = session_key("room", room_id)
     await open_session(shoal_server.shoal.db, agent_id, house_id, room_id, key)
+    crew = await make_crew(shoal_server.shoal.db, [("lead", "lead")], house_id=house_id,
+                           room_id=room_id)
     yield Targets({"house_id": house_id, "agency_id": room_id, "message_id": message_id,
                "subscription_id": subscription_id,
                "agent_id": agent_id, "token_id": token_id, "invite_id": invite_id,
                "user_id": other.id, "run_id": run_id, "permission_id": "p1", "hook_id": hook_id,
                "key_id": key_id, "command_id": command_id, "heartbeat_id": heartbeat_id,
                "job_id": job_id, "server_id": server_id, "key": key, "note_id": note_id,
-               "sub_id": sub_id, "attachment_id": attachment_id, "emoji": "👍"},
+               "sub_id": sub_id, "attachment_id": attachment_id, "emoji": "👍",
+               "crew_id": crew.crew_id},
                   owner, shoal_server)
 
 
