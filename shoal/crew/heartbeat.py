@@ -65,29 +65,36 @@ async def lead_acted_since(session: AsyncSession, crew: Crew, since: datetime) -
     return bool(await session.scalar(select(or_(replied, worked))))
 
 
-async def open_tasks(session: AsyncSession, crew_id: str) -> list[tuple[CrewTask, str | None]]:
-    """The crew's tasks not done, with their assignees' handles, oldest first."""
-    return list((await session.execute(
+async def open_tasks(session: AsyncSession, crew_id: str
+                     ) -> tuple[int, list[tuple[CrewTask, str | None]]]:
+    """How many of the crew's tasks are not done, and the oldest `OPEN_TASKS_LISTED` of them
+    with their assignees' handles."""
+    count = await session.scalar(select(func.count()).select_from(CrewTask).where(
+        CrewTask.crew_id == crew_id, CrewTask.status != "done")) or 0
+    listed: list[tuple[CrewTask, str | None]] = list((await session.execute(
         select(CrewTask, HouseMember.handle)
         .join(Crew, Crew.id == CrewTask.crew_id)
         .outerjoin(HouseMember, and_(HouseMember.user_id == CrewTask.assignee_id,
                                      HouseMember.house_id == Crew.house_id))
         .where(CrewTask.crew_id == crew_id, CrewTask.status != "done")
-        .order_by(CrewTask.created_at, CrewTask.id))).tuples().all())
+        .order_by(CrewTask.created_at, CrewTask.id).limit(OPEN_TASKS_LISTED)
+    )).tuples().all()) if count else []
+    return count, listed
 
 
-def nudge_prompt(crew: Crew, idle: timedelta, tasks: list[tuple[CrewTask, str | None]]) -> str:
+def nudge_prompt(crew: Crew, idle: timedelta, count: int,
+                 tasks: list[tuple[CrewTask, str | None]]) -> str:
     """The reminder the lead reads: how long it has been idle and the open tasks."""
     minutes = max(1, int(idle.total_seconds() // 60))
     lines = [f"[Crew heartbeat] You lead the crew working on: {crew.goal}",
-             f"You have been idle for {minutes} min and {len(tasks)} task(s) are not done. "
+             f"You have been idle for {minutes} min and {count} task(s) are not done. "
              "Check on the crew and move the work on: assign, unblock or do the next task. "
              "(halt_heartbeat pauses these reminders.)", "Open tasks:"]
-    for task, handle in tasks[:OPEN_TASKS_LISTED]:
+    for task, handle in tasks:
         who = f"@{handle}" if handle else "unassigned"
         lines.append(f"- [{task.status}] {task.title} ({who}; id {task.id})")
-    if len(tasks) > OPEN_TASKS_LISTED:
-        lines.append(f"… and {len(tasks) - OPEN_TASKS_LISTED} more (crew_tasks lists them).")
+    if count > len(tasks):
+        lines.append(f"… and {count - len(tasks)} more (crew_tasks lists them).")
     return "\n".join(lines)
 
 
@@ -170,8 +177,8 @@ class LeadHeartbeat:
         busy = await session.scalar(select(exists().where(
             Activation.bot_id == crew.lead_bot_id, Activation.room_id == crew.room_id,
             Activation.status.in_(LIVE_ACTIVATIONS))))
-        tasks = await open_tasks(session, crew.id) if not busy else []
-        if busy or not tasks:
+        count, tasks = await open_tasks(session, crew.id) if not busy else (0, [])
+        if not count:
             return now + step
         finished = await session.scalar(select(func.max(Activation.finished_at)).where(
             Activation.bot_id == crew.lead_bot_id, Activation.room_id == crew.room_id))
@@ -184,18 +191,18 @@ class LeadHeartbeat:
             crew.unanswered_nudges = 0
         if crew.unanswered_nudges >= MAX_UNANSWERED:
             assert nudge is not None
-            await self._back_off(session, crew, nudge.created_at, len(tasks), due_at, now)
+            await self._back_off(session, crew, nudge.created_at, count, due_at, now)
             return now + step
         crew.unanswered_nudges += 1
         session.add(Activation(
             bot_id=crew.lead_bot_id, house_id=crew.house_id, room_id=crew.room_id,
             trigger_message_id=None, trigger_kind=TRIGGER_KIND, status="pending",
             crew_id=crew.id, crew_role=LEAD, available_at=utcnow(), created_at=now,
-            payload={"prompt": nudge_prompt(crew, now - idle_since, tasks),
+            payload={"prompt": nudge_prompt(crew, now - idle_since, count, tasks),
                      "crew_id": crew.id, "nudge": crew.unanswered_nudges}))
         session.add(_activity(crew, "nudge", f"Nudge {crew.unanswered_nudges} of "
-                              f"{MAX_UNANSWERED}: {len(tasks)} task(s) open", now,
-                              data={"open_tasks": len(tasks)}))
+                              f"{MAX_UNANSWERED}: {count} task(s) open", now,
+                              data={"open_tasks": count}))
         return now + step
 
     async def _back_off(self, session: AsyncSession, crew: Crew, nudged_at: datetime,
