@@ -6,6 +6,7 @@ once however many schedulers share the database."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -13,11 +14,14 @@ from sqlalchemy import select
 from shoal.core import Shoal
 from shoal.crew.heartbeat import LeadHeartbeat
 from shoal.crew.heartbeat_tools import HeartbeatTools
+from shoal.crew import heartbeat as lead_heartbeat
+from shoal.crew import refresh
 from shoal.crew.sync import schedule_crew
-from shoal.crew.tables import Crew, CrewActivity
+from shoal.crew.tables import Crew, CrewActivity, CrewMember
+from shoal.llm.fakeserver import FakeLLMServer, Reply
 from shoal.rooms.messages import history
-from shoal.scheduler.service import Scheduler
-from shoal.store.tables import Activation, Room, User
+from shoal.scheduler.service import Scheduler, remove_due
+from shoal.store.tables import Activation, Room, User, utcnow
 from shoal.tools.base import ToolError, ToolScope
 from tests.support import Clock, ShoalServer, make_house
 from tests.test_crew.support import (
@@ -28,9 +32,10 @@ from tests.test_crew.support import (
     record,
     start_work,
 )
+from tests.test_runtime.conftest import Bench, bench, fake, fake_server
 from tests.test_scheduler.conftest import BACKENDS, clock, migrated, shoal
 
-__all__ = ["clock", "migrated", "shoal"]  # the fixtures these tests use
+__all__ = ["bench", "clock", "fake", "fake_server", "migrated", "shoal"]  # fixtures used
 
 POSTGRES = [b for b in BACKENDS if b == "postgres"]
 IDLE = 300
@@ -232,3 +237,40 @@ async def test_people_see_halt_and_resume_the_heartbeat_over_rest(
     outsider = await shoal_server.register()
     assert (await outsider.get(url)).status_code == 404
     assert (await house.member.get("/api/crews/nope/heartbeat")).status_code == 404
+
+
+async def test_the_lead_reads_the_reminder_with_the_open_tasks_and_answers(
+        bench: Bench, fake: FakeLLMServer) -> None:
+    shoal = bench.server.shoal
+    crew = await make_crew(shoal.db, [("helper", "developer")], room_id=bench.room_id,
+                           house_id=bench.house.id, lead_idle_seconds=IDLE)
+    await add_task(shoal.db, crew, "Hash the passwords", "todo", "helper")
+    # A day ahead: long past the lead's idle time, and no real scheduler finds the rows due.
+    clock = Clock(utcnow() + timedelta(days=1))
+    async with shoal.db.write() as session:  # Scout leads the crew in its room
+        row = await session.get(Crew, crew.crew_id)
+        assert row is not None
+        row.lead_bot_id = crew.lead = bench.bot_id
+        session.add(CrewMember(crew_id=crew.crew_id, bot_id=bench.bot_id, role="lead"))
+        await schedule_crew(session, row, clock.now)
+    scheduler = Scheduler(shoal.db, shoal.settings, clock=clock)
+    kind = LeadHeartbeat(shoal.db, shoal.chat, shoal.worker.wake)
+    scheduler.handle("crew_nudge", advance=kind.advance, fire=kind.fire)
+    fake.script(Reply("On it: helper, start on the passwords."))
+    try:
+        await step(scheduler, clock, IDLE)
+        async with asyncio.timeout(15):
+            while not (done := [n for n in await nudges(shoal, crew) if n.status == "done"]):
+                await asyncio.sleep(0.05)
+    finally:
+        async with shoal.db.write() as session:
+            for name in (refresh.KIND, lead_heartbeat.KIND):
+                await remove_due(session, name, crew.crew_id)
+    [nudge] = done
+    assert (nudge.bot_id, nudge.outcome) == (bench.bot_id, "replied")
+    [request] = fake.requests
+    asked = request.body["messages"][-1]["content"]
+    assert asked.startswith("[Crew heartbeat] You lead the crew working on: Ship the auth")
+    assert "- [todo] Hash the passwords (@helper;" in asked
+    [reply] = [m for m in await bench.messages_after(0) if m["sender_id"] == bench.bot_id]
+    assert reply["content"] == "On it: helper, start on the passwords."
