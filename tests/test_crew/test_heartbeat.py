@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from shoal.core import Shoal
-from shoal.crew.heartbeat import LeadHeartbeat
-from shoal.crew.heartbeat_tools import HeartbeatTools
 from shoal.crew import heartbeat as lead_heartbeat
 from shoal.crew import refresh
+from shoal.crew.heartbeat import LeadHeartbeat
+from shoal.crew.heartbeat_tools import HeartbeatTools
 from shoal.crew.sync import schedule_crew
 from shoal.crew.tables import Crew, CrewActivity, CrewMember
 from shoal.llm.fakeserver import FakeLLMServer, Reply
