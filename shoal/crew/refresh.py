@@ -109,14 +109,13 @@ class CrewRefresh:
     async def refresh(self, crew_id: str, *, joined: str | None = None) -> int:
         """Push the block to each of the crew's receivers that is not idle (and to `joined`,
         an agent that just joined, whatever its status). Returns how many were sent."""
+        sent = 0
         try:
-            deliveries = await self._plan(crew_id, joined)
-            for item in deliveries:
-                await push(self.db, item)
+            for item in await self._plan(crew_id, joined):
+                sent += await push(self.db, item)
         except Exception:
             log.exception("the CREW_UPDATE refresh of crew %s failed", crew_id)
-            return 0
-        return len(deliveries)
+        return sent
 
     async def member_joined(self, crew_id: str, bot_id: str) -> None:
         """An agent joined: it gets the block (if its role receives them), and so does every
@@ -164,8 +163,12 @@ class CrewRefresh:
         return out
 
 
-async def push(db: Database, item: Delivery) -> None:
-    """Add the block to the receiver's session as a user turn (the session is made if the
-    agent has none yet)."""
+async def push(db: Database, item: Delivery) -> bool:
+    """Add the block to the receiver's session as a user turn (a room session is made if the
+    agent has none yet). A sub-agent's session must start with its task, so one that has not
+    started gets none (its first comes with the next refresh while it works)."""
     agent_session = await open_session(db, item.bot_id, item.house_id, item.room_id, item.key)
+    if agent_session.kind == "subagent" and agent_session.turn_count == 0:
+        return False
     await append_turns(db, agent_session.id, [ChatMessage("user", item.text)])
+    return True

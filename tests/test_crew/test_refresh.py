@@ -3,15 +3,18 @@ when an agent joins, and when a member's context is compacted; never into the ro
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from shoal.core import Shoal
 from shoal.crew.refresh import CrewRefresh
 from shoal.crew.sync import CrewSync, schedule_crew
 from shoal.crew.tables import Crew, CrewMember
 from shoal.crew.update import OPEN_MARKER
+from shoal.ids import new_id
+from shoal.llm import ChatMessage
 from shoal.llm.fakeserver import FakeLLMServer, FakeToolCall, Reply
 from shoal.rooms.messages import history
+from shoal.runtime.sessions import append_turns, open_session
 from shoal.scheduler.service import Scheduler
 from shoal.store.tables import Message, Room
 from tests.support import Clock
@@ -159,3 +162,25 @@ async def test_a_compacted_lead_gets_one_and_sees_it_at_its_next_model_call(
         room = await session.get(Room, bench.room_id)
         assert room is not None
         assert not any(OPEN_MARKER in m["content"] for m in await history(session, room))
+
+
+async def test_a_member_spawned_as_a_sub_agent_gets_it_in_its_own_session_once_started(
+        shoal: Shoal, clock: Clock) -> None:
+    _, kind = refresher(shoal, clock)
+    crew = await make_crew(shoal.db, [("boss", "lead")])
+    started, waiting = new_id(), new_id()
+    for handle, sub_id in (("arch", started), ("arch2", waiting)):
+        await join_crew(shoal.db, crew, handle, "architect")
+        async with shoal.db.write() as session:
+            await session.execute(update(CrewMember).where(CrewMember.bot_id == crew[handle])
+                                  .values(subagent_id=sub_id))
+        await start_work(shoal.db, crew, handle)
+    child = await open_session(shoal.db, crew["arch"], crew.house_id, crew.room_id,
+                               f"subagent:{started}")
+    await append_turns(shoal.db, child.id, [ChatMessage("user", "Design the schema")])
+    assert await kind.refresh(crew.crew_id) == 1
+    task, block = await session_texts(shoal.db, crew["arch"], f"subagent:{started}")
+    assert task == "Design the schema" and block.startswith(OPEN_MARKER)
+    # One not started yet keeps an empty session: its task must come first.
+    assert await session_texts(shoal.db, crew["arch2"], f"subagent:{waiting}") == []
+    assert await updates(shoal, crew, "arch") == [] == await updates(shoal, crew, "arch2")
