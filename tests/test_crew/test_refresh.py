@@ -3,6 +3,9 @@ when an agent joins, and when a member's context is compacted; never into the ro
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 from sqlalchemy import func, select, update
 
 from shoal.core import Shoal
@@ -184,3 +187,30 @@ async def test_a_member_spawned_as_a_sub_agent_gets_it_in_its_own_session_once_s
     # One not started yet keeps an empty session: its task must come first.
     assert await session_texts(shoal.db, crew["arch2"], f"subagent:{waiting}") == []
     assert await updates(shoal, crew, "arch") == [] == await updates(shoal, crew, "arch2")
+
+
+async def test_a_refresh_pushed_while_the_lead_runs_reaches_its_next_model_call(
+        bench: Bench, fake: FakeLLMServer) -> None:
+    shoal = bench.server.shoal
+    crew = await make_crew(shoal.db, [("helper", "developer")], room_id=bench.room_id,
+                           house_id=bench.house.id)
+    async with shoal.db.write() as session:  # Scout leads the crew in its room
+        row = await session.get(Crew, crew.crew_id)
+        assert row is not None
+        row.lead_bot_id = crew.agents["scout"] = bench.bot_id
+        session.add(CrewMember(crew_id=crew.crew_id, bot_id=bench.bot_id, role="lead"))
+    trigger = await bench.say("Scout, how is the crew doing?")
+    # The first answer streams slowly and calls a tool: the refresh lands meanwhile.
+    fake.script(Reply("Let me look.", tool_calls=[FakeToolCall("memory_search",
+                                                               {"query": "auth"})],
+                      chunk_delay=0.3),
+                Reply("The helper is idle."))
+    run = asyncio.create_task(bench.run(trigger))
+    async with asyncio.timeout(15):
+        while not fake.requests:
+            await asyncio.sleep(0.02)
+    assert await CrewRefresh(shoal.db).refresh(crew.crew_id) == 1  # Scout is at work
+    assert (await run).outcome == "replied"
+    first, second = (json.dumps(r.body["messages"]) for r in fake.requests)
+    assert "CREW_UPDATE" not in first
+    assert "- Agent helper (Developer) — Status: idle" in json.loads(second)[-1]["content"]
