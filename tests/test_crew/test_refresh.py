@@ -203,7 +203,7 @@ async def test_a_refresh_pushed_while_the_lead_runs_reaches_its_next_model_call(
     # The first answer streams slowly and calls a tool: the refresh lands meanwhile.
     fake.script(Reply("Let me look.", tool_calls=[FakeToolCall("memory_search",
                                                                {"query": "auth"})],
-                      chunk_delay=0.3),
+                      chunk_delay=0.5),
                 Reply("The helper is idle."))
     run = asyncio.create_task(bench.run(trigger))
     async with asyncio.timeout(15):
