@@ -16,10 +16,15 @@ from shoal.commands.custom import HouseCommands
 from shoal.commands.registry import CommandRegistry
 from shoal.commands.runner import CommandRunner
 from shoal.config import Settings
+from shoal.crew import heartbeat, refresh
 from shoal.crew.activations import CrewActivations
 from shoal.crew.activity import CrewFeed
 from shoal.crew.commands import register_crew_commands
+from shoal.crew.heartbeat import LeadHeartbeat
+from shoal.crew.heartbeat_tools import HeartbeatTools
+from shoal.crew.refresh import CrewRefresh
 from shoal.crew.service import CrewService
+from shoal.crew.sync import CrewSync
 from shoal.crew.tools import CrewTools
 from shoal.crew.work import CrewWork
 from shoal.crypto import SecretBox
@@ -160,6 +165,21 @@ class Shoal:
         self.cron = CronKind(self.db, self.chat, self.scheduler, self.worker.wake)
         self.scheduler.handle("cron", advance=self.cron.advance, fire=self.cron.fire)
         self.schedules = ScheduleControl(self.db, self.scheduler, self.cron)
+        # Crews: CREW_UPDATE refreshes and the lead's heartbeat run on the scheduler; the
+        # crew service tells `crew_sync` of members joining and crews changing.
+        self.crew_refresh = CrewRefresh(self.db)
+        self.scheduler.handle(refresh.KIND, advance=self.crew_refresh.advance,
+                              fire=self.crew_refresh.fire)
+        self.compactions.subscribe(self.crew_refresh.compacted)
+        self.lead_heartbeat = LeadHeartbeat(self.db, self.chat, self.worker.wake,
+                                            self.crew_feed)
+        self.scheduler.handle(heartbeat.KIND, advance=self.lead_heartbeat.advance,
+                              fire=self.lead_heartbeat.fire)
+        self.crew_sync = CrewSync(self.db, self.crew_refresh, self.scheduler.clock,
+                                  self.scheduler.wake)
+        self.crew_feed.listener = self.crew_sync
+        self.tools.add_source(HeartbeatTools(self.crew_feed, self.scheduler.clock,
+                                             self.scheduler.wake))
         self.worker.on_finish.append(self.cron.finished)
         self.started = False  # every role of this process running; see readiness()
         self.worker.on_finish.append(self.subagents.finished)

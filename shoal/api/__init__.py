@@ -15,6 +15,7 @@ from shoal.api import (
     agents,
     attachments,
     auth,
+    crew_heartbeat,
     crews,
     dm,
     faces,
@@ -36,9 +37,9 @@ from shoal.api.openapi import errors as error_responses
 
 def install_routes(app: FastAPI) -> None:
     """Mount every router, and the health check."""
-    for module in (auth, agents, crews, agent_tools, activations, attachments, agencies, dm, faces,
-                   hooks, houses, house_settings, manage, mcp_servers, memory, reactions,
-                   room_commands, runs, schedules, sessions, subagents):
+    for module in (auth, agents, crews, crew_heartbeat, agent_tools, activations, attachments,
+                   agencies, dm, faces, hooks, houses, house_settings, manage, mcp_servers,
+                   memory, reactions, room_commands, runs, schedules, sessions, subagents):
         app.include_router(module.router)
 
     @app.get("/api/health", tags=["meta"])

@@ -60,7 +60,6 @@ class CrewChange(BaseModel):
     agent_budget: int | None = Field(None, ge=1, le=MAX_BUDGET)
     refresh_seconds: int | None = Seconds
     lead_idle_seconds: int | None = Seconds
-    heartbeat_halted: bool | None = None
 
 
 class TaskBody(BaseModel):

@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import event, select
@@ -87,12 +88,14 @@ def pending(session: AsyncSession) -> Pending:
 
 
 def record(session: AsyncSession, crew_id: str, actor_id: str | None, kind: str,
-           summary: str, data: dict[str, Any] | None = None) -> CrewActivity:
-    """Add one event to a crew's feed in the caller's transaction."""
+           summary: str, data: dict[str, Any] | None = None, *,
+           at: datetime | None = None) -> CrewActivity:
+    """Add one event to a crew's feed in the caller's transaction (`at`: when, if not now;
+    the scheduler's kinds pass their clock's time)."""
     if kind not in KINDS:
         raise ValueError(f"unknown crew activity kind {kind!r}")
     row = CrewActivity(id=new_id(), crew_id=crew_id, actor_id=actor_id, kind=kind,
-                       summary=summary, data=data or {}, at=utcnow())
+                       summary=summary, data=data or {}, at=at or utcnow())
     session.add(row)
     changes = pending(session)
     changes.activity.append(row)

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from shoal.store.tables import House
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 LEAD = "lead"
 
@@ -29,6 +34,18 @@ BUILTIN_ROLES: dict[str, Role] = {role.name: role for role in (
     Role("developer", receives_updates=False),
     Role("code-reviewer", receives_updates=False),
 )}
+
+
+def role_title(role: str) -> str:
+    """A role as the feed and CREW_UPDATE name it: `code-reviewer` is `Code Reviewer`."""
+    return " ".join(word.capitalize() for word in role.replace("_", "-").split("-") if word)
+
+
+async def read_roles(session: AsyncSession, house_id: str) -> dict[str, Role]:
+    """The crew roles of a house: the built-in ones and its own (`crew_roles`)."""
+    house = await session.get(House, house_id)
+    defined: Any = (house.settings or {}).get("crew_roles") if house else None
+    return house_roles(defined if isinstance(defined, dict) else None)
 
 
 def house_roles(defined: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Role]:

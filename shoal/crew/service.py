@@ -15,8 +15,9 @@ from sqlalchemy import select
 from shoal.agents.config import load_config
 from shoal.crew.activity import changed, record
 from shoal.crew.models import ModelDenied, agent_model, checked_config, effective, refusal
-from shoal.crew.roles import LEAD, Role, house_roles
+from shoal.crew.roles import LEAD, Role, read_roles, role_title
 from shoal.crew.status import LIVE_ACTIVATIONS, crew_status
+from shoal.crew.sync import schedule_crew
 from shoal.crew.tables import CREW_STATES, Crew, CrewActivity, CrewLock, CrewMember, CrewTask
 from shoal.crew.views import (
     activity_view,
@@ -54,11 +55,6 @@ LIST_LIMIT = 100
 DEFAULTS = {"agent_budget": 50, "refresh_seconds": 180, "lead_idle_seconds": 300}
 SETTINGS_RANGE = {"refresh_seconds": (30, 86_400), "lead_idle_seconds": (30, 86_400),
                   "agent_budget": (1, MAX_BUDGET)}
-
-
-def role_title(role: str) -> str:
-    """A role as the feed names it: `code-reviewer` is `Code Reviewer`."""
-    return " ".join(part.capitalize() for part in role.split("-"))
 
 
 def text_arg(raw: dict[str, Any], name: str, limit: int, *, required: bool = True
@@ -147,8 +143,7 @@ class CrewService:
     @staticmethod
     async def roles(session: AsyncSession, house_id: str) -> dict[str, Role]:
         """The crew roles of a house: the built-in ones and its own (`crew_roles`)."""
-        house = await session.get(House, house_id)
-        return house_roles((house.settings if house else {}).get("crew_roles"))
+        return await read_roles(session, house_id)
 
     @staticmethod
     async def house_settings(session: AsyncSession, house_id: str) -> dict[str, Any]:
@@ -259,6 +254,8 @@ class CrewService:
                 raise InvalidInput(why)
             session.add(crew)
             await session.flush()
+            # Its CREW_UPDATE refreshes and its lead's heartbeat are due from the start.
+            await schedule_crew(session, crew, now)
             record(session, crew.id, by.id, "crew_started", f"Crew started: {goal[:120]}",
                    {"goal": goal})
             lead_member = await self._join(session, crew, lead, LEAD, by.id)
@@ -335,18 +332,15 @@ class CrewService:
         return view
 
     async def change(self, crew_id: str, by: User, raw: dict[str, Any]) -> dict[str, Any]:
-        """Change a crew's goal, name, budget, refresh and heartbeat settings: its starter
-        or a house admin."""
-        unknown = set(raw) - {"goal", "name", "heartbeat_halted", *SETTINGS_RANGE}
+        """Change a crew's goal, name, budget and timings: its starter or a house admin. (Its
+        heartbeat is halted and resumed at `/api/crews/{id}/heartbeat`.)"""
+        unknown = set(raw) - {"goal", "name", *SETTINGS_RANGE}
         if unknown:
             raise InvalidInput(f"unknown crew setting {sorted(unknown)[0]!r}; a crew's goal, "
-                               "name, agent_budget, refresh_seconds, lead_idle_seconds and "
-                               "heartbeat_halted can change")
+                               "name, agent_budget, refresh_seconds and lead_idle_seconds "
+                               "can change")
         goal = text_arg(raw, "goal", MAX_GOAL_CHARS, required=False) if "goal" in raw else None
         name = text_arg(raw, "name", 120, required=False) if "name" in raw else None
-        halted = raw.get("heartbeat_halted")
-        if halted is not None and not isinstance(halted, bool):
-            raise InvalidInput("heartbeat_halted must be true or false")
         settings = self._settings(raw)
         async with self.feed.write() as session:
             crew, access = await self.load(session, crew_id, by.id)
@@ -360,13 +354,6 @@ class CrewService:
                        {"goal": goal})
             if name is not None:
                 crew.name = name
-            if halted is not None and halted != crew.heartbeat_halted:
-                crew.heartbeat_halted = halted
-                kind = "heartbeat_halted" if halted else "heartbeat_resumed"
-                record(session, crew.id, by.id, kind,
-                       "Heartbeat halted" if halted else "Heartbeat resumed", {})
-                if not halted:
-                    crew.unanswered_nudges = 0
             for key, value in settings.items():
                 setattr(crew, key, value)
             crew.updated_at = self.clock()

@@ -11,8 +11,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shoal.crew.activity import KINDS, changed, record
-from shoal.crew.roles import LEAD
-from shoal.crew.service import role_title, text_arg
+from shoal.crew.roles import LEAD, role_title
+from shoal.crew.service import text_arg
 from shoal.crew.tables import (
     REPORT_KINDS,
     TASK_STATES,

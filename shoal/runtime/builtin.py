@@ -56,6 +56,7 @@ from shoal.runtime.sessions import (
     parse_session_key,
     session_key,
     sync_room,
+    turns_after,
     working_turns,
 )
 from shoal.store.tables import Activation, User, utcnow
@@ -219,6 +220,7 @@ class BuiltinRuntime:
                                            self.chat.attachments)
         agent_session = await self._open_session(ctx, child)
         stored = await self._take_in(ctx, agent_session, child)
+        checked = max((t.index for t in stored), default=0)  # see pushed_turns
         window = min(r.info.context_window for r in resolved)
         fixed = fixed_tokens(system, tools)
         compaction = ctx.config.compaction_settings(self.settings.compaction)
@@ -258,11 +260,17 @@ class BuiltinRuntime:
                 ctx.interrupted.set()  # killed from elsewhere (a person, its parent)
             if ctx.interrupted.is_set():
                 return tally.outcome("skipped", skip_reason="interrupted")
+            pushed, checked = await pushed_turns(self.db, agent_session.id, stored, checked)
+            stored.extend(pushed)
             turns = prune(context_of(stored, with_tools=bool(tools)), window, pruning)
             if (compactions < MAX_COMPACTIONS and not stuck
                     and over_threshold(turns, fixed, MAX_TOKENS, window, compaction)):
                 stored, done = await self._compact(ctx, compactor, stored, keep, "threshold")
                 compactions, stuck = compactions + int(done), not done
+                # What a compaction's listeners add (a crew's refresh) comes into this call.
+                pushed, checked = await pushed_turns(self.db, agent_session.id, stored,
+                                                     checked)
+                stored.extend(pushed)
                 turns = prune(context_of(stored, with_tools=bool(tools)), window, pruning)
             # The last resort, in the context only: the newest turns that fit.
             budget = window - MAX_TOKENS - fixed
@@ -458,6 +466,18 @@ class BuiltinRuntime:
                     row.payload = {**(row.payload or {}), **tools}
         except Exception:
             log.exception("could not save the tool calls of activation %s", ctx.activation.id)
+
+
+async def pushed_turns(db: Database, session_id: str, stored: list[StoredTurn], checked: int
+                       ) -> tuple[list[StoredTurn], int]:
+    """Turns others added to the session (a crew's CREW_UPDATE) numbered after `checked`, the
+    newest number looked at so far, and the new such number: a running agent sees them at its
+    next model call, after its own turns of the step (one added while the model answered is
+    numbered before them)."""
+    known = {t.index for t in stored}
+    fresh = await turns_after(db, session_id, checked)
+    return ([t for t in fresh if t.index not in known],
+            max([checked, *(t.index for t in fresh)]))
 
 
 def load_parent_tools(parent: User) -> ToolPolicy:

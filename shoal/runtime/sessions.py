@@ -194,6 +194,17 @@ async def working_turns(db: Database, session_id: str) -> list[StoredTurn]:
     return ([_stored(summary)] if summary is not None else []) + [_stored(r) for r in rows]
 
 
+async def turns_after(db: Database, session_id: str, index: int) -> list[StoredTurn]:
+    """The session's turns numbered after `index`, in order: what others added to it (a
+    CREW_UPDATE) while an activation worked in it."""
+    async with db.read() as session:
+        rows = (await session.scalars(
+            select(SessionTurn).where(SessionTurn.session_id == session_id,
+                                      SessionTurn.index > index, SessionTurn.role != "summary")
+            .order_by(SessionTurn.index))).all()
+    return [_stored(r) for r in rows]
+
+
 def summary_text(turn: StoredTurn) -> str:
     """A summary as the model reads it, first in the context."""
     return (f"[Summary of the earlier conversation (turns {turn.covers_from}-{turn.covers_to}), "

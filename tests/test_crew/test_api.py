@@ -62,8 +62,13 @@ async def test_who_may_start_read_change_and_end_a_crew(team: Team) -> None:  # 
     assert r.status_code == 200, r.text
     assert (r.json()["goal"], r.json()["budget"]["agents"], r.json()["refresh_seconds"]) == (
         "Ship the login page today", 5, 60)
-    r = await house.admin.patch(f"/api/crews/{crew_id}", {"heartbeat_halted": True})
-    assert r.status_code == 200 and r.json()["heartbeat_halted"] is True
+    # The heartbeat has its own resource; the crew shows whether it is halted.
+    refused(await house.admin.patch(f"/api/crews/{crew_id}", {"heartbeat_halted": True}), 400,
+            "heartbeat_halted")
+    r = await house.admin.patch(f"/api/crews/{crew_id}/heartbeat", {"halted": True})
+    assert r.status_code == 200, r.text
+    r = await house.member.get(f"/api/crews/{crew_id}")
+    assert r.json()["heartbeat_halted"] is True
     kinds = [e["kind"] for e in r.json()["feed"]]
     assert kinds[:2] == ["heartbeat_halted", "goal_changed"]
 
