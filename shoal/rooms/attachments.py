@@ -25,6 +25,7 @@ from shoal.errors import (
     Unauthorized,
     UnsupportedType,
 )
+from shoal.files import with_signed_links
 from shoal.ids import new_id
 from shoal.rooms.access import Action, authorize_room, room_access
 from shoal.rooms.faces import AVATAR_TYPES, MAX_AVATAR_BYTES, avatar_id, avatar_url
@@ -212,9 +213,8 @@ class Attachments:
         """Give every attachment of these message views a signed link (`signed_url`,
         `signed_url_expires`): for receivers without a session, such as webhooks."""
         for view in views:
-            for item in (view or {}).get("attachments") or []:
-                link = self.link(item["id"])
-                item["signed_url"], item["signed_url_expires"] = link["url"], link["expires"]
+            if view and view.get("attachments"):
+                view["attachments"] = with_signed_links(self.signer, view["attachments"])
 
     async def set_avatar(self, target: User, name: str | None, content_type: str | None,
                          source: BinaryIO, size: int) -> str:

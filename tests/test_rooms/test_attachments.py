@@ -170,6 +170,56 @@ async def test_an_sdk_agent_uploads_sends_and_reads_attachments(
         await agent.close()
 
 
+async def test_sdk_agents_get_signed_links_that_download_and_expire(
+        shoal_server: ShoalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    bot = await make_sdk_bot(shoal_server)
+    person = await bot.house.member.socket()
+    await person.join(bot.house.room_id)
+    agent = Agent(shoal_server.url, bot.token)
+    room_id = await agent.connect_and_join(bot.house.room_id)
+    heard: list[Message] = []
+    agent.on("message", heard.append)
+    try:
+        file = (await upload(bot.house.member, room_id, PNG)).json()
+        r = await bot.house.member.post(f"/api/agencies/{room_id}/messages", {
+            "content": f"@{bot.username} here", "attachments": [file["id"]]})
+        posted = r.json()
+        [item] = (await wait_for_message(heard, f"@{bot.username} here")).raw["attachments"]
+        # The agent's copy carries a link that works without any session...
+        assert item["id"] == file["id"] and item["url"] == file["url"]
+        assert item["signed_url_expires"] > time.time()
+        anonymous = shoal_server.http()
+        got = await anonymous.get(path_of(item["signed_url"]))
+        assert got.status_code == 200 and got.content == PNG
+        assert await agent.attachment_link(item) == item["signed_url"]
+        # ...while people's browsers get the message as it was, read with their session.
+        [seen] = [m for m in await person.wait_for("message")
+                  if m["id"] == posted["id"]]
+        assert seen["attachments"] == posted["attachments"]
+        assert "signed_url" not in seen["attachments"][0]
+        # A bot that joins again from an earlier seq gets the replayed copy with a link too.
+        replay = await shoal_server.socket(bot.token)
+        await replay.join(room_id, lastSeq=posted["seq"] - 1)
+        [again] = [m for m in replay.received("message") if m["id"] == posted["id"]]
+        assert (await anonymous.get(path_of(
+            again["attachments"][0]["signed_url"]))).content == PNG
+        await replay.close()
+
+        # Links last `attachment_link_seconds`: with one second, a link soon stops working.
+        monkeypatch.setattr(shoal_server.shoal.attachments.signer, "ttl_seconds", 1)
+        await bot.house.member.post(f"/api/agencies/{room_id}/messages", {
+            "content": "short-lived", "attachments": [
+                (await upload(bot.house.member, room_id, PNG)).json()["id"]]})
+        [brief] = (await wait_for_message(heard, "short-lived")).raw["attachments"]
+        await asyncio.sleep(2.1)
+        r = await anonymous.get(path_of(brief["signed_url"]))
+        assert r.status_code == 403 and "expired" in r.json()["error"]
+        assert await agent.download(brief) == PNG  # the agent's own session still reads it
+    finally:
+        await agent.close()
+        await person.close()
+
+
 async def wait_for_message(heard: list[Message], content: str) -> Message:
     async with asyncio.timeout(5):
         while not any(m.content == content for m in heard):
