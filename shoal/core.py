@@ -157,6 +157,7 @@ class Shoal:
         self.models = await build_router(self.settings, self.db)
         await self.gateway.start()
         await self.runs.start_sweeping()
+        await self.attachments.start_sweeping()
         if self.settings.role in ("all", "worker"):
             await self.worker.start()
             await self.indexer.start()
@@ -207,6 +208,7 @@ class Shoal:
         await self.subagents.stop()
         await self.mcp.close()
         await self.runs.stop()
+        await self.attachments.stop()
         await self.chat.appender.stop()
         await self.gateway.stop()
         await self.db.dispose()
