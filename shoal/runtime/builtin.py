@@ -215,9 +215,11 @@ class BuiltinRuntime:
         thinking = thinking_level(ctx, self.settings)
         if section := reasoning_section(thinking, resolved[0].info.reasoning):
             system = f"{system}\n\n{section}"
-        # The waking message's images, read once, and the chain that can see them.
+        # The images of the waking message and of those since the agent last spoke, read
+        # once, and the chain that can see them.
         images, seeing = await load_images(ctx, chain, router, house_models, defaults,
-                                           self.chat.attachments)
+                                           self.chat.attachments, self.db,
+                                           recent=child is None)
         agent_session = await self._open_session(ctx, child)
         stored = await self._take_in(ctx, agent_session, child)
         window = min(r.info.context_window for r in resolved)
@@ -259,16 +261,17 @@ class BuiltinRuntime:
                 ctx.interrupted.set()  # killed from elsewhere (a person, its parent)
             if ctx.interrupted.is_set():
                 return tally.outcome("skipped", skip_reason="interrupted")
-            turns = prune(context_of(stored, with_tools=bool(tools)), window, pruning)
+            turns = prune(context_of(images.onto(stored), with_tools=bool(tools)), window,
+                          pruning)
             if (compactions < MAX_COMPACTIONS and not stuck
                     and over_threshold(turns, fixed, MAX_TOKENS, window, compaction)):
                 stored, done = await self._compact(ctx, compactor, stored, keep, "threshold")
                 compactions, stuck = compactions + int(done), not done
-                turns = prune(context_of(stored, with_tools=bool(tools)), window, pruning)
+                turns = prune(context_of(images.onto(stored), with_tools=bool(tools)),
+                              window, pruning)
             # The last resort, in the context only: the newest turns that fit.
             budget = window - MAX_TOKENS - fixed
             turns = guard_context(turns, min(budget, trim_to) if trim_to else budget)
-            turns = images.on(turns)
             request = ChatRequest(turns, system, tools, max_tokens=MAX_TOKENS,
                                   thinking=thinking)
             try:
