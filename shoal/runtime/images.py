@@ -69,8 +69,8 @@ class TurnImages:
         turn when its message is not among them), or the note on the last user turn."""
         if not (self.images or self.note):
             return turns
-        at_message = {t.message_id: i for i, t in enumerate(turns)
-                      if t.role == "user" and t.message_id}
+        at_message: dict[str | None, int | None] = {
+            t.message_id: i for i, t in enumerate(turns) if t.role == "user" and t.message_id}
         last = _last_user_turn([t.message for t in turns])
         placed: dict[int, list[ImagePart]] = {}
         for message_id, image in self.images:
