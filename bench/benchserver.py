@@ -8,10 +8,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+
+STARTUP_SECONDS = 60
 
 
 def free_port() -> int:
@@ -22,9 +25,11 @@ def free_port() -> int:
 
 
 async def wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    """Wait until the server answers Engine.IO's handshake (Shoal and the relay both do)."""
+    """Wait until the server answers Engine.IO's handshake (Shoal and the relay both do); a
+    loaded machine may take a while to import and migrate, so up to STARTUP_SECONDS."""
+    deadline = time.monotonic() + STARTUP_SECONDS
     async with httpx.AsyncClient() as http:
-        for _ in range(200):
+        while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"server exited with {proc.returncode}")
             try:

@@ -89,18 +89,20 @@ class Shoal:
         register_schedule_commands(self.commands)
         register_subagent_commands(self.commands)
         self.commands.add_house_source(HouseCommands(self.db, settings))
+        # Signed links to attached files, for receivers without a session (bots, webhooks).
+        links = LinkSigner(settings.ensure_secret(), settings.attachment_link_seconds,
+                           settings.base_url)
         self.gateway = Gateway(self.authenticate, redis_url=settings.redis_url,
                                redis_prefix=settings.redis_prefix,
                                allowed_origins=settings.allowed_origins,
-                               max_body_bytes=settings.max_body_bytes)
+                               max_body_bytes=settings.max_body_bytes, signer=links)
         self.dispatcher = Dispatcher(interaction_budget=settings.interaction_budget)
         # Files attached to messages: bytes under the data directory, signed links to them.
         self.files = LocalFileStore(settings.data_dir / "files")
         self.attachments = Attachments(
             self.db, self.files,
             AttachmentRules.parse(settings.attachment_max_bytes, settings.attachment_types),
-            LinkSigner(settings.ensure_secret(), settings.attachment_link_seconds,
-                       settings.base_url))
+            links)
         room_events = WebhookRoomEvents(self.attachments)
         self.membership = Membership(self.db, self.gateway, room_events)
         self.chat = Chat(self.db, self.gateway, self.limits, self.dispatcher, room_events,
@@ -192,6 +194,7 @@ class Shoal:
         self.models = await build_router(self.settings, self.db)
         await self.gateway.start()
         await self.runs.start_sweeping()
+        await self.attachments.start_sweeping()
         if self.settings.role in ("all", "worker"):
             await self.worker.start()
             await self.indexer.start()
@@ -242,6 +245,7 @@ class Shoal:
         await self.subagents.stop()
         await self.mcp.close()
         await self.runs.stop()
+        await self.attachments.stop()
         await self.chat.appender.stop()
         await self.gateway.stop()
         await self.db.dispose()

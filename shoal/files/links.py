@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlencode
 
 
@@ -36,3 +38,14 @@ class LinkSigner:
         if int(expires) < (time.time() if now is None else now):
             return False
         return hmac.compare_digest(self._signature(attachment_id, int(expires)), signature)
+
+
+def with_signed_links(signer: LinkSigner, items: Iterable[dict[str, Any]]
+                      ) -> list[dict[str, Any]]:
+    """Copies of a message's files (`{id, ...}`), each with a link a receiver without a
+    session can read it by: `signed_url` and `signed_url_expires`."""
+    linked = []
+    for item in items:
+        url, expires = signer.sign(item["id"])
+        linked.append({**item, "signed_url": url, "signed_url_expires": expires})
+    return linked

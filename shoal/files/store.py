@@ -10,6 +10,7 @@ import asyncio
 import os
 import re
 import shutil
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -37,6 +38,11 @@ class FileStore(Protocol):
 
     async def delete(self, key: str) -> None:
         """Remove the file; removing a missing one is not an error."""
+        ...
+
+    async def keys_older_than(self, seconds: float) -> list[str]:
+        """The keys of files last written more than `seconds` ago (for the sweep that
+        deletes files whose record is gone)."""
         ...
 
 
@@ -81,6 +87,10 @@ class LocalFileStore:
         path = self.path(key)
         await asyncio.to_thread(path.unlink, True)
 
+    async def keys_older_than(self, seconds: float) -> list[str]:
+        """Also removes half-written files (`.part`) as old: a copy that crashed midway."""
+        return await asyncio.to_thread(_old_keys, self.root, time.time() - seconds)
+
 
 def _copy_in(source: BinaryIO, path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,3 +101,18 @@ def _copy_in(source: BinaryIO, path: Path) -> int:
         size = target.tell()
     os.replace(partial, path)  # readers never see half a file
     return size
+
+
+def _old_keys(root: Path, before: float) -> list[str]:
+    keys = []
+    for path in root.glob("*/*/*"):
+        try:
+            if path.stat().st_mtime >= before:
+                continue
+        except FileNotFoundError:  # deleted meanwhile
+            continue
+        if path.suffix == ".part":
+            path.unlink(missing_ok=True)
+        elif KEY.match(path.name):
+            keys.append(path.name)
+    return keys

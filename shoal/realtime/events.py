@@ -57,7 +57,8 @@ def register_events(gateway: Gateway, db: Database, chat: Chat, commands: Comman
                         batch = await history(session, access.room, after_seq=after,
                                               limit=MAX_HISTORY)
                         for message in batch:
-                            await gateway.sio.emit("message", message, to=state.sid)
+                            await gateway.sio.emit("message", gateway.for_socket(state, message),
+                                                   to=state.sid)
                         replayed += len(batch)
                         if len(batch) < MAX_HISTORY:
                             break
@@ -67,7 +68,7 @@ def register_events(gateway: Gateway, db: Database, chat: Chat, commands: Comman
                     waited = await deliver_waiting(session, user, access.room,
                                                    resumed=last_seq is not None)
                 for message in waited:
-                    await gateway.sio.emit("message", message, to=state.sid)
+                    await gateway.sio.emit("message", gateway.for_bots(message), to=state.sid)
             joined = {"agencyId": room_id, "members": members, "lastSeq": access.room.last_seq,
                       "replayed": replayed}
             await gateway.sio.emit("agency-joined", joined, to=state.sid)
@@ -101,7 +102,7 @@ def register_events(gateway: Gateway, db: Database, chat: Chat, commands: Comman
             attachments=data.get("attachments"),
         )
         return {"ok": True, "messageId": message["id"], "seq": message["seq"],
-                "message": message}
+                "message": gateway.for_socket(state, message)}
 
     async def edit(state: SocketState, data: dict[str, Any]) -> dict[str, Any]:
         message_id = data.get("messageId")

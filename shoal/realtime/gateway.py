@@ -17,12 +17,14 @@ import socketio
 
 from shoal import metrics
 from shoal.errors import InvalidInput, ShoalError
+from shoal.files import with_signed_links
 from shoal.ids import new_id
 from shoal.jsontext import check_json, find_flaw
 from shoal.logs import log_context, new_request_id
 
 if TYPE_CHECKING:
     from shoal.auth.tokens import Principal
+    from shoal.files import LinkSigner
     from shoal.store.tables import User
 
 log = logging.getLogger("shoal.realtime")
@@ -49,9 +51,12 @@ class Gateway:
     """Wraps python-socketio: socket auth, the contract's events, and emits to rooms/users."""
 
     def __init__(self, authenticate: Authenticator, *, redis_url: str | None,
-                 redis_prefix: str, allowed_origins: list[str], max_body_bytes: int) -> None:
+                 redis_prefix: str, allowed_origins: list[str], max_body_bytes: int,
+                 signer: LinkSigner | None = None) -> None:
         """`authenticate` turns a handshake's bearer token into its principal; with a
-        `redis_url`, emits and revocations reach every process sharing it."""
+        `redis_url`, emits and revocations reach every process sharing it; `signer` gives
+        bots' copies of messages signed links to their files."""
+        self._signer = signer
         manager = None
         self._redis: aioredis.Redis | None = None
         self._revoked_channel = revoked_channel(redis_prefix)
@@ -197,7 +202,31 @@ class Gateway:
     async def emit_room(self, room_id: str, event: str, data: Any, skip_sid: str | None = None
                         ) -> None:
         """Send an event to every socket joined to the room."""
-        await self.sio.emit(event, data, room=room_key(room_id), skip_sid=skip_sid)
+        await self.sio.emit(event, data, to=[room_key(room_id), bots_key(room_id)],
+                            skip_sid=skip_sid)
+
+    async def emit_message(self, room_id: str, view: dict[str, Any]) -> None:
+        """Send a stored message to the room's sockets: people get it as it is (their
+        browsers read its files with their session), bots with a signed link to each file."""
+        linked = self.for_bots(view)
+        if linked is view:
+            await self.emit_room(room_id, "message", view)
+            return
+        await self.sio.emit("message", view, room=room_key(room_id))
+        await self.sio.emit("message", linked, room=bots_key(room_id))
+
+    def for_bots(self, view: dict[str, Any]) -> dict[str, Any]:
+        """A message view as bots get it: a copy whose files each carry `signed_url` and
+        `signed_url_expires`, so an agent can hand a file on to a program without its token
+        (the view itself when it carries no files)."""
+        items = view.get("attachments")
+        if not items or self._signer is None:
+            return view
+        return {**view, "attachments": with_signed_links(self._signer, items)}
+
+    def for_socket(self, state: SocketState, view: dict[str, Any]) -> dict[str, Any]:
+        """A message view as this socket gets it (see `for_bots`)."""
+        return self.for_bots(view) if state.principal.user.kind == "bot" else view
 
     async def emit_agent_status(self, room_id: str, agent: User, status: AgentStatus,
                                 detail: str | None = None, skip_sid: str | None = None
@@ -219,18 +248,20 @@ class Gateway:
     async def emit_room_and_user(self, room_id: str, user_id: str, event: str, data: Any
                                  ) -> None:
         """Send an event to a room and to one user's sockets; a socket in both gets it once."""
-        await self.sio.emit(event, data, to=[room_key(room_id), user_room(user_id)])
+        await self.sio.emit(event, data,
+                            to=[room_key(room_id), bots_key(room_id), user_room(user_id)])
 
     async def enter(self, state: SocketState, room_id: str) -> None:
-        """Subscribe a socket to a room's events."""
-        await self.sio.enter_room(state.sid, room_key(room_id))
+        """Subscribe a socket to a room's events (a bot's to the room's bot side, where
+        messages carry signed links to their files)."""
+        await self.sio.enter_room(state.sid, socket_room(state, room_id))
         state.rooms.add(room_id)
         if state.principal.user.kind == "bot":
             await self._record_presence(state.principal.id, room_id)
 
     async def leave(self, state: SocketState, room_id: str) -> None:
         """Unsubscribe a socket from a room's events."""
-        await self.sio.leave_room(state.sid, room_key(room_id))
+        await self.sio.leave_room(state.sid, socket_room(state, room_id))
         state.rooms.discard(room_id)
         if not self.is_online_in(state.principal.id, room_id):
             await self._record_absence(state, room_id)
@@ -313,6 +344,17 @@ async def announce_revoked(redis_url: str, prefix: str, token_ids: list[str]) ->
 def room_key(room_id: str) -> str:
     """The Socket.IO room a Shoal room's events go to."""
     return f"room:{room_id}"
+
+
+def bots_key(room_id: str) -> str:
+    """The Socket.IO room of a Shoal room's bot sockets: every room event reaches them too,
+    and messages reach them with signed links to their files."""
+    return f"room:{room_id}:bots"
+
+
+def socket_room(state: SocketState, room_id: str) -> str:
+    """The Socket.IO room a socket joins for a Shoal room."""
+    return bots_key(room_id) if state.principal.user.kind == "bot" else room_key(room_id)
 
 
 def user_room(user_id: str) -> str:

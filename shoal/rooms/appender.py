@@ -136,7 +136,7 @@ class MessageAppender:
                 for job, room, message, handle in written:
                     view = message_view(message, room, Sender(job.draft.sender.user, handle,
                                                               job.draft.sender.name))
-                    await self.broadcaster.emit_room(room.id, "message", view)
+                    await self.broadcaster.emit_message(room.id, view)
                     _succeed(job, view)
         if self.members_changed is not None:
             for room in joined.values():

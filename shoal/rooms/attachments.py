@@ -4,6 +4,7 @@ anyone with a signed link), and their removal with their message."""
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import logging
 import re
@@ -25,6 +26,7 @@ from shoal.errors import (
     Unauthorized,
     UnsupportedType,
 )
+from shoal.files import with_signed_links
 from shoal.ids import new_id
 from shoal.rooms.access import Action, authorize_room, room_access
 from shoal.rooms.faces import AVATAR_TYPES, MAX_AVATAR_BYTES, avatar_id, avatar_url
@@ -39,6 +41,9 @@ log = logging.getLogger("shoal.rooms.attachments")
 MAX_PER_MESSAGE = 10
 MAX_PENDING = 20  # a member's uploads not yet on a message
 PENDING_HOURS = 24  # an upload no message took after this is deleted
+SWEEP_EVERY = timedelta(hours=6)
+SWEEP_GRACE = timedelta(hours=1)  # files younger than this may be uploads in flight
+SWEEP_BATCH = 500
 MAX_NAME_CHARS = 255
 UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 
@@ -98,6 +103,7 @@ class Attachments:
         self.store = store
         self.rules = rules
         self.signer = signer
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def may_upload(self, user: User, room_id: str) -> None:
         """Refuse someone who may not post in the room, before their file is read."""
@@ -129,13 +135,8 @@ class Attachments:
         """Delete the member's uploads no message took in a day, then refuse one more when
         they already have MAX_PENDING waiting (the count is in the database, so it holds
         across processes)."""
-        stale = utcnow() - timedelta(hours=PENDING_HOURS)
         async with self.db.write() as session:
-            old = list(await session.scalars(select(Attachment.id).where(
-                Attachment.uploader_id == user.id, Attachment.kind == "attachment",
-                Attachment.message_id.is_(None), Attachment.created_at < stale)))
-            if old:
-                await session.execute(delete(Attachment).where(Attachment.id.in_(old)))
+            old = await drop_expired_uploads(session, user.id)
             waiting = await session.scalar(select(func.count()).select_from(Attachment).where(
                 Attachment.uploader_id == user.id, Attachment.kind == "attachment",
                 Attachment.message_id.is_(None)))
@@ -212,9 +213,8 @@ class Attachments:
         """Give every attachment of these message views a signed link (`signed_url`,
         `signed_url_expires`): for receivers without a session, such as webhooks."""
         for view in views:
-            for item in (view or {}).get("attachments") or []:
-                link = self.link(item["id"])
-                item["signed_url"], item["signed_url_expires"] = link["url"], link["expires"]
+            if view and view.get("attachments"):
+                view["attachments"] = with_signed_links(self.signer, view["attachments"])
 
     async def set_avatar(self, target: User, name: str | None, content_type: str | None,
                          source: BinaryIO, size: int) -> str:
@@ -266,6 +266,51 @@ class Attachments:
         async with self.db.read() as session:
             return await session.get(Attachment, uploaded)
 
+    async def sweep(self) -> int:
+        """Delete what nothing may read any more: uploads no message took in a day (record
+        and bytes), and files whose record is gone. A record goes first, in its transaction
+        (a message deleted, a room or house removed with its records), and its bytes after
+        the commit; a process that stops between leaves bytes that no one is served (reads
+        go through the record) and that this sweep deletes. Only files older than
+        SWEEP_GRACE are looked at: an upload's bytes are written just before its record.
+        Answers how many files it deleted."""
+        async with self.db.write() as session:
+            expired = await drop_expired_uploads(session)
+        orphans = list(expired)
+        expired_ids = set(expired)
+        keys = await self.store.keys_older_than(SWEEP_GRACE.total_seconds())
+        for start in range(0, len(keys), SWEEP_BATCH):
+            batch = keys[start:start + SWEEP_BATCH]
+            async with self.db.read() as session:
+                kept = set(await session.scalars(
+                    select(Attachment.id).where(Attachment.id.in_(batch))))
+            orphans.extend(key for key in batch if key not in kept and key not in expired_ids)
+        await self.remove(orphans)
+        if orphans:
+            log.info("deleted %d files no one may read any more (%d expired uploads)",
+                     len(orphans), len(expired))
+        return len(orphans)
+
+    async def start_sweeping(self) -> None:
+        """Sweep now, then every SWEEP_EVERY, for the rest of the process's life (every
+        process: each keeps its own data directory's files)."""
+        async def loop() -> None:
+            while True:
+                try:
+                    await self.sweep()
+                except Exception:  # the next round tries again
+                    log.exception("sweeping attachment files failed")
+                await asyncio.sleep(SWEEP_EVERY.total_seconds())
+
+        self._sweeper = asyncio.create_task(loop(), name="shoal-file-sweep")
+
+    async def stop(self) -> None:
+        """Stop sweeping."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+            self._sweeper = None
+
     async def remove(self, ids: Sequence[str]) -> None:
         """Delete the files of records already removed (after their transaction commits)."""
         for attachment_id in ids:
@@ -290,6 +335,21 @@ async def drop_message_files(session: AsyncSession, message_id: str) -> list[str
     deletes once the transaction commits."""
     ids = list(await session.scalars(
         select(Attachment.id).where(Attachment.message_id == message_id)))
+    if ids:
+        await session.execute(delete(Attachment).where(Attachment.id.in_(ids)))
+    return ids
+
+
+async def drop_expired_uploads(session: AsyncSession, uploader_id: str | None = None
+                               ) -> list[str]:
+    """Remove the records of uploads no message took in PENDING_HOURS (one member's, or
+    everyone's); answers their ids, whose bytes the caller deletes once this commits."""
+    query = select(Attachment.id).where(
+        Attachment.kind == "attachment", Attachment.message_id.is_(None),
+        Attachment.created_at < utcnow() - timedelta(hours=PENDING_HOURS))
+    if uploader_id is not None:
+        query = query.where(Attachment.uploader_id == uploader_id)
+    ids = list(await session.scalars(query))
     if ids:
         await session.execute(delete(Attachment).where(Attachment.id.in_(ids)))
     return ids

@@ -25,6 +25,11 @@ class RoomBroadcaster(Protocol):
         """Send an event to every socket joined to the room."""
         ...
 
+    async def emit_message(self, room_id: str, view: dict[str, Any]) -> None:
+        """Send a stored message to the room's sockets (bots' copies with signed links to
+        its files)."""
+        ...
+
 
 class MemberBroadcaster(Protocol):
     """Tells rooms and people about membership, and knows who is online."""

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from shoal.runs.views import WIRE_EVENTS
 from shoal.store.tables import User
 
 if TYPE_CHECKING:
@@ -31,11 +32,23 @@ class Stream:
     relayed_at: float = 0.0
     checkpoint_at: float = 0.0
     flush: asyncio.Task[None] | None = field(default=None, repr=False)
+    step: int | None = None  # set on a reasoning stream: the model call it belongs to
+
+    def event(self, message_id: str, delta: str, *, first: bool = False
+              ) -> tuple[str, dict[str, Any]]:
+        """The transcript entry type and data of the text so far: the answer's `stream-start`
+        / `stream`, or a reasoning's `record`."""
+        if self.step is not None:
+            return "record", {"messageId": message_id, "step": self.step, "delta": delta,
+                              "reasoning": self.content, "done": False}
+        return ("stream-start" if first else "stream"), {
+            "messageId": message_id, "delta": delta, "content": self.content, "done": False}
 
 
 class StreamRelay:
-    """Streams by (run, messageId). The first delta and the checkpoints are stored events;
-    the deltas between are only relayed, merged so a room sees ~25 events a second at most."""
+    """Streams by (run, messageId): an answer's text or a model call's reasoning. The first
+    delta and the checkpoints are stored events; the deltas between are only relayed, merged
+    so a room sees ~25 events a second at most."""
 
     def __init__(self, runs: RunService, db: Database, gateway: Gateway, chat: Chat) -> None:
         self.runs = runs
@@ -47,15 +60,27 @@ class StreamRelay:
     async def push(self, run_id: str, agent: User, message_id: str, delta: str,
                    content: str | None) -> None:
         """Take a delta (and the agent's content so far, which wins when given)."""
+        await self._take(run_id, agent, message_id, delta, content, None)
+
+    async def push_reasoning(self, run_id: str, agent: User, message_id: str, step: int,
+                             delta: str, content: str) -> None:
+        """Take a delta of a model call's reasoning (`step`: which call), with the reasoning
+        so far. It goes out as `record` events (`{messageId, step, delta, reasoning, done:
+        false}`), never as the answer's stream; `drop` it once its whole text is recorded."""
+        await self._take(run_id, agent, message_id, delta, content, step)
+
+    async def _take(self, run_id: str, agent: User, message_id: str, delta: str,
+                    content: str | None, step: int | None) -> None:
         key = (run_id, message_id)
         stream = self._streams.get(key)
         now = time.monotonic()
         if stream is None:
             text = content if content is not None else delta
-            recorded = await self.runs.add(run_id, agent.id, "stream-start", {
-                "messageId": message_id, "delta": delta, "content": text, "done": False})
-            self._streams[key] = Stream(recorded.run.room_id, recorded.seq, now, text,
-                                        relayed_at=now, checkpoint_at=now)
+            stream = Stream("", 0, now, text, relayed_at=now, checkpoint_at=now, step=step)
+            type, data = stream.event(message_id, delta, first=True)
+            recorded = await self.runs.add(run_id, agent.id, type, data)
+            stream.room_id, stream.seq = recorded.run.room_id, recorded.seq
+            self._streams[key] = stream
             return
         stream.content = content if content is not None else stream.content + delta
         stream.pending += delta
@@ -72,9 +97,8 @@ class StreamRelay:
     async def _checkpoint(self, run_id: str, agent: User, message_id: str, stream: Stream
                           ) -> None:
         self._cancel(stream)
-        recorded = await self.runs.add(run_id, agent.id, "stream", {
-            "messageId": message_id, "delta": stream.pending, "content": stream.content,
-            "done": False})
+        type, data = stream.event(message_id, stream.pending)
+        recorded = await self.runs.add(run_id, agent.id, type, data)
         stream.seq = recorded.seq
         stream.pending = ""
         stream.relayed_at = time.monotonic()
@@ -89,12 +113,12 @@ class StreamRelay:
         if not stream.pending:
             return
         self._cancel(stream)
-        payload = {"runId": run_id, "agencyId": stream.room_id, "messageId": message_id,
-                   "delta": stream.pending, "content": stream.content, "done": False,
+        type, data = stream.event(message_id, stream.pending)
+        payload = {"runId": run_id, "agencyId": stream.room_id, **data,
                    "seq": stream.seq, "t": int((time.monotonic() - stream.started) * 1000)}
         stream.pending = ""
         stream.relayed_at = time.monotonic()
-        await self.gateway.emit_room(stream.room_id, "agent-run-stream", payload)
+        await self.gateway.emit_room(stream.room_id, WIRE_EVENTS[type], payload)
 
     async def finish(self, run_id: str, agent: User, message_id: str, content: str | None,
                      metadata: dict[str, Any], *, lease_owner: str | None = None
@@ -135,6 +159,12 @@ class StreamRelay:
             recorded = await self.runs.record(session, run, "stream-end", {
                 "messageId": message_id, "content": content, "done": True})
             await self.runs.broadcast(recorded)
+
+    def drop(self, run_id: str, message_id: str) -> None:
+        """Stop relaying a stream whose whole text is recorded otherwise (a reasoning's)."""
+        stream = self._streams.pop((run_id, message_id), None)
+        if stream is not None:
+            self._cancel(stream)
 
     def forget(self, run_id: str) -> None:
         """Drop the streams of a run that ended."""

@@ -23,6 +23,7 @@ from shoal.llm import (
     ContextOverflow,
     HouseModels,
     LLMConfig,
+    ReasoningDelta,
     TextDelta,
     is_silent,
     model_chain,
@@ -44,8 +45,8 @@ from shoal.runtime.prompt import build_system_prompt
 from shoal.runtime.reasoning import (
     reasoning_section,
     split_thinking,
+    think_stream,
     thinking_level,
-    visible_only,
 )
 from shoal.runtime.runlog import HANDED_BACK, ActivationRun, TextSink
 from shoal.runtime.sessions import (
@@ -215,9 +216,11 @@ class BuiltinRuntime:
         thinking = thinking_level(ctx, self.settings)
         if section := reasoning_section(thinking, resolved[0].info.reasoning):
             system = f"{system}\n\n{section}"
-        # The waking message's images, read once, and the chain that can see them.
+        # The images of the waking message and of those since the agent last spoke, read
+        # once, and the chain that can see them.
         images, seeing = await load_images(ctx, chain, router, house_models, defaults,
-                                           self.chat.attachments)
+                                           self.chat.attachments, self.db,
+                                           recent=child is None)
         agent_session = await self._open_session(ctx, child)
         stored = await self._take_in(ctx, agent_session, child)
         checked = max((t.index for t in stored), default=0)  # see pushed_turns
@@ -262,7 +265,8 @@ class BuiltinRuntime:
                 return tally.outcome("skipped", skip_reason="interrupted")
             pushed, checked = await pushed_turns(self.db, agent_session.id, stored, checked)
             stored.extend(pushed)
-            turns = prune(context_of(stored, with_tools=bool(tools)), window, pruning)
+            turns = prune(context_of(images.onto(stored), with_tools=bool(tools)), window,
+                          pruning)
             if (compactions < MAX_COMPACTIONS and not stuck
                     and over_threshold(turns, fixed, MAX_TOKENS, window, compaction)):
                 stored, done = await self._compact(ctx, compactor, stored, keep, "threshold")
@@ -271,16 +275,18 @@ class BuiltinRuntime:
                 pushed, checked = await pushed_turns(self.db, agent_session.id, stored,
                                                      checked)
                 stored.extend(pushed)
-                turns = prune(context_of(stored, with_tools=bool(tools)), window, pruning)
+                turns = prune(context_of(images.onto(stored), with_tools=bool(tools)),
+                              window, pruning)
             # The last resort, in the context only: the newest turns that fit.
             budget = window - MAX_TOKENS - fixed
             turns = guard_context(turns, min(budget, trim_to) if trim_to else budget)
-            turns = images.on(turns)
             request = ChatRequest(turns, system, tools, max_tokens=MAX_TOKENS,
                                   thinking=thinking)
             try:
-                answer = await self._call(router, request, seeing, house_models, ctx.house.id,
-                                          visible_only(run.text_stream(step)), access)
+                answer = await self._call(
+                    router, request, seeing, house_models, ctx.house.id,
+                    think_stream(run.text_stream(step), run.reasoning_stream(step, think=True)),
+                    access, run.reasoning_stream(step))
             except ContextOverflow:
                 # The provider counts otherwise: flush, compact harder, and try again.
                 if compactions >= MAX_COMPACTIONS or len(turns) < 2:
@@ -295,6 +301,8 @@ class BuiltinRuntime:
             tally.add(answer)
             if answer.reasoning:  # the model's own: shown in the run, never in the room
                 await run.reasoning(step, answer.reasoning)
+            if answer.tool_calls and (thought := split_thinking(answer.text)[1]):
+                await run.reasoning(step, thought, think=True)
             if ctx.interrupted.is_set():
                 return tally.outcome("skipped", skip_reason="interrupted")
             if not answer.tool_calls:
@@ -394,20 +402,23 @@ class BuiltinRuntime:
 
     async def _call(self, router: ModelRouter, request: ChatRequest, chain: list[str],
                     house_models: HouseModels, house_id: str, on_text: TextSink | None,
-                    access: AgentAccess | None) -> Completion:
+                    access: AgentAccess | None, on_reasoning: TextSink | None = None
+                    ) -> Completion:
         answer = Completion()
         async for event in router.stream(request, chain, house=house_models,
                                          house_id=house_id, agent=access):
             answer.add(event)
             if on_text is not None and isinstance(event, TextDelta):
                 await on_text(event.text, answer.text)
+            elif on_reasoning is not None and isinstance(event, ReasoningDelta) and event.text:
+                await on_reasoning(event.text, answer.reasoning)
         return answer
 
     async def _answer(self, ctx: ActivationContext, tally: Tally, text: str,
                       run: ActivationRun, step: int, save: SaveTurns) -> Outcome:
         text, reasoning = split_thinking(text)
         if reasoning:
-            await run.reasoning(step, reasoning)
+            await run.reasoning(step, reasoning, think=True)
         text = text.strip()
         if is_silent(text):
             await save(ChatMessage("assistant", text))

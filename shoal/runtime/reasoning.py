@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from shoal.runtime.runlog import TextSink
 
 THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.S | re.I)
+PARTIAL_TAG = re.compile(r"<think|<(t(h(i(nk?)?)?)?)?$", re.I)  # an opening tag not yet whole
+PARTIAL_CLOSE = re.compile(r"<(/(t(h(i(nk?)?)?)?)?)?$", re.I)  # a closing tag not yet whole
 REASONING_FORMAT = (
     "## Reasoning Format\n"
     "Think before you answer, {depth}. Put all of your reasoning inside <think>...</think> "
@@ -51,21 +53,36 @@ def split_thinking(text: str) -> tuple[str, str]:
     return THINK.sub("", text).strip(), "\n\n".join(t for t in found if t)
 
 
-def visible_only(sink: TextSink | None) -> TextSink | None:
-    """A text stream that passes on only what is outside <think> blocks, so a run's live
-    answer never shows the reasoning either."""
-    if sink is None:
-        return None
-    shown = ""
+def think_stream(text: TextSink, reasoning: TextSink) -> TextSink:
+    """A model's text stream split in two as it arrives: what is outside <think> blocks goes
+    to `text` (so a run's live answer never shows the reasoning), what is inside to
+    `reasoning` (the run's reasoning section, growing live)."""
+    shown = thought = ""
 
     async def push(delta: str, content: str) -> None:
-        nonlocal shown
+        nonlocal shown, thought
+        so_far = _thinking_so_far(content)
+        if len(so_far) > len(thought):
+            new = so_far[len(thought):] if so_far.startswith(thought) else ""
+            thought = so_far
+            await reasoning(new, thought)
         visible = THINK.sub("", content)
-        if "<think" in visible.lower() or visible.lower().endswith(("<", "<t", "<th", "<thi",
-                                                                     "<thin")):
+        if PARTIAL_TAG.search(visible):
             return  # a tag still arriving
         visible = visible.lstrip()
         if visible.startswith(shown) and len(visible) > len(shown):
             new, shown = visible[len(shown):], visible
-            await sink(new, shown)
+            await text(new, shown)
     return push
+
+
+def _thinking_so_far(content: str) -> str:
+    """The reasoning of the <think> blocks a streamed text holds so far, the last one maybe
+    still open (without the start of its closing tag)."""
+    found = []
+    for match in THINK.finditer(content):
+        text = match.group(1)
+        if not match.group(0).lower().endswith("</think>"):  # still open
+            text = PARTIAL_CLOSE.sub("", text)
+        found.append(text.strip())
+    return "\n\n".join(t for t in found if t)

@@ -115,10 +115,30 @@ class ActivationRun:
             "toolCallId": call_id, "tool": tool, "output": output,
             "duration": f"{int((time.monotonic() - started) * 1000)}ms", "status": status})
 
-    async def reasoning(self, step: int, text: str) -> None:
-        """Show the model's reasoning in the run (opening it if need be), never in the room."""
-        await self.open()
-        self._queue("record", {"reasoning": text, "step": step})
+    def reasoning_stream(self, step: int, *, think: bool = False) -> TextSink:
+        """Where a model call's reasoning goes as it arrives (`think`: the <think> blocks of
+        a model without native reasoning): into the run, which it opens if need be, as a
+        collapsible section people watch grow; never into the room."""
+        message_id = self._reasoning_id(step, think)
+
+        async def push(delta: str, content: str) -> None:
+            run_id = await self.open()
+            await self.flush()
+            await self.runs.streams.push_reasoning(run_id, self.ctx.bot, message_id, step,
+                                                   delta, content)
+        return push
+
+    async def reasoning(self, step: int, text: str, *, think: bool = False) -> None:
+        """Record a model call's whole reasoning in the run (opening it if need be), ending
+        its live stream; never in the room."""
+        run_id = await self.open()
+        message_id = self._reasoning_id(step, think)
+        self.runs.streams.drop(run_id, message_id)
+        self._queue("record", {"messageId": message_id, "step": step, "reasoning": text,
+                               "done": True})
+
+    def _reasoning_id(self, step: int, think: bool) -> str:
+        return f"{self._stream_id(step)}-{'think' if think else 'reasoning'}"
 
     async def interrupts(self) -> list[dict[str, Any]]:
         """Interrupts that arrived since the last look (from any process)."""
@@ -129,17 +149,17 @@ class ActivationRun:
             self._seen = found[-1]["seq"]
         return found
 
-    def text_stream(self, step: int) -> TextSink | None:
-        """Where a model call's text goes as it arrives, once this is a run. A step that
-        ends in tool calls leaves its stream unposted; the answering step's is posted."""
-        run_id = self.run_id
-        if run_id is None:
-            return None
+    def text_stream(self, step: int) -> TextSink:
+        """Where a model call's text goes as it arrives, once this is a run (it may become
+        one during the call, when the model's reasoning opens it). A step that ends in tool
+        calls leaves its stream unposted; the answering step's is posted."""
 
         async def push(delta: str, content: str) -> None:
+            if self.run_id is None:
+                return
             await self.flush()
-            await self.runs.streams.push(run_id, self.ctx.bot, self._stream_id(step), delta,
-                                         content)
+            await self.runs.streams.push(self.run_id, self.ctx.bot, self._stream_id(step),
+                                         delta, content)
         return push
 
     async def reply(self, step: int, text: str, metadata: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import inspect
 import json
 import logging
 import ssl
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("shoal.sdk")
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 RUN_EVENTS = ("agent-run-permission-response", "agent-run-interrupt")
+LINK_MARGIN_SECONDS = 60  # a carried file link with less time left than this is renewed
 
 
 @functools.cache
@@ -153,7 +155,13 @@ class Agent:
         return r.content
 
     async def attachment_link(self, attachment: dict[str, Any] | str) -> str:
-        """A short-lived signed link to a file, for a program without the agent's session."""
+        """A short-lived signed link to a file, for a program without the agent's session:
+        the one the message brought (`signed_url`) while it has a minute left, else a new one."""
+        if isinstance(attachment, dict):
+            carried, expires = attachment.get("signed_url"), attachment.get("signed_url_expires")
+            if (isinstance(carried, str) and isinstance(expires, int)
+                    and expires - time.time() > LINK_MARGIN_SECONDS):
+                return carried
         attachment_id = attachment["id"] if isinstance(attachment, dict) else attachment
         http = self._client()
         r = await http.post(f"/api/attachments/{attachment_id}/link")

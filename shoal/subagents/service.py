@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from shoal.agents.config import load_config
 from shoal.errors import Conflict, Forbidden, InvalidInput, NotFound, ShoalError
@@ -255,9 +255,10 @@ class SubagentService:
                 log.warning("the room announcement of sub-agent %s could not be posted: %s",
                             sub.id, exc.message)
                 async with self.db.write() as session:
-                    row = await session.get(Subagent, sub.id)
-                    if row is not None:
-                        row.announced_message_id = "unposted"
+                    # Another sweep may have posted it meanwhile: its record stands.
+                    await session.execute(update(Subagent).where(
+                        Subagent.id == sub.id, Subagent.announced_message_id.is_(None))
+                        .values(announced_message_id="unposted"))
         return posted
 
     async def _post_to_room(self, sub: Subagent) -> None:

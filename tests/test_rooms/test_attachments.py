@@ -4,6 +4,7 @@ signed links, files reaching webhook and SDK agents, and deleting a message dele
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import time
 from datetime import timedelta
@@ -11,12 +12,14 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import update
 
-from shoal.rooms.attachments import MAX_PENDING, PENDING_HOURS, AttachmentRules
+from shoal.ids import new_id
+from shoal.rooms.attachments import MAX_PENDING, PENDING_HOURS, SWEEP_GRACE, AttachmentRules
 from shoal.rooms.tables import Attachment
 from shoal.sdk import Agent, Message
-from shoal.store.tables import utcnow
+from shoal.store.tables import House, Room, utcnow
 from tests.support import Person, ShoalServer, make_house
 from tests.test_sdk.bots import make_sdk_bot
 
@@ -170,6 +173,56 @@ async def test_an_sdk_agent_uploads_sends_and_reads_attachments(
         await agent.close()
 
 
+async def test_sdk_agents_get_signed_links_that_download_and_expire(
+        shoal_server: ShoalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    bot = await make_sdk_bot(shoal_server)
+    person = await bot.house.member.socket()
+    await person.join(bot.house.room_id)
+    agent = Agent(shoal_server.url, bot.token)
+    room_id = await agent.connect_and_join(bot.house.room_id)
+    heard: list[Message] = []
+    agent.on("message", heard.append)
+    try:
+        file = (await upload(bot.house.member, room_id, PNG)).json()
+        r = await bot.house.member.post(f"/api/agencies/{room_id}/messages", {
+            "content": f"@{bot.username} here", "attachments": [file["id"]]})
+        posted = r.json()
+        [item] = (await wait_for_message(heard, f"@{bot.username} here")).raw["attachments"]
+        # The agent's copy carries a link that works without any session...
+        assert item["id"] == file["id"] and item["url"] == file["url"]
+        assert item["signed_url_expires"] > time.time()
+        anonymous = shoal_server.http()
+        got = await anonymous.get(path_of(item["signed_url"]))
+        assert got.status_code == 200 and got.content == PNG
+        assert await agent.attachment_link(item) == item["signed_url"]
+        # ...while people's browsers get the message as it was, read with their session.
+        [seen] = [m for m in await person.wait_for("message")
+                  if m["id"] == posted["id"]]
+        assert seen["attachments"] == posted["attachments"]
+        assert "signed_url" not in seen["attachments"][0]
+        # A bot that joins again from an earlier seq gets the replayed copy with a link too.
+        replay = await shoal_server.socket(bot.token)
+        await replay.join(room_id, lastSeq=posted["seq"] - 1)
+        [again] = [m for m in replay.received("message") if m["id"] == posted["id"]]
+        assert (await anonymous.get(path_of(
+            again["attachments"][0]["signed_url"]))).content == PNG
+        await replay.close()
+
+        # Links last `attachment_link_seconds`: with one second, a link soon stops working.
+        monkeypatch.setattr(shoal_server.shoal.attachments.signer, "ttl_seconds", 1)
+        await bot.house.member.post(f"/api/agencies/{room_id}/messages", {
+            "content": "short-lived", "attachments": [
+                (await upload(bot.house.member, room_id, PNG)).json()["id"]]})
+        [brief] = (await wait_for_message(heard, "short-lived")).raw["attachments"]
+        await asyncio.sleep(2.1)
+        r = await anonymous.get(path_of(brief["signed_url"]))
+        assert r.status_code == 403 and "expired" in r.json()["error"]
+        assert await agent.download(brief) == PNG  # the agent's own session still reads it
+    finally:
+        await agent.close()
+        await person.close()
+
+
 async def wait_for_message(heard: list[Message], content: str) -> Message:
     async with asyncio.timeout(5):
         while not any(m.content == content for m in heard):
@@ -201,3 +254,47 @@ async def test_uploads_no_message_takes_are_capped_and_expire(shoal_server: Shoa
     assert r.status_code == 201, r.text
     assert (await house.member.get(f"/api/attachments/{stale}")).status_code == 404
     assert not shoal_server.shoal.files.path(stale).exists()
+
+
+async def test_the_sweep_deletes_files_whose_room_or_house_is_gone(
+        shoal_server: ShoalServer) -> None:
+    shoal = shoal_server.shoal
+    house, other = await make_house(shoal_server), await make_house(shoal_server)
+    r = await house.owner.post("/api/agencies", {"name": "doomed", "houseId": house.id})
+    doomed = r.json()["id"]
+
+    async def posted(person: Person, room_id: str) -> str:
+        file = (await upload(person, room_id, PNG)).json()
+        r = await person.post(f"/api/agencies/{room_id}/messages",
+                              {"content": "file", "attachments": [file["id"]]})
+        assert r.status_code == 201, r.text
+        return str(file["id"])
+
+    kept = await posted(house.owner, house.room_id)
+    in_room = await posted(house.owner, doomed)
+    in_house = await posted(other.owner, other.room_id)
+    waiting = (await upload(house.owner, house.room_id, PNG)).json()["id"]
+    # A room and a house go, their records with them (as an operator removing them does).
+    async with shoal.db.write() as session:
+        await session.execute(sa_delete(Room).where(Room.id == doomed))
+        await session.execute(sa_delete(House).where(House.id == other.id))
+    gone = [in_room, in_house]
+    for key in gone:
+        assert (await house.owner.get(f"/api/attachments/{key}")).status_code == 404
+    # Files younger than the grace may be uploads whose record is not written yet.
+    in_flight = new_id()
+    await shoal.files.save(in_flight, io.BytesIO(b"half-way"))
+    assert await shoal.attachments.sweep() == 0
+    assert all(shoal.files.path(key).exists() for key in [*gone, kept, in_flight])
+
+    hour_ago = time.time() - SWEEP_GRACE.total_seconds() - 60
+    for key in [*gone, kept, waiting, in_flight]:
+        os.utime(shoal.files.path(key), (hour_ago, hour_ago))
+    async with shoal.db.write() as session:  # and an upload no message took in a day
+        await session.execute(update(Attachment).where(Attachment.id == waiting).values(
+            created_at=utcnow() - timedelta(hours=PENDING_HOURS, minutes=1)))
+    assert await shoal.attachments.sweep() == 4
+    for key in [*gone, waiting, in_flight]:
+        assert not shoal.files.path(key).exists()
+    assert (await house.member.get(f"/api/attachments/{kept}")).content == PNG
+    assert await shoal.attachments.sweep() == 0

@@ -13,6 +13,7 @@ import pytest
 
 from shoal.llm import Catalog, KeyRing, LLMConfig, ModelConfig, ModelRouter, ProviderConfig
 from shoal.llm.fakeserver import FakeLLMServer, Reply
+from shoal.runtime.images import MAX_IMAGES
 from tests.receiver import receiver
 from tests.support import ShoalServer
 from tests.test_rooms.test_attachments import PNG, path_of, upload
@@ -110,3 +111,45 @@ async def test_without_an_image_model_the_images_are_named_in_words(
     assert request.model == "fake-gpt" and sent_images(request.body) == []
     last = request.body["messages"][-1]["content"]
     assert last.endswith("[images attached: chart.png; your model cannot see images]")
+
+
+def turns_with_images(body: dict[str, Any]) -> list[str]:
+    """The text of each turn that shows an image."""
+    return [next(p["text"] for p in m["content"] if p["type"] == "text")
+            for m in body["messages"] if isinstance(m["content"], list)
+            and any(p["type"] == "image_url" for p in m["content"])]
+
+
+async def test_an_image_posted_just_before_the_question_reaches_the_model(
+        bench: Bench, seeing: FakeLLMServer) -> None:
+    await bench.configure(model={"primary": VISION, "fallbacks": []})
+    seeing.script(Reply("A purple chart."), Reply("Still here."))
+    await image_message(bench, "here is the chart")
+    trigger = await bench.say("Scout, what does the chart above show?")
+    await bench.run(trigger)
+    [request] = seeing.requests
+    assert len(sent_images(request.body)) == 1
+    # On the turn of the message that carried it, not the question's.
+    [shown] = turns_with_images(request.body)
+    assert shown.endswith("here is the chart")
+    # Once the agent has answered, that image is behind it: the next turn does not resend it.
+    await bench.run(await bench.say("Scout, thanks"))
+    assert sent_images(seeing.requests[1].body) == []
+
+
+async def test_earlier_images_are_bounded_and_go_to_the_image_model(
+        bench: Bench, seeing: FakeLLMServer) -> None:
+    await bench.configure(model={"primary": "openai/fake-gpt", "fallbacks": []},
+                          image_model={"primary": VISION, "fallbacks": []})
+    seeing.script(Reply("Five charts."))
+    for i in range(MAX_IMAGES + 1):
+        await image_message(bench, f"chart {i}")
+    trigger = await image_message(bench, "Scout, and this one?")
+    await bench.run(trigger)
+    [request] = seeing.requests
+    assert request.model == "fake-vision"
+    # The waking message's image first, then the newest before it, MAX_IMAGES in all.
+    shown = turns_with_images(request.body)
+    assert len(sent_images(request.body)) == MAX_IMAGES
+    assert shown[-1].endswith("Scout, and this one?")
+    assert [s[-7:] for s in shown[:-1]] == [f"chart {i}" for i in (2, 3, 4)]

@@ -5,6 +5,7 @@ shown in the run and stripped from the reply."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -48,7 +49,7 @@ async def test_think_blocks_go_to_the_run_and_never_into_the_reply(
     [reply] = await bench.messages_after(trigger["seq"])
     assert reply["content"] == "It is 4."
     run = await run_of(bench)
-    [note] = [e for e in run["transcript"] if e["type"] == "record"]
+    [note] = [e for e in run["transcript"] if e["type"] == "record" and e["done"]]
     assert note["reasoning"] == "The user wants the sum. 2 + 2 = 4."
     assert "2 + 2 = 4" not in str([e for e in run["transcript"] if e["type"] != "record"])
 
@@ -98,5 +99,69 @@ async def test_a_reasoning_models_own_reasoning_shows_in_the_run(bench: Bench,
     [reply] = await bench.messages_after(trigger["seq"])
     assert reply["content"] == "Four."
     run = await run_of(bench)
-    [note] = [e for e in run["transcript"] if e["type"] == "record"]
+    [note] = [e for e in run["transcript"] if e["type"] == "record" and e["done"]]
     assert note["reasoning"] == "Adding two and two."
+
+
+REASONING = ("First, two and two are four. Then I check it by counting: one, two, three, "
+             "four. So the answer is four.")
+
+
+async def watch_reasoning(bench: Bench, trigger: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Run the activation while a person's socket is in the room; every event it heard."""
+    person = await bench.house.member.socket()
+    await person.join(bench.room_id)
+    try:
+        await bench.run(trigger)
+        await person.wait_for("agent-run-complete")
+        return list(person.events)
+    finally:
+        await person.close()
+
+
+def check_streamed_reasoning(events: list[tuple[str, Any]], full: str, answer: str) -> None:
+    """The reasoning grew live in the run (partial records, then the whole), and reached
+    neither the answer's stream nor the room's messages."""
+    records = [data for name, data in events if name == "agent-run-record"
+               and isinstance(data.get("reasoning"), str)]
+    partial = [r for r in records if r["done"] is False]
+    [whole] = [r for r in records if r["done"] is True]
+    assert partial and whole["reasoning"] == full
+    assert all(full.startswith(r["reasoning"]) for r in partial)
+    assert len(partial[0]["reasoning"]) < len(full)  # it arrived before the model finished
+    first = next(i for i, (name, data) in enumerate(events) if data is partial[0])
+    reply_at = next(i for i, (name, data) in enumerate(events)
+                    if name == "message" and data["content"] == answer)
+    assert first < reply_at
+    assert {r["messageId"] for r in records} == {whole["messageId"]}
+    for name, data in events:
+        if name in ("message", "agent-run-stream"):
+            assert "two and two" not in str(data) and "counting" not in str(data)
+
+
+async def test_native_reasoning_streams_into_the_run_as_it_arrives(
+        bench: Bench, thinker: FakeLLMServer) -> None:
+    await bench.configure(model={"primary": REASONER, "fallbacks": []}, thinking="high")
+    thinker.script(Reply("Four.", reasoning=REASONING, chunk_delay=0.02))
+    trigger = await bench.say("Scout, 2 + 2?")
+    events = await watch_reasoning(bench, trigger)
+    check_streamed_reasoning(events, REASONING, "Four.")
+    [reply] = await bench.messages_after(trigger["seq"])
+    assert reply["content"] == "Four."
+    # Read back later, the run keeps the whole reasoning once, after its first part.
+    run = await run_of(bench)
+    notes = [e for e in run["transcript"] if e["type"] == "record"]
+    assert notes[0]["done"] is False and notes[-1] == {**notes[-1], "done": True,
+                                                       "reasoning": REASONING}
+
+
+async def test_think_blocks_stream_into_the_run_and_never_into_the_answer(
+        bench: Bench, thinker: FakeLLMServer) -> None:
+    await bench.configure(model={"primary": FAKE_MODEL, "fallbacks": []}, thinking="medium")
+    thinker.script(Reply(f"<think>{REASONING}</think>\n\nIt is four.", chunk_delay=0.02))
+    trigger = await bench.say("Scout, what is 2 + 2?")
+    events = await watch_reasoning(bench, trigger)
+    check_streamed_reasoning(events, REASONING, "It is four.")
+    # The answer streamed live too (the reasoning opened the run), without the reasoning.
+    streamed = [d for n, d in events if n == "agent-run-stream"]
+    assert streamed and streamed[-1]["content"] == "It is four."

@@ -53,6 +53,7 @@ export class RunCard {
     this.items = new Map(); // tool calls, permissions, interrupts, records: key -> element
     this.tools = new Map();
     this.permissions = new Map();
+    this.reasoned = new Set(); // reasoning sections whose whole text arrived
     this.stream = null; // {messageId, content, done}
     this.stopped = false;
     this.outcome = null;
@@ -78,7 +79,9 @@ export class RunCard {
   /** Apply one transcript entry; entries at or below the last seq are ignored (streams
    * excepted: their relayed deltas repeat the seq and carry the whole text so far). */
   apply(event) {
-    const streaming = event.type === 'stream' || event.type === 'stream-start';
+    // A reasoning's record grows like a stream: its relayed deltas repeat the seq too.
+    const streaming = event.type === 'stream' || event.type === 'stream-start'
+      || (event.type === 'record' && event.done === false);
     if (typeof event.seq === 'number') {
       if (event.seq <= this.lastSeq && !streaming) return;
       this.lastSeq = Math.max(this.lastSeq, event.seq);
@@ -162,9 +165,16 @@ export class RunCard {
 
   on_record(e) {
     if (typeof e.reasoning === 'string') {
-      // The model's reasoning: folded away, and never part of the answer.
-      this.item(`rec:${e.seq}`, () => h('details', { class: 'run-reasoning' },
-        h('summary', null, 'Reasoning'), h('div', { class: 'reasoning-text' }, e.reasoning)));
+      // The model's reasoning: folded away, growing while the model thinks, and never part
+      // of the answer. One section per model call (its messageId), rebuilt as it grows.
+      const key = e.messageId ? `reason:${e.messageId}` : `rec:${e.seq}`;
+      const live = e.done === false;
+      if (live && this.reasoned.has(key)) return; // a late delta after the whole text
+      if (!live) this.reasoned.add(key);
+      this.item(key, () => h('details', { class: `run-reasoning${live ? ' live' : ''}` },
+        h('summary', null, live ? 'Reasoning…' : 'Reasoning'),
+        h('div', { class: 'reasoning-text' }, e.reasoning)), true);
+      if (live) this.statusText = 'reasoning';
       return;
     }
     const data = Object.fromEntries(Object.entries(e)

@@ -158,6 +158,8 @@ function summarize(e, handleOf) {
       return [e.decision, e.decidedBy && `by @${handleOf(e.decidedBy)}`,
         e.timedOut && '(no answer)'].filter(Boolean).join(' ');
     case 'interrupt': return `${e.action}${e.message ? `: ${e.message}` : ''}`;
+    case 'record': return typeof e.reasoning === 'string'
+      ? `reasoning: ${e.reasoning.slice(0, 120)}` : '';
     case 'complete': return e.summary || '';
     case 'error': return e.error || '';
     default: return '';
