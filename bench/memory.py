@@ -208,7 +208,7 @@ async def approximate(shoal: Shoal, house_id: str, asked: list[str]) -> None:
         print("  (usearch not installed: no HNSW comparison)")
         return
     house = shoal.memory.vectors._houses[house_id]
-    matrix = house.matrix[: house.count]
+    matrix = np.ascontiguousarray(house.columns[:, : house.count].T)
     started = time.perf_counter()
     index = Index(ndim=matrix.shape[1], metric="ip", dtype="f32")
     index.add(np.arange(house.count), matrix)
