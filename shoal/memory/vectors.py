@@ -1,12 +1,13 @@
 """The vector side of search: each process keeps the stored vectors of the houses it searched
 in memory (numpy, float32) and scans them exactly, which bench/memory.py measured fast enough
-at 100,000+ documents. The vectors are held one column per document, so a query's nonzero
-dimensions are contiguous rows: a sparse query (the offline embedder's: a few words hash to a
-few dozen of its 256 dimensions) reads only those rows, a dense one scans them all (pgvector is not assumed, and this Python's sqlite3 cannot load
-sqlite-vec). The copy catches up with the database at every search by vector id, so vectors
-written by any process are found within one search; a deleted document's stale row is
-dropped when the results are read back from the database. At most `max_rows` per house are
-held: the newest.
+at 100,000+ documents (pgvector is not assumed, and this Python's sqlite3 cannot load
+sqlite-vec). The vectors are held one column per document, so a query's nonzero dimensions
+are contiguous rows: a sparse query (the offline embedder's: a few words hash to a few dozen
+of its 256 dimensions) reads only those rows, a dense one reads them all. A search compares
+the house's newest stored vector id with the copy's and loads what is new, so vectors written
+by any process are found at the next search; a deleted document's stale row is dropped when
+the results are read back from the database. At most `max_rows` per house are held: the
+newest.
 """
 
 from __future__ import annotations
@@ -117,11 +118,16 @@ class VectorIndex:
         if house is not None:
             house.checked_at = 0.0
 
-    async def refresh(self, house_id: str) -> int:
-        """Load the house's vectors written since the last look (at most every
-        `refresh_seconds` unless this process wrote some); answers how many."""
+    async def refresh(self, house_id: str, newest: int | None = None) -> int:
+        """Load the house's vectors written since the last look; answers how many. With
+        `newest` (the id of the house's newest stored vector, read by the caller), only if
+        there are any; without, at most every `refresh_seconds` unless this process wrote
+        some."""
         house = self._houses.setdefault(house_id, _House())
-        if time.monotonic() - house.checked_at < self.refresh_seconds:
+        if newest is not None:
+            if newest <= house.watermark:
+                return 0
+        elif time.monotonic() - house.checked_at < self.refresh_seconds:
             return 0
         loaded = 0
         async with house.lock:
