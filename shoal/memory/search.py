@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from shoal.llm import AllModelsFailed, embed_texts
 from shoal.memory.keyword import keyword_search, offered, terms
@@ -30,6 +30,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shoal.memory")
 CANDIDATES = 4  # each side brings this many times the results asked for
+
+# Built once: a search runs these every time.
+_HOUSE = (select(House.settings, select(func.max(MemoryVector.id))
+                 .where(MemoryVector.house_id == bindparam("house")).scalar_subquery())
+          .where(House.id == bindparam("house")))
+_HITS = (select(SearchDoc, Message.content, Message.seq, Message.sender_name, User.display_name,
+                MemoryNote.text, MemoryNote.tags, Room.name)
+         .outerjoin(Message, (SearchDoc.kind == "message") & (Message.id == SearchDoc.item_id))
+         .outerjoin(User, User.id == Message.sender_id)
+         .outerjoin(MemoryNote, (SearchDoc.kind == "note")
+                    & (MemoryNote.id == SearchDoc.item_id))
+         .outerjoin(Room, Room.id == SearchDoc.room_id)
+         .where(SearchDoc.id.in_(bindparam("ids", expanding=True))))
 
 
 @dataclass
@@ -120,10 +133,7 @@ class MemorySearch:
                 session = await stack.enter_async_context(self.db.read())
             # The house's settings and its newest stored vector's id, in one query: the
             # in-memory vectors catch up only when that id is past what they hold.
-            row = (await session.execute(
-                select(House.settings, select(func.max(MemoryVector.id))
-                       .where(MemoryVector.house_id == house_id).scalar_subquery())
-                .where(House.id == house_id))).first()
+            row = (await session.execute(_HOUSE, {"house": house_id})).first()
             settings, newest = (row[0], row[1]) if row is not None else (None, None)
             house = (settings or {}).get("memory")
             house = house if isinstance(house, dict) else {}
@@ -191,16 +201,7 @@ class MemorySearch:
         async with AsyncExitStack() as stack:
             if session is None:
                 session = await stack.enter_async_context(self.db.read())
-            rows = (await session.execute(
-                select(SearchDoc, Message.content, Message.seq, Message.sender_name,
-                       User.display_name, MemoryNote.text, MemoryNote.tags, Room.name)
-                .outerjoin(Message, (SearchDoc.kind == "message")
-                           & (Message.id == SearchDoc.item_id))
-                .outerjoin(User, User.id == Message.sender_id)
-                .outerjoin(MemoryNote, (SearchDoc.kind == "note")
-                           & (MemoryNote.id == SearchDoc.item_id))
-                .outerjoin(Room, Room.id == SearchDoc.room_id)
-                .where(SearchDoc.id.in_(doc_ids)))).tuples().all()
+            rows = (await session.execute(_HITS, {"ids": list(doc_ids)})).tuples().all()
         found = {row[0].id: row for row in rows}
         hits = []
         for doc_id in doc_ids:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import select
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from numpy.typing import NDArray
+    from sqlalchemy import Row
 
     from shoal.store import Database
 
@@ -144,13 +145,35 @@ class VectorIndex:
                         .order_by(MemoryVector.id).limit(LOAD_BATCH))).all()
                 if not rows:
                     return loaded
-                for row in rows:
-                    self._put(house, row.doc_id, row.model, row.vector, row.room_id, row.scope,
-                              row.agent_id)
+                self._put_rows(house, rows)
                 house.watermark = rows[-1].id
                 loaded += len(rows)
                 if len(rows) < LOAD_BATCH:
                     return loaded
+
+    def _put_rows(self, house: _House, rows: Sequence[Row[Any]]) -> None:
+        """Rows of (doc_id, model, vector, room_id, scope, agent_id): new documents of the
+        house's size, within `max_rows`, are appended in one block; others one by one."""
+        dims = house.dims or len(rows[0].vector) // 4
+        if (house.count + len(rows) > self.max_rows
+                or any(len(r.vector) != 4 * dims or r.doc_id in house.position for r in rows)):
+            for r in rows:
+                self._put(house, r.doc_id, r.model, r.vector, r.room_id, r.scope, r.agent_id)
+            return
+        house.dims = dims
+        while house.count + len(rows) > len(house.doc):
+            self._grow(house)
+        at, end = house.count, house.count + len(rows)
+        house.columns[:, at:end] = np.frombuffer(
+            b"".join(r.vector for r in rows), dtype="<f4").reshape(len(rows), dims).T
+        house.doc[at:end] = [r.doc_id for r in rows]
+        house.room[at:end] = [self._code(r.room_id) for r in rows]
+        house.scope[at:end] = [SCOPES.get(r.scope, 0) for r in rows]
+        house.agent[at:end] = [self._code(r.agent_id) for r in rows]
+        house.model[at:end] = [self._code(r.model) for r in rows]
+        house.position.update(zip((r.doc_id for r in rows), range(at, end), strict=True))
+        house.count = end
+        house.version += 1
 
     def _put(self, house: _House, doc_id: int, model: str, raw: bytes, room_id: str | None,
              scope: str, agent_id: str | None) -> None:
