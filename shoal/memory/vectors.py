@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from numpy.typing import NDArray
-    from sqlalchemy import Row
 
     from shoal.store import Database
 
@@ -63,8 +62,9 @@ def similarities(columns: NDArray[np.float32], query: NDArray[np.float32]
     if len(dims) == 0:
         return np.zeros(columns.shape[1], np.float32)
     if len(dims) > len(query) // SPARSE_SHARE:
-        return query @ columns
-    scores = columns[dims[0]] * query[dims[0]]
+        full: NDArray[np.float32] = query @ columns
+        return full
+    scores: NDArray[np.float32] = columns[dims[0]] * query[dims[0]]
     for d in dims[1:]:
         scores += columns[d] * query[d]
     return scores
@@ -151,7 +151,7 @@ class VectorIndex:
                 if len(rows) < LOAD_BATCH:
                     return loaded
 
-    def _put_rows(self, house: _House, rows: Sequence[Row[Any]]) -> None:
+    def _put_rows(self, house: _House, rows: Sequence[Any]) -> None:
         """Rows of (doc_id, model, vector, room_id, scope, agent_id): new documents of the
         house's size, within `max_rows`, are appended in one block; others one by one."""
         dims = house.dims or len(rows[0].vector) // 4
