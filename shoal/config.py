@@ -102,7 +102,8 @@ class MemorySettings(BaseModel):
     max_results: int = Field(6, ge=1, le=50)  # memory_search's default count
     max_notes_per_agent: int = Field(10_000, ge=1)  # per house; memory_save refuses beyond
     max_vectors: int = Field(250_000, ge=1000)  # per house, held in memory by each process
-    # How soon a process sees vectors another process wrote (its own are seen at once).
+    # How soon people's search sees vectors another process wrote (its own at once;
+    # memory_search sees every stored vector at once).
     vector_refresh_seconds: float = Field(1.0, ge=0)
     embed_batch: int = Field(256, ge=1, le=1024)  # documents per indexer claim
     embed_poll_seconds: float = Field(0.5, gt=0)  # how often the indexer looks for work

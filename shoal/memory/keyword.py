@@ -91,21 +91,21 @@ async def keyword_search(session: AsyncSession, house_id: str, query: str, where
     visible = _visible(where, params)
     newest = "d.created_at DESC, d.id DESC"
     if sqlite and not newest_first and sender_id is None and before is None:
-        # The best `pool` matches of the whole index, filtered for the reader here: a
-        # common word's every match is ranked once, inside FTS5, and only the pool is
-        # joined. Only when the pool was full and the filter left too few is the whole
-        # match list filtered in SQL.
+        # The best `pool` matches of the whole index, filtered for the reader: a common
+        # word's every match is ranked once, inside FTS5, and only the pool is joined. Only
+        # when the filter left too few of a full pool is the whole match list filtered.
         params["match"] = (" AND " if every_word else " OR ").join(f'"{w}"' for w in words)
-        pool = max(POOL, limit * 20)
-        rows = (await session.execute(text(
-            "SELECT m.id, m.score, d.house_id, d.scope, d.room_id, d.agent_id FROM "
-            "(SELECT rowid AS id, -rank AS score FROM search_fts WHERE search_fts MATCH :match "
+        params["pool"] = max(POOL, limit * 20)
+        statement = text(
+            "SELECT m.id, m.score, m.matches FROM (SELECT rowid AS id, -rank AS score, "
+            "count(*) OVER () AS matches FROM search_fts WHERE search_fts MATCH :match "
             "ORDER BY rank LIMIT :pool) m JOIN search_docs d ON d.id = m.id "
-            "ORDER BY m.score DESC"), {"match": params["match"], "pool": pool})).all()
-        kept = [(int(r[0]), float(r[1])) for r in rows
-                if r[2] == house_id and offered(where, r[3], r[4], r[5])][:limit]
-        if len(kept) >= limit or len(rows) < pool:
-            return kept
+            f"WHERE d.house_id = :house AND {visible} ORDER BY m.score DESC LIMIT :limit")
+        rows = (await session.execute(
+            statement.bindparams(bindparam("rooms", expanding=True)), params)).all()
+        if len(rows) >= limit or (rows and rows[0][2] <= params.pop("pool")):
+            return [(int(r[0]), float(r[1])) for r in rows]
+        params.pop("pool", None)
     if sqlite:
         params["match"] = (" AND " if every_word else " OR ").join(f'"{w}"' for w in words)
         sql = ("SELECT d.id, -bm25(search_fts) AS score FROM search_fts "

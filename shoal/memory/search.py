@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 
 from shoal.llm import AllModelsFailed, embed_texts
 from shoal.memory.keyword import keyword_search, offered, terms
-from shoal.memory.tables import MemoryNote, SearchDoc
+from shoal.memory.tables import MemoryNote, MemoryVector, SearchDoc
 from shoal.memory.vectors import VectorFilter, VectorIndex, as_vector
 from shoal.store.tables import House, Message, Room, User, iso
 
@@ -30,6 +30,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shoal.memory")
 CANDIDATES = 4  # each side brings this many times the results asked for
+
+# Built once: a search runs these every time.
+_HOUSE = (select(House.settings, select(func.max(MemoryVector.id))
+                 .where(MemoryVector.house_id == bindparam("house")).scalar_subquery())
+          .where(House.id == bindparam("house")))
+_HITS = (select(SearchDoc, Message.content, Message.seq, Message.sender_name, User.display_name,
+                MemoryNote.text, MemoryNote.tags, Room.name)
+         .outerjoin(Message, (SearchDoc.kind == "message") & (Message.id == SearchDoc.item_id))
+         .outerjoin(User, User.id == Message.sender_id)
+         .outerjoin(MemoryNote, (SearchDoc.kind == "note")
+                    & (MemoryNote.id == SearchDoc.item_id))
+         .outerjoin(Room, Room.id == SearchDoc.room_id)
+         .where(SearchDoc.id.in_(bindparam("ids", expanding=True))))
 
 
 @dataclass
@@ -110,12 +123,18 @@ class MemorySearch:
         return await embed_texts(self.models(), texts, self.chain(house), house_id=house_id)
 
     async def search(self, house_id: str, where: VectorFilter, query: str, *,
-                     max_results: int, min_score: float,
-                     vector_weight: float | None = None) -> Answer:
-        """The best hits for the query, at most `max_results`, none below `min_score`."""
+                     max_results: int, min_score: float, vector_weight: float | None = None,
+                     session: AsyncSession | None = None) -> Answer:
+        """The best hits for the query, at most `max_results`, none below `min_score`. Pass
+        the caller's read session to search in it (one connection for the whole search)."""
         wanted = max_results * CANDIDATES
-        async with self.db.read() as session:
-            settings = await session.scalar(select(House.settings).where(House.id == house_id))
+        async with AsyncExitStack() as stack:
+            if session is None:
+                session = await stack.enter_async_context(self.db.read())
+            # The house's settings and its newest stored vector's id, in one query: the
+            # in-memory vectors catch up only when that id is past what they hold.
+            row = (await session.execute(_HOUSE, {"house": house_id})).first()
+            settings, newest = (row[0], row[1]) if row is not None else (None, None)
             house = (settings or {}).get("memory")
             house = house if isinstance(house, dict) else {}
             weight = float(house.get("vector_weight", vector_weight if vector_weight is not None
@@ -123,7 +142,7 @@ class MemorySearch:
             # The query's embedding is made while the keyword query runs in the database.
             keyword, (model, note, vector, q) = await asyncio.gather(
                 self._keyword(session, house_id, query, where, wanted),
-                self._nearest(house_id, house, query, where, wanted, weight))
+                self._nearest(house_id, house, query, where, wanted, weight, newest or 0))
             if model is not None and q is not None:
                 missing = [d for d, _ in keyword if d not in vector]
                 vector.update(self.vectors.scores(house_id, model, q, missing))
@@ -155,7 +174,7 @@ class MemorySearch:
         return found
 
     async def _nearest(self, house_id: str, house: Mapping[str, Any], query: str,
-                       where: VectorFilter, wanted: int, weight: float
+                       where: VectorFilter, wanted: int, weight: float, newest: int
                        ) -> tuple[str | None, str | None, dict[int, float],
                                   NDArray[np.float32] | None]:
         """The embedding model used (None if none), why none, the nearest documents, and the
@@ -168,7 +187,7 @@ class MemorySearch:
             log.warning("memory search without vectors in house %s: %s", house_id, exc)
             return None, f"keyword search only: no embedding model answered ({exc})", {}, None
         q = as_vector(embedded.vectors[0])
-        await self.vectors.refresh(house_id)
+        await self.vectors.refresh(house_id, newest)
         return embedded.model, None, dict(self.vectors.search(
             house_id, embedded.model, q, where, wanted)), q
 
@@ -182,16 +201,7 @@ class MemorySearch:
         async with AsyncExitStack() as stack:
             if session is None:
                 session = await stack.enter_async_context(self.db.read())
-            rows = (await session.execute(
-                select(SearchDoc, Message.content, Message.seq, Message.sender_name,
-                       User.display_name, MemoryNote.text, MemoryNote.tags, Room.name)
-                .outerjoin(Message, (SearchDoc.kind == "message")
-                           & (Message.id == SearchDoc.item_id))
-                .outerjoin(User, User.id == Message.sender_id)
-                .outerjoin(MemoryNote, (SearchDoc.kind == "note")
-                           & (MemoryNote.id == SearchDoc.item_id))
-                .outerjoin(Room, Room.id == SearchDoc.room_id)
-                .where(SearchDoc.id.in_(doc_ids)))).tuples().all()
+            rows = (await session.execute(_HITS, {"ids": list(doc_ids)})).tuples().all()
         found = {row[0].id: row for row in rows}
         hits = []
         for doc_id in doc_ids:

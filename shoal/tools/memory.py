@@ -158,24 +158,23 @@ class MemoryTools:
         limit = _number(arguments.get("max_results"), self.settings.max_results, 1, 50,
                         "max_results", whole=True)
         floor = _number(arguments.get("min_score"), self.settings.min_score, 0, 1, "min_score")
-        async with self.db.read() as session:
-            house_id, where = await agent_filter(session, scope.bot.id, scope.room_id)
         said: list[str] = []
         history = "rooms" in sources
-        if "sessions" in sources:
-            if self.search.sessions is None:
-                said.append("(sessions are not kept yet; the room history was searched "
-                            "instead)")
-                history = True
-        where = VectorFilter(where.rooms, where.here, where.agent, notes="memory" in sources,
-                             history=history)
+        if "sessions" in sources and self.search.sessions is None:
+            said.append("(sessions are not kept yet; the room history was searched instead)")
+            history = True
         hits: list[Hit] = []
-        if where.notes or where.history:  # not for the sessions alone
-            answer = await self.search.search(house_id, where, query, max_results=int(limit),
-                                              min_score=floor)
-            hits = list(answer.hits)
-            if answer.note:
-                said.append(f"({answer.note})")
+        async with self.db.read() as session:  # one connection: who reads the room, the search
+            house_id, where = await agent_filter(session, scope.bot.id, scope.room_id)
+            where = VectorFilter(where.rooms, where.here, where.agent,
+                                 notes="memory" in sources, history=history)
+            if where.notes or where.history:  # not for the sessions alone
+                answer = await self.search.search(house_id, where, query,
+                                                  max_results=int(limit), min_score=floor,
+                                                  session=session)
+                hits = list(answer.hits)
+                if answer.note:
+                    said.append(f"({answer.note})")
         if "sessions" in sources and self.search.sessions is not None:
             hits.extend(await self.search.sessions.search(scope.bot.id, scope.room_id, query,
                                                           int(limit)))

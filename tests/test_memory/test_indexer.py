@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from shoal.config import MemorySettings
-from shoal.memory import EmbedJob, Indexer, MemorySearch, MemoryVector, SearchDoc
+from shoal.memory import EmbedJob, Indexer, MemorySearch, MemoryVector, SearchDoc, VectorFilter
 from shoal.store.tables import utcnow
 from tests.test_memory.conftest import World
 from tests.test_memory.test_search import found
@@ -85,3 +85,24 @@ async def test_a_failing_model_is_retried_later_with_the_reason(world: World) ->
     assert "keyword search only" in answer and found(answer) == ["The lemur feeding moved to noon"]
     async with shoal.db.write() as session:  # leave no failing job for the other tests
         await session.delete(await session.get(EmbedJob, doc))
+
+
+async def test_another_processs_vectors_are_searched_at_once(world: World) -> None:
+    # A second process's search holds its own copy of the house's vectors; the server's
+    # indexer stores a new one, and the next search there finds it by meaning, though that
+    # process would look at the database on its own only once an hour.
+    shoal = world.server.shoal
+    settings = MemorySettings(vector_refresh_seconds=3600)
+    elsewhere = MemorySearch(shoal.db, settings, lambda: shoal.models)
+    where = VectorFilter(frozenset({world.public}), here=world.public, agent=world.bot_id)
+    await world.say(world.public, "The otter pool is cleaned on Fridays")
+    await world.indexed()
+    before = await elsewhere.search(world.house.id, where, "when do we deploy", max_results=5,
+                                    min_score=0)
+    assert "Redeployment happens every Thursday evening" not in [h.text for h in before.hits]
+    await world.say(world.public, "Redeployment happens every Thursday evening")
+    await world.indexed()
+    after = await elsewhere.search(world.house.id, where, "when do we deploy", max_results=5,
+                                   min_score=0)
+    hit = next(h for h in after.hits if h.text == "Redeployment happens every Thursday evening")
+    assert hit.keyword == 0 and hit.vector > 0  # found by meaning: no word in common
