@@ -13,7 +13,7 @@
    minute and counts, from the room, replies lost and duplicated.
 
     python bench/cluster.py [--database-url postgresql://...] [--redis-url redis://...]
-        [--clients 100] [--messages 2000] [--rate 100] [--bots 40] [--activations 320]
+        [--clients 100] [--messages 1000] [--rate 100] [--bots 40] [--activations 160]
         [--model-seconds 1.0]
 """
 
@@ -212,6 +212,8 @@ class Fanout:
     seconds: float = 0.0
     latencies: dict[str, list[float]] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)
+    client_cpu: float = 0.0
+    load: float = 0.0
 
     def line(self) -> str:
         every = [x for values in self.latencies.values() for x in values]
@@ -224,7 +226,10 @@ class Fanout:
                 text += (f"\n{'':<8}   readers on {where}: p50 {percentile(values, 0.5) * 1000:.1f}"
                          f" ms, p99 {percentile(values, 0.99) * 1000:.1f} ms ({len(values)})")
         cpu = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.cpu.items())
-        return text + f"\n{'':<8}   server CPU: {cpu}"
+        per_1000 = sum(self.cpu.values()) / max(self.delivered, 1) * 1000
+        return text + (f"\n{'':<8}   server CPU: {cpu} ({per_1000 * 1000:.0f} ms per 1,000 "
+                       f"deliveries); clients {self.client_cpu:.1f} s; load average "
+                       f"{self.load:.1f}")
 
 
 async def measure_fanout(name: str, world: World, readers_at: list[Process],
@@ -265,6 +270,7 @@ async def measure_fanout(name: str, world: World, readers_at: list[Process],
                                            "content": f"warm {i}", "metadata": {"sent": 0}})
     await asyncio.sleep(1)
     cpu = {p.name: p.cpu() for p in watched}
+    client_cpu = time.process_time()
     first_send = time.perf_counter()
     for i in range(messages):
         delay = first_send + i / rate - time.perf_counter()
@@ -277,6 +283,8 @@ async def measure_fanout(name: str, world: World, readers_at: list[Process],
         await asyncio.sleep(0.05)
     result.seconds = last_arrival - first_send
     result.cpu = {p.name: p.cpu() - cpu[p.name] for p in watched}
+    result.client_cpu = time.process_time() - client_cpu
+    result.load = os.getloadavg()[0]
     for sock in [*sockets, poster]:
         await sock.close()
     return result
@@ -293,6 +301,7 @@ class Activations:
     duplicated: int
     durations: list[float]
     cpu: dict[str, float]
+    outcomes: Counter[str]
     note: str = ""
 
     @property
@@ -304,7 +313,8 @@ class Activations:
         return (f"{self.name:<24} {self.activations} activations in {self.seconds:5.1f} s = "
                 f"{self.per_minute:6.0f}/min   lost {self.lost}, duplicated {self.duplicated}"
                 f"   activation p50 {statistics.median(self.durations):.0f} ms"
-                f"{self.note}\n{'':<24} CPU: {cpu}")
+                f"{self.note}\n{'':<24} outcomes {dict(self.outcomes)}; CPU: {cpu}; "
+                f"load average {os.getloadavg()[0]:.1f}")
 
 
 async def mention_burst(name: str, db: Database, world: World, api: Process,
@@ -347,12 +357,12 @@ async def mention_burst(name: str, db: Database, world: World, api: Process,
         await asyncio.sleep(0.1)
     seconds = time.perf_counter() - started
     cpu = {p.name: p.cpu() - cpu[p.name] for p in watched}
-    lost, duplicated, durations = await count_replies(db, world, seq_before, expected)
-    return Activations(name, count, seconds, lost, duplicated, durations, cpu)
+    lost, duplicated, durations, outcomes = await count_replies(db, world, expected)
+    return Activations(name, count, seconds, lost, duplicated, durations, cpu, outcomes)
 
 
-async def count_replies(db: Database, world: World, seq_before: int,
-                        expected: Counter[tuple[str, str]]) -> tuple[int, int, list[float]]:
+async def count_replies(db: Database, world: World, expected: Counter[tuple[str, str]]
+                        ) -> tuple[int, int, list[float], Counter[str]]:
     """Replies seen in the room, each bot's to each message that mentioned it: how many are
     missing, how many more than one."""
     async with db.read() as session:
@@ -365,15 +375,17 @@ async def count_replies(db: Database, world: World, seq_before: int,
         handles = dict((await session.execute(sa.text(
             "SELECT user_id, handle FROM house_members"))).all())  # type: ignore[arg-type]
     replies: Counter[tuple[str, str]] = Counter()
+    outcomes: Counter[str] = Counter()
     durations = []
-    for bot_id, trigger, _outcome, duration, reply_id in rows:
+    for bot_id, trigger, outcome, duration, reply_id in rows:
+        outcomes[outcome] += 1
         if reply_id is not None:
             replies[(handles[bot_id], trigger)] += 1
         if duration is not None:
             durations.append(float(duration))
     lost = sum(max(0, n - replies[key]) for key, n in expected.items())
     duplicated = sum(max(0, n - expected[key]) for key, n in replies.items())
-    return lost, duplicated, durations
+    return lost, duplicated, durations, outcomes
 
 
 async def main() -> None:
@@ -384,10 +396,10 @@ async def main() -> None:
     parser.add_argument("--redis-url", default=os.environ.get(
         "SHOAL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"))
     parser.add_argument("--clients", type=int, default=100)
-    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=100.0, help="messages per second")
     parser.add_argument("--bots", type=int, default=40)
-    parser.add_argument("--activations", type=int, default=320, help="per burst")
+    parser.add_argument("--activations", type=int, default=160, help="per burst")
     parser.add_argument("--model-seconds", type=float, default=1.0,
                         help="how long every answer of the fake model takes")
     parser.add_argument("--only", choices=("fanout", "activations"))
