@@ -12,9 +12,12 @@
    which one is killed (SIGKILL) mid-run and started again. Prints sustained activations per
    minute and counts, from the room, replies lost and duplicated.
 
+BENCH_PROFILE_DIR=/tmp/prof BENCH_PROFILE_ROLES=worker,api writes a cProfile of each process
+of those roles there when it stops.
+
     python bench/cluster.py [--database-url postgresql://...] [--redis-url redis://...]
         [--clients 100] [--messages 1000] [--rate 100] [--bots 40] [--activations 160]
-        [--model-seconds 1.0]
+        [--model-seconds 3]
 """
 
 from __future__ import annotations
@@ -119,6 +122,9 @@ class Cluster:
         if redis:
             env["SHOAL_REDIS_URL"] = self.redis_url
         command = [sys.executable, "-m", "shoal", "serve", "--role", role]
+        profiles = os.environ.get("BENCH_PROFILE_DIR")  # cProfile these roles' processes
+        if profiles and role in os.environ.get("BENCH_PROFILE_ROLES", "").split(","):
+            command[1:1] = ["-m", "cProfile", "-o", f"{profiles}/{name}.prof"]
         if role in ("all", "api"):
             command += ["--port", str(port)]
         else:  # workers and schedulers answer /ready on their metrics port
@@ -138,8 +144,9 @@ class Cluster:
         return process
 
     def stop_all(self) -> None:
+        # SIGINT drains as SIGTERM does, and lets a profiled api process write its profile.
         for process in self.running:
-            process.stop()
+            process.stop(signal.SIGINT)
         self.running.clear()
 
 
@@ -400,7 +407,7 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="messages per second")
     parser.add_argument("--bots", type=int, default=40)
     parser.add_argument("--activations", type=int, default=160, help="per burst")
-    parser.add_argument("--model-seconds", type=float, default=1.0,
+    parser.add_argument("--model-seconds", type=float, default=3.0,
                         help="how long every answer of the fake model takes")
     parser.add_argument("--only", choices=("fanout", "activations"))
     parser.add_argument("--logs", type=Path, help="keep the processes' logs in this directory")
@@ -470,6 +477,7 @@ async def bench_activations(cluster: Cluster, world: World, url: str,
 
     async def kill_one(done: int) -> None:
         if not killed and done >= args.activations // 3:
+            w1.cpu()  # what it used up to its death
             w1.stop(signal.SIGKILL)
             killed.append(await cluster.start("worker1-again", "worker"))
 
