@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -200,6 +201,24 @@ async def operator_listener(shoal: Shoal) -> AsyncIterator[None]:
         await runner.cleanup()
 
 
+class DrainingServer(uvicorn.Server):
+    """uvicorn, draining Shoal's sockets on SIGTERM before it closes connections: once it
+    stops listening, every socket gets the answers to what it sent and a Socket.IO disconnect,
+    so its client reconnects to another process; then requests in flight finish within the
+    grace and the lifespan's end stores what the group commit holds."""
+
+    def __init__(self, config: uvicorn.Config, shoal: Shoal) -> None:
+        super().__init__(config)
+        self.shoal = shoal
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Stop listening, drain the sockets, then shut down as uvicorn does."""
+        for server in self.servers:
+            server.close()
+        await self.shoal.drain_sockets()
+        await super().shutdown(sockets)
+
+
 def server_config(settings: Settings, app: Any, **options: Any) -> uvicorn.Config:
     """How uvicorn serves Shoal: its log lines redacted, and `X-Forwarded-For` believed only
     from the proxies in `forwarded_allow_ips` (by default from nobody, not even loopback,
@@ -212,7 +231,7 @@ def server_config(settings: Settings, app: Any, **options: Any) -> uvicorn.Confi
         "log_config": uvicorn_log_config(settings.log_format),
         "proxy_headers": bool(proxies),
         "forwarded_allow_ips": proxies or None,
-        # On SIGTERM, requests in flight get the grace; sockets are told to reconnect (1012).
+        # On SIGTERM (see DrainingServer), requests in flight get the grace.
         "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
     }
     return uvicorn.Config(app, **{**defaults, **options})

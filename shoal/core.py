@@ -236,6 +236,13 @@ class Shoal:
             problems.append("Redis is unreachable")
         return problems
 
+    async def drain_sockets(self) -> None:
+        """The first step of a SIGTERM for a process that serves sockets: not ready any more,
+        and every socket told to reconnect elsewhere once what it sent is answered (waiting
+        at most the shutdown grace)."""
+        self.started = False
+        await self.gateway.drain(self.settings.shutdown_grace_seconds)
+
     async def stop(self) -> None:
         """Stop background work and release connections."""
         self.started = False

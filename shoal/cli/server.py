@@ -12,11 +12,10 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 import typer
-import uvicorn
 from rich.table import Table
 from sqlalchemy import exists, select
 
-from shoal.app import create_app, operator_listener, server_config
+from shoal.app import DrainingServer, create_app, operator_listener, server_config
 from shoal.bootstrap import ensure_demo_agent, ensure_home
 from shoal.cli.common import (
     ConfigOption,
@@ -43,7 +42,9 @@ DEMO_OWNER = "owner"
 def serve_app(settings: Settings, access_log: bool) -> None:
     """Run the ASGI app with uvicorn until interrupted."""
     configure_logging(settings.log_level, settings.log_format)
-    server = uvicorn.Server(server_config(settings, create_app(settings), access_log=access_log))
+    shoal = Shoal(settings)
+    app = create_app(settings, shoal)
+    server = DrainingServer(server_config(settings, app, access_log=access_log), shoal)
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
 

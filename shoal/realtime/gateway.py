@@ -36,6 +36,12 @@ AgentStatus = Literal["idle", "thinking", "running"]
 # How long a process's word that a bot's socket is in a room lasts unless renewed: a process
 # that dies without saying goodbye stops counting after this.
 PRESENCE_TTL_SECONDS = 60
+# What a socket that is being closed answers an event it sent too late: nothing was done, and
+# the client sends it again once reconnected (the SDK does so by itself).
+CLOSING = {"ok": False, "reconnect": True,
+           "error": "this server is restarting: reconnect and send it again (nothing was done)"}
+# How long a draining process waits for told sockets to hang up before it closes them itself.
+HANG_UP_SECONDS = 5
 
 
 @dataclass
@@ -45,6 +51,8 @@ class SocketState:
     sid: str
     principal: Principal
     rooms: set[str] = field(default_factory=set)
+    handling: set[asyncio.Task[Any]] = field(default_factory=set)  # its events in progress
+    closing: bool = False  # told to reconnect: events it sends from now on are not handled
 
 
 class Gateway:
@@ -77,6 +85,7 @@ class Gateway:
         self.sockets: dict[str, SocketState] = {}
         self._by_token: dict[str, set[str]] = defaultdict(set)
         self._room_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._closing: set[asyncio.Task[None]] = set()
         self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
 
@@ -92,6 +101,12 @@ class Gateway:
             state = self.sockets.get(sid)
             if state is None:
                 return {"ok": False, "error": "not connected"}
+            if state.closing:
+                return CLOSING
+            task = asyncio.current_task()  # python-socketio sends the ack from this task
+            assert task is not None
+            state.handling.add(task)
+            task.add_done_callback(state.handling.discard)
             with log_context(request_id=new_request_id()):
                 try:
                     if data is None:
@@ -282,7 +297,32 @@ class Gateway:
     async def _disconnect_local(self, token_ids: list[str]) -> None:
         for token_id in token_ids:
             for sid in list(self._by_token.get(token_id, ())):
-                await self.sio.disconnect(sid)
+                task = asyncio.create_task(self._close(self.sockets[sid]), name="shoal-close")
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+
+    async def _close(self, state: SocketState, timeout: float | None = None) -> None:
+        """Disconnect a socket once every event it sent before has been answered, and
+        answer `CLOSING` to what it sends meanwhile: so an event still unanswered when the
+        client hears the disconnect was not handled, and is safe to send again."""
+        state.closing = True
+        pending = state.handling - {asyncio.current_task()}
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+        await self.sio.disconnect(state.sid)
+
+    async def drain(self, timeout: float) -> None:
+        """Tell every socket of this process to reconnect (to another process, behind a load
+        balancer), each once its events in progress are answered, waiting at most `timeout`
+        for them; then give the clients a moment to hang up."""
+        states = list(self.sockets.values())
+        for state in states:
+            state.closing = True  # at once for all: none starts new work from here
+        await asyncio.gather(*(self._close(state, timeout) for state in states), *self._closing)
+        log.info("told %d socket(s) to reconnect elsewhere", len(states))
+        deadline = time.monotonic() + HANG_UP_SECONDS
+        while self.sio.eio.sockets and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
 
     async def ping_redis(self) -> bool | None:
         """Whether Redis answers a ping (None when this process uses no Redis)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import json
@@ -55,6 +56,7 @@ class Agent:
         self._runs: dict[str, Run] = {}
         self._http: httpx.AsyncClient | None = None
         self._sio: socketio.AsyncClient | None = None
+        self._dropped: asyncio.Future[str] | None = None  # the socket's end, with why
         self._ready = asyncio.Event()
         self._closed = asyncio.Event()
         self._reconnecting: asyncio.Task[None] | None = None
@@ -263,14 +265,34 @@ class Agent:
     # Plumbing shared with Run and Trace.
 
     async def _ack(self, event: str, data: dict[str, Any], timeout: float = 10) -> Any:
-        """Emit with an ack once connected; raises TimeoutError when none comes in time."""
-        sio = await self._socket()
-        try:
-            return await sio.call(event, data, timeout=timeout)
-        except socketio.exceptions.TimeoutError:
-            raise TimeoutError(event) from None
-        except socketio.exceptions.SocketIOError as exc:
-            raise NotConnected(f"{event} was not sent: {exc}") from None
+        """Emit with an ack once connected; raises TimeoutError when none comes in time.
+        A server that restarts answers every event it took before it disconnects, and what
+        it answers "reconnect" it did not do: such an event goes again once reconnected, as
+        does one the socket could not send because it was closing."""
+        while True:
+            sio = await self._socket()
+            dropped = self._dropped
+            assert dropped is not None  # set with the socket
+            call = asyncio.ensure_future(sio.call(event, data, timeout=timeout))
+            await asyncio.wait((call, dropped), return_when=asyncio.FIRST_COMPLETED)
+            if not call.done():
+                call.cancel()
+                if dropped.result() != sio.reason.SERVER_DISCONNECT:
+                    raise NotConnected(f"the connection dropped ({dropped.result()}) before "
+                                       f"{event} was answered; it may or may not have been done")
+                continue  # the server hung up without answering: it did not take it
+            try:
+                ack = call.result()
+            except socketio.exceptions.TimeoutError:
+                raise TimeoutError(event) from None
+            except socketio.exceptions.SocketIOError as exc:
+                if sio.connected:
+                    raise NotConnected(f"{event} was not sent: {exc}") from None
+                ack = {"reconnect": True}  # it went nowhere: the socket was closing
+            if not (isinstance(ack, dict) and ack.get("reconnect")):
+                return ack
+            with contextlib.suppress(TimeoutError):  # the server hangs up next
+                await asyncio.wait_for(asyncio.shield(dropped), timeout)
 
     async def _call(self, event: str, data: dict[str, Any], timeout: float = 10) -> dict[str, Any]:
         """Emit with an ack and raise RequestError on a refusal or no answer."""
@@ -358,8 +380,9 @@ class Agent:
         # A fresh client per connection: python-socketio does not reconnect after a
         # server-side disconnect, so the Agent runs its own reconnect loop.
         sio = socketio.AsyncClient(reconnection=False)
+        dropped: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         sio.on("message", self._on_message)
-        sio.on("disconnect", self._on_disconnect)
+        sio.on("disconnect", lambda reason=None: self._on_disconnect(dropped, reason))
         for event in RUN_EVENTS:
             sio.on(event, lambda data, event=event: self._on_run_event(event, data))
         sio.on("*", lambda event, data=None: self._dispatch(event, data))
@@ -368,7 +391,7 @@ class Agent:
                               transports=["websocket"], wait_timeout=10)
         except socketio.exceptions.ConnectionError as exc:
             raise NotConnected(f"could not connect to {self.api_url}: {exc}") from None
-        self._sio = sio
+        self._sio, self._dropped = sio, dropped
 
     def _on_message(self, data: dict[str, Any]) -> None:
         message = Message.from_wire(data)
@@ -389,7 +412,9 @@ class Agent:
             run._receive(event, data)
         self._dispatch(event, data)
 
-    def _on_disconnect(self, *_: Any) -> None:
+    def _on_disconnect(self, dropped: asyncio.Future[str], reason: str | None) -> None:
+        if not dropped.done():  # why this connection ended, for the calls waiting on it
+            dropped.set_result(reason or "")
         self._ready.clear()
         if not self._closed.is_set() and self._reconnecting is None:
             self._reconnecting = asyncio.ensure_future(self._reconnect())
@@ -406,6 +431,8 @@ class Agent:
                         assert self._sio is not None
                         ack = await self._sio.call("join-agency",
                                                    {"agencyId": room, "lastSeq": seq}, timeout=10)
+                        if ack.get("reconnect"):  # this process is restarting too
+                            raise NotConnected("the server is restarting")
                         if not ack.get("ok"):
                             log.warning("could not rejoin %s: %s", room, ack.get("error"))
                             self._last_seq.pop(room, None)

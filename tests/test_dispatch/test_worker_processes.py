@@ -1,33 +1,54 @@
-"""Real worker processes on PostgreSQL: one killed mid-run, and a rolling restart where each
-is stopped as an operator stops it (collected only when SHOAL_TEST_DATABASE_URL is set: SQLite
-is one process's database)."""
+"""Real Shoal processes on PostgreSQL: a worker killed mid-run, and rolling restarts of workers
+and of api processes where each is stopped as an operator stops it (collected only when
+SHOAL_TEST_DATABASE_URL is set: SQLite is one process's database)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from shoal import sdk
+from shoal.auth.accounts import create_bot
+from shoal.auth.tokens import issue_token
 from shoal.config import normalize_database_url
-from shoal.store.tables import Activation
+from shoal.rooms.houses import add_house_member
+from shoal.rooms.rooms import join_room
+from shoal.sdk import Agent, should_respond
+from shoal.store.tables import Activation, Message, User
+from tests.balancer import balancer
 from tests.receiver import receiver
-from tests.support import ShoalServer, make_house, make_settings, reset_postgres, serve
+from tests.support import (
+    House,
+    ShoalServer,
+    make_house,
+    make_settings,
+    reset_postgres,
+    serve,
+    unique,
+)
 from tests.test_dispatch.conftest import activations, make_bot, room_messages
 
 JOBS = 20
 LEASE_SECONDS = 4
+REDIS_URL = os.environ.get("SHOAL_TEST_REDIS_URL")
 
 
 async def fresh_database() -> str:
@@ -61,6 +82,12 @@ async def api(tmp_path: Path) -> AsyncIterator[ShoalServer]:
 def start_worker(server: ShoalServer, tmp: Path, name: str, **env_extra: str
                  ) -> tuple[subprocess.Popen[bytes], Path]:
     """`shoal serve --role worker`, as an operator starts one, with a short lease."""
+    return start_process(server, tmp, name, "worker", **env_extra)
+
+
+def start_process(server: ShoalServer, tmp: Path, name: str, role: str, *options: str,
+                  **env_extra: str) -> tuple[subprocess.Popen[bytes], Path]:
+    """`shoal serve --role <role> [options]` on the server's database, with a short lease."""
     settings = server.shoal.settings
     env = {
         **os.environ,
@@ -74,11 +101,12 @@ def start_worker(server: ShoalServer, tmp: Path, name: str, **env_extra: str
         **env_extra,
     }
     env.pop("SHOAL_CONFIG", None)
-    env.pop("SHOAL_REDIS_URL", None)
+    if "SHOAL_REDIS_URL" not in env_extra:
+        env.pop("SHOAL_REDIS_URL", None)
     log = tmp / f"{name}.log"
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "shoal", "serve", "--role", "worker"],
+            [sys.executable, "-m", "shoal", "serve", "--role", role, *options],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -243,3 +271,134 @@ async def test_a_rolling_restart_hands_running_work_over_and_answers_each_mentio
         assert "lease_expired" not in row.payload and row.attempts == 1
         assert row.lease_owner.split(":")[1] != str(proc.pid)  # another worker finished it
         assert f"handed activation {row.id} back" in log.read_text()
+
+
+async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
+    """Wait until the api process on this port answers `/api/ready` with 200."""
+    async with httpx.AsyncClient() as http, asyncio.timeout(120):
+        while True:
+            assert proc.poll() is None, f"the process exited with {proc.returncode}"
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(f"http://127.0.0.1:{port}/api/ready")).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def stored_messages(server: ShoalServer, house: House) -> list[tuple[str, str]]:
+    """Every message of the house's room as stored: (content, sender's username)."""
+    async with server.shoal.db.read() as session:
+        rows = await session.execute(
+            sa.select(Message.content, User.username).join(User, User.id == Message.sender_id)
+            .where(Message.room_id == house.room_id))
+        return [(content, username) for content, username in rows.all()]
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="set SHOAL_TEST_REDIS_URL to run")
+async def test_a_rolling_restart_of_api_processes_under_load_loses_and_repeats_nothing(
+    api: ShoalServer, tmp_path: Path
+) -> None:
+    """Two api processes behind a load balancer, SDK bots connected through it to both,
+    talking all the while; each api process in turn gets SIGTERM and is started again. Its
+    sockets are told to reconnect, land on the other process and resume the room: every
+    message sent is stored once, every bot hears each once and answers each mention once."""
+    house = await make_house(api)
+    ports = [free_port(), free_port()]
+    cluster = {"SHOAL_REDIS_URL": REDIS_URL or "", "SHOAL_REDIS_PREFIX": unique("shoal-test-"),
+               "SHOAL_SHUTDOWN_GRACE_SECONDS": "5"}
+
+    def start_api(i: int, turn: int) -> tuple[subprocess.Popen[bytes], Path]:
+        return start_process(api, tmp_path, f"api{i}-{turn}", "api", "--port", str(ports[i]),
+                             **cluster)
+
+    apis = [start_api(i, 0) for i in (0, 1)]
+    tokens = []
+    async with api.shoal.db.write() as session:
+        for _ in range(6):  # four bots answer mentions, two post jobs that mention them
+            bot = await create_bot(session, unique("Bot "), house.owner.id, verified=True)
+            bot.config = {"runtime": "sdk"}
+            await add_house_member(session, house.id, bot, "member")
+            await join_room(session, house.room_id, bot.id)
+            tokens.append((await issue_token(session, bot.id, "bot"))[1])
+    heard: dict[str, list[str]] = {}
+    sent: list[str] = []
+    talking = True
+
+    def listen_and_answer(agent: Agent) -> None:
+        heard[agent.username] = []
+
+        async def on_message(message: sdk.Message) -> None:
+            if message.sender_username == agent.username:
+                return
+            heard[agent.username].append(message.content)
+            if should_respond(message, agent.username):
+                await agent.send(f"{agent.username} did {message.content.split()[-1]}")
+        agent.on("message", on_message)
+
+    async def talk(agent: Agent, mentioned: list[Agent]) -> None:
+        for i in itertools.count():
+            if not talking:
+                return
+            pair = " ".join(f"@{mentioned[(i + k) % len(mentioned)].username}" for k in (0, 1))
+            text = f"{pair} job:{agent.username}:{i}"
+            await agent.send(text)  # raises if the message could not be sent
+            sent.append(text)
+            await asyncio.sleep(0.1)
+
+    async def more_sent(count: int) -> None:
+        target = len(sent) + count
+
+        async def reached() -> bool:
+            return len(sent) >= target
+        await wait_until(reached, timeout=60)
+
+    try:
+        for i, (proc, _) in enumerate(apis):
+            await wait_ready(ports[i], proc)
+        async with balancer(ports) as url:
+            agents = [Agent(url, token) for token in tokens]
+            for agent in agents:  # the balancer takes turns: half of them on each process
+                await agent.connect_and_join(house.room_id)
+                listen_and_answer(agent)
+            load = [asyncio.create_task(talk(agent, agents[:4])) for agent in agents[4:]]
+            for i in (0, 1):  # restart one process, then the other, while the bots talk
+                await more_sent(20)
+                proc, log = apis[i]
+                proc.send_signal(signal.SIGTERM)
+                # uvicorn ends by the signal it handled, once it has shut down cleanly
+                assert await asyncio.to_thread(proc.wait, 60) == -signal.SIGTERM
+                text = log.read_text()
+                assert re.search(r"told [1-9]\d* socket\(s\) to reconnect", text)
+                assert "Application shutdown complete" in text
+                apis[i] = start_api(i, 1)
+                await wait_ready(ports[i], apis[i][0])
+            await more_sent(20)
+            talking = False
+            await asyncio.gather(*load)
+            replies = [f"{name.removeprefix('@')} did {text.split()[-1]}"
+                       for text in sent for name in text.split()[:2]]
+
+            async def all_heard() -> bool:
+                stored = await stored_messages(api, house)
+                return {r for r, _ in stored} >= set(replies) and all(
+                    len(heard[a.username]) == sum(1 for _, who in stored if who != a.username)
+                    for a in agents)
+
+            await wait_until(all_heard, timeout=60)
+            for agent in agents:
+                await agent.close()
+    finally:
+        for proc, _ in apis:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+    stored = await stored_messages(api, house)
+    assert sorted(text for text, _ in stored if text.startswith("@")) == sorted(sent)  # once
+    assert sorted(text for text, _ in stored if " did job:" in text) == sorted(replies)
+    for name, texts in heard.items():  # what each bot heard: every other bot's messages, once
+        assert sorted(texts) == sorted(text for text, who in stored if who != name)

@@ -55,3 +55,28 @@ async def test_reconnect_resumes_from_the_last_seq(shoal_server: ShoalServer) ->
         assert heard[6].id == reply.id
     finally:
         await agent.close()
+
+
+async def test_sends_in_flight_while_the_server_drains_are_each_stored_once(
+    shoal_server: ShoalServer,
+) -> None:
+    """A draining server answers what it took before it tells the socket to reconnect, and
+    refuses what comes after; the agent sends the refused again once reconnected."""
+    bot = await make_sdk_bot(shoal_server)
+    agent = Agent(shoal_server.url, bot.token)
+    room_id = await agent.connect_and_join(bot.house.room_id)
+    try:
+        [old_sid] = sids_of(shoal_server, bot.id)
+        sends = [asyncio.create_task(agent.send(f"in flight {i}")) for i in range(30)]
+        await asyncio.sleep(0.01)  # some are taken, some are still on their way
+        await shoal_server.shoal.gateway.drain(timeout=5)
+        sent = await asyncio.gather(*sends)  # none fails
+        assert sids_of(shoal_server, bot.id) not in ([], [old_sid])  # it came back
+        r = await bot.house.member.get(f"/api/agencies/{room_id}/messages",
+                                       params={"after_seq": 0, "limit": 100})
+        stored = [m["content"] for m in r.json() if m["sender_id"] == bot.id]
+        assert sorted(stored) == sorted(f"in flight {i}" for i in range(30))  # each once
+        assert sorted(m.id for m in sent) == sorted(m["id"] for m in r.json()
+                                                   if m["sender_id"] == bot.id)
+    finally:
+        await agent.close()
