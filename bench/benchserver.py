@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,10 +22,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    """Wait until the server answers Engine.IO's handshake (Shoal and the relay both do)."""
+async def wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Wait until the server answers Engine.IO's handshake (Shoal and the relay both do); a
+    machine shared with other work can take many seconds to start it."""
+    deadline = time.monotonic() + timeout
     async with httpx.AsyncClient() as http:
-        for _ in range(200):
+        while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"server exited with {proc.returncode}")
             try:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,19 +42,26 @@ class Planned:
     cron_job_id: str | None = None  # the cron job whose run this activation is
 
 
+# Prepared once: every group commit asks for the bots of its rooms.
+_HOUSE_BOTS = (
+    select(User.id, User.username, User.config)
+    .join(HouseMember, and_(HouseMember.user_id == User.id,
+                            HouseMember.house_id == bindparam("house_id")))
+    .where(User.kind == "bot", User.deleted_at.is_(None))
+)
+_ROOM_BOTS = _HOUSE_BOTS.join(RoomMember, and_(RoomMember.user_id == User.id,
+                                               RoomMember.room_id == bindparam("room_id")))
+
+
 async def bots_in_scope(session: AsyncSession, room: Room) -> list[Bot]:
     """Bots of the room's house with access to it: every house bot for a public room, the
     room's own bot members for a private one."""
-    query = (
-        select(User.id, User.username, User.config)
-        .join(HouseMember, and_(HouseMember.user_id == User.id,
-                                HouseMember.house_id == room.house_id))
-        .where(User.kind == "bot", User.deleted_at.is_(None))
-    )
     if room.is_private:
-        query = query.join(RoomMember, and_(RoomMember.user_id == User.id,
-                                            RoomMember.room_id == room.id))
-    return [Bot(i, u, load_config(c)) for i, u, c in await session.execute(query)]
+        rows = await session.execute(_ROOM_BOTS, {"house_id": room.house_id,
+                                                  "room_id": room.id})
+    else:
+        rows = await session.execute(_HOUSE_BOTS, {"house_id": room.house_id})
+    return [Bot(i, u, load_config(c)) for i, u, c in rows]
 
 
 def loop_guard_blocks(metadata: dict[str, Any]) -> bool:

@@ -20,6 +20,7 @@ from shoal.errors import InvalidInput, ShoalError
 from shoal.ids import new_id
 from shoal.jsontext import check_json, find_flaw
 from shoal.logs import log_context, new_request_id
+from shoal.realtime.fanout import LocalFanout, RedisFanout
 
 if TYPE_CHECKING:
     from shoal.auth.tokens import Principal
@@ -52,13 +53,13 @@ class Gateway:
                  redis_prefix: str, allowed_origins: list[str], max_body_bytes: int) -> None:
         """`authenticate` turns a handshake's bearer token into its principal; with a
         `redis_url`, emits and revocations reach every process sharing it."""
-        manager = None
+        manager: LocalFanout = LocalFanout()
         self._redis: aioredis.Redis | None = None
         self._revoked_channel = revoked_channel(redis_prefix)
         self._redis_prefix = redis_prefix
         self._process = new_id()  # this process, in the shared record of bots in rooms
         if redis_url:
-            manager = socketio.AsyncRedisManager(redis_url, channel=f"{redis_prefix}:socketio")
+            manager = RedisFanout(redis_url, channel=f"{redis_prefix}:socketio")
             self._redis = aioredis.from_url(redis_url)
         self._listener: asyncio.Task[None] | None = None
         self._renewer: asyncio.Task[None] | None = None

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal import metrics
-from shoal.errors import Conflict, LeaseLost, NotFound, ShoalError
-from shoal.rooms.access import Access, Action, authorize, room_access
+from shoal.errors import Conflict, LeaseLost, ShoalError
+from shoal.rooms.access import Access, Action, authorize, room_access_to_read, room_to_read
 from shoal.rooms.messages import Draft, Sender, append_messages, message_view
 from shoal.rooms.rooms import join_room
 from shoal.store.tables import Activation, Message, Room, User
@@ -257,13 +257,10 @@ class MessageAppender:
                          cache: dict[tuple[str, str], Access]) -> tuple[Room, Access | None]:
         user = job.draft.sender.user
         if user is None or not job.check:
-            room = await session.get(Room, job.room_id)
-            if room is None:
-                raise NotFound("room not found")
-            return room, None
+            return await room_to_read(session, job.room_id), None
         key = (user.id, job.room_id)
         if key not in cache:
-            cache[key] = await room_access(session, user.id, job.room_id)
+            cache[key] = await room_access_to_read(session, user.id, job.room_id)
         access = cache[key]
         authorize(access, Action.POST)
         assert access.room is not None

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, insert, inspect, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, insert, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.errors import InvalidInput, NotFound, TooLarge
@@ -22,7 +22,16 @@ from shoal.rooms.tables import Reaction
 from shoal.store.tables import HouseMember, Message, MessageMention, Room, User, iso, utcnow
 
 MESSAGE_TYPES = ("chat", "tool_result", "action", "system")
-MESSAGE_COLUMNS = list(inspect(Message).column_attrs)
+# The append path's statements, prepared once (core, no unit of work): it runs them for
+# every group commit, the hottest writes in Shoal.
+_ROOMS = cast(Table, Room.__table__)
+_NEXT_SEQS = (update(_ROOMS).where(_ROOMS.c.id == bindparam("room"))
+              .values(last_seq=_ROOMS.c.last_seq + bindparam("count"))
+              .returning(_ROOMS.c.last_seq))
+_INSERT_MESSAGES = insert(cast(Table, Message.__table__))
+_INSERT_MENTIONS = insert(cast(Table, MessageMention.__table__))
+# (attribute, column): `meta` is stored in the `metadata` column.
+_MESSAGE_FIELDS = [(attr.key, attr.columns[0].key) for attr in inspect(Message).column_attrs]
 MAX_HISTORY = 100
 DEFAULT_HISTORY = 50
 
@@ -173,10 +182,7 @@ async def append_messages(session: AsyncSession, appends: list[tuple[Room, list[
     now = utcnow()
     appended: list[list[Message]] = []
     for (room, drafts), room_mentions in zip(appends, mentions, strict=True):
-        last = await session.scalar(
-            update(Room).where(Room.id == room.id).values(last_seq=Room.last_seq + len(drafts))
-            .returning(Room.last_seq)
-        )
+        last = await session.scalar(_NEXT_SEQS, {"room": room.id, "count": len(drafts)})
         assert last is not None
         room.last_seq = last
         appended.append([Message(
@@ -196,13 +202,12 @@ async def append_messages(session: AsyncSession, appends: list[tuple[Room, list[
     messages = [message for room_messages in appended for message in room_messages]
     if not messages:
         return appended
-    # Core inserts: this is the hottest write in Shoal and needs no unit of work.
-    await session.execute(insert(Message), [
-        {c.key: getattr(m, c.key) for c in MESSAGE_COLUMNS} for m in messages])
+    await session.execute(_INSERT_MESSAGES, [
+        {column: getattr(m, attr) for attr, column in _MESSAGE_FIELDS} for m in messages])
     mentioned = [{"message_id": m.id, "user_id": uid, "room_id": m.room_id, "seq": m.seq}
                  for m in messages for uid in m.mentions]
     if mentioned:
-        await session.execute(insert(MessageMention), mentioned)
+        await session.execute(_INSERT_MENTIONS, mentioned)
     for message in messages:
         if message.attachments:
             await claim(session, message.id, message.attachments)
