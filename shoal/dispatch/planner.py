@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -213,12 +213,21 @@ async def activation_rows(session: AsyncSession, message: Message, room: Room,
     return moved_count, rows
 
 
+_ACTIVATIONS = cast(Table, Activation.__table__)
+# Prepared once per backend: INSERT ... ON CONFLICT DO NOTHING RETURNING status, core rows.
+_INSERT_ACTIVATIONS = {
+    "postgresql": pg_insert(_ACTIVATIONS).on_conflict_do_nothing()
+    .returning(_ACTIVATIONS.c.status),
+    "sqlite": sqlite_insert(_ACTIVATIONS).on_conflict_do_nothing()
+    .returning(_ACTIVATIONS.c.status),
+}
+
+
 async def insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]
                                      ) -> list[str]:
     """INSERT ... ON CONFLICT DO NOTHING on either backend (a repeat for the same bot and
     message is ignored); the statuses of the new rows."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     for row in rows:
         row.setdefault("id", new_id())
-    statement = insert(Activation).on_conflict_do_nothing().returning(Activation.status)
+    statement = _INSERT_ACTIVATIONS[session.get_bind().dialect.name]
     return list((await session.scalars(statement, rows)).all())

@@ -128,7 +128,7 @@ _STANDING = (
                & (RoomMember.user_id == bindparam("user_id")))
     .where(_ROOMS.c.id == bindparam("room_id"))
 )
-_ROOM = select(_ROOMS).where(_ROOMS.c.id == bindparam("room_id"))
+_ROOMS_BY_ID = select(_ROOMS).where(_ROOMS.c.id.in_(bindparam("room_ids", expanding=True)))
 
 
 async def room_access_to_read(session: AsyncSession, user_id: str, room_id: str) -> Access:
@@ -143,12 +143,13 @@ async def room_access_to_read(session: AsyncSession, user_id: str, room_id: str)
                   in_room=fields["in_room"] is not None, handle=fields["handle"])
 
 
-async def room_to_read(session: AsyncSession, room_id: str) -> Room:
-    """A room as a copy outside the session (see `room_access_to_read`), or NotFound."""
-    row = (await session.execute(_ROOM, {"room_id": room_id})).first()
-    if row is None:
-        raise NotFound("room not found")
-    return _room_copy(row._mapping)
+async def rooms_to_read(session: AsyncSession, room_ids: set[str]) -> dict[str, Room]:
+    """The rooms that exist among these, by id, as copies outside the session (see
+    `room_access_to_read`), in one query."""
+    if not room_ids:
+        return {}
+    rows = await session.execute(_ROOMS_BY_ID, {"room_ids": sorted(room_ids)})
+    return {row.id: _room_copy(row._mapping) for row in rows}
 
 
 def _room_copy(fields: Any) -> Room:

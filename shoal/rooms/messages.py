@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, inspect, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, insert, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.errors import InvalidInput, NotFound, TooLarge
@@ -175,16 +175,16 @@ class Draft:
 
 async def append_messages(session: AsyncSession, appends: list[tuple[Room, list[Draft]]]
                           ) -> list[list[Message]]:
-    """Append each room's drafts to its log with consecutive seqs: one seq update per room,
-    mentions resolved once per house (so nothing downstream parses them again), and one
-    insert for all the messages and one for their mentions, however many rooms they span."""
+    """Append each room's drafts to its log with consecutive seqs: the rooms' seqs advanced
+    (in one statement on SQLite), mentions resolved once per house (so nothing downstream
+    parses them again), and one insert for all the messages and one for their mentions,
+    however many rooms they span."""
     mentions = await _mentions_by_house(session, appends)
+    lasts = await _advance_seqs(session, {room.id: len(drafts) for room, drafts in appends})
     now = utcnow()
     appended: list[list[Message]] = []
     for (room, drafts), room_mentions in zip(appends, mentions, strict=True):
-        last = await session.scalar(_NEXT_SEQS, {"room": room.id, "count": len(drafts)})
-        assert last is not None
-        room.last_seq = last
+        last = room.last_seq = lasts[room.id]
         appended.append([Message(
             id=new_id(),
             room_id=room.id,
@@ -212,6 +212,24 @@ async def append_messages(session: AsyncSession, appends: list[tuple[Room, list[
         if message.attachments:
             await claim(session, message.id, message.attachments)
     return appended
+
+
+async def _advance_seqs(session: AsyncSession, counts: dict[str, int]) -> dict[str, int]:
+    """Move each room's last seq on by its count of new messages; the new last seqs. SQLite
+    takes every room in one statement (it runs one writer at a time); PostgreSQL one room at
+    a time in the callers' order, so processes lock rooms in the same order."""
+    if len(counts) > 1 and session.get_bind().dialect.name == "sqlite":
+        rows = await session.execute(
+            update(_ROOMS).where(_ROOMS.c.id.in_(list(counts)))
+            .values(last_seq=_ROOMS.c.last_seq + case(counts, value=_ROOMS.c.id))
+            .returning(_ROOMS.c.id, _ROOMS.c.last_seq))
+        return {room_id: last for room_id, last in rows.tuples()}
+    lasts = {}
+    for room_id, count in counts.items():
+        last = await session.scalar(_NEXT_SEQS, {"room": room_id, "count": count})
+        assert last is not None
+        lasts[room_id] = last
+    return lasts
 
 
 async def _mentions_by_house(session: AsyncSession, appends: list[tuple[Room, list[Draft]]]
