@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,19 +42,26 @@ class Planned:
     cron_job_id: str | None = None  # the cron job whose run this activation is
 
 
+# Prepared once: every group commit asks for the bots of its rooms.
+_HOUSE_BOTS = (
+    select(User.id, User.username, User.config)
+    .join(HouseMember, and_(HouseMember.user_id == User.id,
+                            HouseMember.house_id == bindparam("house_id")))
+    .where(User.kind == "bot", User.deleted_at.is_(None))
+)
+_ROOM_BOTS = _HOUSE_BOTS.join(RoomMember, and_(RoomMember.user_id == User.id,
+                                               RoomMember.room_id == bindparam("room_id")))
+
+
 async def bots_in_scope(session: AsyncSession, room: Room) -> list[Bot]:
     """Bots of the room's house with access to it: every house bot for a public room, the
     room's own bot members for a private one."""
-    query = (
-        select(User.id, User.username, User.config)
-        .join(HouseMember, and_(HouseMember.user_id == User.id,
-                                HouseMember.house_id == room.house_id))
-        .where(User.kind == "bot", User.deleted_at.is_(None))
-    )
     if room.is_private:
-        query = query.join(RoomMember, and_(RoomMember.user_id == User.id,
-                                            RoomMember.room_id == room.id))
-    return [Bot(i, u, load_config(c)) for i, u, c in await session.execute(query)]
+        rows = await session.execute(_ROOM_BOTS, {"house_id": room.house_id,
+                                                  "room_id": room.id})
+    else:
+        rows = await session.execute(_HOUSE_BOTS, {"house_id": room.house_id})
+    return [Bot(i, u, load_config(c)) for i, u, c in rows]
 
 
 def loop_guard_blocks(metadata: dict[str, Any]) -> bool:
@@ -206,12 +213,21 @@ async def activation_rows(session: AsyncSession, message: Message, room: Room,
     return moved_count, rows
 
 
+_ACTIVATIONS = cast(Table, Activation.__table__)
+# Prepared once per backend: INSERT ... ON CONFLICT DO NOTHING RETURNING status, core rows.
+_INSERT_ACTIVATIONS = {
+    "postgresql": pg_insert(_ACTIVATIONS).on_conflict_do_nothing()
+    .returning(_ACTIVATIONS.c.status),
+    "sqlite": sqlite_insert(_ACTIVATIONS).on_conflict_do_nothing()
+    .returning(_ACTIVATIONS.c.status),
+}
+
+
 async def insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]
                                      ) -> list[str]:
     """INSERT ... ON CONFLICT DO NOTHING on either backend (a repeat for the same bot and
     message is ignored); the statuses of the new rows."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     for row in rows:
         row.setdefault("id", new_id())
-    statement = insert(Activation).on_conflict_do_nothing().returning(Activation.status)
+    statement = _INSERT_ACTIVATIONS[session.get_bind().dialect.name]
     return list((await session.scalars(statement, rows)).all())

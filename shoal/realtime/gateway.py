@@ -21,6 +21,7 @@ from shoal.files import with_signed_links
 from shoal.ids import new_id
 from shoal.jsontext import check_json, find_flaw
 from shoal.logs import log_context, new_request_id
+from shoal.realtime.fanout import LocalFanout, RedisFanout
 
 if TYPE_CHECKING:
     from shoal.auth.tokens import Principal
@@ -65,13 +66,13 @@ class Gateway:
         `redis_url`, emits and revocations reach every process sharing it; `signer` gives
         bots' copies of messages signed links to their files."""
         self._signer = signer
-        manager = None
+        manager: LocalFanout = LocalFanout()
         self._redis: aioredis.Redis | None = None
         self._revoked_channel = revoked_channel(redis_prefix)
         self._redis_prefix = redis_prefix
         self._process = new_id()  # this process, in the shared record of bots in rooms
         if redis_url:
-            manager = socketio.AsyncRedisManager(redis_url, channel=f"{redis_prefix}:socketio")
+            manager = RedisFanout(redis_url, channel=f"{redis_prefix}:socketio")
             self._redis = aioredis.from_url(redis_url)
         self._listener: asyncio.Task[None] | None = None
         self._renewer: asyncio.Task[None] | None = None

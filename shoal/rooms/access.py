@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.errors import Forbidden, NotFound
@@ -115,6 +116,44 @@ async def room_access(session: AsyncSession, user_id: str, room_id: str) -> Acce
     room, role, handle, member = row.tuple()
     return Access(user_id=user_id, house_id=room.house_id, role=role, room=room,
                   in_room=member is not None, handle=handle)
+
+
+_ROOMS = Room.__table__
+# Prepared once: the message append path asks it for every post.
+_STANDING = (
+    select(_ROOMS, HouseMember.role, HouseMember.handle, RoomMember.user_id.label("in_room"))
+    .outerjoin(HouseMember, (HouseMember.house_id == _ROOMS.c.house_id)
+               & (HouseMember.user_id == bindparam("user_id")))
+    .outerjoin(RoomMember, (RoomMember.room_id == _ROOMS.c.id)
+               & (RoomMember.user_id == bindparam("user_id")))
+    .where(_ROOMS.c.id == bindparam("room_id"))
+)
+_ROOMS_BY_ID = select(_ROOMS).where(_ROOMS.c.id.in_(bindparam("room_ids", expanding=True)))
+
+
+async def room_access_to_read(session: AsyncSession, user_id: str, room_id: str) -> Access:
+    """`room_access` from one prepared core statement, whose room is a copy outside the
+    session: for callers that read the room and never change it."""
+    row = (await session.execute(_STANDING, {"user_id": user_id, "room_id": room_id})).first()
+    if row is None:
+        raise NotFound("room not found")
+    fields = row._mapping
+    room = _room_copy(fields)
+    return Access(user_id=user_id, house_id=room.house_id, role=fields["role"], room=room,
+                  in_room=fields["in_room"] is not None, handle=fields["handle"])
+
+
+async def rooms_to_read(session: AsyncSession, room_ids: set[str]) -> dict[str, Room]:
+    """The rooms that exist among these, by id, as copies outside the session (see
+    `room_access_to_read`), in one query."""
+    if not room_ids:
+        return {}
+    rows = await session.execute(_ROOMS_BY_ID, {"room_ids": sorted(room_ids)})
+    return {row.id: _room_copy(row._mapping) for row in rows}
+
+
+def _room_copy(fields: Any) -> Room:
+    return Room(**{column.key: fields[column.key] for column in _ROOMS.columns})
 
 
 async def authorize_room(

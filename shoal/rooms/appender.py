@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal import metrics
 from shoal.errors import Conflict, LeaseLost, NotFound, ShoalError
-from shoal.rooms.access import Access, Action, authorize, room_access
+from shoal.rooms.access import Access, Action, authorize, room_access_to_read, rooms_to_read
 from shoal.rooms.messages import Draft, Sender, append_messages, message_view
 from shoal.rooms.rooms import join_room
 from shoal.store.tables import Activation, Message, Room, User
@@ -51,6 +51,15 @@ class ActivationPlanner(Protocol):
     def committed(self, runnable: int) -> None:
         """The transaction holding `runnable` new activations committed."""
         ...
+
+
+@dataclass
+class _ReadOnce:
+    """What a batch reads once however many of its messages need it: the rooms of Shoal's
+    own posts (all in one query) and senders' standings in rooms."""
+
+    rooms: dict[str, Room] = field(default_factory=dict)
+    standings: dict[tuple[str, str], Access] = field(default_factory=dict)
 
 
 def _succeed(job: Append, view: dict[str, Any]) -> None:
@@ -170,13 +179,14 @@ class MessageAppender:
     async def _store(self, session: AsyncSession, batch: list[Append]
                      ) -> tuple[list[Any], int, list[Room]]:
         accepted: dict[str, tuple[Room, list[tuple[Append, Any]]]] = {}
-        access_cache: dict[tuple[str, str], Any] = {}
+        read = _ReadOnce(await rooms_to_read(session, {
+            job.room_id for job in batch if job.draft.sender.user is None or not job.check}))
         answered = await self._already_answered(session, batch)
         leases: dict[str | None, str | None] = await self._leases_held(session, batch)
         replying: set[str] = set()
         for job in batch:
             try:
-                room, access = await self._authorize(session, job, access_cache)
+                room, access = await self._authorize(session, job, read)
                 handle = access.handle if access else None
             except ShoalError as exc:
                 _fail_all([job], exc)
@@ -254,17 +264,16 @@ class MessageAppender:
         return {row.id: row.lease_owner for row in await session.execute(query)}
 
     async def _authorize(self, session: AsyncSession, job: Append,
-                         cache: dict[tuple[str, str], Access]) -> tuple[Room, Access | None]:
+                         read: _ReadOnce) -> tuple[Room, Access | None]:
         user = job.draft.sender.user
         if user is None or not job.check:
-            room = await session.get(Room, job.room_id)
-            if room is None:
+            if job.room_id not in read.rooms:
                 raise NotFound("room not found")
-            return room, None
+            return read.rooms[job.room_id], None
         key = (user.id, job.room_id)
-        if key not in cache:
-            cache[key] = await room_access(session, user.id, job.room_id)
-        access = cache[key]
+        if key not in read.standings:
+            read.standings[key] = await room_access_to_read(session, user.id, job.room_id)
+        access = read.standings[key]
         authorize(access, Action.POST)
         assert access.room is not None
         return access.room, access

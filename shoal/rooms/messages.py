@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, insert, inspect, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, insert, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.errors import InvalidInput, NotFound, TooLarge
@@ -22,7 +22,16 @@ from shoal.rooms.tables import Reaction
 from shoal.store.tables import HouseMember, Message, MessageMention, Room, User, iso, utcnow
 
 MESSAGE_TYPES = ("chat", "tool_result", "action", "system")
-MESSAGE_COLUMNS = list(inspect(Message).column_attrs)
+# The append path's statements, prepared once (core, no unit of work): it runs them for
+# every group commit, the hottest writes in Shoal.
+_ROOMS = cast(Table, Room.__table__)
+_NEXT_SEQS = (update(_ROOMS).where(_ROOMS.c.id == bindparam("room"))
+              .values(last_seq=_ROOMS.c.last_seq + bindparam("count"))
+              .returning(_ROOMS.c.last_seq))
+_INSERT_MESSAGES = insert(cast(Table, Message.__table__))
+_INSERT_MENTIONS = insert(cast(Table, MessageMention.__table__))
+# (attribute, column): `meta` is stored in the `metadata` column.
+_MESSAGE_FIELDS = [(attr.key, attr.columns[0].key) for attr in inspect(Message).column_attrs]
 MAX_HISTORY = 100
 DEFAULT_HISTORY = 50
 
@@ -166,19 +175,16 @@ class Draft:
 
 async def append_messages(session: AsyncSession, appends: list[tuple[Room, list[Draft]]]
                           ) -> list[list[Message]]:
-    """Append each room's drafts to its log with consecutive seqs: one seq update per room,
-    mentions resolved once per house (so nothing downstream parses them again), and one
-    insert for all the messages and one for their mentions, however many rooms they span."""
+    """Append each room's drafts to its log with consecutive seqs: the rooms' seqs advanced
+    (in one statement on SQLite), mentions resolved once per house (so nothing downstream
+    parses them again), and one insert for all the messages and one for their mentions,
+    however many rooms they span."""
     mentions = await _mentions_by_house(session, appends)
+    lasts = await _advance_seqs(session, {room.id: len(drafts) for room, drafts in appends})
     now = utcnow()
     appended: list[list[Message]] = []
     for (room, drafts), room_mentions in zip(appends, mentions, strict=True):
-        last = await session.scalar(
-            update(Room).where(Room.id == room.id).values(last_seq=Room.last_seq + len(drafts))
-            .returning(Room.last_seq)
-        )
-        assert last is not None
-        room.last_seq = last
+        last = room.last_seq = lasts[room.id]
         appended.append([Message(
             id=new_id(),
             room_id=room.id,
@@ -196,17 +202,34 @@ async def append_messages(session: AsyncSession, appends: list[tuple[Room, list[
     messages = [message for room_messages in appended for message in room_messages]
     if not messages:
         return appended
-    # Core inserts: this is the hottest write in Shoal and needs no unit of work.
-    await session.execute(insert(Message), [
-        {c.key: getattr(m, c.key) for c in MESSAGE_COLUMNS} for m in messages])
+    await session.execute(_INSERT_MESSAGES, [
+        {column: getattr(m, attr) for attr, column in _MESSAGE_FIELDS} for m in messages])
     mentioned = [{"message_id": m.id, "user_id": uid, "room_id": m.room_id, "seq": m.seq}
                  for m in messages for uid in m.mentions]
     if mentioned:
-        await session.execute(insert(MessageMention), mentioned)
+        await session.execute(_INSERT_MENTIONS, mentioned)
     for message in messages:
         if message.attachments:
             await claim(session, message.id, message.attachments)
     return appended
+
+
+async def _advance_seqs(session: AsyncSession, counts: dict[str, int]) -> dict[str, int]:
+    """Move each room's last seq on by its count of new messages; the new last seqs. SQLite
+    takes every room in one statement (it runs one writer at a time); PostgreSQL one room at
+    a time in the callers' order, so processes lock rooms in the same order."""
+    if len(counts) > 1 and session.get_bind().dialect.name == "sqlite":
+        rows = await session.execute(
+            update(_ROOMS).where(_ROOMS.c.id.in_(list(counts)))
+            .values(last_seq=_ROOMS.c.last_seq + case(counts, value=_ROOMS.c.id))
+            .returning(_ROOMS.c.id, _ROOMS.c.last_seq))
+        return {room_id: last for room_id, last in rows.tuples()}
+    lasts = {}
+    for room_id, count in counts.items():
+        last = await session.scalar(_NEXT_SEQS, {"room": room_id, "count": count})
+        assert last is not None
+        lasts[room_id] = last
+    return lasts
 
 
 async def _mentions_by_house(session: AsyncSession, appends: list[tuple[Room, list[Draft]]]
