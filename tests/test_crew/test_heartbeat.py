@@ -9,7 +9,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from shoal.core import Shoal
 from shoal.crew import heartbeat as lead_heartbeat
@@ -21,6 +21,7 @@ from shoal.crew.tables import Crew, CrewActivity, CrewMember
 from shoal.llm.fakeserver import FakeLLMServer, Reply
 from shoal.rooms.messages import history
 from shoal.scheduler.service import Scheduler, remove_due
+from shoal.scheduler.tables import Schedule
 from shoal.store.tables import Activation, Room, User, utcnow
 from shoal.tools.base import ToolError, ToolScope
 from tests.support import Clock, ShoalServer, make_house
@@ -253,6 +254,11 @@ async def test_the_lead_reads_the_reminder_with_the_open_tasks_and_answers(
         row.lead_bot_id = crew.lead = bench.bot_id
         session.add(CrewMember(crew_id=crew.crew_id, bot_id=bench.bot_id, role="lead"))
         await schedule_crew(session, row, clock.now)
+        # The shared server holds other tests' crews, whose leads this clock would find idle
+        # too and whose nudges could take the scripted answer: only this crew's check is due.
+        await session.execute(update(Schedule).where(
+            Schedule.kind == lead_heartbeat.KIND, Schedule.target_id != crew.crew_id)
+            .values(due_at=None))
     scheduler = Scheduler(shoal.db, shoal.settings, clock=clock)
     kind = LeadHeartbeat(shoal.db, shoal.chat, shoal.worker.wake, shoal.crew_feed)
     scheduler.handle("crew_nudge", advance=kind.advance, fire=kind.fire)
@@ -268,9 +274,8 @@ async def test_the_lead_reads_the_reminder_with_the_open_tasks_and_answers(
                 await remove_due(session, name, crew.crew_id)
     [nudge] = done
     assert (nudge.bot_id, nudge.outcome) == (bench.bot_id, "replied")
-    # The shared server may hold other tests' crews, whose leads this clock finds idle too.
-    [asked] = [content for r in fake.requests
-               if "Ship the auth" in (content := r.body["messages"][-1]["content"])]
+    [request] = fake.requests
+    asked = request.body["messages"][-1]["content"]
     assert asked.startswith("[Crew heartbeat] You lead the crew working on: Ship the auth")
     assert "- [todo] Hash the passwords (@helper;" in asked
     [reply] = [m for m in await bench.messages_after(0) if m["sender_id"] == bench.bot_id]
