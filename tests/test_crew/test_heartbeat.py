@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from shoal.core import Shoal
 from shoal.crew import heartbeat as lead_heartbeat
 from shoal.crew import refresh
+from shoal.crew.activity import CrewFeed
 from shoal.crew.heartbeat import LeadHeartbeat
 from shoal.crew.heartbeat_tools import HeartbeatTools
 from shoal.crew.sync import schedule_crew
@@ -42,9 +43,15 @@ POSTGRES = [b for b in BACKENDS if b == "postgres"]
 IDLE = 300
 
 
+def alone(shoal: Shoal) -> CrewFeed:
+    """A feed that tells no one else: the server's would tell its crew sync, which
+    reschedules on the server's real clock while these tests move their own."""
+    return CrewFeed(shoal.db, shoal.gateway)
+
+
 def heartbeat(shoal: Shoal, clock: Clock) -> Scheduler:
     scheduler = Scheduler(shoal.db, shoal.settings, clock=clock)
-    kind = LeadHeartbeat(shoal.db, shoal.chat, lambda: None, shoal.crew_feed)
+    kind = LeadHeartbeat(shoal.db, shoal.chat, lambda: None, alone(shoal))
     scheduler.handle("crew_nudge", advance=kind.advance, fire=kind.fire)
     return scheduler
 
@@ -136,7 +143,7 @@ async def test_halt_heartbeat_stops_it_until_resume_heartbeat(shoal: Shoal,
                                                               clock: Clock) -> None:
     scheduler = heartbeat(shoal, clock)
     crew = await crew_with_tasks(shoal, clock)
-    source = HeartbeatTools(shoal.crew_feed, clock, lambda: None)
+    source = HeartbeatTools(alone(shoal), clock, lambda: None)
     async with shoal.db.read() as session:
         lead, dev = await session.get(User, crew.lead), await session.get(User, crew["dev"])
     assert lead is not None and dev is not None

@@ -247,6 +247,10 @@ def test_house_settings_render_for_the_owner(new_page, web: WebServer) -> None:
     page.wait_for_selector("table[aria-label='Model keys'] >> text=…9z8y")
     assert key not in page.content()
     page_screenshot(page, "manage-house-settings")
+    # As it was: a stored OpenAI key would send the shared house's later model calls (and
+    # people's search embeddings) to OpenAI instead of the tests' fake provider.
+    for stored in web.api(owner, "GET", f"/api/houses/{web.home_id}/keys"):
+        web.api(owner, "DELETE", f"/api/houses/{web.home_id}/keys/{stored['id']}")
 
     narrow: Page = new_page("/", width=390, height=844)
     login_with_token(narrow, owner, f"/house/{web.home_id}/settings")
