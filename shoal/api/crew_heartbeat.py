@@ -7,14 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.api.deps import PrincipalDep, ShoalDep
 from shoal.api.openapi import errors
 from shoal.crew.heartbeat import heartbeat_view, set_halted
-from shoal.crew.tables import Crew
-from shoal.errors import NotFound
-from shoal.rooms.access import Action, authorize, room_access
+from shoal.rooms.access import Action
 
 router = APIRouter(prefix="/api", tags=["crews"])
 
@@ -24,26 +21,13 @@ class HeartbeatChange(BaseModel):
                                      "a backoff)")
 
 
-async def _crew(session: AsyncSession, user_id: str, crew_id: str, action: Action) -> Crew:
-    crew = await session.get(Crew, crew_id)
-    if crew is None:
-        raise NotFound("crew not found")
-    access = await room_access(session, user_id, crew.room_id)
-    try:
-        authorize(access, Action.READ)
-    except NotFound:
-        raise NotFound("crew not found") from None  # a crew in a room one cannot see
-    authorize(access, action)
-    return crew
-
-
 @router.get("/crews/{crew_id}/heartbeat")
 async def get_heartbeat(crew_id: str, principal: PrincipalDep, shoal: ShoalDep
                         ) -> dict[str, Any]:
     """Whether the lead's heartbeat is halted or backed off, and when it next checks."""
     async with shoal.db.read() as session:
-        return await heartbeat_view(session, await _crew(session, principal.id, crew_id,
-                                                         Action.READ))
+        crew, _ = await shoal.crews.load(session, crew_id, principal.id)
+        return await heartbeat_view(session, crew)
 
 
 @router.patch("/crews/{crew_id}/heartbeat", responses=errors(409))
@@ -51,7 +35,7 @@ async def change_heartbeat(crew_id: str, body: HeartbeatChange, principal: Princ
                            shoal: ShoalDep) -> dict[str, Any]:
     """Halt the lead's heartbeat, or resume it."""
     async with shoal.crew_feed.write() as session:
-        crew = await _crew(session, principal.id, crew_id, Action.POST)
+        crew, _ = await shoal.crews.load(session, crew_id, principal.id, Action.POST)
         await set_halted(session, crew, body.halted, actor_id=principal.id,
                          now=shoal.scheduler.clock())
         view = await heartbeat_view(session, crew)

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.crew.activity import record
 from shoal.crew.roles import LEAD
-from shoal.crew.status import LIVE_ACTIVATIONS
+from shoal.crew.status import LIVE_ACTIVATIONS, crews_due
 from shoal.crew.tables import Crew, CrewActivity, CrewTask
 from shoal.errors import Conflict, ShoalError
 from shoal.scheduler.service import due_times, set_due
@@ -162,8 +162,7 @@ class LeadHeartbeat:
     async def advance(self, session: AsyncSession, rows: list[Schedule], now: datetime) -> None:
         """Check each crew's lead: nudge it, back off, or just look again later."""
         self.feed.watch(session)
-        crews = {c.id: c for c in await session.scalars(
-            select(Crew).where(Crew.id.in_([r.target_id for r in rows])))}
+        crews = await crews_due(session, [r.target_id for r in rows])
         for row in rows:
             crew = crews.get(row.target_id)
             if crew is None or crew.state != "active":

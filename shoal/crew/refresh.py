@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.crew.roles import Role, read_roles
-from shoal.crew.status import CrewStatus, crew_status
+from shoal.crew.status import CrewStatus, crew_status, crews_due
 from shoal.crew.tables import Crew, CrewMember
 from shoal.crew.update import SECRETARY, crew_update
 from shoal.llm import ChatMessage
@@ -84,8 +84,7 @@ class CrewRefresh:
 
     async def advance(self, session: AsyncSession, rows: list[Schedule], now: datetime) -> None:
         """Move each crew's refresh to its next time; an ended or deleted crew's row goes."""
-        crews = {c.id: c for c in await session.scalars(
-            select(Crew).where(Crew.id.in_([r.target_id for r in rows])))}
+        crews = await crews_due(session, [r.target_id for r in rows])
         for row in rows:
             crew = crews.get(row.target_id)
             if crew is None or crew.state != "active":

@@ -84,3 +84,9 @@ async def crew_status(session: AsyncSession, crew: Crew) -> CrewStatus:
             locks=tuple(locks.get(member.bot_id, ())))
         for member, handle in rows)
     return CrewStatus(crew, members)
+
+
+async def crews_due(session: AsyncSession, target_ids: list[str]) -> dict[str, Crew]:
+    """The crews a scheduler claim names (its rows' target ids), by id; a deleted one is
+    missing."""
+    return {c.id: c for c in await session.scalars(select(Crew).where(Crew.id.in_(target_ids)))}
