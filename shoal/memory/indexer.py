@@ -16,19 +16,22 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from shoal.llm import AllModelsFailed
 from shoal.memory.tables import EmbedJob, MemoryVector, SearchDoc
 from shoal.store.tables import utcnow
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from shoal.config import MemorySettings
     from shoal.memory.search import MemorySearch
     from shoal.store import Database
 
 log = logging.getLogger("shoal.memory")
 MAX_BACKOFF_SECONDS = 600
+VECTOR_LOCK = 7301  # the advisory lock class of a house's vector writes (PostgreSQL)
 
 
 class Indexer:
@@ -112,20 +115,26 @@ class Indexer:
     async def _store(self, house_id: str, model: str, vectors: list[tuple[int, list[float]]]
                      ) -> int:
         async with self.db.write() as session:
+            if not self.db.is_sqlite:
+                await take_turn(session, house_id)
             mine = set((await session.scalars(select(EmbedJob.doc_id).where(
                 EmbedJob.doc_id.in_([d for d, _ in vectors]),
                 EmbedJob.lease_owner == self.name))).all())
             if not mine:
                 return 0
-            await session.execute(delete(MemoryVector).where(MemoryVector.doc_id.in_(mine)))
-            await session.execute(insert(MemoryVector), [
-                {"doc_id": d, "house_id": house_id, "model": model,
-                 "vector": np.asarray(v, dtype="<f4").tobytes()}
-                for d, v in vectors if d in mine])
+            await self._write(session, house_id, model, [(d, v) for d, v in vectors if d in mine])
             await session.execute(delete(EmbedJob).where(
                 and_(EmbedJob.doc_id.in_(mine), EmbedJob.lease_owner == self.name)))
         self.search.vectors.changed(house_id)
         return len(mine)
+
+    async def _write(self, session: AsyncSession, house_id: str, model: str,
+                     vectors: list[tuple[int, list[float]]]) -> None:
+        await session.execute(delete(MemoryVector).where(
+            MemoryVector.doc_id.in_([d for d, _ in vectors])))
+        await session.execute(insert(MemoryVector), [
+            {"doc_id": d, "house_id": house_id, "model": model,
+             "vector": np.asarray(v, dtype="<f4").tobytes()} for d, v in vectors])
 
     async def _retry_later(self, doc_ids: list[int], why: str) -> None:
         log.warning("could not embed %d documents; retrying later: %s", len(doc_ids), why)
@@ -137,3 +146,12 @@ class Indexer:
                 wait = min(MAX_BACKOFF_SECONDS, 5 * 2 ** min(job.attempts, 10))
                 job.available_at = utcnow() + timedelta(seconds=wait)
                 job.lease_owner, job.lease_expires_at, job.error = None, None, why[:500]
+
+
+async def take_turn(session: AsyncSession, house_id: str) -> None:
+    """PostgreSQL: a house's vector writes take turns until their transaction ends, so they
+    commit in the order of their ids. A search that loaded a house's vectors up to id N
+    (`VectorIndex.refresh`) has then missed none below N: without turns, a writer that took
+    id N-1 and committed after one that took N would go unseen until a restart."""
+    await session.execute(select(func.pg_advisory_xact_lock(VECTOR_LOCK,
+                                                            func.hashtext(house_id))))

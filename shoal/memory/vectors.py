@@ -5,7 +5,8 @@ sqlite-vec). The vectors are held one column per document, so a query's nonzero 
 are contiguous rows: a sparse query (the offline embedder's: a few words hash to a few dozen
 of its 256 dimensions) reads only those rows, a dense one reads them all. A search compares
 the house's newest stored vector id with the copy's and loads what is new, so vectors written
-by any process are found at the next search; a deleted document's stale row is dropped when
+by any process are found at the next search (a house's vector writers take turns, so its
+ids commit in order: `indexer.take_turn`); a deleted document's stale row is dropped when
 the results are read back from the database. At most `max_rows` per house are held: the
 newest.
 """

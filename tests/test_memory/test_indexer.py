@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.config import MemorySettings
 from shoal.memory import EmbedJob, Indexer, MemorySearch, MemoryVector, SearchDoc, VectorFilter
@@ -106,3 +108,60 @@ async def test_another_processs_vectors_are_searched_at_once(world: World) -> No
                                    min_score=0)
     hit = next(h for h in after.hits if h.text == "Redeployment happens every Thursday evening")
     assert hit.keyword == 0 and hit.vector > 0  # found by meaning: no word in common
+
+
+class HeldIndexer(Indexer):
+    """An indexer whose vector write waits, inside its transaction, until let go."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.inside = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def _write(self, session: AsyncSession, house_id: str, model: str,
+                     vectors: list[tuple[int, list[float]]]) -> None:
+        await super()._write(session, house_id, model, vectors)
+        self.inside.set()
+        await self.go.wait()
+
+
+async def test_a_vector_committed_after_a_newer_one_is_still_searched(world: World) -> None:
+    # Two indexers store vectors of one house; the one that wrote first commits last. A search
+    # in between must not step past the first one's vector for good (on PostgreSQL, ids are
+    # taken at insert and committed in any order unless the writers take turns).
+    shoal = world.server.shoal
+    settings = MemorySettings()
+    slow, fast = (HeldIndexer(shoal.db, MemorySearch(shoal.db, settings, lambda: shoal.models),
+                              settings) for _ in range(2))
+    elsewhere = MemorySearch(shoal.db, settings, lambda: shoal.models)
+    where = VectorFilter(frozenset({world.public}), here=world.public, agent=world.bot_id)
+    late, other = "The walrus drills begin before sunrise", "Invoices are filed in March"
+    for text in (late, other):
+        await world.say(world.public, text)
+    await world.indexed()
+    async with shoal.db.write() as session:
+        docs = dict((await session.execute(select(SearchDoc.body, SearchDoc.id).where(
+            SearchDoc.house_id == world.house.id,
+            SearchDoc.body.in_([late, other])))).tuples().all())
+        # The late one waits for its vector; both jobs are leased to the two indexers.
+        await session.execute(delete(MemoryVector).where(MemoryVector.doc_id == docs[late]))
+        for text, owner in ((late, slow), (other, fast)):
+            session.add(EmbedJob(doc_id=docs[text], lease_owner=owner.name,
+                                 lease_expires_at=utcnow() + timedelta(minutes=5)))
+    embedded = await elsewhere.embed(world.house.id, [late, other])
+    query = "when are the early morning walrus exercises"
+    before = await elsewhere.search(world.house.id, where, query, max_results=5, min_score=0)
+    assert late not in [h.text for h in before.hits if h.vector > 0]
+    fast.go.set()
+    first = asyncio.create_task(slow._store(world.house.id, embedded.model,
+                                            [(docs[late], embedded.vectors[0])]))
+    await slow.inside.wait()
+    second = asyncio.create_task(fast._store(world.house.id, embedded.model,
+                                             [(docs[other], embedded.vectors[1])]))
+    await asyncio.sleep(0.3)  # the second writer commits now if nothing makes it wait
+    await elsewhere.search(world.house.id, where, query, max_results=5, min_score=0)
+    slow.go.set()
+    assert await asyncio.gather(first, second) == [1, 1]
+    after = await elsewhere.search(world.house.id, where, query, max_results=5, min_score=0)
+    hit = next(h for h in after.hits if h.text == late)
+    assert hit.vector > 0
