@@ -199,6 +199,22 @@ async def reset_postgres(url: str) -> None:
     await engine.dispose()
 
 
+async def database_beside(suffix: str, url: str | None = None) -> str:
+    """An emptied PostgreSQL database `<name>_<suffix>` beside the test database (or `url`'s),
+    created if missing: for servers whose schedulers must not meet the shared server's."""
+    base = make_url(normalize_database_url(url or os.environ["SHOAL_TEST_DATABASE_URL"]))
+    name = f"{base.database}_{suffix}"
+    engine = create_async_engine(base, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        if not await conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                 {"n": name}):
+            await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    await engine.dispose()
+    own = base.set(database=name).render_as_string(hide_password=False)
+    await reset_postgres(own)
+    return own
+
+
 def make_settings(tmp: Path, backend: str, **overrides: object) -> Settings:
     """Settings for a throwaway Shoal on the given backend."""
     url = None

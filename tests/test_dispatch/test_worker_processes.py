@@ -22,13 +22,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from aiohttp import web
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from shoal import sdk
 from shoal.auth.accounts import create_bot
 from shoal.auth.tokens import issue_token
-from shoal.config import normalize_database_url
 from shoal.rooms.houses import add_house_member
 from shoal.rooms.rooms import join_room
 from shoal.sdk import Agent, should_respond
@@ -38,9 +35,9 @@ from tests.receiver import receiver
 from tests.support import (
     House,
     ShoalServer,
+    database_beside,
     make_house,
     make_settings,
-    reset_postgres,
     serve,
     unique,
 )
@@ -54,19 +51,7 @@ REDIS_URL = os.environ.get("SHOAL_TEST_REDIS_URL")
 async def fresh_database() -> str:
     """A database of its own next to the test database, emptied: the suite's shared server
     runs a worker of its own on the test database, and it must not claim these runs."""
-    url = make_url(normalize_database_url(os.environ["SHOAL_TEST_DATABASE_URL"]))
-    name = f"{url.database}_workers"
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        exists = await conn.scalar(
-            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-        )
-        if not exists:
-            await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    await engine.dispose()
-    own = url.set(database=name).render_as_string(hide_password=False)
-    await reset_postgres(own)
-    return own
+    return await database_beside("workers")
 
 
 @pytest.fixture

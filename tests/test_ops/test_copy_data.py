@@ -9,15 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
 from shoal.cli import app
-from shoal.config import normalize_database_url
 from tests.receiver import receiver
-from tests.support import make_settings, reset_postgres, serve
+from tests.support import database_beside, make_settings, serve
 from tests.test_ops.installation import (
     SECRET,
     WEBHOOK_SECRET,
@@ -34,18 +30,7 @@ pytestmark = pytest.mark.skipif(not BASE_URL, reason="set SHOAL_TEST_DATABASE_UR
 
 async def copy_target() -> str:
     """An empty PostgreSQL database beside the test database (`<name>_copy`)."""
-    assert BASE_URL
-    base = make_url(normalize_database_url(BASE_URL))
-    name = f"{base.database}_copy"
-    engine = create_async_engine(base, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        if not await conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                                 {"n": name}):
-            await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    await engine.dispose()
-    url = base.set(database=name).render_as_string(hide_password=False)
-    await reset_postgres(url)
-    return url
+    return await database_beside("copy")
 
 
 def said(result: Any) -> str:

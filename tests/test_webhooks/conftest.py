@@ -15,7 +15,15 @@ from typing import Any
 import pytest
 
 from tests.receiver import Received
-from tests.support import Clock, House, Person, ShoalServer, make_settings, serve
+from tests.support import (
+    Clock,
+    House,
+    Person,
+    ShoalServer,
+    database_beside,
+    make_settings,
+    serve,
+)
 
 # Far ahead of the real clock: a scheduler of another server sharing the PostgreSQL database
 # (running on the real clock) never finds these tests' deliveries due.
@@ -37,18 +45,20 @@ class Hooked:
 @pytest.fixture(scope="session")
 async def hooked(shoal_server: ShoalServer, tmp_path_factory: pytest.TempPathFactory
                  ) -> AsyncIterator[Hooked]:
-    """A server on the same backend as `shoal_server` (which set PostgreSQL up first) that
-    allows private addresses, so it may call the loopback receiver. Its role is api: its
-    scheduler never runs on its own, only through `run_due()`."""
+    """A server on the same backend as `shoal_server` that allows private addresses, so it
+    may call the loopback receiver. Its role is api: its scheduler never runs on its own, only
+    through `run_due()`. On PostgreSQL it has a database of its own, where the shared
+    server's scheduler cannot claim its deliveries (and fail them: it refuses loopback)."""
     backend = "sqlite" if shoal_server.shoal.db.is_sqlite else "postgres"
+    own = {"database_url": await database_beside("webhooks")} if backend == "postgres" else {}
     settings = make_settings(tmp_path_factory.mktemp(f"webhooks-{backend}"), backend,
-                             outbound_allow_private=True, role="api")
+                             outbound_allow_private=True, role="api", **own)
     async for server in serve(settings):
         await server.bootstrap()
         clock = Clock(EPOCH)
         scheduler = server.shoal.scheduler
         scheduler.clock = clock
-        # Only this feature's kind: other kinds' rows in a shared database are not ours to fire.
+        # Only this feature's kind: run_due sends deliveries and fires nothing else.
         scheduler.kinds = {"delivery": scheduler.kinds["delivery"]}
         yield Hooked(server, clock)
 
