@@ -9,28 +9,32 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from shoal.errors import NotFound
 from shoal.memory.vectors import VectorFilter
-from shoal.rooms.access import room_access
+from shoal.rooms.access import room_access_to_read
 from shoal.store.tables import HouseMember, Room, RoomMember
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 
+# Prepared once: every memory_search asks it.
+_PUBLIC = select(Room.id).where(Room.house_id == bindparam("house"),
+                                Room.is_private.is_(False), Room.is_dm.is_(False))
+
+
 async def public_rooms(session: AsyncSession, house_id: str) -> set[str]:
     """The house's public rooms: readable by every member of the house."""
-    return set((await session.scalars(select(Room.id).where(
-        Room.house_id == house_id, Room.is_private.is_(False), Room.is_dm.is_(False)))).all())
+    return set((await session.scalars(_PUBLIC, {"house": house_id})).all())
 
 
 async def agent_filter(session: AsyncSession, agent_id: str, room_id: str
                        ) -> tuple[str, VectorFilter]:
     """The house and what an agent working in a room may be offered; NotFound when the agent
     cannot read the room."""
-    access = await room_access(session, agent_id, room_id)
+    access = await room_access_to_read(session, agent_id, room_id)
     if not access.can_see_room:
         raise NotFound("room not found")
     rooms = await public_rooms(session, access.house_id) | {room_id}
