@@ -62,7 +62,11 @@ class Indexer:
     async def _run(self) -> None:
         while True:
             try:
-                while await self.run_once():
+                # A full batch means more wait: claim again at once. Otherwise the next look
+                # is after the poll interval, so a steady trickle of messages is embedded in
+                # batches, not one or two at a time in transactions that keep the writers of
+                # the message log waiting (at 50 messages a second that tripled its latency).
+                while await self.run_once() >= self.settings.embed_batch:
                     pass
             except Exception:
                 log.exception("memory indexing failed")
