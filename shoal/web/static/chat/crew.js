@@ -50,8 +50,18 @@ export class CrewPanel {
     this.models = null;
     if (crew) {
       const base = `/api/crews/${encodeURIComponent(crew.id)}`;
-      [this.tasks, this.feed] = await Promise.all([
+      const [tasks, feed] = await Promise.all([
         api('GET', `${base}/tasks`), api('GET', `${base}/activity?limit=${FEED}`)]);
+      if (!this.crew || this.crew.id !== crew.id) return; // another crew took its place
+      // Events that arrived while these loaded may be newer than what was read: merge them.
+      const live = new Map(this.tasks.map((t) => [t.id, t]));
+      this.tasks = tasks.map((t) => {
+        const seen = live.get(t.id);
+        live.delete(t.id);
+        return seen && (seen.updated_at || '') >= (t.updated_at || '') ? seen : t;
+      }).concat([...live.values()]);
+      const read = new Set(feed.map((a) => a.id));
+      this.feed = [...this.feed.filter((a) => !read.has(a.id)), ...feed].slice(0, FEED);
       if (this.tab === 'models') await this.loadModels();
     }
     this.render();
