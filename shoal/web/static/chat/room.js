@@ -109,9 +109,13 @@ class RoomView {
     }
     this.timeline.checkEdges();
     this.listen();
-    if (this.socket.connected) await this.join();
-    await this.tracker.catchUp();
     this.composer.focus();
+    // Joining and catching up live runs are socket round trips: they finish in the background,
+    // so a slow answer never holds the next navigation (the app routes one screen at a time).
+    (async () => {
+      if (this.socket.connected) await this.join();
+      if (!this.destroyed) await this.tracker.catchUp();
+    })();
   }
 
   fetchOlder(beforeId) {
