@@ -18,6 +18,7 @@ import httpx
 import socketio
 
 from shoal.sdk._errors import AuthError, CommandError, CommandTimeout, NotConnected, RequestError
+from shoal.sdk._heard import Heard
 from shoal.sdk._models import CommandResult, Message
 from shoal.sdk._runs import Run
 from shoal.sdk._subagents import Subagent
@@ -51,7 +52,7 @@ class Agent:
         self._agent_token = agent_token
         self._token: str | None = None
         self._delays = (reconnect_delay, reconnect_delay_max)
-        self._last_seq: dict[str, int] = {}  # joined rooms, each with the last seq heard there
+        self._heard: dict[str, Heard] = {}  # joined rooms, each with the seqs heard there
         self._handlers: dict[str, list[Callable[..., Any]]] = defaultdict(list)
         self._runs: dict[str, Run] = {}
         self._http: httpx.AsyncClient | None = None
@@ -91,7 +92,7 @@ class Agent:
         room_id = next((r["id"] for r in rooms if room in (r["id"], r.get("slug"))), room)
         ack = await self._call("join-agency", {"agencyId": room_id})
         # Messages may have arrived between entering the room and this ack.
-        self._last_seq[room_id] = max(self._last_seq.get(room_id, 0), int(ack.get("lastSeq") or 0))
+        self._heard.setdefault(room_id, Heard()).heard_through(int(ack.get("lastSeq") or 0))
         self.current_room = room_id
         return str(room_id)
 
@@ -396,10 +397,9 @@ class Agent:
     def _on_message(self, data: dict[str, Any]) -> None:
         message = Message.from_wire(data)
         room = message.agency_id
-        if message.seq is not None:
-            if message.seq <= self._last_seq.get(room, -1):
-                return  # already heard: a replay overlapping what arrived live
-            self._last_seq[room] = message.seq
+        if message.seq is not None and not self._heard.setdefault(room, Heard()).first_time(
+                message.seq):
+            return  # already heard: a replay overlapping what arrived live
         self._dispatch("message", message)
 
     def _dispatch(self, event: str, payload: Any) -> None:
@@ -427,15 +427,16 @@ class Agent:
                 delay = min(delay * 2, delay_max)
                 try:
                     await self._open_socket()
-                    for room, seq in list(self._last_seq.items()):
+                    for room, heard in list(self._heard.items()):
                         assert self._sio is not None
-                        ack = await self._sio.call("join-agency",
-                                                   {"agencyId": room, "lastSeq": seq}, timeout=10)
+                        ack = await self._sio.call(
+                            "join-agency", {"agencyId": room, "lastSeq": heard.resume_after},
+                            timeout=10)
                         if ack.get("reconnect"):  # this process is restarting too
                             raise NotConnected("the server is restarting")
                         if not ack.get("ok"):
                             log.warning("could not rejoin %s: %s", room, ack.get("error"))
-                            self._last_seq.pop(room, None)
+                            self._heard.pop(room, None)
                 except (NotConnected, socketio.exceptions.SocketIOError):
                     if self._sio is not None and self._sio.connected:
                         await self._sio.disconnect()

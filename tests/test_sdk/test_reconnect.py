@@ -83,3 +83,44 @@ async def test_sends_in_flight_while_the_server_drains_are_each_stored_once(
                                                    if m["sender_id"] == bot.id)
     finally:
         await agent.close()
+
+
+async def test_a_message_relayed_after_a_later_one_is_still_heard_once(
+    shoal_server: ShoalServer,
+) -> None:
+    """In a cluster each api process relays the messages it stores at once and the others'
+    a moment later, so a socket can hear seq 8 before seq 7. The agent hears both, each once,
+    and a resume after that loses neither and repeats neither."""
+    bot = await make_sdk_bot(shoal_server)
+    agent = Agent(shoal_server.url, bot.token, reconnect_delay=0.1)
+    room_id = await agent.connect_and_join(bot.house.room_id)
+    heard: list[Message] = []
+    agent.on("message", heard.append)
+    person, gateway = bot.house.member, shoal_server.shoal.gateway
+    try:
+        [sid] = sids_of(shoal_server, bot.id)
+        state = gateway.sockets[sid]
+        await gateway.leave(state, room_id)  # the next two are not relayed to it as they happen
+        for text in ("earlier", "later"):
+            r = await person.post(f"/api/agencies/{room_id}/messages", {"content": text})
+            assert r.status_code == 201, r.text
+        r = await person.get(f"/api/agencies/{room_id}/messages", params={"after_seq": 0})
+        earlier, later = r.json()[-2:]
+        await gateway.enter(state, room_id)
+        for view in (later, earlier, later, earlier):  # out of order, then repeated
+            await gateway.sio.emit("message", gateway.for_bots(view), to=sid)
+        async with asyncio.timeout(10):
+            while len(heard) < 2:
+                await asyncio.sleep(0.01)
+        await gateway.sio.disconnect(sid)  # it resumes from what it heard
+        async with asyncio.timeout(10):
+            while not agent.connected or sids_of(shoal_server, bot.id) in ([], [sid]):
+                await asyncio.sleep(0.01)
+        r = await person.post(f"/api/agencies/{room_id}/messages", {"content": "after"})
+        async with asyncio.timeout(10):
+            while len(heard) < 3:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # room for a duplicate to show up, if there were one
+        assert [m.content for m in heard] == ["later", "earlier", "after"]
+    finally:
+        await agent.close()
