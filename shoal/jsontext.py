@@ -89,6 +89,13 @@ def scrub_json(value: Any) -> Any:
     return value
 
 
+def json_loads_scrubbed(text: str) -> Any:
+    """Stored JSON as values; rows written before text was checked may hold lone surrogates,
+    which read back as U+FFFD so that no answer including them fails."""
+    value = json.loads(text)
+    return scrub_json(value) if "\\ud" in text else value
+
+
 def _flaw(value: Any, where: str, depth: int, max_depth: int | None) -> str | None:
     if isinstance(value, str):
         flaw = text_flaw(value)

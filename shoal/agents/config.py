@@ -6,6 +6,7 @@ Edits are ordinary updates: the next activation reads the record again.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from shoal.config import CompactionSettings, PruningSettings
 from shoal.errors import InvalidInput
+from shoal.jsontext import json_loads_scrubbed
 from shoal.llm.agentaccess import AgentAccess
 from shoal.validation import describe_errors
 
@@ -253,6 +255,15 @@ def load_config(raw: dict[str, Any] | None) -> BotConfig:
                                          if k in BotConfig.model_fields})
     except ValidationError:
         return BotConfig()
+
+
+@functools.lru_cache(maxsize=4096)
+def load_stored_config(text: str | None) -> BotConfig:
+    """`load_config` of a configuration's stored JSON text, remembered by that text: every
+    batch of messages reads all the bots of its houses, and validating each one's
+    configuration again was a tenth of the work of posting a scheduled prompt. The answer is
+    shared between callers: read it, never change it."""
+    return load_config(json_loads_scrubbed(text) if text else None)
 
 
 def apply_patch(raw: dict[str, Any] | None, patch: dict[str, Any], box: SecretBox

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, select, update
+from sqlalchemy import Table, Text, and_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shoal.agents.config import BotConfig, load_config, may_trigger
+from shoal.agents.config import BotConfig, load_stored_config, may_trigger
 from shoal.dispatch.interactions import BUDGET_SKIP, Ledger
 from shoal.ids import new_id
 from shoal.store.tables import Activation, HouseMember, Message, Room, RoomMember, User
@@ -44,7 +44,7 @@ class Planned:
 
 # Prepared once: every group commit asks for the bots of its rooms.
 _HOUSE_BOTS = (
-    select(User.id, User.username, User.config)
+    select(User.id, User.username, User.config.cast(Text))
     .join(HouseMember, and_(HouseMember.user_id == User.id,
                             HouseMember.house_id == bindparam("house_id")))
     .where(User.kind == "bot", User.deleted_at.is_(None))
@@ -61,7 +61,7 @@ async def bots_in_scope(session: AsyncSession, room: Room) -> list[Bot]:
                                                   "room_id": room.id})
     else:
         rows = await session.execute(_HOUSE_BOTS, {"house_id": room.house_id})
-    return [Bot(i, u, load_config(c)) for i, u, c in rows]
+    return [Bot(i, u, load_stored_config(c)) for i, u, c in rows]
 
 
 def loop_guard_blocks(metadata: dict[str, Any]) -> bool:

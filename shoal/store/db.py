@@ -13,7 +13,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from shoal.errors import InvalidInput, ShoalError
-from shoal.jsontext import find_flaw, has_unusable_text, scrub_json, text_flaw
+from shoal.jsontext import find_flaw, has_unusable_text, json_loads_scrubbed, text_flaw
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -27,7 +27,7 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"json_serializer": _json_storable,
-                                  "json_deserializer": _json_scrubbed}
+                                  "json_deserializer": json_loads_scrubbed}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
@@ -103,13 +103,6 @@ def _json_storable(value: Any) -> str:
     if ("\\u0000" in text or "\\ud" in text) and (flaw := find_flaw(value, max_depth=None)):
         raise InvalidInput(flaw)
     return text
-
-
-def _json_scrubbed(text: str) -> Any:
-    """Stored JSON as values; rows written before text was checked may hold lone surrogates,
-    which read back as U+FFFD so that no answer including them fails."""
-    value = json.loads(text)
-    return scrub_json(value) if "\\ud" in text else value
 
 
 @contextmanager
