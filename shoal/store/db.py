@@ -77,24 +77,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _refuse_unusable_text(_conn: Any, _cursor: Any, _statement: str, parameters: Any,
                           _context: Any, executemany: bool) -> None:
-    for value in _bound_values(parameters):
-        if isinstance(value, str) and has_unusable_text(value):
-            raise InvalidInput(f"the text {text_flaw(value)}")
-
-
-def _bound_values(parameters: Any) -> Iterator[Any]:
-    """Every value bound to a statement, whatever shape the driver call uses (a row, rows,
-    or the flattened rows of a multi-row insert)."""
-    if isinstance(parameters, dict):
-        parameters = parameters.values()
-    elif not isinstance(parameters, list | tuple):
-        yield parameters
-        return
-    for value in parameters:
-        if isinstance(value, dict | list | tuple):
-            yield from _bound_values(value)
-        else:
-            yield value
+    """Runs before every statement: each value bound to it, whatever shape the driver call
+    uses (a row, rows, or the flattened rows of a multi-row insert), is looked at once."""
+    nested = [parameters]
+    while nested:
+        values = nested.pop()
+        if isinstance(values, dict):
+            values = values.values()
+        elif not isinstance(values, list | tuple):
+            values = (values,)
+        for value in values:
+            if isinstance(value, str):
+                if has_unusable_text(value):
+                    raise InvalidInput(f"the text {text_flaw(value)}")
+            elif isinstance(value, dict | list | tuple):
+                nested.append(value)
 
 
 def _json_storable(value: Any) -> str:
