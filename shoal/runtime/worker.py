@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -291,14 +291,23 @@ class Worker:
         bots not already running one, in one transaction; a sub-agent's only when its lane
         admits it. Each comes with the trigger ids a `collect` policy folded into it."""
         now = self.clock()
-        busy = aliased(Activation)
+        busy, older = aliased(Activation), aliased(Activation)
         query = (
             select(Activation)
             .where(Activation.status == "pending", Activation.available_at <= now,
-                   or_(Activation.trigger_kind == SUBAGENT,
+                   or_(Activation.trigger_kind == SUBAGENT, and_(
                        ~exists().where(busy.bot_id == Activation.bot_id,
                                        busy.status == "running",
-                                       busy.trigger_kind != SUBAGENT)))
+                                       busy.trigger_kind != SUBAGENT),
+                       # Only a bot's oldest: another worker may hold its older rows locked
+                       # (skipped here) without taking them, and a bot answers in order.
+                       ~exists().where(older.bot_id == Activation.bot_id,
+                                       older.status == "pending",
+                                       older.trigger_kind != SUBAGENT,
+                                       older.available_at <= now,
+                                       or_(older.created_at < Activation.created_at,
+                                           and_(older.created_at == Activation.created_at,
+                                                older.id < Activation.id))))))
             .order_by(Activation.created_at, Activation.id).limit(slots * 4)
         )
         if not self.db.is_sqlite:

@@ -177,10 +177,10 @@ async def test_a_killed_worker_s_queue_is_taken_over_and_each_mention_answered_o
     assert taken.payload["lease_expired"]["owner"] == victim_owner
     assert taken.attempts == 2
     assert taken.lease_owner.split(":")[1] == str(survivor.pid)
-    # The survivor took the dead worker's place: whatever was left ran there.
-    later = [
-        a for a in await activations(api, first["id"]) if a.created_at >= victim_row.created_at
-    ]
+    # The survivor took the dead worker's place: whatever was left ran there (a bot's
+    # activations are taken in (created_at, id) order; one group commit's share a created_at).
+    after = (victim_row.created_at, victim_row.id)
+    later = [a for a in await activations(api, first["id"]) if (a.created_at, a.id) >= after]
     assert {a.lease_owner.split(":")[1] for a in later} == {str(survivor.pid)}
     assert f"held by {victim_owner} expired" in survivor_log.read_text()
 
@@ -387,3 +387,50 @@ async def test_a_rolling_restart_of_api_processes_under_load_loses_and_repeats_n
     assert sorted(text for text, _ in stored if " did job:" in text) == sorted(replies)
     for name, texts in heard.items():  # what each bot heard: every other bot's messages, once
         assert sorted(texts) == sorted(text for text, who in stored if who != name)
+
+
+async def test_a_bot_s_mentions_are_taken_in_order_even_while_another_worker_holds_the_oldest(
+    api: ShoalServer, tmp_path: Path
+) -> None:
+    """A worker's claim skips rows another worker has locked while it looks them over. A
+    bot's later mention must not run ahead of its older one held that way: the bot waits,
+    and other bots go on."""
+    house = await make_house(api)
+    async with receiver(answer_did) as hook:
+        config = {"runtime": "webhook", "response_webhook_url": hook.url + "/agent"}
+        held_bot = await make_bot(api, house, **config)
+        other_bot = await make_bot(api, house, **config)
+        for text in (f"@{held_bot['handle']} first", f"@{held_bot['handle']} second",
+                     f"@{other_bot['handle']} meanwhile"):
+            r = await house.member.post(f"/api/agencies/{house.room_id}/messages",
+                                        {"content": text})
+            assert r.status_code == 201, r.text
+        [oldest, _] = sorted(await activations(api, held_bot["id"]), key=lambda a: a.created_at)
+
+        def asked(bot: dict[str, str]) -> list[str]:
+            return [json.loads(q.body)["message"]["content"].split()[-1] for q in hook.requests
+                    if json.loads(q.body)["agent"]["username"] == bot["username"]]
+
+        worker, _ = start_worker(api, tmp_path, "w")
+        try:
+            async with api.shoal.db.write() as session:  # as a worker looking it over would
+                await session.execute(sa.select(Activation.id).where(Activation.id == oldest.id)
+                                      .with_for_update())
+
+                async def other_answered() -> bool:
+                    return asked(other_bot) == ["meanwhile"]
+                await wait_until(other_answered, timeout=60)  # the worker has claimed since
+                assert asked(held_bot) == []
+
+            async def held_answered() -> bool:
+                return len(asked(held_bot)) == 2
+            await wait_until(held_answered, timeout=60)
+            assert asked(held_bot) == ["first", "second"]
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+
+async def answer_did(request: web.Request) -> web.StreamResponse:
+    body = json.loads(await request.read())
+    return web.json_response({"content": f"did {body['message']['content'].split()[-1]}"})
