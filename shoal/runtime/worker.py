@@ -313,12 +313,9 @@ class Worker:
         if not self.db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
         claimed: list[tuple[Activation, list[str]]] = []
-        bots: set[str] = set()
         async with self.db.write() as session:
-            for row in (await session.scalars(query)).all():
+            for row in (await session.scalars(query)).all():  # at most one per bot, but children
                 child = row.trigger_kind == SUBAGENT
-                if not child and row.bot_id in bots:
-                    continue
                 try:
                     async with session.begin_nested():
                         if child and not await admit(
@@ -335,8 +332,6 @@ class Worker:
                 if updated.rowcount:  # type: ignore[attr-defined]
                     metrics.activation_claim_latency.observe(
                         max(0.0, (now - row.available_at).total_seconds()))
-                    if not child:
-                        bots.add(row.bot_id)
                     carried = list((row.payload or {}).get(COLLECTED, []))  # handed back
                     claimed.append((row, carried + await self._collect(session, row, now)))
                     if len(claimed) == slots:

@@ -52,7 +52,7 @@ class Agent:
         self._agent_token = agent_token
         self._token: str | None = None
         self._delays = (reconnect_delay, reconnect_delay_max)
-        self._heard: dict[str, Heard] = {}  # joined rooms, each with the seqs heard there
+        self._heard: defaultdict[str, Heard] = defaultdict(Heard)  # by room: seqs heard there
         self._handlers: dict[str, list[Callable[..., Any]]] = defaultdict(list)
         self._runs: dict[str, Run] = {}
         self._http: httpx.AsyncClient | None = None
@@ -92,7 +92,7 @@ class Agent:
         room_id = next((r["id"] for r in rooms if room in (r["id"], r.get("slug"))), room)
         ack = await self._call("join-agency", {"agencyId": room_id})
         # Messages may have arrived between entering the room and this ack.
-        self._heard.setdefault(room_id, Heard()).heard_through(int(ack.get("lastSeq") or 0))
+        self._heard[room_id].heard_through(int(ack.get("lastSeq") or 0))
         self.current_room = room_id
         return str(room_id)
 
@@ -397,8 +397,7 @@ class Agent:
     def _on_message(self, data: dict[str, Any]) -> None:
         message = Message.from_wire(data)
         room = message.agency_id
-        if message.seq is not None and not self._heard.setdefault(room, Heard()).first_time(
-                message.seq):
+        if message.seq is not None and not self._heard[room].first_time(message.seq):
             return  # already heard: a replay overlapping what arrived live
         self._dispatch("message", message)
 
