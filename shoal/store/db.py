@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from shoal.errors import InvalidInput, ShoalError
 from shoal.jsontext import find_flaw, has_unusable_text, json_loads_scrubbed, text_flaw
+from shoal.store import sqlite
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -30,6 +31,7 @@ class Database:
                                   "json_deserializer": json_loads_scrubbed}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            kwargs["module"] = sqlite.dbapi()
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine = create_async_engine(url, **kwargs)
