@@ -82,11 +82,11 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     def close(self) -> None:
         self._rows.clear()
 
-    def execute(self, operation: Any, parameters: Any = None) -> Any:
-        return self._trip(operation, parameters, many=False)
+    def execute(self, operation: Any, parameters: Any = None) -> None:
+        self._trip(operation, parameters, many=False)
 
-    def executemany(self, operation: Any, seq_of_parameters: Sequence[Any]) -> Any:
-        return self._trip(operation, seq_of_parameters, many=True)
+    def executemany(self, operation: Any, seq_of_parameters: Sequence[Any]) -> None:
+        self._trip(operation, seq_of_parameters, many=True)
 
     def _trip(self, operation: Any, parameters: Any, many: bool) -> None:
         try:
