@@ -28,16 +28,21 @@ def test_a_person_starts_a_crew_and_watches_its_board_and_feed(new_page,
     watcher.wait_for_selector(".crew-panel .crew-goal:has-text('Ship the login page')")
     crew = web.api(owner, "GET", f"/api/agencies/{room['id']}/crews?state=active")[0]
 
-    # A task added on the board shows in everyone's "To do" column.
+    # A task added on the board shows in everyone's "To do" column. What the person types
+    # survives the crew's live changes redrawing the board meanwhile.
     page.fill(".crew-task-form input[name=title]", "Write the form")
     page.select_option(".crew-task-form select[name=assignee]", label=f"@{web.helper}")
+    web.api(owner, "POST", f"/api/crews/{crew['id']}/tasks", {"title": "Pick the colours"})
+    page.wait_for_selector(".crew-column[data-status=todo] .crew-card:has-text('Pick the colours')")
+    assert page.input_value(".crew-task-form input[name=title]") == "Write the form"
     page.click(".crew-task-form button[type=submit]")
     todo = ".crew-column[data-status=todo] .crew-card:has-text('Write the form')"
     watcher.wait_for_selector(todo)
     assert f"@{web.helper}" in watcher.locator(todo).inner_text()
 
     # A change made elsewhere (the API, as an agent's tool would) moves the card live.
-    task = web.api(owner, "GET", f"/api/crews/{crew['id']}/tasks")[0]
+    task = next(t for t in web.api(owner, "GET", f"/api/crews/{crew['id']}/tasks")
+                if t["title"] == "Write the form")
     web.api(owner, "PATCH", f"/api/crews/{crew['id']}/tasks/{task['id']}",
             {"status": "in_progress"})
     watcher.wait_for_selector(

@@ -96,7 +96,15 @@ export class CrewPanel {
     this.offs.forEach((off) => off());
   }
 
+  /** Redraw the panel, keeping what the person was typing in its forms: the crew's events
+   * redraw it at any moment, and a half-filled form must survive them. */
   render() {
+    const restore = this.typed();
+    this.draw();
+    restore();
+  }
+
+  draw() {
     const crew = this.crew;
     this.el.hidden = !crew && !this.canStart;
     if (!crew) {
@@ -122,6 +130,27 @@ export class CrewPanel {
           onclick: () => this.end() }, 'End crew')),
       this.error ? h('p', { class: 'form-error small' }, this.error) : null,
       h('div', { class: `crew-body crew-tab-${this.tab}` }, this.body()));
+  }
+
+  /** The values of the panel's form fields and which one has focus; the returned function
+   * puts them back into the fields of the same name after a redraw. */
+  typed() {
+    const key = (field) => `${field.form.className} ${field.name}`;
+    const fields = () => [...this.el.querySelectorAll('form [name]')];
+    const values = new Map(fields().map((field) => [key(field), field.value]));
+    const active = document.activeElement;
+    const focused = active?.form && this.el.contains(active) ? key(active) : null;
+    return () => {
+      for (const field of fields()) {
+        const value = values.get(key(field));
+        if (value === undefined) continue;
+        if (field.tagName === 'SELECT' && ![...field.options].some((o) => o.value === value)) {
+          continue; // the choice is gone (a member left): keep the new default
+        }
+        field.value = value;
+        if (key(field) === focused) field.focus();
+      }
+    };
   }
 
   heartbeat(crew) {
@@ -287,7 +316,9 @@ export class CrewPanel {
     return h('form', { class: `crew-form ${className}`, onsubmit: (event) => {
       event.preventDefault();
       const data = Object.fromEntries(new FormData(event.target));
-      this.act(() => submit(data).then(() => event.target.reset()));
+      // A redraw may have replaced the form while the change was on its way: clear the one shown.
+      this.act(() => submit(data)
+        .then(() => this.el.querySelector(`form.${className}`)?.reset()));
     } }, fields, h('button', { type: 'submit', class: 'small' }, label));
   }
 
