@@ -124,6 +124,9 @@ class CrewFeed:
         self.gateway = gateway
         self.listener: CrewListener = listener or NoListener()
         self._telling: set[asyncio.Task[None]] = set()
+        # Broadcasts go out in commit order: a card's "done" never arrives before its
+        # "in progress" (each reads the crew after its commit, which takes longer or shorter).
+        self._in_order = asyncio.Lock()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -162,7 +165,8 @@ class CrewFeed:
 
     async def _tell(self, changes: Pending) -> None:
         try:
-            await self._broadcast(changes)
+            async with self._in_order:
+                await self._broadcast(changes)
         except Exception:
             log.exception("crew changes could not be broadcast")
         for crew_id, bot_id in changes.joined:
