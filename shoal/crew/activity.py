@@ -124,8 +124,8 @@ class CrewFeed:
         self.gateway = gateway
         self.listener: CrewListener = listener or NoListener()
         self._telling: set[asyncio.Task[None]] = set()
-        # Broadcasts go out in commit order: a card's "done" never arrives before its
-        # "in progress" (each reads the crew after its commit, which takes longer or shorter).
+        # Each broadcast reads the crew again before it emits, and those reads can finish in
+        # any order; taking this (first-come) lock keeps the broadcasts in commit order.
         self._in_order = asyncio.Lock()
 
     @asynccontextmanager
