@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shoal.agents.config import BotConfig, load_stored_config, may_trigger
 from shoal.dispatch.interactions import BUDGET_SKIP, Ledger
 from shoal.ids import new_id
+from shoal.store.db import run_core
 from shoal.store.tables import Activation, HouseMember, Message, Room, RoomMember, User
 
 AMBIENT_DEBOUNCE = timedelta(seconds=3)
@@ -57,10 +58,10 @@ async def bots_in_scope(session: AsyncSession, room: Room) -> list[Bot]:
     """Bots of the room's house with access to it: every house bot for a public room, the
     room's own bot members for a private one."""
     if room.is_private:
-        rows = await session.execute(_ROOM_BOTS, {"house_id": room.house_id,
-                                                  "room_id": room.id})
+        rows = await run_core(session, _ROOM_BOTS, {"house_id": room.house_id,
+                                                    "room_id": room.id})
     else:
-        rows = await session.execute(_HOUSE_BOTS, {"house_id": room.house_id})
+        rows = await run_core(session, _HOUSE_BOTS, {"house_id": room.house_id})
     return [Bot(i, u, load_stored_config(c)) for i, u, c in rows]
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.errors import Forbidden, NotFound
+from shoal.store.db import run_core
 from shoal.store.tables import HouseMember, Room, RoomMember
 
 ROLES = ("guest", "member", "admin", "owner")
@@ -134,7 +135,7 @@ _ROOMS_BY_ID = select(_ROOMS).where(_ROOMS.c.id.in_(bindparam("room_ids", expand
 async def room_access_to_read(session: AsyncSession, user_id: str, room_id: str) -> Access:
     """`room_access` from one prepared core statement, whose room is a copy outside the
     session: for callers that read the room and never change it."""
-    row = (await session.execute(_STANDING, {"user_id": user_id, "room_id": room_id})).first()
+    row = (await run_core(session, _STANDING, {"user_id": user_id, "room_id": room_id})).first()
     if row is None:
         raise NotFound("room not found")
     fields = row._mapping
@@ -148,7 +149,7 @@ async def rooms_to_read(session: AsyncSession, room_ids: set[str]) -> dict[str, 
     `room_access_to_read`), in one query."""
     if not room_ids:
         return {}
-    rows = await session.execute(_ROOMS_BY_ID, {"room_ids": sorted(room_ids)})
+    rows = await run_core(session, _ROOMS_BY_ID, {"room_ids": sorted(room_ids)})
     return {row.id: _room_copy(row._mapping) for row in rows}
 
 

@@ -19,6 +19,7 @@ from shoal.rooms.houses import member_by_handle
 from shoal.rooms.mentions import mentioned_handles
 from shoal.rooms.reactions import reactions_of
 from shoal.rooms.tables import Reaction
+from shoal.store.db import run_core
 from shoal.store.tables import HouseMember, Message, MessageMention, Room, User, iso, utcnow
 
 MESSAGE_TYPES = ("chat", "tool_result", "action", "system")
@@ -202,12 +203,12 @@ async def append_messages(session: AsyncSession, appends: list[tuple[Room, list[
     messages = [message for room_messages in appended for message in room_messages]
     if not messages:
         return appended
-    await session.execute(_INSERT_MESSAGES, [
+    await run_core(session, _INSERT_MESSAGES, [
         {column: getattr(m, attr) for attr, column in _MESSAGE_FIELDS} for m in messages])
     mentioned = [{"message_id": m.id, "user_id": uid, "room_id": m.room_id, "seq": m.seq}
                  for m in messages for uid in m.mentions]
     if mentioned:
-        await session.execute(_INSERT_MENTIONS, mentioned)
+        await run_core(session, _INSERT_MENTIONS, mentioned)
     for message in messages:
         if message.attachments:
             await claim(session, message.id, message.attachments)
@@ -219,14 +220,13 @@ async def _advance_seqs(session: AsyncSession, counts: dict[str, int]) -> dict[s
     takes every room in one statement (it runs one writer at a time); PostgreSQL one room at
     a time in the callers' order, so processes lock rooms in the same order."""
     if len(counts) > 1 and session.get_bind().dialect.name == "sqlite":
-        rows = await session.execute(
-            update(_ROOMS).where(_ROOMS.c.id.in_(list(counts)))
-            .values(last_seq=_ROOMS.c.last_seq + case(counts, value=_ROOMS.c.id))
-            .returning(_ROOMS.c.id, _ROOMS.c.last_seq))
+        rows = await run_core(session, update(_ROOMS).where(_ROOMS.c.id.in_(list(counts)))
+                              .values(last_seq=_ROOMS.c.last_seq + case(counts, value=_ROOMS.c.id))
+                              .returning(_ROOMS.c.id, _ROOMS.c.last_seq))
         return {room_id: last for room_id, last in rows.tuples()}
     lasts = {}
     for room_id, count in counts.items():
-        last = await session.scalar(_NEXT_SEQS, {"room": room_id, "count": count})
+        last = (await run_core(session, _NEXT_SEQS, {"room": room_id, "count": count})).scalar()
         assert last is not None
         lasts[room_id] = last
     return lasts

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Executable, Result, event
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
@@ -62,6 +62,21 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+Parameters = dict[str, Any] | list[dict[str, Any]] | None
+
+
+async def run_core(session: AsyncSession, statement: Executable,
+                   parameters: Parameters = None) -> Result[*tuple[Any, ...]]:
+    """Run a core statement on the session's connection, inside its transaction. For the
+    hottest paths, which want rows, not ORM objects: it skips the ORM's work per statement
+    (its compile state and result set-up, about a third of a small statement's CPU). What
+    the session holds unflushed is flushed first, as `session.execute` would."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    connection = await session.connection()
+    return await connection.execute(statement, parameters)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
