@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -65,6 +65,30 @@ log = logging.getLogger("shoal.runtime")
 MAX_ATTEMPTS = 2  # the first run and one retry after a lost lease
 PRUNE_EVERY = timedelta(hours=1)
 COLLECTED = "collected_triggers"  # kept in a handed-back activation's payload
+
+# What a worker may claim, prepared once (building it, with its cache key, cost milliseconds
+# a poll): the oldest runnable activations (`now`), up to `limit`, one per bot and only for
+# bots not already running one; sub-agents' children are admitted by their lanes instead.
+_BUSY, _OLDER = aliased(Activation), aliased(Activation)
+_RUNNABLE = (
+    select(Activation)
+    .where(Activation.status == "pending", Activation.available_at <= bindparam("now"),
+           or_(Activation.trigger_kind == SUBAGENT, and_(
+               ~exists().where(_BUSY.bot_id == Activation.bot_id,
+                               _BUSY.status == "running",
+                               _BUSY.trigger_kind != SUBAGENT),
+               # Only a bot's oldest: another worker may hold its older rows locked
+               # (skipped here) without taking them, and a bot answers in order.
+               ~exists().where(_OLDER.bot_id == Activation.bot_id,
+                               _OLDER.status == "pending",
+                               _OLDER.trigger_kind != SUBAGENT,
+                               _OLDER.available_at <= bindparam("now"),
+                               or_(_OLDER.created_at < Activation.created_at,
+                                   and_(_OLDER.created_at == Activation.created_at,
+                                        _OLDER.id < Activation.id))))))
+    .order_by(Activation.created_at, Activation.id).limit(bindparam("limit"))
+)
+_RUNNABLE_LOCKED = _RUNNABLE.with_for_update(skip_locked=True)  # PostgreSQL
 
 
 class Worker:
@@ -291,30 +315,11 @@ class Worker:
         bots not already running one, in one transaction; a sub-agent's only when its lane
         admits it. Each comes with the trigger ids a `collect` policy folded into it."""
         now = self.clock()
-        busy, older = aliased(Activation), aliased(Activation)
-        query = (
-            select(Activation)
-            .where(Activation.status == "pending", Activation.available_at <= now,
-                   or_(Activation.trigger_kind == SUBAGENT, and_(
-                       ~exists().where(busy.bot_id == Activation.bot_id,
-                                       busy.status == "running",
-                                       busy.trigger_kind != SUBAGENT),
-                       # Only a bot's oldest: another worker may hold its older rows locked
-                       # (skipped here) without taking them, and a bot answers in order.
-                       ~exists().where(older.bot_id == Activation.bot_id,
-                                       older.status == "pending",
-                                       older.trigger_kind != SUBAGENT,
-                                       older.available_at <= now,
-                                       or_(older.created_at < Activation.created_at,
-                                           and_(older.created_at == Activation.created_at,
-                                                older.id < Activation.id))))))
-            .order_by(Activation.created_at, Activation.id).limit(slots * 4)
-        )
-        if not self.db.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
+        query = _RUNNABLE if self.db.is_sqlite else _RUNNABLE_LOCKED
         claimed: list[tuple[Activation, list[str]]] = []
         async with self.db.write() as session:
-            for row in (await session.scalars(query)).all():  # at most one per bot, but children
+            rows = (await session.scalars(query, {"now": now, "limit": slots * 4})).all()
+            for row in rows:  # at most one per bot, but children
                 child = row.trigger_kind == SUBAGENT
                 try:
                     async with session.begin_nested():
