@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.errors import Forbidden, NotFound
 from shoal.store.db import run_core
-from shoal.store.tables import HouseMember, Room, RoomMember
+from shoal.store.tables import HouseMember, Room, RoomMember, detached
 
 ROLES = ("guest", "member", "admin", "owner")
 RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -154,7 +154,7 @@ async def rooms_to_read(session: AsyncSession, room_ids: set[str]) -> dict[str, 
 
 
 def _room_copy(fields: Any) -> Room:
-    return Room(**{column.key: fields[column.key] for column in _ROOMS.columns})
+    return detached(Room, {column.key: fields[column.key] for column in _ROOMS.columns})
 
 
 async def authorize_room(

@@ -20,7 +20,16 @@ from shoal.rooms.mentions import mentioned_handles
 from shoal.rooms.reactions import reactions_of
 from shoal.rooms.tables import Reaction
 from shoal.store.db import run_core
-from shoal.store.tables import HouseMember, Message, MessageMention, Room, User, iso, utcnow
+from shoal.store.tables import (
+    HouseMember,
+    Message,
+    MessageMention,
+    Room,
+    User,
+    detached,
+    iso,
+    utcnow,
+)
 
 MESSAGE_TYPES = ("chat", "tool_result", "action", "system")
 # The append path's statements, prepared once (core, no unit of work): it runs them for
@@ -33,6 +42,7 @@ _INSERT_MESSAGES = insert(cast(Table, Message.__table__))
 _INSERT_MENTIONS = insert(cast(Table, MessageMention.__table__))
 # (attribute, column): `meta` is stored in the `metadata` column.
 _MESSAGE_FIELDS = [(attr.key, attr.columns[0].key) for attr in inspect(Message).column_attrs]
+_MESSAGE_UNSET = dict.fromkeys(attr for attr, _ in _MESSAGE_FIELDS)  # as the insert stores them
 MAX_HISTORY = 100
 DEFAULT_HISTORY = 50
 
@@ -186,20 +196,21 @@ async def append_messages(session: AsyncSession, appends: list[tuple[Room, list[
     appended: list[list[Message]] = []
     for (room, drafts), room_mentions in zip(appends, mentions, strict=True):
         last = room.last_seq = lasts[room.id]
-        appended.append([Message(
-            id=new_id(),
-            room_id=room.id,
-            seq=last - len(drafts) + 1 + offset,
-            sender_id=draft.sender.user.id if draft.sender.user else None,
-            sender_name=draft.sender.name,
-            type=draft.type,
-            content=draft.content,
-            meta=draft.metadata,
-            mentions=room_mentions[offset],
-            created_at=now,
-            activation_id=draft.activation_id,
-            attachments=draft.attachments or None,
-        ) for offset, draft in enumerate(drafts)])
+        appended.append([detached(Message, {
+            **_MESSAGE_UNSET,
+            "id": new_id(),
+            "room_id": room.id,
+            "seq": last - len(drafts) + 1 + offset,
+            "sender_id": draft.sender.user.id if draft.sender.user else None,
+            "sender_name": draft.sender.name,
+            "type": draft.type,
+            "content": draft.content,
+            "meta": draft.metadata,
+            "mentions": room_mentions[offset],
+            "created_at": now,
+            "activation_id": draft.activation_id,
+            "attachments": draft.attachments or None,
+        }) for offset, draft in enumerate(drafts)])
     messages = [message for room_messages in appended for message in room_messages]
     if not messages:
         return appended

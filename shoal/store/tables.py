@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -19,16 +19,26 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, instrumentation, mapped_column
 
 from shoal.ids import new_id
 
 MAX_INTEGER = 2**31 - 1  # the largest value an Integer column holds on PostgreSQL
+_Mapped = TypeVar("_Mapped")
 
 
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)
+
+
+def detached(cls: type[_Mapped], values: dict[str, Any]) -> _Mapped:
+    """An instance of a mapped class holding these attribute values, built as the ORM builds
+    the rows it loads: no attribute events, a tenth of the cost of calling the class. For rows
+    that core statements read or wrote on the hottest paths, and that never join a session."""
+    instance: _Mapped = instrumentation.manager_of_class(cls).new_instance()
+    instance.__dict__.update(values)
+    return instance
 
 
 def iso(value: datetime | None) -> str | None:
