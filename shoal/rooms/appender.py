@@ -17,6 +17,7 @@ from shoal.errors import Conflict, LeaseLost, NotFound, ShoalError
 from shoal.rooms.access import Access, Action, authorize, room_access_to_read, rooms_to_read
 from shoal.rooms.messages import Draft, Sender, append_messages, message_view
 from shoal.rooms.rooms import join_room
+from shoal.store.db import HeldConnection
 from shoal.store.tables import Activation, Message, Room, User
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ class MessageAppender:
         self.planner = planner
         self.events = events
         self.members_changed = members_changed
+        self._connection = HeldConnection(db)
         self._queue: asyncio.Queue[Append] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
 
@@ -112,6 +114,7 @@ class MessageAppender:
                                 self._queue.qsize())
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
+        await self._connection.release()
 
     async def _run(self) -> None:
         while True:
@@ -173,7 +176,7 @@ class MessageAppender:
         return committed
 
     async def _commit(self, batch: list[Append]) -> tuple[list[Any], int, list[Room]]:
-        async with self.db.write() as session:
+        async with self._connection.write() as session:
             return await self._store(session, batch)
 
     async def _store(self, session: AsyncSession, batch: list[Append]

@@ -19,7 +19,7 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -163,9 +163,11 @@ _DETACHED = EventQueue(utcnow, lambda: None, SubscriberCache(seconds=0))
 
 
 def queue_for(session: AsyncSession) -> EventQueue:
-    """The event queue of the process that owns this session's database."""
+    """The event queue of the process that owns this session's database (whether the
+    session was bound to its engine or to one of its connections)."""
     bind = session.get_bind()
-    return _QUEUES.get(bind, _DETACHED) if isinstance(bind, Engine) else _DETACHED
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    return _QUEUES.get(engine, _DETACHED) if isinstance(engine, Engine) else _DETACHED
 
 
 async def queue_event(session: AsyncSession, event: str, *, room: Room | None = None,
