@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal import metrics
@@ -67,6 +68,10 @@ def _succeed(job: Append, view: dict[str, Any]) -> None:
     # A poster that stopped waiting (a cancelled request) must not fail the others.
     if not job.done.done():
         job.done.set_result(view)
+
+
+def _connection_dropped(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def _fail_all(jobs: list[Append], exc: BaseException) -> None:
@@ -160,9 +165,10 @@ class MessageAppender:
         one, so a message the store refuses fails alone and the others are kept."""
         try:
             return [await self._commit(batch)]
-        except Exception:
+        except Exception as exc:
             pending = [job for job in batch if not job.done.done()]
-            if len(batch) == 1 or not pending:
+            # A connection the database dropped is worth one more try on a fresh one.
+            if not pending or (len(batch) == 1 and not _connection_dropped(exc)):
                 raise
             log.warning("appending %d messages failed; retrying them one by one", len(batch))
         committed = []

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from shoal.rooms.messages import Draft, Sender
 from tests.support import ShoalServer, make_house
@@ -32,3 +37,31 @@ async def test_stopping_the_group_commit_stores_what_is_queued_first(
     # The next post starts the group commit again.
     again = await appender.append(house.room_id, Draft(Sender(user), "after"), check=True)
     assert again["content"] == "after"
+
+
+@pytest.mark.skipif(not os.environ.get("SHOAL_TEST_DATABASE_URL"),
+                    reason="set SHOAL_TEST_DATABASE_URL to run")
+@pytest.mark.parametrize("shoal_server", ["postgres"], indirect=True)
+async def test_a_post_right_after_the_database_dropped_its_connections_is_stored(
+    shoal_server: ShoalServer,
+) -> None:
+    # The group commit keeps its connection between transactions; one the database dropped
+    # (a restart, a failover) must cost the next poster nothing.
+    house = await make_house(shoal_server)
+    for n in range(2):
+        r = await house.member.post(f"/api/agencies/{house.room_id}/messages",
+                                    {"content": f"before the drop {n}"})
+        assert r.status_code == 201, r.text
+        engine = create_async_engine(shoal_server.shoal.settings.database_url)
+        async with engine.connect() as connection:
+            dropped = (await connection.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))).scalar()
+        await engine.dispose()
+        assert dropped
+        r = await house.member.post(f"/api/agencies/{house.room_id}/messages",
+                                    {"content": f"after the drop {n}"})
+        assert r.status_code == 201, r.text
+    r = await house.member.get(f"/api/agencies/{house.room_id}/messages")
+    assert [m["content"] for m in sorted(r.json(), key=lambda m: m["seq"])] == [
+        "before the drop 0", "after the drop 0", "before the drop 1", "after the drop 1"]
