@@ -52,7 +52,7 @@ async def test_a_post_right_after_the_database_dropped_its_connections_is_stored
         r = await house.member.post(f"/api/agencies/{house.room_id}/messages",
                                     {"content": f"before the drop {n}"})
         assert r.status_code == 201, r.text
-        engine = create_async_engine(shoal_server.shoal.settings.database_url)
+        engine = create_async_engine(shoal_server.shoal.db.url)
         async with engine.connect() as connection:
             dropped = (await connection.execute(sa.text(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
