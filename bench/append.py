@@ -99,8 +99,8 @@ async def main() -> None:
                 posts = await cpu_per_call(args.messages, post, embedded)
                 rows = await cpu_per_call(args.messages, insert)
                 ratios.append(posts / rows)
-                print(f"post {posts:.3f} ms CPU (with its embedding)   baseline (insert one row and commit) "
-                      f"{rows:.3f} ms   post/baseline {posts / rows:.2f}")
+                print(f"post {posts:.3f} ms CPU (with its embedding)   baseline (insert one "
+                      f"row and commit) {rows:.3f} ms   post/baseline {posts / rows:.2f}")
             print(f"over {args.rounds} rounds, post/baseline: {min(ratios):.2f} to "
                   f"{max(ratios):.2f} (median {statistics.median(ratios):.2f})")
         finally:
