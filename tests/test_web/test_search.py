@@ -3,6 +3,8 @@ result opens that room at the message, with the history around it loaded."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from playwright.sync_api import expect
 
 from tests.support import unique
@@ -76,3 +78,24 @@ def test_the_bot_page_shows_searches_and_forgets_its_memory(new_page, web: WebSe
     expect(page.locator("#bot-memory")).to_contain_text("No note matches.")
     left = web.api(token, "GET", f"/api/agents/{bot_id}/memory")
     assert [n["text"] for n in left["notes"]] == ["Dana likes her reports on Fridays"]
+
+
+def test_a_room_that_finishes_loading_leaves_the_search_box_its_keys(new_page,
+                                                                       web: WebServer) -> None:
+    # Someone starts typing a search while the room they opened still loads: when it
+    # arrives, the room must not move their cursor to its message box.
+    token, _ = web.register_api(display_name="Typist")
+    room = web.api(token, "POST", "/api/agencies", {"name": unique("slow")})
+    web.post(token, room["id"], "the otter census is tomorrow")
+    page: Page = new_page("/")
+    held: list[Any] = []
+    page.route(f"**/api/agencies/{room['id']}/members", lambda route: held.append(route))
+    login_with_token(page, token, f"/rooms/{room['id']}")
+    while not held:
+        page.wait_for_timeout(20)
+    page.fill(".search-box input", "otter census")
+    for request in held:
+        request.continue_()
+    expect(page.locator(".composer-input")).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(page.locator(".search-result").first).to_contain_text("the otter census is tomorrow")

@@ -109,7 +109,10 @@ class RoomView {
     }
     this.timeline.checkEdges();
     this.listen();
-    this.composer.focus();
+    // Ready to type in, unless the person already types elsewhere (the search box, say):
+    // a room that finished loading must not take their keys.
+    const typing = document.activeElement?.matches?.('input, textarea, select, [contenteditable]');
+    if (!typing) this.composer.focus();
     // Joining and catching up live runs are socket round trips: they finish in the background,
     // so a slow answer never holds the next navigation (the app routes one screen at a time).
     (async () => {
