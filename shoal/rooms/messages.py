@@ -231,9 +231,10 @@ async def _advance_seqs(session: AsyncSession, counts: dict[str, int]) -> dict[s
     takes every room in one statement (it runs one writer at a time); PostgreSQL one room at
     a time in the callers' order, so processes lock rooms in the same order."""
     if len(counts) > 1 and session.get_bind().dialect.name == "sqlite":
-        rows = await run_core(session, update(_ROOMS).where(_ROOMS.c.id.in_(list(counts)))
-                              .values(last_seq=_ROOMS.c.last_seq + case(counts, value=_ROOMS.c.id))
-                              .returning(_ROOMS.c.id, _ROOMS.c.last_seq))
+        advance = (update(_ROOMS).where(_ROOMS.c.id.in_(list(counts)))
+                   .values(last_seq=_ROOMS.c.last_seq + case(counts, value=_ROOMS.c.id))
+                   .returning(_ROOMS.c.id, _ROOMS.c.last_seq))
+        rows = await run_core(session, advance)
         return {room_id: last for room_id, last in rows.tuples()}
     lasts = {}
     for room_id, count in counts.items():

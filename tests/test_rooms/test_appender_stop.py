@@ -1,4 +1,5 @@
-"""A stopping process stores the messages it already accepted before it lets go."""
+"""The group commit loses nothing it accepted: a stopping process stores what is queued
+before it lets go, and a connection the database dropped costs the next poster nothing."""
 
 from __future__ import annotations
 

@@ -3,9 +3,7 @@ result opens that room at the message, with the history around it loaded."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 
 from tests.support import unique
 from tests.test_web.conftest import Page, WebServer, login_with_token, screenshot
@@ -88,14 +86,17 @@ def test_a_room_that_finishes_loading_leaves_the_search_box_its_keys(new_page,
     room = web.api(token, "POST", "/api/agencies", {"name": unique("slow")})
     web.post(token, room["id"], "the otter census is tomorrow")
     page: Page = new_page("/")
-    held: list[Any] = []
+    held: list[Route] = []
     page.route(f"**/api/agencies/{room['id']}/members", lambda route: held.append(route))
     login_with_token(page, token, f"/rooms/{room['id']}")
-    while not held:
+    for _ in range(500):  # the room asks for its members once the app is up
+        if held:
+            break
         page.wait_for_timeout(20)
+    assert held, "the room never asked for its members"
     page.fill(".search-box input", "otter census")
-    for request in held:
-        request.continue_()
+    for route in held:
+        route.continue_()
     expect(page.locator(".composer-input")).to_be_visible()
     page.keyboard.press("Enter")
     expect(page.locator(".search-result").first).to_contain_text("the otter census is tomorrow")
