@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shoal.agents.config import BotConfig, load_stored_config, may_trigger
 from shoal.dispatch.interactions import BUDGET_SKIP, Ledger
 from shoal.ids import new_id
-from shoal.store.db import run_core
+from shoal.store.db import Prepared
 from shoal.store.tables import Activation, HouseMember, Message, Room, RoomMember, User
 
 AMBIENT_DEBOUNCE = timedelta(seconds=3)
@@ -43,25 +43,25 @@ class Planned:
     cron_job_id: str | None = None  # the cron job whose run this activation is
 
 
-# Prepared once: every group commit asks for the bots of its rooms.
-_HOUSE_BOTS = (
+# Every group commit asks for the bots of its rooms.
+_BOTS = (
     select(User.id, User.username, User.config.cast(Text))
     .join(HouseMember, and_(HouseMember.user_id == User.id,
                             HouseMember.house_id == bindparam("house_id")))
     .where(User.kind == "bot", User.deleted_at.is_(None))
 )
-_ROOM_BOTS = _HOUSE_BOTS.join(RoomMember, and_(RoomMember.user_id == User.id,
-                                               RoomMember.room_id == bindparam("room_id")))
+_HOUSE_BOTS = Prepared(_BOTS)
+_ROOM_BOTS = Prepared(_BOTS.join(RoomMember, and_(RoomMember.user_id == User.id,
+                                                  RoomMember.room_id == bindparam("room_id"))))
 
 
 async def bots_in_scope(session: AsyncSession, room: Room) -> list[Bot]:
     """Bots of the room's house with access to it: every house bot for a public room, the
     room's own bot members for a private one."""
     if room.is_private:
-        rows = await run_core(session, _ROOM_BOTS, {"house_id": room.house_id,
-                                                    "room_id": room.id})
+        rows = await _ROOM_BOTS.rows(session, {"house_id": room.house_id, "room_id": room.id})
     else:
-        rows = await run_core(session, _HOUSE_BOTS, {"house_id": room.house_id})
+        rows = await _HOUSE_BOTS.rows(session, {"house_id": room.house_id})
     return [Bot(i, u, load_stored_config(c)) for i, u, c in rows]
 
 

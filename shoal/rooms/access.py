@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoal.errors import Forbidden, NotFound
-from shoal.store.db import run_core
+from shoal.store.db import Prepared, run_core
 from shoal.store.tables import HouseMember, Room, RoomMember, detached
 
 ROLES = ("guest", "member", "admin", "owner")
@@ -120,25 +120,24 @@ async def room_access(session: AsyncSession, user_id: str, room_id: str) -> Acce
 
 
 _ROOMS = Room.__table__
-# Prepared once: the message append path asks it for every post.
-_STANDING = (
+# The message append path asks it for every post.
+_STANDING = Prepared(
     select(_ROOMS, HouseMember.role, HouseMember.handle, RoomMember.user_id.label("in_room"))
     .outerjoin(HouseMember, (HouseMember.house_id == _ROOMS.c.house_id)
                & (HouseMember.user_id == bindparam("user_id")))
     .outerjoin(RoomMember, (RoomMember.room_id == _ROOMS.c.id)
                & (RoomMember.user_id == bindparam("user_id")))
-    .where(_ROOMS.c.id == bindparam("room_id"))
-)
+    .where(_ROOMS.c.id == bindparam("room_id")))
 _ROOMS_BY_ID = select(_ROOMS).where(_ROOMS.c.id.in_(bindparam("room_ids", expanding=True)))
 
 
 async def room_access_to_read(session: AsyncSession, user_id: str, room_id: str) -> Access:
-    """`room_access` from one prepared core statement, whose room is a copy outside the
-    session: for callers that read the room and never change it."""
-    row = (await run_core(session, _STANDING, {"user_id": user_id, "room_id": room_id})).first()
-    if row is None:
+    """`room_access` from one prepared statement, whose room is a copy outside the session:
+    for callers that read the room and never change it."""
+    rows = await _STANDING.rows(session, {"user_id": user_id, "room_id": room_id})
+    if not rows:
         raise NotFound("room not found")
-    fields = row._mapping
+    fields = dict(zip(_STANDING.keys, rows[0], strict=True))
     room = _room_copy(fields)
     return Access(user_id=user_id, house_id=room.house_id, role=fields["role"], room=room,
                   in_room=fields["in_room"] is not None, handle=fields["handle"])

@@ -19,7 +19,7 @@ from shoal.rooms.houses import member_by_handle
 from shoal.rooms.mentions import mentioned_handles
 from shoal.rooms.reactions import reactions_of
 from shoal.rooms.tables import Reaction
-from shoal.store.db import run_core
+from shoal.store.db import Prepared, run_core
 from shoal.store.tables import (
     HouseMember,
     Message,
@@ -35,11 +35,11 @@ MESSAGE_TYPES = ("chat", "tool_result", "action", "system")
 # The append path's statements, prepared once (core, no unit of work): it runs them for
 # every group commit, the hottest writes in Shoal.
 _ROOMS = cast(Table, Room.__table__)
-_NEXT_SEQS = (update(_ROOMS).where(_ROOMS.c.id == bindparam("room"))
-              .values(last_seq=_ROOMS.c.last_seq + bindparam("count"))
-              .returning(_ROOMS.c.last_seq))
-_INSERT_MESSAGES = insert(cast(Table, Message.__table__))
-_INSERT_MENTIONS = insert(cast(Table, MessageMention.__table__))
+_NEXT_SEQS = Prepared(update(_ROOMS).where(_ROOMS.c.id == bindparam("room"))
+                      .values(last_seq=_ROOMS.c.last_seq + bindparam("count"))
+                      .returning(_ROOMS.c.last_seq))
+_INSERT_MESSAGES = Prepared(insert(cast(Table, Message.__table__)))
+_INSERT_MENTIONS = Prepared(insert(cast(Table, MessageMention.__table__)))
 # (attribute, column): `meta` is stored in the `metadata` column.
 _MESSAGE_FIELDS = [(attr.key, attr.columns[0].key) for attr in inspect(Message).column_attrs]
 _MESSAGE_UNSET = dict.fromkeys(attr for attr, _ in _MESSAGE_FIELDS)  # as the insert stores them
@@ -214,12 +214,12 @@ async def append_messages(session: AsyncSession, appends: list[tuple[Room, list[
     messages = [message for room_messages in appended for message in room_messages]
     if not messages:
         return appended
-    await run_core(session, _INSERT_MESSAGES, [
+    await _INSERT_MESSAGES.rows(session, [
         {column: getattr(m, attr) for attr, column in _MESSAGE_FIELDS} for m in messages])
     mentioned = [{"message_id": m.id, "user_id": uid, "room_id": m.room_id, "seq": m.seq}
                  for m in messages for uid in m.mentions]
     if mentioned:
-        await run_core(session, _INSERT_MENTIONS, mentioned)
+        await _INSERT_MENTIONS.rows(session, mentioned)
     for message in messages:
         if message.attachments:
             await claim(session, message.id, message.attachments)
@@ -238,8 +238,7 @@ async def _advance_seqs(session: AsyncSession, counts: dict[str, int]) -> dict[s
         return {room_id: last for room_id, last in rows.tuples()}
     lasts = {}
     for room_id, count in counts.items():
-        last = (await run_core(session, _NEXT_SEQS, {"room": room_id, "count": count})).scalar()
-        assert last is not None
+        [(last,)] = await _NEXT_SEQS.rows(session, {"room": room_id, "count": count})
         lasts[room_id] = last
     return lasts
 

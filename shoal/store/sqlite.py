@@ -25,7 +25,7 @@ from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 
-class _Outcome:
+class Outcome:
     """What a statement left on its cursor, read on the database thread."""
 
     __slots__ = ("description", "lastrowid", "rowcount", "rows")
@@ -37,7 +37,7 @@ class _Outcome:
         self.lastrowid = cursor.lastrowid
 
 
-def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
+def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> Outcome:
     cursor = conn.cursor()
     try:
         if many:
@@ -46,7 +46,7 @@ def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) 
             cursor.execute(operation)
         else:
             cursor.execute(operation, parameters)
-        return _Outcome(cursor, fetch=not many)
+        return Outcome(cursor, fetch=not many)
     finally:
         cursor.close()
 
@@ -62,7 +62,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._connection = adapt_connection._connection
         self._soft_closed_memoized = EMPTY_DICT
         self._rows = collections.deque()
-        self._outcome: _Outcome | None = None
+        self._outcome: Outcome | None = None
 
     @property
     def description(self) -> Any:
@@ -95,19 +95,25 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             self._adapt_connection._handle_exception(error)
         self._rows = collections.deque(self._outcome.rows)
 
-    async def _call(self, operation: Any, parameters: Any, many: bool) -> _Outcome:
-        async with self._adapt_connection._execute_mutex:
-            connection = cast(aiosqlite.Connection, self._connection)
-            # aiosqlite's own queue to its thread (SQLAlchemy's adapter uses it too).
-            outcome = await connection._execute(  # type: ignore[no-untyped-call]
-                _run, connection._conn, operation, parameters, many)
-            return cast(_Outcome, outcome)
+    async def _call(self, operation: Any, parameters: Any, many: bool) -> Outcome:
+        return await cast(OneTripConnection, self._adapt_connection).trip(
+            operation, parameters, many)
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
 
     _cursor_cls = OneTripCursor  # type: ignore[assignment]
+
+    async def trip(self, operation: str, parameters: Any, many: bool) -> Outcome:
+        """Run one statement (`many`: once per row of `parameters`) on the database thread,
+        in whatever transaction the connection has open; its rows come back with it."""
+        async with self._execute_mutex:
+            connection = cast(aiosqlite.Connection, self._connection)
+            # aiosqlite's own queue to its thread (SQLAlchemy's adapter uses it too).
+            outcome = await connection._execute(  # type: ignore[no-untyped-call]
+                _run, connection._conn, operation, parameters, many)
+            return cast(Outcome, outcome)
 
     def _in_transaction(self) -> bool:
         return self._connection._connection is not None and self._connection.in_transaction
