@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import socketio
+
 from tests.support import ShoalServer, make_house, unique
 
 
@@ -103,3 +105,37 @@ async def test_fifty_concurrent_posters_lose_nothing(shoal_server: ShoalServer) 
     assert len(everything) == 200
     assert [m["seq"] for m in everything] == list(range(1, 201))
     assert {m["content"] for m in everything} == {f"{p.id} {i}" for p in people for i in range(4)}
+
+
+async def test_a_reader_that_drops_mid_stream_stalls_no_one_on_either_transport(
+    shoal_server: ShoalServer,
+) -> None:
+    house = await make_house(shoal_server)
+    room = house.room_id
+    readers = [await house.member.socket() for _ in range(3)]
+    for reader in readers:
+        await reader.join(room)
+    polled: list[dict[str, object]] = []
+    polling = socketio.AsyncClient(reconnection=False)
+    polling.on("message", polled.append)
+    await polling.connect(shoal_server.url, auth={"token": house.admin.token},
+                          transports=["polling"], wait_timeout=10)
+    assert (await polling.call("join-agency", {"agencyId": room}, timeout=10))["ok"]
+
+    async def post(i: int) -> None:
+        r = await house.owner.post(f"/api/agencies/{room}/messages", {"content": f"burst {i}"})
+        assert r.status_code == 201
+
+    await asyncio.gather(*(post(i) for i in range(15)))
+    await readers[0].wait_for("message", 15)
+    await readers[0].client.eio.disconnect(abort=True)  # gone without a goodbye
+    await asyncio.gather(*(post(i) for i in range(15, 30)))
+    for reader in readers[1:]:
+        messages = await reader.wait_for("message", 30)
+        assert sorted(m["content"] for m in messages) == sorted(f"burst {i}" for i in range(30))
+        assert [m["seq"] for m in messages] == sorted(m["seq"] for m in messages)
+    async with asyncio.timeout(10):
+        while len(polled) < 30:
+            await asyncio.sleep(0.05)
+    assert [m["seq"] for m in polled] == [m["seq"] for m in readers[1].received("message")]
+    await polling.disconnect()
