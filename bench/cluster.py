@@ -11,19 +11,27 @@
    a burst of mentions with one worker, then with two (the scaling ratio), then with two of
    which one is killed (SIGKILL) mid-run and started again. Prints sustained activations per
    minute and counts, from the room, replies lost and duplicated.
+3. A rolling restart under load. SDK bots connected through a loopback load balancer to both
+   api processes talk in a room (some messages mention builtin bots) while every process of
+   the cluster in turn (two api processes, two workers, the scheduler) gets SIGTERM and is
+   started again. Prints messages lost and duplicated, what each bot heard missing or twice,
+   mentions answered, and how long anything stalled: the longest `send`, the longest gap
+   between two messages a bot heard, and the longest time from a mention to its reply.
 
 BENCH_PROFILE_DIR=/tmp/prof BENCH_PROFILE_ROLES=worker,api writes a cProfile of each process
-of those roles there when it stops.
+of those roles there when it stops; BENCH_LOG_LEVEL=info makes the processes' logs (kept with
+--logs DIR) say more.
 
     python bench/cluster.py [--database-url postgresql://...] [--redis-url redis://...]
         [--clients 100] [--messages 1000] [--rate 100] [--bots 40] [--activations 160]
-        [--model-seconds 3]
+        [--model-seconds 3] [--sdk-bots 10] [--only fanout|activations|restart] [--logs DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import signal
 import statistics
@@ -42,9 +50,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).parents[1]))  # the tests' load balancer
 from benchserver import free_port  # noqa: E402
 from sioclient import MiniSocket  # noqa: E402
 
+from shoal import sdk  # noqa: E402
 from shoal.auth.accounts import create_bot, create_person  # noqa: E402
 from shoal.auth.tokens import issue_token  # noqa: E402
 from shoal.config import normalize_database_url  # noqa: E402
@@ -53,8 +63,10 @@ from shoal.rooms.houses import add_house_member, create_house  # noqa: E402
 from shoal.rooms.rooms import create_room, join_room  # noqa: E402
 from shoal.store import Database, migrate  # noqa: E402
 from shoal.store.tables import Activation, Message  # noqa: E402
+from tests.balancer import balancer  # noqa: E402
 
 WARMUP = 20
+TALK_BUILTINS = 4  # builtin bots in the room where the SDK bots talk
 MODEL = "openai/fake-small"
 SECRET = "bench-cluster-" + "x" * 32
 
@@ -77,6 +89,7 @@ class Process:
     """One `shoal serve` process: its role, its URL (api) or readiness port (others)."""
 
     name: str
+    role: str
     proc: subprocess.Popen[bytes]
     url: str
     log: Path
@@ -110,10 +123,12 @@ class Cluster:
                                f'base_url = "{fake_url}"\n')
         self.running: list[Process] = []
 
-    async def start(self, name: str, role: str, *, redis: bool = True) -> Process:
-        port = free_port()
+    async def start(self, name: str, role: str, *, redis: bool = True,
+                    port: int | None = None) -> Process:
+        port = port or free_port()
         env = {**os.environ, "SHOAL_DATABASE_URL": self.database_url, "SHOAL_SECRET": SECRET,
-               "SHOAL_DATA_DIR": str(self.work / name), "SHOAL_LOG_LEVEL": "warning",
+               "SHOAL_DATA_DIR": str(self.work / name),
+               "SHOAL_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "warning"),
                "SHOAL_CONFIG": str(self.config), "OPENAI_API_KEY": "sk-bench",
                "SHOAL_OUTBOUND_ALLOW_PRIVATE": "true",
                # Pub/sub channels are shared by every Redis database: keep to our own.
@@ -133,7 +148,7 @@ class Cluster:
         (self.work / name).mkdir(exist_ok=True)
         with log.open("ab") as out:
             proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-        process = Process(name, proc, f"http://127.0.0.1:{port}", log)
+        process = Process(name, role, proc, f"http://127.0.0.1:{port}", log)
         try:
             await wait_ready(process.url + ("/api/ready" if role in ("all", "api")
                                             else "/ready"), proc)
@@ -142,6 +157,12 @@ class Cluster:
             raise
         self.running.append(process)
         return process
+
+    async def stop(self, process: Process) -> int:
+        """SIGTERM: the process drains and exits; returns its exit status. The wait is off
+        the event loop, which serves the clients and the fake model meanwhile."""
+        self.running.remove(process)
+        return await asyncio.to_thread(process.stop)
 
     def stop_all(self) -> None:
         # SIGINT drains as SIGTERM does, and lets a profiled api process write its profile.
@@ -174,10 +195,13 @@ class World:
     fanout_room: str
     work_room: str
     handles: list[str]
+    talk_room: str
+    sdk_tokens: list[str]
 
 
-async def build_world(url: str, clients: int, bots: int) -> World:
-    """An empty schema, then a house with a 100-member room and a room of bots."""
+async def build_world(url: str, clients: int, bots: int, sdk_bots: int) -> World:
+    """An empty schema, then a house with a 100-member room, a room of builtin bots and a
+    room where SDK bots talk with a few of the builtin ones."""
     engine = create_async_engine(url)
     async with engine.begin() as conn:
         await conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
@@ -190,6 +214,7 @@ async def build_world(url: str, clients: int, bots: int) -> World:
         house = await create_house(session, "Bench", poster)
         fanout = await create_room(session, house.id, "fanout", poster.id)
         work = await create_room(session, house.id, "work", poster.id)
+        talk = await create_room(session, house.id, "talk", poster.id)
         _, poster_token = await issue_token(session, poster.id, "session")
         reader_tokens = []
         for i in range(clients):
@@ -205,8 +230,17 @@ async def build_world(url: str, clients: int, bots: int) -> World:
             member = await add_house_member(session, house.id, bot, "member")
             await join_room(session, work.id, bot.id)
             handles.append(member.handle)
+            if i < TALK_BUILTINS:
+                await join_room(session, talk.id, bot.id)
+        sdk_tokens = []
+        for i in range(sdk_bots):
+            bot = await create_bot(session, f"Talker {i:02d}", poster.id, verified=True)
+            bot.config = {"runtime": "sdk"}
+            await add_house_member(session, house.id, bot, "member")
+            await join_room(session, talk.id, bot.id)
+            sdk_tokens.append((await issue_token(session, bot.id, "bot"))[1])
     await db.dispose()
-    return World(reader_tokens, poster_token, fanout.id, work.id, handles)
+    return World(reader_tokens, poster_token, fanout.id, work.id, handles, talk.id, sdk_tokens)
 
 
 @dataclass
@@ -364,11 +398,11 @@ async def mention_burst(name: str, db: Database, world: World, api: Process,
         await asyncio.sleep(0.1)
     seconds = time.perf_counter() - started
     cpu = {p.name: p.cpu() - cpu[p.name] for p in watched}
-    lost, duplicated, durations, outcomes = await count_replies(db, world, expected)
+    lost, duplicated, durations, outcomes = await count_replies(db, world.work_room, expected)
     return Activations(name, count, seconds, lost, duplicated, durations, cpu, outcomes)
 
 
-async def count_replies(db: Database, world: World, expected: Counter[tuple[str, str]]
+async def count_replies(db: Database, room: str, expected: Counter[tuple[str, str]]
                         ) -> tuple[int, int, list[float], Counter[str]]:
     """Replies seen in the room, each bot's to each message that mentioned it: how many are
     missing, how many more than one."""
@@ -377,7 +411,7 @@ async def count_replies(db: Database, world: World, expected: Counter[tuple[str,
             sa.select(Activation.bot_id, Activation.trigger_message_id, Activation.outcome,
                       Activation.duration_ms, Message.id)
             .join(Message, Message.activation_id == Activation.id, isouter=True)
-            .where(Activation.room_id == world.work_room,
+            .where(Activation.room_id == room,
                    Activation.trigger_message_id.in_({m for _, m in expected})))).all()
         handles = dict((await session.execute(sa.text(
             "SELECT user_id, handle FROM house_members"))).all())  # type: ignore[arg-type]
@@ -409,13 +443,15 @@ async def main() -> None:
     parser.add_argument("--activations", type=int, default=160, help="per burst")
     parser.add_argument("--model-seconds", type=float, default=3.0,
                         help="how long every answer of the fake model takes")
-    parser.add_argument("--only", choices=("fanout", "activations"))
+    parser.add_argument("--sdk-bots", type=int, default=10,
+                        help="SDK bots in the rolling restart, half of them talking")
+    parser.add_argument("--only", choices=("fanout", "activations", "restart"))
     parser.add_argument("--logs", type=Path, help="keep the processes' logs in this directory")
     args = parser.parse_args()
     url = normalize_database_url(args.database_url)
     print(f"cluster: PostgreSQL {make_url(url).database}, Redis {args.redis_url}; "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-    world = await build_world(url, args.clients, args.bots)
+    world = await build_world(url, args.clients, args.bots, args.sdk_bots)
     fake = FakeLLMServer()
     fake.default_reply = Reply("Done.", chunk_delay=args.model_seconds / 4)
     async with fake:
@@ -425,10 +461,12 @@ async def main() -> None:
             cluster = Cluster(url, args.redis_url, args.logs or Path(work),
                               fake.openai_base_url)
             try:
-                if args.only != "activations":
+                if args.only in (None, "fanout"):
                     await bench_fanout(cluster, world, args)
-                if args.only != "fanout":
+                if args.only in (None, "activations"):
                     await bench_activations(cluster, world, url, args)
+                if args.only in (None, "restart"):
+                    await bench_rolling_restart(cluster, world, url)
             finally:
                 cluster.stop_all()
 
@@ -486,6 +524,141 @@ async def bench_activations(cluster: Cluster, world: World, url: str,
     crash.note = f"   (worker1 killed after {args.activations // 3} done and started again)"
     print(crash.line())
     await db.dispose()
+
+
+
+async def bench_rolling_restart(cluster: Cluster, world: World, url: str) -> None:
+    """SDK bots talk through a load balancer while each process in turn is restarted."""
+    talkers = len(world.sdk_tokens) // 2
+    print(f"\nrolling restart: {len(world.sdk_tokens)} SDK bots through a load balancer to "
+          f"two api processes, {talkers} of them each sending a message every 0.1 s (one in "
+          f"ten mentions a builtin bot); each process in turn gets SIGTERM and starts again")
+    ports = [free_port(), free_port()]
+    processes = {"api1": await cluster.start("api1", "api", port=ports[0]),
+                 "api2": await cluster.start("api2", "api", port=ports[1]),
+                 "worker1": await cluster.start("worker1", "worker"),
+                 "worker2": await cluster.start("worker2", "worker"),
+                 "scheduler": await cluster.start("scheduler", "scheduler")}
+    heard: dict[str, list[str]] = {}
+    last_heard: dict[str, float] = {}
+    longest_gap: list[Any] = [0.0, ""]  # while the bots talk: seconds, who and when
+    sends: list[float] = []
+    sent: list[str] = []
+    mentions: Counter[tuple[str, str]] = Counter()
+    failed: list[str] = []
+    phase = ["the start"]
+    talking = True
+
+    def listen(agent: sdk.Agent) -> None:
+        name = agent.username
+        heard[name] = []
+
+        def on_message(message: sdk.Message) -> None:
+            if message.sender_username == name:
+                return
+            now = time.perf_counter()
+            heard[name].append(message.id)
+            if talking and name in last_heard and now - last_heard[name] > longest_gap[0]:
+                longest_gap[:] = [now - last_heard[name], f"{name} during {phase[0]}"]
+            last_heard[name] = now
+        agent.on("message", on_message)
+
+    async def talk(agent: sdk.Agent, number: int) -> None:
+        for i in itertools.count():
+            if not talking:
+                return
+            # One mention a second in all, each builtin bot in turn: within what they answer.
+            handle = world.handles[i // 10 % TALK_BUILTINS] if number == 0 and i % 10 == 0 else ""
+            text = (f"@{handle} " if handle else "") + f"job {agent.username} {i}"
+            started = time.perf_counter()
+            try:
+                message = await agent.send(text)
+            except sdk.ShoalSDKError as error:  # not sent, or not known to be: said, not counted
+                failed.append(f"{agent.username} during {phase[0]}: {error}")
+                continue
+            sends.append(time.perf_counter() - started)
+            sent.append(text)
+            if handle:
+                mentions[(handle, message.id)] += 1
+            await asyncio.sleep(0.1)
+
+    restarts = []
+    async with balancer(ports) as balanced:
+        agents = [sdk.Agent(balanced, token) for token in world.sdk_tokens]
+        for agent in agents:  # the balancer takes turns: half of them on each process
+            await agent.connect_and_join(world.talk_room)
+            listen(agent)
+        load = [asyncio.create_task(talk(agent, n)) for n, agent in enumerate(agents[:talkers])]
+        await asyncio.sleep(5)
+        for name, old in list(processes.items()):
+            phase[0] = f"{name}'s restart"
+            started = time.perf_counter()
+            status = await cluster.stop(old)
+            stopped = time.perf_counter() - started
+            port = ports[int(name[-1]) - 1] if name.startswith("api") else None
+            processes[name] = await cluster.start(f"{name}-again", old.role, port=port)
+            restarts.append(f"{name} drained in {stopped:.1f} s (exit {status}), ready again "
+                            f"{time.perf_counter() - started:.1f} s after SIGTERM")
+            phase[0] = f"the 5 s after {name}'s restart"
+            await asyncio.sleep(5)
+        talking = False
+        await asyncio.gather(*load)
+        db = Database(url)
+        deadline = time.perf_counter() + 60
+        while time.perf_counter() < deadline:
+            stored = await talk_room(db, world)
+            lost, _, _, _ = await count_replies(db, world.talk_room, mentions)
+            if not lost and all(len(heard[a.username]) >= sum(
+                    1 for _, _, who in stored if who != a.user.get("id")) for a in agents):
+                break
+            await asyncio.sleep(0.5)
+        for agent in agents:
+            await agent.close()
+    stored = await talk_room(db, world)
+    contents = Counter(content for _, content, _ in stored)
+    lost_messages = sum(1 for text in sent if contents[text] == 0)
+    repeated = sum(contents[text] - 1 for text in sent if contents[text] > 1)
+    missed = twice = 0
+    for agent in agents:
+        expected = Counter(id_ for id_, _, who in stored if who != agent.user.get("id"))
+        got = Counter(heard[agent.username])
+        missed += sum((expected - got).values())
+        twice += sum((got - expected).values())
+    lost, duplicated, _, outcomes = await count_replies(db, world.talk_room, mentions)
+    stalls = await mention_to_reply(db, world)
+    await db.dispose()
+    for line in restarts:
+        print(f"  {line}")
+    for line in failed:
+        print(f"  a send failed: {line}")
+    print(f"messages: {len(sent)} sent, {lost_messages} lost, {repeated} stored twice; "
+          f"heard by every bot: {missed} missed, {twice} twice")
+    print(f"mentions: {sum(mentions.values())}, replies lost {lost}, duplicated {duplicated}, "
+          f"outcomes {dict(outcomes)}")
+    print(f"longest stall: a send {max(sends) * 1000:.0f} ms (p50 "
+          f"{percentile(sends, 0.5) * 1000:.0f} ms); a bot between two messages "
+          f"{longest_gap[0] * 1000:.0f} ms ({longest_gap[1]}); a mention to its reply "
+          f"{max(stalls):.1f} s (p50 {percentile(stalls, 0.5):.1f} s)")
+
+
+async def talk_room(db: Database, world: World) -> list[tuple[str, str, str | None]]:
+    """The talk room's messages as stored: (id, content, sender's id)."""
+    async with db.read() as session:
+        rows = await session.execute(sa.select(Message.id, Message.content, Message.sender_id)
+                                     .where(Message.room_id == world.talk_room))
+        return [(id_, content, sender) for id_, content, sender in rows.all()]
+
+
+async def mention_to_reply(db: Database, world: World) -> list[float]:
+    """Seconds from each mention to its reply, as stored."""
+    trigger = sa.orm.aliased(Message)
+    async with db.read() as session:
+        rows = await session.execute(
+            sa.select(trigger.created_at, Message.created_at)
+            .join(Activation, Activation.trigger_message_id == trigger.id)
+            .join(Message, Message.activation_id == Activation.id)
+            .where(Activation.room_id == world.talk_room))
+        return [(reply - sent).total_seconds() for sent, reply in rows.all()]
 
 
 if __name__ == "__main__":
