@@ -526,27 +526,26 @@ async def bench_activations(cluster: Cluster, world: World, url: str,
     await db.dispose()
 
 
-
 async def bench_rolling_restart(cluster: Cluster, world: World, url: str) -> None:
     """SDK bots talk through a load balancer while each process in turn is restarted."""
     talkers = len(world.sdk_tokens) // 2
     print(f"\nrolling restart: {len(world.sdk_tokens)} SDK bots through a load balancer to "
           f"two api processes, {talkers} of them each sending a message every 0.1 s (one in "
           f"ten mentions a builtin bot); each process in turn gets SIGTERM and starts again")
-    ports = [free_port(), free_port()]
-    processes = {"api1": await cluster.start("api1", "api", port=ports[0]),
-                 "api2": await cluster.start("api2", "api", port=ports[1]),
-                 "worker1": await cluster.start("worker1", "worker"),
+    api_ports = {"api1": free_port(), "api2": free_port()}  # the balancer's backends
+    processes = {name: await cluster.start(name, "api", port=port)
+                 for name, port in api_ports.items()}
+    processes |= {"worker1": await cluster.start("worker1", "worker"),
                  "worker2": await cluster.start("worker2", "worker"),
                  "scheduler": await cluster.start("scheduler", "scheduler")}
     heard: dict[str, list[str]] = {}
     last_heard: dict[str, float] = {}
-    longest_gap: list[Any] = [0.0, ""]  # while the bots talk: seconds, who and when
+    longest_gap, gap_where = 0.0, ""  # while the bots talk: seconds, and who and when
     sends: list[float] = []
     sent: list[str] = []
     mentions: Counter[tuple[str, str]] = Counter()
     failed: list[str] = []
-    phase = ["the start"]
+    phase = "the start"
     talking = True
 
     def listen(agent: sdk.Agent) -> None:
@@ -554,12 +553,13 @@ async def bench_rolling_restart(cluster: Cluster, world: World, url: str) -> Non
         heard[name] = []
 
         def on_message(message: sdk.Message) -> None:
+            nonlocal longest_gap, gap_where
             if message.sender_username == name:
                 return
             now = time.perf_counter()
             heard[name].append(message.id)
-            if talking and name in last_heard and now - last_heard[name] > longest_gap[0]:
-                longest_gap[:] = [now - last_heard[name], f"{name} during {phase[0]}"]
+            if talking and name in last_heard and now - last_heard[name] > longest_gap:
+                longest_gap, gap_where = now - last_heard[name], f"{name} during {phase}"
             last_heard[name] = now
         agent.on("message", on_message)
 
@@ -574,7 +574,7 @@ async def bench_rolling_restart(cluster: Cluster, world: World, url: str) -> Non
             try:
                 message = await agent.send(text)
             except sdk.ShoalSDKError as error:  # not sent, or not known to be: said, not counted
-                failed.append(f"{agent.username} during {phase[0]}: {error}")
+                failed.append(f"{agent.username} during {phase}: {error}")
                 continue
             sends.append(time.perf_counter() - started)
             sent.append(text)
@@ -583,7 +583,7 @@ async def bench_rolling_restart(cluster: Cluster, world: World, url: str) -> Non
             await asyncio.sleep(0.1)
 
     restarts = []
-    async with balancer(ports) as balanced:
+    async with balancer(list(api_ports.values())) as balanced:
         agents = [sdk.Agent(balanced, token) for token in world.sdk_tokens]
         for agent in agents:  # the balancer takes turns: half of them on each process
             await agent.connect_and_join(world.talk_room)
@@ -591,15 +591,15 @@ async def bench_rolling_restart(cluster: Cluster, world: World, url: str) -> Non
         load = [asyncio.create_task(talk(agent, n)) for n, agent in enumerate(agents[:talkers])]
         await asyncio.sleep(5)
         for name, old in list(processes.items()):
-            phase[0] = f"{name}'s restart"
+            phase = f"{name}'s restart"
             started = time.perf_counter()
             status = await cluster.stop(old)
             stopped = time.perf_counter() - started
-            port = ports[int(name[-1]) - 1] if name.startswith("api") else None
-            processes[name] = await cluster.start(f"{name}-again", old.role, port=port)
+            processes[name] = await cluster.start(f"{name}-again", old.role,
+                                                  port=api_ports.get(name))
             restarts.append(f"{name} drained in {stopped:.1f} s (exit {status}), ready again "
                             f"{time.perf_counter() - started:.1f} s after SIGTERM")
-            phase[0] = f"the 5 s after {name}'s restart"
+            phase = f"the 5 s after {name}'s restart"
             await asyncio.sleep(5)
         talking = False
         await asyncio.gather(*load)
@@ -614,7 +614,6 @@ async def bench_rolling_restart(cluster: Cluster, world: World, url: str) -> Non
             await asyncio.sleep(0.5)
         for agent in agents:
             await agent.close()
-    stored = await talk_room(db, world)
     contents = Counter(content for _, content, _ in stored)
     lost_messages = sum(1 for text in sent if contents[text] == 0)
     repeated = sum(contents[text] - 1 for text in sent if contents[text] > 1)
@@ -637,7 +636,7 @@ async def bench_rolling_restart(cluster: Cluster, world: World, url: str) -> Non
           f"outcomes {dict(outcomes)}")
     print(f"longest stall: a send {max(sends) * 1000:.0f} ms (p50 "
           f"{percentile(sends, 0.5) * 1000:.0f} ms); a bot between two messages "
-          f"{longest_gap[0] * 1000:.0f} ms ({longest_gap[1]}); a mention to its reply "
+          f"{longest_gap * 1000:.0f} ms ({gap_where}); a mention to its reply "
           f"{max(stalls):.1f} s (p50 {percentile(stalls, 0.5):.1f} s)")
 
 
